@@ -1,0 +1,116 @@
+# camvisor build. `make` builds every program into build/; `make run` and `make test` are the two
+# commands a user needs (both install missing Debian packages first, through `make deps`).
+#
+# Variants share this file: build/ is the plain -O2 build, build/asan/ the ASan+UBSan build the
+# integration tests run against, build/fuzz/ the clang libFuzzer targets.
+
+PKGS      := libavformat libavcodec libavutil libswscale libevent msgpack inih openssl
+B         ?= build
+SAN       ?=
+CC        ?= gcc
+OPT       ?= -O2
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_openssl
+
+CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-missing-field-initializers $(OPT) -g -I. \
+            $(PKG_CFLAGS) $(SAN) $(EXTRA_CFLAGS)
+LDFLAGS  := $(SAN) -Wl,--as-needed
+LDLIBS   := $(PKG_LIBS) -lm
+
+MODULES  := common proto supervisor worker consumers/rtsp
+MAINS    := supervisor/main.c worker/main.c consumers/rtsp/main.c
+SRCS     := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+LIBSRCS  := $(filter-out $(MAINS),$(SRCS))
+LIBOBJS  := $(LIBSRCS:%.c=$(B)/obj/%.o)
+LIB      := $(B)/libcamvisor.a
+
+PROGS    := $(B)/camvisor $(B)/camvisor-worker $(B)/camvisor-rtsp
+UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+STRESS   := $(B)/tests/ring-stress
+BENCH    := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: all programs tests deps run test unit asan fuzz fuzz-build lint clean bench
+.DEFAULT_GOAL := all
+
+all: programs tests
+
+programs: $(PROGS)
+tests: $(UNIT) $(STRESS) $(BENCH)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIBOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/camvisor: $(B)/obj/supervisor/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/camvisor-worker: $(B)/obj/worker/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/camvisor-rtsp: $(B)/obj/consumers/rtsp/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(STRESS): $(B)/obj/tests/stress/ring_stress.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# --- the two commands -------------------------------------------------------------------------
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory programs
+	@sh scripts/run-demo.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory B=build/asan SAN="$(SAN_FLAGS)" OPT=-O1 all
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh tests/run-all.sh
+
+# --- variants ----------------------------------------------------------------------------------
+
+asan:
+	@$(MAKE) --no-print-directory B=build/asan SAN="$(SAN_FLAGS)" OPT=-O1 all
+
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_TIME    ?= 60
+
+fuzz-build:
+	@$(MAKE) --no-print-directory B=build/fuzz CC=clang-14 OPT=-O1 \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+		EXTRA_CFLAGS=-Wno-unused-command-line-argument fuzz-targets
+
+fuzz-targets: $(FUZZ_TARGETS)
+build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o $(LIB)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz: deps fuzz-build
+	@FUZZ_TIME=$(FUZZ_TIME) sh tests/fuzz/run.sh
+
+bench: programs tests
+	@echo "benchmarks: see bench/README.md"
+
+lint:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
+		--suppress=missingIncludeSystem -I. $(MODULES)
+
+clean:
+	rm -rf build
