@@ -3,7 +3,8 @@
  * processes that never see a torn frame.
  *
  * Ownership: cv_ring_create() returns a memfd the caller owns. Writer and reader handles own their
- * mapping (and dup of the fd), released by cv_ring_writer_close()/cv_ring_reader_close().
+ * mapping, released by cv_ring_writer_close()/cv_ring_reader_close(); they keep no fd (the mapping
+ * alone keeps the memfd alive), so the caller may close its fd once the handle is open.
  */
 #ifndef CV_RING_H
 #define CV_RING_H
@@ -13,7 +14,7 @@
 
 #include "common/ring-types.h"
 
-#define CV_RING_DEFAULT_DATA  (6u << 20)  /* 2 GOPs of 8 Mbit/s with 2 s GOPs, plus slack */
+#define CV_RING_DEFAULT_DATA  (6u << 20) /* 2 GOPs of 8 Mbit/s with 2 s GOPs, plus slack */
 #define CV_RING_DEFAULT_SLOTS 1024u
 #define CV_RING_MAX_FRAME     (4u << 20)
 
@@ -30,7 +31,11 @@ struct cv_frame {
     uint64_t arrival_ns;
 };
 
-/* Creates and fully reserves (fallocate) a ring; *fd_out is a read-write memfd. */
+/*
+ * Creates and fully reserves (fallocate) a ring; *fd_out is a read-write memfd, sealed against
+ * resizing. data_size: a multiple of 64, at least 4096; slot_count: a power of two >= 2. -EINVAL
+ * otherwise.
+ */
 int cv_ring_create(const char *name, size_t data_size, uint32_t slot_count, int *fd_out);
 /* A read-only fd to the same ring, for consumers: its mappings can never be made writable. */
 int cv_ring_reopen_readonly(int fd);
@@ -42,14 +47,13 @@ int cv_ring_writer_set_info(struct cv_ring_writer *w, const struct cv_stream_inf
  * Publishes one frame. Never blocks. f->seq is ignored (assigned here); f->flags may carry
  * CV_FRAME_KEY. Returns 0, or -EMSGSIZE for a frame larger than the ring can hold.
  */
-int cv_ring_write(struct cv_ring_writer *w, const struct cv_frame *f, const void *data,
-                  size_t len);
-/* Bytes the writer's data area holds and the span (in ns of arrival) it currently covers. */
+int cv_ring_write(struct cv_ring_writer *w, const struct cv_frame *f, const void *data, size_t len);
+/* Bytes the writer's data area holds. */
 uint64_t cv_ring_writer_data_size(const struct cv_ring_writer *w);
 
 enum cv_ring_read_result {
-    CV_RING_OK = 0,        /* a frame was copied */
-    CV_RING_EMPTY = 1,     /* nothing new yet */
+    CV_RING_OK = 0,    /* a frame was copied */
+    CV_RING_EMPTY = 1, /* nothing new yet */
 };
 
 int cv_ring_reader_open(int fd, struct cv_ring_reader **out);
@@ -61,11 +65,15 @@ void cv_ring_reader_close(struct cv_ring_reader *r);
  * CV_FRAME_DISCONT set; until a keyframe exists it returns CV_RING_EMPTY.
  */
 int cv_ring_read(struct cv_ring_reader *r, struct cv_frame *f, void *buf, size_t cap);
-/* Moves to the newest keyframe (what a new viewer wants). Returns 0 or CV_RING_EMPTY. */
+/*
+ * Moves to the newest keyframe (what a new viewer wants). Returns 0, or CV_RING_EMPTY while there
+ * is none it may move to: a reader already past the newest keyframe waits for the next one, since
+ * no sequence number is delivered twice. Frames passed over are not counted as skipped.
+ */
 int cv_ring_reader_seek_key(struct cv_ring_reader *r);
 /* Copies the codec parameters; returns their sequence (0 = never set) or a negative errno. */
 int64_t cv_ring_reader_info(struct cv_ring_reader *r, struct cv_stream_info *info);
-uint64_t cv_ring_reader_skipped(const struct cv_ring_reader *r);  /* frames lost to laps/tears */
+uint64_t cv_ring_reader_skipped(const struct cv_ring_reader *r); /* frames lost to laps/tears */
 uint64_t cv_ring_reader_generation(const struct cv_ring_reader *r);
 const struct cv_ring_header *cv_ring_reader_header(const struct cv_ring_reader *r);
 

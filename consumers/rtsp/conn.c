@@ -1,0 +1,720 @@
+/*
+ * One RTSP client connection: reads requests, answers them, and carries the session's RTP
+ * (interleaved on this socket, or UDP to the client's ports).
+ *
+ * Writes never block: a frame's packets go out with one writev; what the kernel does not take
+ * waits in a per-connection backlog, and a client whose backlog passes CV_RTSP_MAX_BACKLOG is
+ * dropped so it cannot slow anyone else.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rtsp-auth.h"
+#include "common/rtsp-transport.h"
+#include "common/sdp.h"
+#include "consumers/rtsp/rtsp.h"
+
+#define CV_RTSP_SERVER "camvisor"
+#define CV_RTSP_PUBLIC "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"
+
+static void cv_conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg);
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+/* The client hung up: normal, not worth a log line above debug. */
+static bool cv_conn_gone(int err)
+{
+    return err == -EPIPE || err == -ECONNRESET;
+}
+
+static int cv_conn_backlog_add(struct cv_rtsp_conn *c, const void *p, size_t n)
+{
+    if (c->backlog_len - c->backlog_off + n > CV_RTSP_MAX_BACKLOG)
+        return -ENOBUFS;
+    if (c->backlog_off > 0 && c->backlog_off == c->backlog_len)
+        c->backlog_off = c->backlog_len = 0;
+    if (c->backlog_len + n > c->backlog_cap) {
+        /* Compact first; grow only if that is not enough. */
+        memmove(c->backlog, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
+        c->backlog_len -= c->backlog_off;
+        c->backlog_off = 0;
+        if (c->backlog_len + n > c->backlog_cap) {
+            size_t cap = c->backlog_cap ? c->backlog_cap : 65536;
+            while (cap < c->backlog_len + n)
+                cap *= 2;
+            uint8_t *b = realloc(c->backlog, cap);
+            if (!b)
+                return -ENOMEM;
+            c->backlog = b;
+            c->backlog_cap = cap;
+        }
+    }
+    memcpy(c->backlog + c->backlog_len, p, n);
+    c->backlog_len += n;
+    event_add(c->wr_ev, NULL);
+    return 0;
+}
+
+/* Writes iov in full or queues the rest. Returns 0, or <0 when the conn must be dropped. */
+static int cv_conn_writev(struct cv_rtsp_conn *c, struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    size_t done = 0;
+    if (c->backlog_len == c->backlog_off) {
+        while (iovcnt > 0) {
+            int batch = iovcnt > IOV_MAX ? IOV_MAX : iovcnt;
+            ssize_t n = writev(c->fd, iov, batch);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN)
+                    break;
+                return -errno;
+            }
+            done += (size_t)n;
+            /* Step past what went out. */
+            while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+                n -= (ssize_t)iov->iov_len;
+                iov++;
+                iovcnt--;
+            }
+            if (iovcnt > 0 && n > 0) {
+                iov->iov_base = (uint8_t *)iov->iov_base + n;
+                iov->iov_len -= (size_t)n;
+                break; /* the socket is full */
+            }
+        }
+    }
+    if (done == total)
+        return 0;
+    for (int i = 0; i < iovcnt; i++)
+        if (cv_conn_backlog_add(c, iov[i].iov_base, iov[i].iov_len) < 0)
+            return -ENOBUFS;
+    return 0;
+}
+
+static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_rtsp_conn *c = arg;
+    while (c->backlog_off < c->backlog_len) {
+        ssize_t n = write(fd, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            cv_rtsp_conn_close(c, cv_conn_gone(-errno) ? NULL : strerror(errno));
+            return;
+        }
+        c->backlog_off += (size_t)n;
+    }
+    c->backlog_off = c->backlog_len = 0;
+    event_del(c->wr_ev);
+    if (c->closing)
+        cv_rtsp_conn_close(c, NULL);
+}
+
+void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t *arena,
+                           const struct cv_rtp_pkt *pkts, size_t count)
+{
+    const struct cv_rtsp_track_out *o = NULL;
+    for (int i = 0; i < CV_MAX_TRACKS; i++)
+        if (c->out[i].setup && c->out[i].feed_track == feed_track)
+            o = &c->out[i];
+    if (!o || c->state != CV_CONN_PLAYING)
+        return;
+
+    if (o->udp) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+            return;
+        if (ss.ss_family == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_port = htons(o->client_port);
+        else
+            ((struct sockaddr_in6 *)&ss)->sin6_port = htons(o->client_port);
+        for (size_t i = 0; i < count; i++)
+            sendto(c->srv->udp_rtp, arena + pkts[i].offset, pkts[i].len, MSG_DONTWAIT,
+                   (struct sockaddr *)&ss, sl);
+        return;
+    }
+
+    /* One writev per frame: a 4-byte "$ ch len" header of ours, then the shared packet. */
+    static uint8_t hdr[CV_RTSP_MAX_PKTS][4];
+    static struct iovec iov[2 * CV_RTSP_MAX_PKTS];
+    if (count > CV_RTSP_MAX_PKTS)
+        count = CV_RTSP_MAX_PKTS;
+    for (size_t i = 0; i < count; i++) {
+        hdr[i][0] = '$';
+        hdr[i][1] = o->channel;
+        hdr[i][2] = (uint8_t)(pkts[i].len >> 8);
+        hdr[i][3] = (uint8_t)pkts[i].len;
+        iov[2 * i] = (struct iovec){hdr[i], 4};
+        iov[2 * i + 1] = (struct iovec){(void *)(arena + pkts[i].offset), pkts[i].len};
+    }
+    int rc = cv_conn_writev(c, iov, (int)(2 * count));
+    if (rc < 0)
+        cv_rtsp_conn_close(c, rc == -ENOBUFS ? "client too slow, backlog full"
+                              : cv_conn_gone(rc) ? NULL : strerror(-rc));
+}
+
+/* ---- responses ----------------------------------------------------------------------------- */
+
+static void cv_conn_reply(struct cv_rtsp_conn *c, int status, uint32_t cseq, const char *headers,
+                          const char *body)
+{
+    char head[2048];
+    size_t blen = body ? strlen(body) : 0;
+    int n = snprintf(head, sizeof(head),
+                     "RTSP/1.0 %d %s\r\nCSeq: %u\r\nServer: " CV_RTSP_SERVER "\r\n%s%s%s",
+                     status, cv_rtsp_status_reason(status), cseq, headers ? headers : "",
+                     c->session[0] && status < 300 ? "Session: " : "",
+                     c->session[0] && status < 300 ? c->session : "");
+    if (n < 0 || (size_t)n >= sizeof(head) - 128)
+        return;
+    if (c->session[0] && status < 300)
+        n += snprintf(head + n, sizeof(head) - (size_t)n, ";timeout=%d\r\n",
+                      CV_RTSP_SESSION_TIMEOUT);
+    if (blen)
+        n += snprintf(head + n, sizeof(head) - (size_t)n,
+                      "Content-Type: application/sdp\r\nContent-Length: %zu\r\n", blen);
+    n += snprintf(head + n, sizeof(head) - (size_t)n, "\r\n");
+    struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, blen}};
+    int rc = cv_conn_writev(c, iov, blen ? 2 : 1);
+    if (rc < 0)
+        cv_rtsp_conn_close(c, cv_conn_gone(rc) ? NULL : strerror(-rc));
+}
+
+static void cv_conn_error(struct cv_rtsp_conn *c, int status, uint32_t cseq, const char *why)
+{
+    cv_info("%s: %d %s (%s)", c->peer, status, cv_rtsp_status_reason(status), why);
+    cv_conn_reply(c, status, cseq, NULL, NULL);
+}
+
+/* ---- track selection (go2rtc's query filters) ---------------------------------------------- */
+
+/* "h264,h265" contains the track's codec? An empty list or "all"/"copy" accepts any. */
+static bool cv_conn_codec_in(const char *list, enum cv_codec codec)
+{
+    if (!list[0] || !strcmp(list, "all") || !strcmp(list, "copy") || !strcmp(list, "any"))
+        return true;
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (cv_codec_from_name(t) == (int)codec)
+            return true;
+    return false;
+}
+
+/*
+ * Chooses the feed tracks a client gets. Each video=/audio= parameter adds the first track of
+ * that kind matching its codec list ("all" adds every one); "mp4" means H.264/H.265 + AAC.
+ * Returns the number chosen.
+ */
+static int cv_conn_select(struct cv_rtsp_conn *c, const char *query)
+{
+    const struct cv_stream_info *info = &c->feed->info;
+    bool used[CV_MAX_TRACKS] = {false};
+    c->selected_count = 0;
+    if (!query[0])
+        query = c->srv->cat.default_query[0] ? c->srv->cat.default_query : "video&audio";
+    const char *cur = query;
+    char key[32], val[128];
+    bool any_filter = false;
+    while (cv_rtsp_query_next(&cur, key, sizeof(key), val, sizeof(val)) == 0) {
+        int kind = 0;
+        bool all = !strcmp(val, "all");
+        if (!strcmp(key, "video"))
+            kind = CV_TRACK_VIDEO;
+        else if (!strcmp(key, "audio"))
+            kind = CV_TRACK_AUDIO;
+        else if (!strcmp(key, "mp4")) {
+            any_filter = true;
+            for (int pass = 0; pass < 2; pass++)
+                for (uint32_t i = 0; i < info->track_count; i++) {
+                    const struct cv_track_info *t = &info->tracks[i];
+                    bool ok = pass == 0 ? (t->codec == CV_CODEC_H264 || t->codec == CV_CODEC_H265)
+                                        : t->codec == CV_CODEC_AAC;
+                    if (ok && !used[i] && c->selected_count < CV_MAX_TRACKS) {
+                        used[i] = true;
+                        c->selected[c->selected_count++] = (int)i;
+                        break;
+                    }
+                }
+            continue;
+        } else
+            continue; /* other go2rtc parameters (backchannel, timeout, ...) are not ours */
+        any_filter = true;
+        for (uint32_t i = 0; i < info->track_count; i++) {
+            const struct cv_track_info *t = &info->tracks[i];
+            if (t->kind != kind || used[i] || !cv_conn_codec_in(all ? "" : val, t->codec))
+                continue;
+            used[i] = true;
+            c->selected[c->selected_count++] = (int)i;
+            if (!all)
+                break;
+        }
+    }
+    if (!any_filter) /* only unknown parameters: behave as the default */
+        return query == c->srv->cat.default_query ? 0 : cv_conn_select(c, "");
+    return c->selected_count;
+}
+
+/* ---- requests -------------------------------------------------------------------------------- */
+
+static bool cv_conn_authorized(struct cv_rtsp_conn *c, uint32_t cseq)
+{
+    const struct cv_msg_catalogue *cat = &c->srv->cat;
+    if (!cat->username[0] || (c->loopback && !cat->local_auth))
+        return true;
+    const char *auth = cv_rtsp_msg_header(&c->msg, "Authorization");
+    static struct cv_rtsp_credentials cr; /* 1.9 KiB, one request at a time */
+    if (auth && cv_rtsp_auth_credentials_parse(auth, &cr) == 0 &&
+        cv_rtsp_auth_verify(&cr, c->msg.method_str, "camvisor", c->srv->nonce, cat->username,
+                            cat->password) == 0)
+        return true;
+    char hdr[512];
+    snprintf(hdr, sizeof(hdr),
+             "WWW-Authenticate: Digest realm=\"camvisor\", nonce=\"%s\"\r\n"
+             "WWW-Authenticate: Basic realm=\"camvisor\"\r\n",
+             c->srv->nonce);
+    cv_info("%s: 401 %s", c->peer, auth ? "bad credentials" : "credentials required");
+    cv_conn_reply(c, 401, cseq, hdr, NULL);
+    return false;
+}
+
+static void cv_conn_describe_answer(struct cv_rtsp_conn *c, uint32_t cseq, const char *base)
+{
+    static char sdp[16384];
+    unsigned sel[CV_MAX_TRACKS];
+    for (int i = 0; i < c->selected_count; i++)
+        sel[i] = (unsigned)c->selected[i];
+    if (c->selected_count == 0) {
+        cv_conn_error(c, 404, cseq, "no track matches the query");
+        return;
+    }
+    int n = cv_sdp_build(&c->feed->info, sel, (unsigned)c->selected_count,
+                         (uint64_t)cv_clock_mono_ns(), sdp, sizeof(sdp));
+    if (n < 0) {
+        cv_conn_error(c, 500, cseq, "cannot describe the stream");
+        return;
+    }
+    char hdr[640];
+    snprintf(hdr, sizeof(hdr), "Content-Base: %s/\r\n", base);
+    cv_conn_reply(c, 200, cseq, hdr, sdp);
+}
+
+void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *c)
+{
+    if (!c->describe_pending)
+        return;
+    if (!cv_rtsp_feed_ready(c->feed)) {
+        if (c->feed->sub_status < 0 || cv_clock_mono_ms() >= c->describe_deadline_ms) {
+            c->describe_pending = false;
+            char why[192];
+            snprintf(why, sizeof(why), "%s", c->feed->sub_status < 0 ? c->feed->sub_reason
+                                             : "camera sent no codec parameters within 10 s");
+            cv_info("%s: 503 %s", c->peer, why);
+            char hdr[256];
+            snprintf(hdr, sizeof(hdr), "X-Reason: %s\r\n", why);
+            cv_conn_reply(c, 503, c->pending_cseq, hdr, NULL);
+        }
+        return;
+    }
+    c->describe_pending = false;
+    char query[256] = "";
+    const char *q = strchr(c->pending_base, '?');
+    if (q) {
+        snprintf(query, sizeof(query), "%s", q + 1);
+        c->pending_base[q - c->pending_base] = '\0';
+    }
+    cv_conn_select(c, query);
+    cv_conn_describe_answer(c, c->pending_cseq, c->pending_base);
+}
+
+/* Binds the conn to the camera named by the request path (and keeps the query aside). */
+static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *camera, size_t clen,
+                             char *query, size_t qlen)
+{
+    char path[256];
+    if (cv_rtsp_url_split(uri, path, sizeof(path), query, qlen) < 0)
+        return 400;
+    /* SETUP names ".../<camera>/trackID=N": the camera is the first path element. */
+    char *slash = strchr(path, '/');
+    if (slash)
+        *slash = '\0';
+    if (strlen(path) >= clen)
+        return 404;
+    memcpy(camera, path, strlen(path) + 1);
+    bool known = false;
+    for (uint32_t i = 0; i < c->srv->cat.camera_count; i++)
+        if (!strcmp(c->srv->cat.cameras[i], camera))
+            known = true;
+    if (!known)
+        return 404;
+    if (c->feed && strcmp(c->feed->camera, camera) != 0)
+        return 455; /* one camera per session */
+    if (!c->feed) {
+        c->feed = cv_rtsp_feed_get(c->srv, camera);
+        if (!c->feed)
+            return 500;
+    }
+    return 0;
+}
+
+static void cv_conn_describe(struct cv_rtsp_conn *c, uint32_t cseq)
+{
+    char camera[CV_NAME_MAX], query[256];
+    int st = cv_conn_bind_feed(c, c->msg.uri, camera, sizeof(camera), query, sizeof(query));
+    if (st) {
+        cv_conn_error(c, st, cseq, st == 404 ? "unknown camera" : "bad request URI");
+        return;
+    }
+    snprintf(c->pending_base, sizeof(c->pending_base), "%s", c->msg.uri);
+    c->pending_cseq = cseq;
+    c->describe_pending = true;
+    c->describe_deadline_ms = cv_clock_mono_ms() + CV_RTSP_DESCRIBE_WAIT_MS;
+    cv_rtsp_conn_feed_ready(c); /* answers now if the parameters are there */
+}
+
+static void cv_conn_new_session(struct cv_rtsp_conn *c)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+        r = cv_clock_mono_ns() ^ (uint64_t)(uintptr_t)c;
+    snprintf(c->session, sizeof(c->session), "%016llX", (unsigned long long)r);
+}
+
+static void cv_conn_setup(struct cv_rtsp_conn *c, uint32_t cseq)
+{
+    char camera[CV_NAME_MAX], query[256];
+    int st = cv_conn_bind_feed(c, c->msg.uri, camera, sizeof(camera), query, sizeof(query));
+    if (st) {
+        cv_conn_error(c, st, cseq, "SETUP for an unknown camera");
+        return;
+    }
+    if (!cv_rtsp_feed_ready(c->feed)) {
+        cv_conn_error(c, 503, cseq, "SETUP before the camera is ready");
+        return;
+    }
+    if (c->selected_count == 0)
+        cv_conn_select(c, query);
+
+    /* Which of the described tracks: "trackID=N" at the end, or the only one. */
+    int idx = -1;
+    const char *tid = strstr(c->msg.uri, "trackID=");
+    if (tid) {
+        char *end;
+        long v = strtol(tid + 8, &end, 10);
+        /* trackID is the camera's track index (the SDP's a=control); find its slot. */
+        for (int k = 0; end != tid + 8 && k < c->selected_count; k++)
+            if (c->selected[k] == v)
+                idx = k;
+    } else if (c->selected_count == 1) {
+        idx = 0;
+    }
+    if (idx < 0) {
+        cv_conn_error(c, 404, cseq, "no such track");
+        return;
+    }
+    const char *th = cv_rtsp_msg_header(&c->msg, "Transport");
+    struct cv_rtsp_transport t;
+    int rc = th ? cv_rtsp_transport_parse(th, CV_RTSP_ACCEPT_TCP | CV_RTSP_ACCEPT_UDP, &t)
+                : -EBADMSG;
+    if (rc < 0 || (t.lower == CV_RTSP_LOWER_UDP && (!t.has_client_port || c->srv->udp_rtp < 0))) {
+        cv_conn_error(c, rc == -EBADMSG ? 400 : 461, cseq, "unsupported transport");
+        return;
+    }
+    struct cv_rtsp_track_out *o = &c->out[idx];
+    *o = (struct cv_rtsp_track_out){.setup = true, .feed_track = c->selected[idx]};
+    struct cv_rtsp_transport reply = {.lower = t.lower};
+    if (t.lower == CV_RTSP_LOWER_TCP) {
+        o->channel = t.has_interleaved ? t.interleaved[0] : (uint8_t)(2 * idx);
+        reply.has_interleaved = true;
+        reply.interleaved[0] = o->channel;
+        reply.interleaved[1] = (uint8_t)(o->channel + 1);
+    } else {
+        o->udp = true;
+        o->client_port = t.client_port[0];
+        reply.has_client_port = reply.has_server_port = true;
+        reply.client_port[0] = t.client_port[0];
+        reply.client_port[1] = t.client_port[1];
+        reply.server_port[0] = c->srv->udp_port;
+        reply.server_port[1] = (uint16_t)(c->srv->udp_port + 1);
+    }
+    reply.has_ssrc = true;
+    reply.ssrc = c->feed->packers[c->selected[idx]].ssrc;
+    char tr[256], hdr[320];
+    if (cv_rtsp_transport_format(&reply, tr, sizeof(tr)) < 0) {
+        cv_conn_error(c, 500, cseq, "transport reply too long");
+        return;
+    }
+    if (!c->session[0])
+        cv_conn_new_session(c);
+    snprintf(hdr, sizeof(hdr), "Transport: %s\r\n", tr);
+    c->state = c->state == CV_CONN_PLAYING ? CV_CONN_PLAYING : CV_CONN_READY;
+    cv_conn_reply(c, 200, cseq, hdr, NULL);
+}
+
+static bool cv_conn_session_ok(struct cv_rtsp_conn *c, uint32_t cseq)
+{
+    const char *s = cv_rtsp_msg_header(&c->msg, "Session");
+    char id[64];
+    unsigned timeout;
+    if (!c->session[0] || !s || cv_rtsp_session_parse(s, id, sizeof(id), &timeout) < 0 ||
+        strcmp(id, c->session) != 0) {
+        cv_conn_error(c, 454, cseq, "session not found");
+        return false;
+    }
+    return true;
+}
+
+static void cv_conn_play(struct cv_rtsp_conn *c, uint32_t cseq)
+{
+    if (!cv_conn_session_ok(c, cseq))
+        return;
+    if (c->state == CV_CONN_INIT) {
+        cv_conn_error(c, 455, cseq, "PLAY before SETUP");
+        return;
+    }
+    if (c->state == CV_CONN_PLAYING) {
+        cv_conn_reply(c, 200, cseq, "Range: npt=now-\r\n", NULL);
+        return;
+    }
+    struct cv_rtsp_catchup plan;
+    cv_rtsp_feed_catch_up_plan(c->feed, &plan);
+
+    char base[512];
+    snprintf(base, sizeof(base), "%s", c->pending_base[0] ? c->pending_base : c->msg.uri);
+    char *q = strchr(base, '?');
+    if (q)
+        *q = '\0';
+    char hdr[2048];
+    int n = snprintf(hdr, sizeof(hdr), "Range: npt=now-\r\nRTP-Info: ");
+    bool first = true;
+    for (int i = 0; i < CV_MAX_TRACKS && n > 0 && (size_t)n < sizeof(hdr) - 600; i++) {
+        if (!c->out[i].setup)
+            continue;
+        int t = c->out[i].feed_track;
+        n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "%surl=%s/trackID=%d;seq=%u;rtptime=%u",
+                      first ? "" : ",", base, t, plan.seq0[t], plan.ts0[t]);
+        first = false;
+    }
+    snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\r\n");
+    cv_conn_reply(c, 200, cseq, hdr, NULL);
+    if (c->closing || c->dead)
+        return;
+    c->state = CV_CONN_PLAYING;
+    cv_info("%s: playing %s (%d tracks)", c->peer, c->feed->camera, c->selected_count);
+    cv_rtsp_feed_catch_up_send(c->feed, c, &plan);
+}
+
+static void cv_conn_handle(struct cv_rtsp_conn *c)
+{
+    struct cv_rtsp_msg *m = &c->msg;
+    uint32_t cseq = m->cseq;
+    c->last_seen_ms = cv_clock_mono_ms();
+    if (m->type != CV_RTSP_REQUEST) {
+        return; /* a response to nothing we asked: ignore */
+    }
+    if (!m->has_cseq) {
+        cv_conn_error(c, 400, 0, "no CSeq");
+        c->closing = true;
+        return;
+    }
+    if (m->method != CV_RTSP_OPTIONS && !cv_conn_authorized(c, cseq))
+        return;
+    switch (m->method) {
+    case CV_RTSP_OPTIONS: cv_conn_reply(c, 200, cseq, "Public: " CV_RTSP_PUBLIC "\r\n", NULL); break;
+    case CV_RTSP_DESCRIBE: cv_conn_describe(c, cseq); break;
+    case CV_RTSP_SETUP: cv_conn_setup(c, cseq); break;
+    case CV_RTSP_PLAY: cv_conn_play(c, cseq); break;
+    case CV_RTSP_PAUSE:
+        if (cv_conn_session_ok(c, cseq)) {
+            c->state = CV_CONN_READY;
+            cv_conn_reply(c, 200, cseq, NULL, NULL);
+        }
+        break;
+    case CV_RTSP_TEARDOWN:
+        cv_conn_reply(c, 200, cseq, NULL, NULL);
+        c->session[0] = '\0';
+        c->state = CV_CONN_INIT;
+        c->closing = true;
+        break;
+    case CV_RTSP_GET_PARAMETER:
+    case CV_RTSP_SET_PARAMETER: cv_conn_reply(c, 200, cseq, NULL, NULL); break;
+    default: cv_conn_error(c, 501, cseq, "method not implemented"); break;
+    }
+}
+
+/* ---- input --------------------------------------------------------------------------------- */
+
+static void cv_conn_parse(struct cv_rtsp_conn *c)
+{
+    size_t off = 0;
+    while (off < c->in_len && !c->closing && !c->dead) {
+        uint8_t ch;
+        uint16_t plen;
+        int rc = cv_rtsp_interleaved(c->in + off, c->in_len - off, &ch, &plen);
+        if (rc == 0) {
+            if (c->in_len - off < 4u + plen)
+                break;
+            off += 4u + plen; /* RTCP receiver reports: proof of life, nothing more */
+            c->last_seen_ms = cv_clock_mono_ms();
+            continue;
+        }
+        if (rc == -EAGAIN)
+            break;
+        size_t used = 0;
+        rc = cv_rtsp_msg_parse(c->in + off, c->in_len - off, &c->msg, &used);
+        if (rc == -EAGAIN) {
+            if (c->in_len == sizeof(c->in) && off == 0) {
+                cv_conn_error(c, 431, 0, "request too large");
+                c->closing = true;
+            }
+            break;
+        }
+        if (rc < 0) {
+            uint32_t cseq = c->msg.has_cseq ? c->msg.cseq : 0;
+            cv_conn_error(c, rc == -EPROTONOSUPPORT ? 505 : 400, cseq, "malformed request");
+            c->closing = true;
+            break;
+        }
+        cv_conn_handle(c);
+        off += used;
+    }
+    memmove(c->in, c->in + off, c->in_len - off);
+    c->in_len -= off;
+}
+
+static void cv_conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_rtsp_conn *c = arg;
+    ssize_t n = read(fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        cv_rtsp_conn_close(c, n == 0 || cv_conn_gone(-errno) ? NULL : strerror(errno));
+        return;
+    }
+    if (n < 0)
+        return;
+    c->in_len += (size_t)n;
+    cv_conn_parse(c);
+    if (c->closing && !c->dead && c->backlog_off == c->backlog_len)
+        cv_rtsp_conn_close(c, NULL);
+}
+
+void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
+{
+    if (c->describe_pending)
+        cv_rtsp_conn_feed_ready(c);
+    /* Interleaved clients prove life by their TCP connection; UDP ones must keep talking. */
+    bool udp = false;
+    for (int i = 0; i < CV_MAX_TRACKS; i++)
+        udp |= c->out[i].setup && c->out[i].udp;
+    if (udp && now_ms - c->last_seen_ms > CV_RTSP_SESSION_TIMEOUT * 1000ull)
+        cv_rtsp_conn_close(c, "session timed out");
+}
+
+void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr *sa, int salen)
+{
+    (void)salen;
+    struct cv_rtsp_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->srv = srv;
+    c->fd = fd;
+    c->last_seen_ms = cv_clock_mono_ms();
+    char host[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+        c->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        c->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+                      (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+    }
+    snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
+    evutil_make_socket_nonblocking(fd);
+    c->rd_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, cv_conn_read_cb, c);
+    c->wr_ev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, cv_conn_write_cb, c);
+    if (!c->rd_ev || !c->wr_ev) {
+        if (c->rd_ev)
+            event_free(c->rd_ev);
+        if (c->wr_ev)
+            event_free(c->wr_ev);
+        close(fd);
+        free(c);
+        return;
+    }
+    event_add(c->rd_ev, NULL);
+    c->next = srv->conns;
+    srv->conns = c;
+    cv_dbg("%s: connected", c->peer);
+}
+
+/*
+ * Closing is deferred: a conn may be closed from deep inside a fan-out loop or its own read
+ * callback, so here it only leaves the live list and stops I/O; cv_rtsp_conn_reap() frees it
+ * from the next loop iteration, when nobody holds a pointer to it.
+ */
+void cv_rtsp_conn_close(struct cv_rtsp_conn *c, const char *why)
+{
+    struct cv_rtsp_srv *srv = c->srv;
+    if (c->dead)
+        return;
+    for (struct cv_rtsp_conn **pp = &srv->conns; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    if (why)
+        cv_info("%s: closed: %s", c->peer, why);
+    else
+        cv_dbg("%s: closed", c->peer);
+    c->dead = true;
+    c->state = CV_CONN_INIT;
+    event_del(c->rd_ev);
+    event_del(c->wr_ev);
+    c->next = srv->dead;
+    srv->dead = c;
+    event_active(srv->reap_ev, EV_TIMEOUT, 0);
+}
+
+void cv_rtsp_conn_reap(struct cv_rtsp_srv *srv)
+{
+    while (srv->dead) {
+        struct cv_rtsp_conn *c = srv->dead;
+        srv->dead = c->next;
+        if (c->feed)
+            cv_rtsp_feed_put(c->feed);
+        event_free(c->rd_ev);
+        event_free(c->wr_ev);
+        close(c->fd);
+        free(c->backlog);
+        free(c);
+    }
+}

@@ -1,0 +1,204 @@
+/*
+ * camvisor-rtsp: the RTSP restream process. Started by the supervisor with its control socket on
+ * fd 3 and the listening socket (already bound, so a restart never refuses a client) on fd 4.
+ * If it is killed, its sessions are lost, the cameras are not: the supervisor restarts it and the
+ * clients reconnect.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rtsp-auth.h"
+#include "consumers/rtsp/rtsp.h"
+#include "proto/chan.h"
+#include "supervisor/proc.h"
+
+static void cv_srv_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                             int salen, void *arg)
+{
+    (void)l;
+    cv_rtsp_conn_accept(arg, fd, sa, salen);
+}
+
+static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_catalogue *cat)
+{
+    /* Cameras that left the catalogue lose their sessions; the rest are untouched. */
+    if (srv->have_catalogue) {
+        for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
+            bool kept = false;
+            for (uint32_t j = 0; j < cat->camera_count; j++)
+                kept |= strcmp(srv->cat.cameras[i], cat->cameras[j]) == 0;
+            if (!kept)
+                cv_rtsp_feed_drop_all(srv, srv->cat.cameras[i]);
+        }
+    }
+    srv->cat = *cat;
+    srv->have_catalogue = true;
+    cv_dbg("catalogue: %u cameras", cat->camera_count);
+}
+
+static void cv_srv_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_rtsp_srv *srv = arg;
+    static struct cv_msg m; /* the catalogue is large; one receive at a time */
+    for (;;) {
+        int fds[CV_PROTO_MAX_FDS], nfds = 0, used = 0;
+        int rc = cv_chan_recv(fd, &m, fds, &nfds);
+        if (rc == -EAGAIN)
+            return;
+        if (rc == -EBADMSG) {
+            cv_warn("malformed control message ignored");
+            continue;
+        }
+        if (rc < 0) {
+            cv_info("supervisor gone, exiting");
+            event_base_loopbreak(srv->base);
+            return;
+        }
+        switch (m.type) {
+        case CV_MSG_CATALOGUE: cv_srv_on_catalogue(srv, &m.u.catalogue); break;
+        case CV_MSG_SUBSCRIBED:
+            cv_rtsp_feed_on_subscribed(srv, &m.u.subscribed, nfds == 1 ? fds[0] : -1);
+            used = nfds == 1;
+            break;
+        default: cv_warn("unexpected %s message ignored", cv_msg_type_name(m.type)); break;
+        }
+        for (int i = used; i < nfds; i++)
+            close(fds[i]);
+    }
+}
+
+static void cv_srv_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_rtsp_srv *srv = arg;
+    uint64_t now = cv_clock_mono_ms();
+    for (struct cv_rtsp_conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        cv_rtsp_conn_tick(c, now);
+    }
+}
+
+static void cv_srv_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cv_rtsp_conn_reap(arg);
+}
+
+static void cv_srv_sig_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct cv_rtsp_srv *srv = arg;
+    event_base_loopbreak(srv->base);
+}
+
+/* An even/odd UDP port pair for RTP/RTCP to UDP clients. */
+static int cv_srv_udp_pair(struct cv_rtsp_srv *srv)
+{
+    for (int attempt = 0; attempt < 32; attempt++) {
+        int rtp = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int rtcp = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int off = 0;
+        uint16_t port = 0;
+        if (getrandom(&port, sizeof(port), GRND_NONBLOCK) < 0)
+            port = (uint16_t)getpid();
+        port = (uint16_t)((20000 + port % 20000) & ~1u); /* even, in 20000..39999 */
+        struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
+        if (rtp >= 0 && rtcp >= 0 &&
+            setsockopt(rtp, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0 &&
+            setsockopt(rtcp, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0) {
+            a.sin6_port = htons(port);
+            if (bind(rtp, (struct sockaddr *)&a, sizeof(a)) == 0) {
+                a.sin6_port = htons((uint16_t)(port + 1));
+                if (bind(rtcp, (struct sockaddr *)&a, sizeof(a)) == 0) {
+                    srv->udp_rtp = rtp;
+                    srv->udp_rtcp = rtcp;
+                    srv->udp_port = port;
+                    return 0;
+                }
+            }
+        }
+        if (rtp >= 0)
+            close(rtp);
+        if (rtcp >= 0)
+            close(rtcp);
+    }
+    return -EADDRINUSE;
+}
+
+int main(void)
+{
+    static struct cv_rtsp_srv srv;
+    int rc = 1;
+    cv_log_init("rtsp", NULL);
+    signal(SIGPIPE, SIG_IGN);
+    srv.ctl = CV_PROC_CTL_FD;
+    srv.udp_rtp = srv.udp_rtcp = -1;
+    if (cv_rtsp_auth_nonce(srv.nonce) < 0)
+        return 1;
+
+    srv.base = event_base_new();
+    if (!srv.base)
+        return 1;
+    if (cv_srv_udp_pair(&srv) < 0)
+        cv_warn("no UDP ports for RTP: UDP clients get 461 and retry over TCP");
+    srv.ctl_ev = event_new(srv.base, srv.ctl, EV_READ | EV_PERSIST, cv_srv_ctl_cb, &srv);
+    srv.sig_ev = evsignal_new(srv.base, SIGTERM, cv_srv_sig_cb, &srv);
+    srv.tick_ev = event_new(srv.base, -1, EV_PERSIST, cv_srv_tick_cb, &srv);
+    srv.reap_ev = event_new(srv.base, -1, 0, cv_srv_reap_cb, &srv);
+    srv.listener = evconnlistener_new(srv.base, cv_srv_accept_cb, &srv,
+                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+                                      CV_PROC_LISTEN_FD);
+    if (!srv.ctl_ev || !srv.sig_ev || !srv.tick_ev || !srv.reap_ev || !srv.listener) {
+        cv_err("cannot set up (no listening socket on fd %d?)", CV_PROC_LISTEN_FD);
+        goto out;
+    }
+    struct timeval tick = {0, 500000};
+    event_add(srv.ctl_ev, NULL);
+    event_add(srv.sig_ev, NULL);
+    event_add(srv.tick_ev, &tick);
+
+    struct cv_msg hello = {.type = CV_MSG_HELLO};
+    hello.u.hello.role = CV_ROLE_RTSP;
+    hello.u.hello.pid = (uint32_t)getpid();
+    if (cv_chan_send(srv.ctl, &hello, NULL, 0) < 0) {
+        cv_err("no control socket on fd %d: not started by camvisor?", CV_PROC_CTL_FD);
+        goto out;
+    }
+    event_base_dispatch(srv.base);
+    rc = 0;
+out:
+    while (srv.conns)
+        cv_rtsp_conn_close(srv.conns, NULL);
+    cv_rtsp_conn_reap(&srv);
+    if (srv.listener)
+        evconnlistener_free(srv.listener);
+    if (srv.reap_ev)
+        event_free(srv.reap_ev);
+    if (srv.tick_ev)
+        event_free(srv.tick_ev);
+    if (srv.sig_ev)
+        event_free(srv.sig_ev);
+    if (srv.ctl_ev)
+        event_free(srv.ctl_ev);
+    if (srv.udp_rtp >= 0)
+        close(srv.udp_rtp);
+    if (srv.udp_rtcp >= 0)
+        close(srv.udp_rtcp);
+    event_base_free(srv.base);
+    return rc;
+}

@@ -1,0 +1,94 @@
+/* One control message per SOCK_SEQPACKET datagram, descriptors passed with SCM_RIGHTS. */
+#include "proto/chan.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int cv_chan_pair(int sv[2])
+{
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+        return -errno;
+    return 0;
+}
+
+int cv_chan_send(int sock, const struct cv_msg *m, const int *fds, int nfds)
+{
+    uint8_t buf[CV_PROTO_MAX_MSG];
+    if (nfds < 0 || nfds > CV_PROTO_MAX_FDS)
+        return -EINVAL;
+    int len = cv_msg_encode(m, buf, sizeof(buf));
+    if (len < 0)
+        return len;
+
+    struct iovec iov = {.iov_base = buf, .iov_len = (size_t)len};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * CV_PROTO_MAX_FDS)];
+    } ctl;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (nfds > 0) {
+        memset(&ctl, 0, sizeof(ctl));
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == ECONNRESET ? -EPIPE : -errno;
+    return 0;
+}
+
+int cv_chan_recv(int sock, struct cv_msg *m, int *fds, int *nfds)
+{
+    uint8_t buf[CV_PROTO_MAX_MSG];
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * CV_PROTO_MAX_FDS)];
+    } ctl;
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl)};
+    *nfds = 0;
+
+    ssize_t n;
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == ECONNRESET ? -EPIPE : -errno;
+    if (n == 0)
+        return -EPIPE;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + (size_t)i * sizeof(int), sizeof(int));
+            if (*nfds < CV_PROTO_MAX_FDS)
+                fds[(*nfds)++] = fd;
+            else
+                close(fd);
+        }
+    }
+
+    int rc = -EBADMSG;
+    if (!(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        rc = cv_msg_decode(buf, (size_t)n, m);
+    if (rc < 0) {
+        for (int i = 0; i < *nfds; i++)
+            close(fds[i]);
+        *nfds = 0;
+    }
+    return rc;
+}

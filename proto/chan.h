@@ -1,0 +1,21 @@
+/*
+ * Sending and receiving one control message (with up to CV_PROTO_MAX_FDS descriptors) over a
+ * SOCK_SEQPACKET socket. Non-blocking sockets are fine: a seqpacket send is all-or-nothing.
+ */
+#ifndef CV_PROTO_CHAN_H
+#define CV_PROTO_CHAN_H
+
+#include "proto/msg.h"
+
+/* fds are borrowed (the kernel duplicates them into the peer). Returns 0 or a negative errno. */
+int cv_chan_send(int sock, const struct cv_msg *m, const int *fds, int nfds);
+/*
+ * Receives one message. Returns 0, -EAGAIN, -EPIPE on orderly close, -EBADMSG for an invalid or
+ * truncated message (received fds are closed). On success the caller owns the fds in *fds and
+ * *nfds says how many; fds the message type does not expect are the caller's to close.
+ */
+int cv_chan_recv(int sock, struct cv_msg *m, int *fds, int *nfds);
+/* A connected SOCK_SEQPACKET pair, both ends close-on-exec and non-blocking. */
+int cv_chan_pair(int sv[2]);
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * msgpack encoding of control messages, driven by one table of fields per message type so the
+ * encoder and the decoder cannot disagree. The decoder is the trust boundary: every field is
+ * type-checked and length-checked before it is copied.
+ */
+#include "proto/msg.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <string.h>
+
+enum cv_field_kind { F_U32, F_I32, F_U64, F_STR, F_STRARR };
+
+struct cv_field {
+    const char *key;
+    enum cv_field_kind kind;
+    size_t offset;  /* within the message's union member */
+    size_t size;    /* of the C field (strings: buffer size incl. NUL) */
+    bool required;
+    size_t count_offset;  /* F_STRARR: offset of the uint32_t element count */
+    size_t max_count;     /* F_STRARR */
+};
+
+#define FLD(type, member, k, req)                                                                  \
+    {#member, k, offsetof(type, member), sizeof(((type *)0)->member), req, 0, 0}
+
+static const struct cv_field hello_fields[] = {
+    FLD(struct cv_msg_hello, role, F_U32, true),
+    FLD(struct cv_msg_hello, pid, F_U32, true),
+    FLD(struct cv_msg_hello, camera, F_STR, false),
+};
+static const struct cv_field camera_fields[] = {
+    FLD(struct cv_msg_camera, name, F_STR, true),
+    FLD(struct cv_msg_camera, url, F_STR, true),
+    FLD(struct cv_msg_camera, transport, F_U32, true),
+    FLD(struct cv_msg_camera, ring_size, F_U32, false),
+};
+static const struct cv_field catalogue_fields[] = {
+    {"cameras", F_STRARR, offsetof(struct cv_msg_catalogue, cameras), CV_NAME_MAX, true,
+     offsetof(struct cv_msg_catalogue, camera_count), CV_PROTO_MAX_CAMS},
+    FLD(struct cv_msg_catalogue, username, F_STR, false),
+    FLD(struct cv_msg_catalogue, password, F_STR, false),
+    FLD(struct cv_msg_catalogue, local_auth, F_U32, false),
+    FLD(struct cv_msg_catalogue, default_query, F_STR, false),
+};
+static const struct cv_field subscribe_fields[] = {
+    FLD(struct cv_msg_subscribe, sub_id, F_U32, true),
+    FLD(struct cv_msg_subscribe, camera, F_STR, true),
+};
+static const struct cv_field subscribed_fields[] = {
+    FLD(struct cv_msg_subscribed, sub_id, F_U32, true),
+    FLD(struct cv_msg_subscribed, status, F_I32, true),
+    FLD(struct cv_msg_subscribed, reason, F_STR, false),
+};
+static const struct cv_field unsubscribe_fields[] = {
+    FLD(struct cv_msg_unsubscribe, sub_id, F_U32, true),
+};
+static const struct cv_field doorbell_fields[] = {
+    FLD(struct cv_msg_doorbell, id, F_U32, true),
+};
+static const struct cv_field status_fields[] = {
+    FLD(struct cv_msg_status, state, F_U32, true),
+    FLD(struct cv_msg_status, fps_x100, F_U32, false),
+    FLD(struct cv_msg_status, bitrate, F_U32, false),
+    FLD(struct cv_msg_status, frames, F_U64, false),
+    FLD(struct cv_msg_status, gop_ms, F_U32, false),
+    FLD(struct cv_msg_status, ring_span_ms, F_U32, false),
+    FLD(struct cv_msg_status, codecs, F_STR, false),
+    FLD(struct cv_msg_status, error, F_STR, false),
+};
+
+#define TYPE(name, fields) {name, fields, sizeof(fields) / sizeof(fields[0])}
+
+static const struct {
+    const char *name;
+    const struct cv_field *fields;
+    size_t nfields;
+} cv_msg_types[CV_MSG_TYPE_COUNT] = {
+    [CV_MSG_HELLO] = TYPE("hello", hello_fields),
+    [CV_MSG_CAMERA] = TYPE("camera", camera_fields),
+    [CV_MSG_CATALOGUE] = TYPE("catalogue", catalogue_fields),
+    [CV_MSG_SUBSCRIBE] = TYPE("subscribe", subscribe_fields),
+    [CV_MSG_SUBSCRIBED] = TYPE("subscribed", subscribed_fields),
+    [CV_MSG_UNSUBSCRIBE] = TYPE("unsubscribe", unsubscribe_fields),
+    [CV_MSG_DOORBELL_ADD] = TYPE("doorbell_add", doorbell_fields),
+    [CV_MSG_DOORBELL_DEL] = TYPE("doorbell_del", doorbell_fields),
+    [CV_MSG_STATUS] = TYPE("status", status_fields),
+};
+
+const char *cv_msg_type_name(uint32_t type)
+{
+    if (type == CV_MSG_NONE || type >= CV_MSG_TYPE_COUNT)
+        return "?";
+    return cv_msg_types[type].name;
+}
+
+/* ---- encoding ------------------------------------------------------------------------------ */
+
+struct cv_outbuf {
+    uint8_t *p;
+    size_t len, cap;
+    bool overflow;
+};
+
+static int cv_outbuf_write(void *data, const char *buf, size_t len)
+{
+    struct cv_outbuf *o = data;
+    if (o->overflow || len > o->cap - o->len) {
+        o->overflow = true;
+        return -1;
+    }
+    memcpy(o->p + o->len, buf, len);
+    o->len += len;
+    return 0;
+}
+
+static void cv_pack_str(msgpack_packer *pk, const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+int cv_msg_encode(const struct cv_msg *m, uint8_t *buf, size_t cap)
+{
+    if (m->type == CV_MSG_NONE || m->type >= CV_MSG_TYPE_COUNT)
+        return -EINVAL;
+    struct cv_outbuf out = {.p = buf, .cap = cap};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, cv_outbuf_write);
+
+    const struct cv_field *fields = cv_msg_types[m->type].fields;
+    size_t nfields = cv_msg_types[m->type].nfields;
+    const uint8_t *base = (const uint8_t *)&m->u;
+
+    msgpack_pack_map(&pk, 2 + nfields);
+    cv_pack_str(&pk, "v", 1);
+    msgpack_pack_uint32(&pk, CV_PROTO_VERSION);
+    cv_pack_str(&pk, "t", 1);
+    cv_pack_str(&pk, cv_msg_types[m->type].name, 32);
+
+    for (size_t i = 0; i < nfields; i++) {
+        const struct cv_field *f = &fields[i];
+        const uint8_t *p = base + f->offset;
+        cv_pack_str(&pk, f->key, 64);
+        switch (f->kind) {
+        case F_U32: msgpack_pack_uint32(&pk, *(const uint32_t *)p); break;
+        case F_I32: msgpack_pack_int32(&pk, *(const int32_t *)p); break;
+        case F_U64: msgpack_pack_uint64(&pk, *(const uint64_t *)p); break;
+        case F_STR: cv_pack_str(&pk, (const char *)p, f->size); break;
+        case F_STRARR: {
+            uint32_t n = *(const uint32_t *)(base + f->count_offset);
+            if (n > f->max_count)
+                return -EINVAL;
+            msgpack_pack_array(&pk, n);
+            for (uint32_t j = 0; j < n; j++)
+                cv_pack_str(&pk, (const char *)p + (size_t)j * f->size, f->size);
+            break;
+        }
+        }
+    }
+    return out.overflow ? -EMSGSIZE : (int)out.len;
+}
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+static bool cv_obj_is_key(const msgpack_object *o, const char *key)
+{
+    size_t n = strlen(key);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, key, n) == 0;
+}
+
+/* Copies a msgpack string into a fixed buffer; refuses embedded NULs and overlong strings. */
+static int cv_obj_copy_str(const msgpack_object *o, char *dst, size_t size)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
+        return -EBADMSG;
+    if (memchr(o->via.str.ptr, '\0', o->via.str.size))
+        return -EBADMSG;
+    memcpy(dst, o->via.str.ptr, o->via.str.size);
+    dst[o->via.str.size] = '\0';
+    return 0;
+}
+
+static int cv_obj_uint(const msgpack_object *o, uint64_t max, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+        return -EBADMSG;
+    *out = o->via.u64;
+    return 0;
+}
+
+static int cv_decode_field(const struct cv_field *f, const msgpack_object *v, uint8_t *base)
+{
+    uint8_t *p = base + f->offset;
+    uint64_t u;
+    switch (f->kind) {
+    case F_U32:
+        if (cv_obj_uint(v, UINT32_MAX, &u) < 0)
+            return -EBADMSG;
+        *(uint32_t *)p = (uint32_t)u;
+        return 0;
+    case F_U64:
+        if (cv_obj_uint(v, UINT64_MAX, &u) < 0)
+            return -EBADMSG;
+        *(uint64_t *)p = u;
+        return 0;
+    case F_I32:
+        if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT32_MAX)
+            *(int32_t *)p = (int32_t)v->via.u64;
+        else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && v->via.i64 >= INT32_MIN)
+            *(int32_t *)p = (int32_t)v->via.i64;
+        else
+            return -EBADMSG;
+        return 0;
+    case F_STR:
+        return cv_obj_copy_str(v, (char *)p, f->size);
+    case F_STRARR:
+        if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > f->max_count)
+            return -EBADMSG;
+        for (uint32_t j = 0; j < v->via.array.size; j++)
+            if (cv_obj_copy_str(&v->via.array.ptr[j], (char *)p + (size_t)j * f->size, f->size))
+                return -EBADMSG;
+        *(uint32_t *)(base + f->count_offset) = v->via.array.size;
+        return 0;
+    }
+    return -EBADMSG;
+}
+
+static int cv_decode_map(const msgpack_object *root, struct cv_msg *m)
+{
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return -EBADMSG;
+    const msgpack_object_map *map = &root->via.map;
+
+    /* Version and type first: they decide how the rest is read. */
+    uint64_t version = 0;
+    const msgpack_object *type = NULL;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object_kv *kv = &map->ptr[i];
+        if (cv_obj_is_key(&kv->key, "v") && cv_obj_uint(&kv->val, UINT32_MAX, &version) < 0)
+            return -EBADMSG;
+        if (cv_obj_is_key(&kv->key, "t"))
+            type = &kv->val;
+    }
+    if (version != CV_PROTO_VERSION || !type || type->type != MSGPACK_OBJECT_STR)
+        return -EBADMSG;
+    for (uint32_t t = 1; t < CV_MSG_TYPE_COUNT; t++)
+        if (cv_obj_is_key(type, cv_msg_types[t].name))
+            m->type = t;
+    if (m->type == CV_MSG_NONE)
+        return -EBADMSG;
+
+    const struct cv_field *fields = cv_msg_types[m->type].fields;
+    size_t nfields = cv_msg_types[m->type].nfields;
+    uint64_t seen = 0;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object_kv *kv = &map->ptr[i];
+        for (size_t f = 0; f < nfields; f++) {
+            if (!cv_obj_is_key(&kv->key, fields[f].key))
+                continue;
+            if (seen & (1ull << f))
+                return -EBADMSG; /* a key twice is ambiguous: refuse rather than pick one */
+            if (cv_decode_field(&fields[f], &kv->val, (uint8_t *)&m->u) < 0)
+                return -EBADMSG;
+            seen |= 1ull << f;
+        }
+    }
+    for (size_t f = 0; f < nfields; f++)
+        if (fields[f].required && !(seen & (1ull << f)))
+            return -EBADMSG;
+    return 0;
+}
+
+int cv_msg_decode(const uint8_t *buf, size_t len, struct cv_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (len == 0 || len > CV_PROTO_MAX_MSG)
+        return -EBADMSG;
+
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    int rc = -EBADMSG;
+    if (msgpack_unpack_next(&up, (const char *)buf, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+        off == len)
+        rc = cv_decode_map(&up.data, m);
+    msgpack_unpacked_destroy(&up);
+    if (rc < 0)
+        memset(m, 0, sizeof(*m));
+    return rc;
+}

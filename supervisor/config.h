@@ -1,0 +1,134 @@
+/*
+ * The configuration: one global INI (etc/camvisor.ini) and a folder with one INI per camera
+ * (cameras.d/<name>.ini), read into an immutable generation.
+ *
+ * cv_config_load() parses and validates every file into a new struct cv_config that owns all of
+ * its memory; nothing is ever modified in place. A reload loads a second generation and diffs the
+ * two (cv_config_camera_find + cv_config_camera_equal), then frees the old one. The loader never
+ * logs: every problem goes into the caller's buffer as "file:line: message", one per line.
+ * docs/config.md documents every key and the INI rules.
+ */
+#ifndef CV_CONFIG_H
+#define CV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/log.h"
+
+#define CV_CONFIG_NAME_MAX     64   /* camera name: 1..63 of [A-Za-z0-9._-], plus the NUL */
+#define CV_CONFIG_URL_MAX      1024 /* effective camera URL, credentials included */
+#define CV_CONFIG_PATH_MAX     512
+#define CV_CONFIG_CRED_MAX     128  /* user names and passwords */
+#define CV_CONFIG_MAX_LINE     1000 /* bytes in one INI line, without the newline */
+#define CV_CONFIG_MAX_VALUE    1024 /* bytes in one value after ${ENV} expansion */
+#define CV_CONFIG_MAX_CAMERAS  1024
+#define CV_CONFIG_MAX_ERRORS   20 /* messages written to the caller's buffer; the rest counted */
+#define CV_CONFIG_RING_MIN     (256ull << 10)
+#define CV_CONFIG_RING_MAX     (256ull << 20)
+#define CV_CONFIG_RING_DEFAULT (6ull << 20)
+
+enum cv_camera_mode {
+    CV_MODE_ALWAYS,    /* worker runs whenever the camera is enabled */
+    CV_MODE_ON_DEMAND, /* worker runs while some consumer wants it, plus idle_timeout_ms */
+};
+
+enum cv_transport {
+    CV_TRANSPORT_TCP, /* RTSP interleaved over the control connection */
+    CV_TRANSPORT_UDP,
+};
+
+enum cv_hwaccel {
+    CV_HWACCEL_AUTO, /* best available: NVDEC, then VAAPI, then software */
+    CV_HWACCEL_NVDEC,
+    CV_HWACCEL_VAAPI,
+    CV_HWACCEL_NONE, /* software only */
+};
+
+/* A listening address. host "" means every interface (getaddrinfo with a NULL node). */
+struct cv_listen {
+    char host[64]; /* without the brackets of an IPv6 literal */
+    uint16_t port;
+    bool enabled; /* false when the key was set to "" */
+};
+
+/*
+ * One camera. Plain data with no pointers, so that holders may copy it by value (the supervisor
+ * keeps a copy per running camera).
+ */
+struct cv_camera_config {
+    char name[CV_CONFIG_NAME_MAX];
+    char url[CV_CONFIG_URL_MAX];          /* effective URL, credentials included: never print */
+    char url_redacted[CV_CONFIG_URL_MAX]; /* the same with the password masked, for printing */
+    enum cv_camera_mode mode;
+    uint32_t idle_timeout_ms;
+    enum cv_transport transport;
+    enum cv_hwaccel hwaccel;
+    bool enabled;
+    uint64_t ring_size;            /* bytes, CV_CONFIG_RING_MIN..CV_CONFIG_RING_MAX */
+    char file[CV_CONFIG_PATH_MAX]; /* where it was defined, for messages */
+    int line;                      /* line of its name key, else of its [camera] header */
+};
+
+/* One generation. Owns everything it points to; free it with cv_config_free(). */
+struct cv_config {
+    char path[CV_CONFIG_PATH_MAX];        /* the global file, as given */
+    char cameras_dir[CV_CONFIG_PATH_MAX]; /* resolved against the global file's folder */
+    char user[64];                        /* [server] user: the account children run as */
+    enum cv_log_level log_level;
+
+    struct cv_listen rtsp_listen, api_listen, webrtc_listen;
+
+    char rtsp_username[CV_CONFIG_CRED_MAX], rtsp_password[CV_CONFIG_CRED_MAX]; /* "" = no auth */
+    bool rtsp_local_auth; /* also ask loopback clients for credentials */
+    char rtsp_default_query[128];
+
+    char api_username[CV_CONFIG_CRED_MAX], api_password[CV_CONFIG_CRED_MAX];
+    bool api_local_auth;
+
+    size_t camera_count;
+    struct cv_camera_config *cameras; /* owned; sorted by file name */
+};
+
+/*
+ * Reads path and every cameras.d/<name>.ini into a new generation. Returns 0 and sets *out, or a
+ * negative errno (-ENOENT: the global file is missing, -ENOMEM, -EINVAL for everything else)
+ * with *out NULL and err holding every error found (up to CV_CONFIG_MAX_ERRORS of them, one per
+ * line, in file order, then "(N more errors)"), each as "file:line: message". err may be NULL.
+ */
+int cv_config_load(const char *path, struct cv_config **out, char *err, size_t errlen);
+
+/* Frees a generation and wipes the secrets it held. NULL is a no-op. */
+void cv_config_free(struct cv_config *cfg);
+
+const struct cv_camera_config *cv_config_camera_find(const struct cv_config *cfg, const char *name);
+
+/*
+ * True when two camera definitions would run the same worker: every field but where they were
+ * written (file, line) and the derived url_redacted. A changed password counts as a change.
+ */
+bool cv_config_camera_equal(const struct cv_camera_config *a, const struct cv_camera_config *b);
+
+/* What `camvisor --check-config` prints: settings and cameras, URLs redacted, no secrets. */
+void cv_config_print_summary(const struct cv_config *cfg, FILE *fp);
+
+const char *cv_config_mode_name(enum cv_camera_mode mode);
+const char *cv_config_transport_name(enum cv_transport transport);
+const char *cv_config_hwaccel_name(enum cv_hwaccel hwaccel);
+
+/*
+ * For tests and fuzzing: parses one file's text from memory through the same reader. kind says
+ * which file it is; name is used in messages and, for a camera, as the file name the default
+ * camera name comes from. A global file's cameras folder is resolved but not read; a camera
+ * file gives a generation with default globals and that one camera.
+ */
+enum cv_config_kind {
+    CV_CONFIG_GLOBAL,
+    CV_CONFIG_CAMERA,
+};
+int cv_config_load_buffer(enum cv_config_kind kind, const char *name, const char *data, size_t len,
+                          struct cv_config **out, char *err, size_t errlen);
+
+#endif

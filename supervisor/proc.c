@@ -1,0 +1,120 @@
+/*
+ * fork + exec of camvisor's children. Everything between fork and exec is async-signal-safe
+ * (the supervisor is single-threaded, but libevent or a library could have started a thread).
+ */
+#include "supervisor/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int cv_proc_cred_lookup(const char *user, struct cv_proc_cred *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (geteuid() != 0)
+        return 0; /* not root: children run as we do */
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || !res)
+        return -ENOENT;
+    if (res->pw_uid == 0)
+        return 0; /* asked to stay root */
+    out->drop = true;
+    out->uid = res->pw_uid;
+    out->gid = res->pw_gid;
+    return 0;
+}
+
+/* Puts fd at position target in the child, clearing close-on-exec. */
+static int cv_proc_place_fd(int fd, int target)
+{
+    if (fd == target)
+        return fcntl(fd, F_SETFD, 0);
+    return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t parent)
+{
+    /* Move our fds out of the way of 3 and 4 before placing them. */
+    int ctl = fcntl(spec->ctl_fd, F_DUPFD_CLOEXEC, 10);
+    int lst = spec->listen_fd >= 0 ? fcntl(spec->listen_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    if (ctl < 0 || (spec->listen_fd >= 0 && lst < 0))
+        _exit(126);
+    if (cv_proc_place_fd(ctl, CV_PROC_CTL_FD) < 0)
+        _exit(126);
+    if (lst >= 0 && cv_proc_place_fd(lst, CV_PROC_LISTEN_FD) < 0)
+        _exit(126);
+
+    if (spec->cred && spec->cred->drop) {
+        if (setgroups(0, NULL) < 0 || setgid(spec->cred->gid) < 0 ||
+            setuid(spec->cred->uid) < 0)
+            _exit(126);
+    }
+    /* After the uid change: changing credentials clears the parent-death signal. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        _exit(126);
+    if (getppid() != parent)
+        _exit(0); /* the supervisor died before we armed the signal */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        _exit(126);
+
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGPIPE, SIG_DFL);
+
+    /* argv[0] is the bare program name, so ps reads "camvisor-worker front_door". */
+    const char *base = strrchr(spec->path, '/');
+    char *argv[3] = {(char *)(base ? base + 1 : spec->path), (char *)spec->argv1, NULL};
+    execv(spec->path, argv);
+    _exit(127);
+}
+
+pid_t cv_proc_spawn(const struct cv_proc_spec *spec)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0)
+        cv_proc_child(spec, parent);
+    return pid;
+}
+
+uint32_t cv_proc_backoff_ms(uint32_t quick_deaths, uint32_t random)
+{
+    /*
+     * The first quick death restarts at once (a camera killed by accident is back in well under
+     * a second); then 100 ms doubling to 30 s, so a crash loop costs little and still retries.
+     */
+    if (quick_deaths <= 1)
+        return 0;
+    uint64_t d = CV_PROC_BACKOFF_MIN;
+    for (uint32_t i = 2; i < quick_deaths && d < CV_PROC_BACKOFF_MAX; i++)
+        d *= 2;
+    if (d > CV_PROC_BACKOFF_MAX)
+        d = CV_PROC_BACKOFF_MAX;
+    /* ±25 % jitter so cameras that died together do not retry in lockstep. */
+    uint64_t span = d / 2;
+    d = d - d / 4 + (span ? random % (span + 1) : 0);
+    return (uint32_t)(d > CV_PROC_BACKOFF_MAX ? CV_PROC_BACKOFF_MAX : d);
+}
+
+const char *cv_proc_describe_status(int wstatus, char *buf, size_t len)
+{
+    if (WIFEXITED(wstatus))
+        snprintf(buf, len, "exit code %d", WEXITSTATUS(wstatus));
+    else if (WIFSIGNALED(wstatus))
+        snprintf(buf, len, "signal %d (%s)%s", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
+                 WCOREDUMP(wstatus) ? ", core dumped" : "");
+    else
+        snprintf(buf, len, "status 0x%x", (unsigned)wstatus);
+    return buf;
+}

@@ -1,0 +1,762 @@
+/*
+ * Supervisor event loop: starts and restarts children, brokers subscriptions (a consumer's
+ * doorbell eventfd goes to the camera's worker, the camera's read-only ring goes back to the
+ * consumer), starts on-demand cameras on first use and stops them after idle_timeout, reloads
+ * config as a diff on SIGHUP and stops everything on SIGTERM.
+ *
+ * Nothing here blocks: control sockets are non-blocking SOCK_SEQPACKET (a send is all or
+ * nothing, and our messages are small enough that a full socket means a stuck child).
+ */
+#include "supervisor/sup.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/ring.h"
+#include "proto/chan.h"
+
+#define CV_SUP_STOP_GRACE_MS 4000
+
+static void cv_sup_child_start(struct cv_child *c);
+static void cv_sup_child_stop(struct cv_child *c);
+static void cv_sup_ctl_cb(evutil_socket_t fd, short what, void *arg);
+static void cv_sup_restart_cb(evutil_socket_t fd, short what, void *arg);
+
+static const char *cv_child_name(const struct cv_child *c, char *buf, size_t len)
+{
+    if (c->role == CV_ROLE_WORKER)
+        snprintf(buf, len, "worker %s", c->cam->cfg.name);
+    else
+        snprintf(buf, len, "rtsp");
+    return buf;
+}
+
+static uint32_t cv_sup_random(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+        r = (uint32_t)cv_clock_mono_ns();
+    return r;
+}
+
+static void cv_sup_send(struct cv_child *c, const struct cv_msg *m, const int *fds, int nfds)
+{
+    if (c->ctl < 0)
+        return;
+    int rc = cv_chan_send(c->ctl, m, fds, nfds);
+    if (rc < 0) {
+        char name[96];
+        cv_warn("sending %s to %s failed: %s", cv_msg_type_name(m->type),
+                cv_child_name(c, name, sizeof(name)), strerror(-rc));
+    }
+}
+
+/* ---- cameras ----------------------------------------------------------------------------- */
+
+static struct cv_cam *cv_sup_cam_find(struct cv_sup *sup, const char *name)
+{
+    for (size_t i = 0; i < sup->cam_count; i++)
+        if (!sup->cams[i]->removed && strcmp(sup->cams[i]->cfg.name, name) == 0)
+            return sup->cams[i];
+    return NULL;
+}
+
+static void cv_sup_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_cam *cam = arg;
+    if (cam->demand == 0 && cam->cfg.mode == CV_MODE_ON_DEMAND && cam->worker.wanted) {
+        cv_info("camera %s: idle for %u ms, stopping", cam->cfg.name, cam->cfg.idle_timeout_ms);
+        cv_sup_child_stop(&cam->worker);
+    }
+}
+
+static struct cv_cam *cv_sup_cam_new(struct cv_sup *sup, const struct cv_camera_config *cfg)
+{
+    struct cv_cam *cam = calloc(1, sizeof(*cam));
+    if (!cam)
+        return NULL;
+    cam->cfg = *cfg;
+    cam->ring_fd = -1;
+    int rc = cv_ring_create(cfg->name, cfg->ring_size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS,
+                            &cam->ring_fd);
+    if (rc < 0) {
+        cv_err("camera %s: cannot create its %llu-byte ring: %s", cfg->name,
+               (unsigned long long)cfg->ring_size, strerror(-rc));
+        free(cam);
+        return NULL;
+    }
+    cam->worker = (struct cv_child){.sup = sup, .role = CV_ROLE_WORKER, .cam = cam, .ctl = -1};
+    cam->worker.timer = evtimer_new(sup->base, cv_sup_restart_cb, &cam->worker);
+    cam->idle_ev = evtimer_new(sup->base, cv_sup_idle_cb, cam);
+    struct cv_cam **arr = realloc(sup->cams, (sup->cam_count + 1) * sizeof(*arr));
+    if (!arr || !cam->worker.timer || !cam->idle_ev) {
+        if (arr)
+            sup->cams = arr;
+        if (cam->worker.timer)
+            event_free(cam->worker.timer);
+        if (cam->idle_ev)
+            event_free(cam->idle_ev);
+        close(cam->ring_fd);
+        free(cam);
+        return NULL;
+    }
+    sup->cams = arr;
+    sup->cams[sup->cam_count++] = cam;
+    if (cfg->mode == CV_MODE_ALWAYS)
+        cv_sup_child_start(&cam->worker);
+    return cam;
+}
+
+static void cv_sup_cam_free(struct cv_sup *sup, struct cv_cam *cam)
+{
+    for (size_t i = 0; i < sup->cam_count; i++) {
+        if (sup->cams[i] == cam) {
+            sup->cams[i] = sup->cams[--sup->cam_count];
+            break;
+        }
+    }
+    event_free(cam->worker.timer);
+    event_free(cam->idle_ev);
+    if (cam->ring_fd >= 0)
+        close(cam->ring_fd);
+    free(cam);
+}
+
+/* ---- subscriptions ----------------------------------------------------------------------- */
+
+static void cv_sup_demand(struct cv_cam *cam, int delta)
+{
+    cam->demand = (uint32_t)((int)cam->demand + delta);
+    if (cam->cfg.mode != CV_MODE_ON_DEMAND)
+        return;
+    if (cam->demand > 0) {
+        event_del(cam->idle_ev);
+        if (!cam->worker.wanted)
+            cv_sup_child_start(&cam->worker);
+    } else {
+        struct timeval tv = {cam->cfg.idle_timeout_ms / 1000,
+                             (cam->cfg.idle_timeout_ms % 1000) * 1000};
+        evtimer_add(cam->idle_ev, &tv);
+    }
+}
+
+static void cv_sup_send_doorbell(struct cv_sub *s)
+{
+    struct cv_msg m = {.type = CV_MSG_DOORBELL_ADD};
+    m.u.doorbell.id = s->bell_id;
+    cv_sup_send(&s->cam->worker, &m, &s->efd, 1);
+}
+
+/* Unlinks and frees s; the worker forgets its doorbell. */
+static void cv_sup_sub_drop(struct cv_sup *sup, struct cv_sub *s)
+{
+    for (struct cv_sub **pp = &sup->subs; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    struct cv_msg m = {.type = CV_MSG_DOORBELL_DEL};
+    m.u.doorbell.id = s->bell_id;
+    cv_sup_send(&s->cam->worker, &m, NULL, 0);
+    cv_sup_demand(s->cam, -1);
+    close(s->efd);
+    free(s);
+}
+
+static void cv_sup_reply_subscribed(struct cv_child *c, uint32_t sub_id, int status,
+                                    const char *reason, int ring_fd)
+{
+    struct cv_msg m = {.type = CV_MSG_SUBSCRIBED};
+    m.u.subscribed.sub_id = sub_id;
+    m.u.subscribed.status = status;
+    snprintf(m.u.subscribed.reason, sizeof(m.u.subscribed.reason), "%s", reason);
+    cv_sup_send(c, &m, ring_fd >= 0 ? &ring_fd : NULL, ring_fd >= 0 ? 1 : 0);
+}
+
+static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
+                                const struct cv_msg_subscribe *req, int efd)
+{
+    struct cv_cam *cam = cv_sup_cam_find(sup, req->camera);
+    if (!cam) {
+        cv_sup_reply_subscribed(c, req->sub_id, -ENOENT, "no such camera", -1);
+        close(efd);
+        return;
+    }
+    for (struct cv_sub *s = sup->subs; s; s = s->next) {
+        if (s->consumer == c && s->sub_id == req->sub_id) {
+            cv_sup_reply_subscribed(c, req->sub_id, -EEXIST, "subscription id in use", -1);
+            close(efd);
+            return;
+        }
+    }
+    int ro = cv_ring_reopen_readonly(cam->ring_fd);
+    struct cv_sub *s = ro >= 0 ? calloc(1, sizeof(*s)) : NULL;
+    if (!s) {
+        cv_err("camera %s: cannot subscribe: %s", cam->cfg.name,
+               ro < 0 ? strerror(-ro) : "out of memory");
+        cv_sup_reply_subscribed(c, req->sub_id, -ENOMEM, "internal error", -1);
+        if (ro >= 0)
+            close(ro);
+        close(efd);
+        return;
+    }
+    *s = (struct cv_sub){.next = sup->subs, .consumer = c, .cam = cam, .sub_id = req->sub_id,
+                         .bell_id = ++sup->next_bell, .efd = efd};
+    sup->subs = s;
+    cv_sup_send_doorbell(s);
+    cv_sup_reply_subscribed(c, req->sub_id, 0, "", ro);
+    close(ro);
+    cv_sup_demand(cam, +1);
+}
+
+static void cv_sup_on_unsubscribe(struct cv_sup *sup, struct cv_child *c, uint32_t sub_id)
+{
+    for (struct cv_sub *s = sup->subs; s; s = s->next) {
+        if (s->consumer == c && s->sub_id == sub_id) {
+            cv_sup_sub_drop(sup, s);
+            return;
+        }
+    }
+    /* Unknown ids are normal after a reload removed the camera. */
+}
+
+static void cv_sup_drop_subs_where(struct cv_sup *sup, struct cv_child *consumer,
+                                   struct cv_cam *cam)
+{
+    struct cv_sub *s = sup->subs;
+    while (s) {
+        struct cv_sub *next = s->next;
+        if ((consumer && s->consumer == consumer) || (cam && s->cam == cam))
+            cv_sup_sub_drop(sup, s);
+        s = next;
+    }
+}
+
+/* ---- children ---------------------------------------------------------------------------- */
+
+static void cv_sup_send_catalogue(struct cv_sup *sup)
+{
+    static struct cv_msg m; /* 17 KiB: keep it off the stack */
+    memset(&m, 0, sizeof(m));
+    m.type = CV_MSG_CATALOGUE;
+    struct cv_msg_catalogue *cat = &m.u.catalogue;
+    for (size_t i = 0; i < sup->cam_count && cat->camera_count < CV_PROTO_MAX_CAMS; i++)
+        if (!sup->cams[i]->removed)
+            snprintf(cat->cameras[cat->camera_count++], CV_NAME_MAX, "%s",
+                     sup->cams[i]->cfg.name);
+    snprintf(cat->username, sizeof(cat->username), "%s", sup->cfg->rtsp_username);
+    snprintf(cat->password, sizeof(cat->password), "%s", sup->cfg->rtsp_password);
+    cat->local_auth = sup->cfg->rtsp_local_auth;
+    snprintf(cat->default_query, sizeof(cat->default_query), "%s", sup->cfg->rtsp_default_query);
+    cv_sup_send(&sup->rtsp, &m, NULL, 0);
+}
+
+static void cv_sup_on_worker_ready(struct cv_sup *sup, struct cv_child *c)
+{
+    struct cv_cam *cam = c->cam;
+    struct cv_msg m = {.type = CV_MSG_CAMERA};
+    snprintf(m.u.camera.name, sizeof(m.u.camera.name), "%s", cam->cfg.name);
+    snprintf(m.u.camera.url, sizeof(m.u.camera.url), "%s", cam->cfg.url);
+    m.u.camera.transport = cam->cfg.transport == CV_TRANSPORT_UDP;
+    m.u.camera.ring_size = (uint32_t)cam->cfg.ring_size;
+    cv_sup_send(c, &m, &cam->ring_fd, 1);
+    for (struct cv_sub *s = sup->subs; s; s = s->next)
+        if (s->cam == cam)
+            cv_sup_send_doorbell(s);
+}
+
+static void cv_sup_child_start(struct cv_child *c)
+{
+    struct cv_sup *sup = c->sup;
+    char name[96], path[PATH_MAX + 32];
+    cv_child_name(c, name, sizeof(name));
+    c->wanted = true;
+    if (c->pid > 0 || sup->stopping)
+        return; /* already running (or restarting); the death handler restarts it */
+    event_del(c->timer);
+
+    int sv[2];
+    int rc = cv_chan_pair(sv);
+    if (rc < 0) {
+        cv_err("%s: socketpair: %s", name, strerror(-rc));
+        goto retry;
+    }
+    const char *prog = c->role == CV_ROLE_WORKER ? "camvisor-worker" : "camvisor-rtsp";
+    snprintf(path, sizeof(path), "%s/%s", sup->bindir, prog);
+    struct cv_proc_spec spec = {
+        .path = path,
+        .argv1 = c->role == CV_ROLE_WORKER ? c->cam->cfg.name : "rtsp",
+        .ctl_fd = sv[1],
+        .listen_fd = c->role == CV_ROLE_RTSP ? sup->rtsp_listen_fd : -1,
+        .cred = &sup->cred,
+    };
+    pid_t pid = cv_proc_spawn(&spec);
+    close(sv[1]);
+    if (pid < 0) {
+        cv_err("%s: cannot start %s: %s", name, path, strerror((int)-pid));
+        close(sv[0]);
+        goto retry;
+    }
+    c->pid = pid;
+    c->ctl = sv[0];
+    c->hello = false;
+    c->started_ms = cv_clock_mono_ms();
+    c->ctl_ev = event_new(sup->base, c->ctl, EV_READ | EV_PERSIST, cv_sup_ctl_cb, c);
+    event_add(c->ctl_ev, NULL);
+    cv_info("%s: started pid %d", name, (int)pid);
+
+    /* The socket is new and empty, so these sends cannot find it full. */
+    if (c->role == CV_ROLE_WORKER)
+        cv_sup_on_worker_ready(sup, c);
+    else
+        cv_sup_send_catalogue(sup);
+    return;
+
+retry:;
+    struct timeval tv = {1, 0};
+    evtimer_add(c->timer, &tv);
+}
+
+static void cv_sup_restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_child *c = arg;
+    if (c->wanted)
+        cv_sup_child_start(c);
+}
+
+static void cv_sup_child_stop(struct cv_child *c)
+{
+    c->wanted = false;
+    event_del(c->timer);
+    if (c->pid > 0)
+        kill(c->pid, SIGTERM);
+}
+
+static void cv_sup_child_close(struct cv_child *c)
+{
+    if (c->ctl_ev) {
+        event_free(c->ctl_ev);
+        c->ctl_ev = NULL;
+    }
+    if (c->ctl >= 0) {
+        close(c->ctl);
+        c->ctl = -1;
+    }
+}
+
+static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
+{
+    char name[96], how[96];
+    cv_child_name(c, name, sizeof(name));
+    uint64_t ran = cv_clock_mono_ms() - c->started_ms;
+    pid_t pid = c->pid;
+    c->pid = 0;
+    cv_sup_child_close(c);
+    if (c->role != CV_ROLE_WORKER)
+        cv_sup_drop_subs_where(sup, c, NULL);
+    else
+        memset(&c->cam->status, 0, sizeof(c->cam->status));
+
+    cv_proc_describe_status(wstatus, how, sizeof(how));
+    if (!c->wanted || sup->stopping) {
+        cv_info("%s: pid %d stopped (%s)", name, (int)pid, how);
+        if (c->role == CV_ROLE_WORKER && c->cam->removed)
+            cv_sup_cam_free(sup, c->cam);
+        return;
+    }
+    c->quick_deaths = ran >= CV_PROC_HEALTHY_MS ? 0 : c->quick_deaths + 1;
+    uint32_t delay = cv_proc_backoff_ms(c->quick_deaths, cv_sup_random());
+    c->restarts++;
+    if (c->quick_deaths >= CV_PROC_LOOP_DEATHS)
+        cv_err("%s: pid %d died (%s) after %llu ms; crash loop, restart #%u in %u ms", name,
+               (int)pid, how, (unsigned long long)ran, c->restarts, delay);
+    else
+        cv_warn("%s: pid %d died (%s) after %llu ms; restart #%u in %u ms", name, (int)pid, how,
+                (unsigned long long)ran, c->restarts, delay);
+    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+static struct cv_child *cv_sup_child_by_pid(struct cv_sup *sup, pid_t pid)
+{
+    if (sup->rtsp.pid == pid)
+        return &sup->rtsp;
+    for (size_t i = 0; i < sup->cam_count; i++)
+        if (sup->cams[i]->worker.pid == pid)
+            return &sup->cams[i]->worker;
+    return NULL;
+}
+
+static bool cv_sup_any_running(struct cv_sup *sup)
+{
+    if (sup->rtsp.pid > 0)
+        return true;
+    for (size_t i = 0; i < sup->cam_count; i++)
+        if (sup->cams[i]->worker.pid > 0)
+            return true;
+    return false;
+}
+
+static void cv_sup_reap(struct cv_sup *sup)
+{
+    int wstatus;
+    pid_t pid;
+    while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        struct cv_child *c = cv_sup_child_by_pid(sup, pid);
+        if (c)
+            cv_sup_on_death(sup, c, wstatus);
+    }
+    if (sup->stopping && !cv_sup_any_running(sup))
+        event_base_loopbreak(sup->base);
+}
+
+/* ---- control messages -------------------------------------------------------------------- */
+
+static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
+{
+    struct cv_cam *cam = c->cam;
+    if (st->state != cam->status.state && st->state == CV_STATE_STREAMING)
+        cv_info("camera %s: streaming %s at %.1f fps, %.2f Mbit/s", cam->cfg.name, st->codecs,
+                st->fps_x100 / 100.0, st->bitrate / 1e6);
+    cam->status = *st;
+}
+
+static void cv_sup_on_message(struct cv_sup *sup, struct cv_child *c, struct cv_msg *m,
+                              int *fds, int nfds)
+{
+    char name[96];
+    cv_child_name(c, name, sizeof(name));
+    int used = 0;
+    switch (m->type) {
+    case CV_MSG_HELLO:
+        if (m->u.hello.role != (uint32_t)c->role || m->u.hello.pid != (uint32_t)c->pid)
+            cv_warn("%s: hello claims role %u pid %u", name, m->u.hello.role, m->u.hello.pid);
+        c->hello = true;
+        break;
+    case CV_MSG_STATUS:
+        if (c->role == CV_ROLE_WORKER)
+            cv_sup_on_status(c, &m->u.status);
+        break;
+    case CV_MSG_SUBSCRIBE:
+        if (c->role != CV_ROLE_WORKER && nfds == 1) {
+            cv_sup_on_subscribe(sup, c, &m->u.subscribe, fds[0]);
+            used = 1;
+        } else {
+            cv_warn("%s: subscribe without a doorbell or from a worker, ignored", name);
+        }
+        break;
+    case CV_MSG_UNSUBSCRIBE:
+        if (c->role != CV_ROLE_WORKER)
+            cv_sup_on_unsubscribe(sup, c, m->u.unsubscribe.sub_id);
+        break;
+    default:
+        cv_warn("%s: unexpected %s message, ignored", name, cv_msg_type_name(m->type));
+        break;
+    }
+    for (int i = used; i < nfds; i++)
+        close(fds[i]);
+}
+
+static void cv_sup_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_child *c = arg;
+    struct cv_sup *sup = c->sup;
+    char name[96];
+    for (int budget = 64; budget > 0; budget--) {
+        struct cv_msg m;
+        int fds[CV_PROTO_MAX_FDS], nfds = 0;
+        int rc = cv_chan_recv(fd, &m, fds, &nfds);
+        if (rc == -EAGAIN)
+            return;
+        if (rc == -EBADMSG) {
+            cv_warn("%s: malformed control message, ignored", cv_child_name(c, name, 96));
+            continue;
+        }
+        if (rc < 0) {
+            /* Closed: the process is exiting; SIGCHLD does the rest. */
+            cv_sup_child_close(c);
+            return;
+        }
+        cv_sup_on_message(sup, c, &m, fds, nfds);
+        if (c->ctl < 0)
+            return;
+    }
+}
+
+/* ---- listening sockets ------------------------------------------------------------------- */
+
+static int cv_sup_listen(const struct cv_listen *l)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", l->port);
+    int rc = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        cv_err("listen %s:%u: %s", l->host, l->port, gai_strerror(rc));
+        return -EINVAL;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+        rc = -errno;
+        cv_err("listen %s:%u: %s", l->host, l->port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return rc;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* ---- reload ------------------------------------------------------------------------------ */
+
+static void cv_sup_cam_remove(struct cv_sup *sup, struct cv_cam *cam)
+{
+    cv_info("camera %s: removed", cam->cfg.name);
+    cam->removed = true;
+    cv_sup_drop_subs_where(sup, NULL, cam);
+    event_del(cam->idle_ev);
+    cv_sup_child_stop(&cam->worker);
+    if (cam->worker.pid == 0)
+        cv_sup_cam_free(sup, cam);
+}
+
+static void cv_sup_reload(struct cv_sup *sup)
+{
+    char err[4096] = "";
+    struct cv_config *next = NULL;
+    int rc = cv_config_load(sup->cfg_path, &next, err, sizeof(err));
+    if (rc < 0) {
+        cv_err("reload failed, keeping the running config:");
+        for (char *save = NULL, *line = strtok_r(err, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save))
+            cv_err("  %s", line);
+        return;
+    }
+    size_t added = 0, removed = 0, changed = 0;
+
+    /* Removed or changed in a way the ring cannot survive. */
+    for (size_t i = sup->cam_count; i-- > 0;) {
+        struct cv_cam *cam = sup->cams[i];
+        if (cam->removed)
+            continue;
+        const struct cv_camera_config *n = cv_config_camera_find(next, cam->cfg.name);
+        if (!n || !n->enabled || n->ring_size != cam->cfg.ring_size) {
+            cv_sup_cam_remove(sup, cam);
+            removed++;
+        }
+    }
+    for (size_t i = 0; i < next->camera_count; i++) {
+        const struct cv_camera_config *n = &next->cameras[i];
+        if (!n->enabled)
+            continue;
+        struct cv_cam *cam = cv_sup_cam_find(sup, n->name);
+        if (!cam) {
+            if (cv_sup_cam_new(sup, n))
+                added++;
+            continue;
+        }
+        if (cv_config_camera_equal(&cam->cfg, n))
+            continue; /* untouched: keeps streaming */
+        changed++;
+        cam->cfg = *n;
+        cv_info("camera %s: changed, restarting its worker", n->name);
+        bool want = n->mode == CV_MODE_ALWAYS || cam->demand > 0;
+        if (cam->worker.pid > 0) {
+            /* Its death handler restarts it at once with the new settings. */
+            cam->worker.quick_deaths = 0;
+            cam->worker.started_ms = 0;
+            cam->worker.wanted = want;
+            kill(cam->worker.pid, SIGTERM);
+        } else if (want) {
+            cv_sup_child_start(&cam->worker);
+        }
+        if (!want && cam->demand == 0)
+            event_del(cam->idle_ev);
+    }
+
+    bool rtsp_moved = strcmp(sup->cfg->rtsp_listen.host, next->rtsp_listen.host) != 0 ||
+                      sup->cfg->rtsp_listen.port != next->rtsp_listen.port ||
+                      sup->cfg->rtsp_listen.enabled != next->rtsp_listen.enabled;
+    cv_config_free(sup->cfg);
+    sup->cfg = next;
+    cv_log_set_level(next->log_level);
+
+    if (rtsp_moved) {
+        cv_info("rtsp: listen address changed, restarting");
+        cv_sup_child_stop(&sup->rtsp);
+        if (sup->rtsp_listen_fd >= 0)
+            close(sup->rtsp_listen_fd);
+        sup->rtsp_listen_fd = next->rtsp_listen.enabled ? cv_sup_listen(&next->rtsp_listen) : -1;
+        if (sup->rtsp_listen_fd >= 0) {
+            sup->rtsp.wanted = true; /* the death handler restarts it on the new socket */
+            if (sup->rtsp.pid == 0)
+                cv_sup_child_start(&sup->rtsp);
+        }
+    } else {
+        cv_sup_send_catalogue(sup);
+    }
+    cv_info("reloaded: %zu added, %zu removed, %zu changed, %zu cameras", added, removed,
+            changed, next->camera_count);
+}
+
+/* ---- signals and life cycle -------------------------------------------------------------- */
+
+static void cv_sup_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_sup *sup = arg;
+    if (sup->rtsp.pid > 0)
+        kill(sup->rtsp.pid, SIGKILL);
+    for (size_t i = 0; i < sup->cam_count; i++)
+        if (sup->cams[i]->worker.pid > 0) {
+            cv_warn("worker %s: did not stop in time, killing", sup->cams[i]->cfg.name);
+            kill(sup->cams[i]->worker.pid, SIGKILL);
+        }
+}
+
+static void cv_sup_begin_stop(struct cv_sup *sup, const char *why)
+{
+    if (sup->stopping)
+        return;
+    cv_info("%s: stopping", why);
+    sup->stopping = true;
+    cv_sup_child_stop(&sup->rtsp);
+    for (size_t i = 0; i < sup->cam_count; i++)
+        cv_sup_child_stop(&sup->cams[i]->worker);
+    struct timeval tv = {CV_SUP_STOP_GRACE_MS / 1000, (CV_SUP_STOP_GRACE_MS % 1000) * 1000};
+    evtimer_add(sup->stop_timer, &tv);
+    if (!cv_sup_any_running(sup))
+        event_base_loopbreak(sup->base);
+}
+
+static void cv_sup_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct cv_sup *sup = arg;
+    switch (sig) {
+    case SIGCHLD: cv_sup_reap(sup); break;
+    case SIGHUP: cv_info("SIGHUP: reloading %s", sup->cfg_path); cv_sup_reload(sup); break;
+    case SIGTERM: cv_sup_begin_stop(sup, "SIGTERM"); break;
+    case SIGINT: cv_sup_begin_stop(sup, "SIGINT"); break;
+    }
+}
+
+int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg)
+{
+    memset(sup, 0, sizeof(*sup));
+    sup->cfg = cfg;
+    sup->rtsp_listen_fd = -1;
+    snprintf(sup->cfg_path, sizeof(sup->cfg_path), "%s", cfg_path);
+
+    /* Children live beside us: build/camvisor next to build/camvisor-worker. */
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return -errno;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    memcpy(sup->bindir, self, sizeof(sup->bindir));
+
+    int rc = cv_proc_cred_lookup(cfg->user, &sup->cred);
+    if (rc < 0) {
+        cv_err("[server] user = %s: no such user", cfg->user);
+        return rc;
+    }
+    sup->base = event_base_new();
+    if (!sup->base)
+        return -ENOMEM;
+    const int sigs[4] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
+    for (int i = 0; i < 4; i++) {
+        sup->sig_ev[i] = evsignal_new(sup->base, sigs[i], cv_sup_signal_cb, sup);
+        if (!sup->sig_ev[i] || evsignal_add(sup->sig_ev[i], NULL) < 0)
+            return -ENOMEM;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sup->stop_timer = evtimer_new(sup->base, cv_sup_stop_timer_cb, sup);
+    sup->rtsp = (struct cv_child){.sup = sup, .role = CV_ROLE_RTSP, .ctl = -1};
+    sup->rtsp.timer = evtimer_new(sup->base, cv_sup_restart_cb, &sup->rtsp);
+    if (!sup->stop_timer || !sup->rtsp.timer)
+        return -ENOMEM;
+
+    if (cfg->rtsp_listen.enabled) {
+        sup->rtsp_listen_fd = cv_sup_listen(&cfg->rtsp_listen);
+        if (sup->rtsp_listen_fd < 0)
+            return sup->rtsp_listen_fd;
+    }
+    return 0;
+}
+
+int cv_sup_run(struct cv_sup *sup)
+{
+    for (size_t i = 0; i < sup->cfg->camera_count; i++) {
+        const struct cv_camera_config *cc = &sup->cfg->cameras[i];
+        if (!cc->enabled) {
+            cv_info("camera %s: disabled", cc->name);
+            continue;
+        }
+        if (!cv_sup_cam_new(sup, cc))
+            return -ENOMEM;
+    }
+    if (sup->rtsp_listen_fd >= 0) {
+        cv_sup_child_start(&sup->rtsp);
+        cv_info("rtsp: listening on %s:%u", sup->cfg->rtsp_listen.host[0] ?
+                sup->cfg->rtsp_listen.host : "0.0.0.0", sup->cfg->rtsp_listen.port);
+    }
+    event_base_dispatch(sup->base);
+    return 0;
+}
+
+void cv_sup_free(struct cv_sup *sup)
+{
+    while (sup->subs) {
+        struct cv_sub *s = sup->subs;
+        sup->subs = s->next;
+        close(s->efd);
+        free(s);
+    }
+    while (sup->cam_count > 0) {
+        struct cv_cam *cam = sup->cams[0];
+        cv_sup_child_close(&cam->worker);
+        cv_sup_cam_free(sup, cam);
+    }
+    free(sup->cams);
+    cv_sup_child_close(&sup->rtsp);
+    if (sup->rtsp.timer)
+        event_free(sup->rtsp.timer);
+    if (sup->stop_timer)
+        event_free(sup->stop_timer);
+    for (int i = 0; i < 4; i++)
+        if (sup->sig_ev[i])
+            event_free(sup->sig_ev[i]);
+    if (sup->rtsp_listen_fd >= 0)
+        close(sup->rtsp_listen_fd);
+    if (sup->base)
+        event_base_free(sup->base);
+    cv_config_free(sup->cfg);
+}

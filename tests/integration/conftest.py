@@ -1,0 +1,180 @@
+"""Fixtures for camvisor's black-box tests: real programs on loopback, real clients.
+
+Every test gets its own config folder and free ports, so tests never share state. The programs
+under test are CAMVISOR_BUILD (build/asan when run from `make test`)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("CAMVISOR_BUILD", "build/asan"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def children_of(pid):
+    """Direct children of pid, as {pid: cmdline}."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid != pid:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode().strip()
+            out[int(entry)] = cmd
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+class Camvisor:
+    """One supervisor instance with its config folder."""
+
+    def __init__(self, tmp_path, cameras, rtsp_extra="", log_level="info"):
+        self.dir = tmp_path
+        self.rtsp_port = free_port()
+        self.conf = tmp_path / "camvisor.ini"
+        self.cams_dir = tmp_path / "cameras.d"
+        self.cams_dir.mkdir(exist_ok=True)
+        user = "root" if os.geteuid() == 0 else ""
+        self.conf.write_text(
+            "[server]\n"
+            f"log_level = {log_level}\n"
+            + (f"user = {user}\n" if user else "")
+            + "[rtsp]\n"
+            f"listen = 127.0.0.1:{self.rtsp_port}\n" + rtsp_extra + "[api]\n"
+            f"listen = 127.0.0.1:{free_port()}\n"
+        )
+        for name, body in cameras.items():
+            self.write_camera(name, body)
+        self.proc = None
+        self.log_path = tmp_path / "camvisor.log"
+
+    def write_camera(self, name, body):
+        (self.cams_dir / f"{name}.ini").write_text("[camera]\n" + body)
+
+    def url(self, camera, query=""):
+        return f"rtsp://127.0.0.1:{self.rtsp_port}/{camera}" + (f"?{query}" if query else "")
+
+    def start(self):
+        self.log = open(self.log_path, "w")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        self.proc = subprocess.Popen(
+            [os.path.join(BUILD, "camvisor"), "-c", str(self.conf)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: self.rtsp_pid(), 10, what="camvisor-rtsp to start")
+        wait_for(self.port_open, 10, what="the RTSP port")
+        return self
+
+    def port_open(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.rtsp_port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def logs(self):
+        return self.log_path.read_text(errors="replace")
+
+    def children(self):
+        return children_of(self.proc.pid)
+
+    def worker_pid(self, camera):
+        for pid, cmd in self.children().items():
+            if cmd.endswith(f"camvisor-worker {camera}"):
+                return pid
+        return None
+
+    def rtsp_pid(self):
+        for pid, cmd in self.children().items():
+            if "camvisor-rtsp" in cmd:
+                return pid
+        return None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=5):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        if hasattr(self, "log"):
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+
+@pytest.fixture
+def camvisor(tmp_path):
+    """Factory: camvisor(cameras={name: ini body}) -> started Camvisor, stopped at teardown."""
+    started = []
+
+    def make(cameras, **kw):
+        c = Camvisor(tmp_path, cameras, **kw).start()
+        started.append(c)
+        return c
+
+    yield make
+    for c in started:
+        try:
+            c.stop()
+        finally:
+            log = c.logs()
+            # Sanitizer reports in any process are failures even if the test passed.
+            assert "ERROR: AddressSanitizer" not in log, log[-4000:]
+            assert "runtime error:" not in log, log[-4000:]
+
+
+TESTSRC = "url = testsrc://?width=320&height=240&fps=25&gop=25\n"
+
+
+def ffprobe(url, timeout=20, transport="tcp"):
+    """Stream facts as ffprobe reports them: [{codec_name, width, height, ...}]."""
+    import json
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", transport, "-timeout", "5000000",
+         "-show_entries", "stream=codec_name,codec_type,width,height,profile",
+         "-of", "json", url],
+        capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["streams"]
+
+
+def ffmpeg_frames(url, frames, timeout=30, transport="tcp"):
+    """Decodes `frames` video frames with ffmpeg; returns (seconds taken, stderr)."""
+    t0 = time.monotonic()
+    out = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-v", "error", "-rtsp_transport", transport,
+         "-timeout", "5000000", "-i", url, "-frames:v", str(frames), "-f", "null", "-"],
+        capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return time.monotonic() - t0, out.stderr

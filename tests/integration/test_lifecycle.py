@@ -1,0 +1,73 @@
+"""Config checking, on-demand cameras and SIGHUP reload."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import BUILD, TESTSRC, ffmpeg_frames, ffprobe, wait_for
+from gstclient import Watcher
+
+
+def check_config(path):
+    return subprocess.run([os.path.join(BUILD, "camvisor"), "--check-config", "-c", str(path)],
+                          capture_output=True, text=True, timeout=10)
+
+
+def test_check_config_good_and_bad(tmp_path):
+    (tmp_path / "cameras.d").mkdir()
+    (tmp_path / "camvisor.ini").write_text("[rtsp]\nlisten = 127.0.0.1:18554\n")
+    (tmp_path / "cameras.d" / "door.ini").write_text(
+        "[camera]\nurl = rtsp://admin:s3cret@10.0.0.5/stream1\n")
+    ok = check_config(tmp_path / "camvisor.ini")
+    assert ok.returncode == 0, ok.stderr
+    assert "s3cret" not in ok.stdout + ok.stderr  # secrets are redacted everywhere printed
+    assert "door" in ok.stdout
+
+    (tmp_path / "cameras.d" / "door.ini").write_text("[camera]\nurl = rtsp://x/y\nmode = sometimes\n")
+    bad = check_config(tmp_path / "camvisor.ini")
+    assert bad.returncode != 0
+    assert "door.ini:3" in bad.stderr, bad.stderr
+
+
+def test_bad_config_refuses_to_start(tmp_path):
+    (tmp_path / "camvisor.ini").write_text("[rtsp]\nlisten = 127.0.0.1:18554\n[bogus]\n")
+    out = subprocess.run([os.path.join(BUILD, "camvisor"), "-c", str(tmp_path / "camvisor.ini")],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode != 0
+    assert "camvisor.ini:3" in out.stderr, out.stderr
+
+
+def test_on_demand_starts_on_use_and_stops_when_idle(camvisor):
+    cv = camvisor({"lazy": TESTSRC + "mode = on-demand\nidle_timeout = 2\n"})
+    time.sleep(1)
+    assert cv.worker_pid("lazy") is None, "on-demand camera started without a viewer"
+    t = time.monotonic()
+    streams = ffprobe(cv.url("lazy"))
+    assert streams[0]["codec_name"] == "h264"
+    assert time.monotonic() - t < 10
+    wait_for(lambda: cv.worker_pid("lazy") is None, 2 + 5, what="idle stop")
+
+
+def test_reload_adds_removes_and_keeps_untouched(camvisor):
+    cv = camvisor({"keep": TESTSRC, "gone": TESTSRC})
+    w = Watcher(cv.url("keep")).start()
+    try:
+        wait_for(lambda: w.count() >= 10, 20, what="frames")
+        keep_pid = cv.worker_pid("keep")
+        (cv.cams_dir / "gone.ini").unlink()
+        cv.write_camera("new", TESTSRC)
+        t = time.monotonic()
+        cv.signal(signal.SIGHUP)
+        wait_for(lambda: cv.worker_pid("new"), 5, what="the added camera's worker")
+        wait_for(lambda: cv.worker_pid("gone") is None, 5, what="the removed camera to stop")
+        assert ffprobe(cv.url("new"))[0]["codec_name"] == "h264"
+        time.sleep(1)
+        assert cv.worker_pid("keep") == keep_pid, "an untouched camera was restarted"
+        assert w.max_gap(t) < 0.5, "an untouched camera's viewer saw a gap"
+        # A broken edit is refused whole; the running cameras carry on.
+        cv.write_camera("broken", "url = testsrc://\nfps = 5\n")
+        cv.signal(signal.SIGHUP)
+        wait_for(lambda: "reload failed" in cv.logs(), 5, what="the refused reload")
+        assert cv.worker_pid("new") and cv.worker_pid("keep") == keep_pid
+    finally:
+        w.stop()

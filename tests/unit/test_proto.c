@@ -1,0 +1,188 @@
+/* Control messages: encode/decode round trips, and the decoder refusing what it must refuse. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <msgpack.h>
+
+#include "proto/chan.h"
+#include "proto/msg.h"
+
+static void roundtrip(const struct cv_msg *in, struct cv_msg *out)
+{
+    uint8_t buf[CV_PROTO_MAX_MSG];
+    int n = cv_msg_encode(in, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(cv_msg_decode(buf, (size_t)n, out), 0);
+    assert_int_equal(out->type, in->type);
+}
+
+static void test_roundtrip_status(void **state)
+{
+    (void)state;
+    struct cv_msg in = {.type = CV_MSG_STATUS}, out;
+    in.u.status.state = CV_STATE_STREAMING;
+    in.u.status.fps_x100 = 2500;
+    in.u.status.frames = 1ull << 40;
+    strcpy(in.u.status.codecs, "h264,aac");
+    roundtrip(&in, &out);
+    assert_int_equal(out.u.status.state, CV_STATE_STREAMING);
+    assert_int_equal(out.u.status.fps_x100, 2500);
+    assert_true(out.u.status.frames == 1ull << 40);
+    assert_string_equal(out.u.status.codecs, "h264,aac");
+}
+
+static void test_roundtrip_catalogue(void **state)
+{
+    (void)state;
+    static struct cv_msg in = {.type = CV_MSG_CATALOGUE}, out;
+    in.u.catalogue.camera_count = 3;
+    strcpy(in.u.catalogue.cameras[0], "front_door");
+    strcpy(in.u.catalogue.cameras[1], "garage");
+    strcpy(in.u.catalogue.cameras[2], "a.b-c");
+    strcpy(in.u.catalogue.default_query, "video&audio");
+    roundtrip(&in, &out);
+    assert_int_equal(out.u.catalogue.camera_count, 3);
+    assert_string_equal(out.u.catalogue.cameras[2], "a.b-c");
+    assert_string_equal(out.u.catalogue.default_query, "video&audio");
+}
+
+static void test_roundtrip_subscribed_negative(void **state)
+{
+    (void)state;
+    struct cv_msg in = {.type = CV_MSG_SUBSCRIBED}, out;
+    in.u.subscribed.sub_id = 7;
+    in.u.subscribed.status = -ENOENT;
+    strcpy(in.u.subscribed.reason, "no such camera");
+    roundtrip(&in, &out);
+    assert_int_equal(out.u.subscribed.status, -ENOENT);
+    assert_string_equal(out.u.subscribed.reason, "no such camera");
+}
+
+/* Builds a message by hand so the test can produce what our encoder never would. */
+static size_t pack_custom(uint8_t *buf, size_t cap, int version, const char *type, int extra)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, extra == 3 ? 4 : 3);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "v", 1);
+    msgpack_pack_int(&pk, version);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "t", 1);
+    msgpack_pack_str(&pk, strlen(type));
+    msgpack_pack_str_body(&pk, type, strlen(type));
+    msgpack_pack_str(&pk, 6);
+    msgpack_pack_str_body(&pk, "sub_id", 6);
+    if (extra == 1)
+        msgpack_pack_str(&pk, 1), msgpack_pack_str_body(&pk, "x", 1); /* wrong type */
+    else if (extra == 2)
+        msgpack_pack_int(&pk, -1); /* negative where unsigned expected */
+    else
+        msgpack_pack_uint32(&pk, 5);
+    if (extra == 3) { /* the same key twice */
+        msgpack_pack_str(&pk, 6);
+        msgpack_pack_str_body(&pk, "sub_id", 6);
+        msgpack_pack_uint32(&pk, 6);
+    }
+    assert_true(sb.size <= cap);
+    memcpy(buf, sb.data, sb.size);
+    size_t n = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
+static void test_decode_rejects(void **state)
+{
+    (void)state;
+    uint8_t buf[256];
+    struct cv_msg m;
+    size_t n = pack_custom(buf, sizeof(buf), CV_PROTO_VERSION, "unsubscribe", 0);
+    assert_int_equal(cv_msg_decode(buf, n, &m), 0);
+    assert_int_equal(m.u.unsubscribe.sub_id, 5);
+
+    n = pack_custom(buf, sizeof(buf), CV_PROTO_VERSION + 1, "unsubscribe", 0);
+    assert_int_equal(cv_msg_decode(buf, n, &m), -EBADMSG);
+    n = pack_custom(buf, sizeof(buf), CV_PROTO_VERSION, "format_disk", 0);
+    assert_int_equal(cv_msg_decode(buf, n, &m), -EBADMSG);
+    n = pack_custom(buf, sizeof(buf), CV_PROTO_VERSION, "unsubscribe", 1);
+    assert_int_equal(cv_msg_decode(buf, n, &m), -EBADMSG);
+    n = pack_custom(buf, sizeof(buf), CV_PROTO_VERSION, "unsubscribe", 2);
+    assert_int_equal(cv_msg_decode(buf, n, &m), -EBADMSG);
+    n = pack_custom(buf, sizeof(buf), CV_PROTO_VERSION, "unsubscribe", 3);
+    assert_int_equal(cv_msg_decode(buf, n, &m), -EBADMSG);
+    /* missing required field */
+    n = pack_custom(buf, sizeof(buf), CV_PROTO_VERSION, "subscribe", 0);
+    assert_int_equal(cv_msg_decode(buf, n, &m), -EBADMSG);
+    /* trailing garbage and truncation */
+    n = pack_custom(buf, sizeof(buf), CV_PROTO_VERSION, "unsubscribe", 0);
+    buf[n] = 0xc0;
+    assert_int_equal(cv_msg_decode(buf, n + 1, &m), -EBADMSG);
+    assert_int_equal(cv_msg_decode(buf, n - 1, &m), -EBADMSG);
+    assert_int_equal(cv_msg_decode(buf, 0, &m), -EBADMSG);
+}
+
+static void test_string_too_long(void **state)
+{
+    (void)state;
+    struct cv_msg in = {.type = CV_MSG_SUBSCRIBE}, out;
+    in.u.subscribe.sub_id = 1;
+    memset(in.u.subscribe.camera, 'a', sizeof(in.u.subscribe.camera));
+    /* Encoder stops at the buffer; decoder refuses a string that would not fit with its NUL. */
+    uint8_t buf[512];
+    int n = cv_msg_encode(&in, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(cv_msg_decode(buf, (size_t)n, &out), -EBADMSG);
+}
+
+static void test_chan_fds(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(cv_chan_pair(sv), 0);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    assert_true(efd >= 0);
+    struct cv_msg m = {.type = CV_MSG_DOORBELL_ADD};
+    m.u.doorbell.id = 42;
+    assert_int_equal(cv_chan_send(sv[0], &m, &efd, 1), 0);
+
+    struct cv_msg r;
+    int fds[CV_PROTO_MAX_FDS], nfds = -1;
+    assert_int_equal(cv_chan_recv(sv[1], &r, fds, &nfds), 0);
+    assert_int_equal(r.type, CV_MSG_DOORBELL_ADD);
+    assert_int_equal(r.u.doorbell.id, 42);
+    assert_int_equal(nfds, 1);
+    /* The received descriptor is the same eventfd: a write on one is read on the other. */
+    uint64_t one = 1, got = 0;
+    assert_int_equal(write(efd, &one, 8), 8);
+    assert_int_equal(read(fds[0], &got, 8), 8);
+    assert_true(got == 1);
+    close(fds[0]);
+    close(efd);
+
+    assert_int_equal(cv_chan_recv(sv[1], &r, fds, &nfds), -EAGAIN);
+    close(sv[0]);
+    assert_int_equal(cv_chan_recv(sv[1], &r, fds, &nfds), -EPIPE);
+    close(sv[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_status),
+        cmocka_unit_test(test_roundtrip_catalogue),
+        cmocka_unit_test(test_roundtrip_subscribed_negative),
+        cmocka_unit_test(test_decode_rejects),
+        cmocka_unit_test(test_string_too_long),
+        cmocka_unit_test(test_chan_fds),
+    };
+    return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+}

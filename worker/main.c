@@ -1,0 +1,316 @@
+/*
+ * camvisor-worker <camera>: ingest for one camera. Started by the supervisor with its control
+ * socket on fd 3; exits when the supervisor goes away (parent-death signal, or the socket
+ * closing), on SIGTERM, and dies on any broken invariant, to be restarted.
+ *
+ * Per frame, the media path is: source -> cv_ring_write -> one eventfd write per subscribed
+ * consumer process. Nothing on it allocates.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <libavutil/log.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/ring.h"
+#include "proto/chan.h"
+#include "supervisor/proc.h"
+#include "worker/worker.h"
+
+#define CV_WORKER_MAX_BELLS 16
+#define CV_WORKER_STATUS_MS 1000
+
+struct cv_doorbell {
+    uint32_t id;
+    int fd;  /* eventfd, owned */
+};
+
+struct cv_worker {
+    struct event_base *base;           /* owned */
+    struct event *ctl_ev, *sig_ev, *status_ev;  /* owned */
+    int ctl;                           /* fd 3, owned */
+    struct cv_msg_camera cam;
+    struct cv_ring_writer *ring;       /* owned */
+    const struct cv_source_ops *src;
+    void *src_state;                   /* owned by src */
+    struct cv_stream_info info;
+    struct cv_doorbell bells[CV_WORKER_MAX_BELLS];
+    int bell_count;
+
+    /* Figures for the status report. */
+    enum cv_worker_state state;
+    char error[128];
+    uint64_t frames, video_frames, bytes;
+    uint64_t last_frames, last_video, last_bytes, last_report_ns;
+    uint64_t last_key_ns, gop_ns;
+    bool warned_ring;
+};
+
+struct event_base *cv_worker_base(struct cv_worker *w)
+{
+    return w->base;
+}
+
+const char *cv_worker_camera(const struct cv_worker *w)
+{
+    return w->cam.name;
+}
+
+void cv_worker_set_info(struct cv_worker *w, const struct cv_stream_info *info)
+{
+    if (memcmp(&w->info, info, sizeof(*info)) == 0)
+        return;
+    w->info = *info;
+    int rc = cv_ring_writer_set_info(w->ring, info);
+    CV_ASSERT(rc == 0);
+}
+
+static void cv_worker_ring_bells(struct cv_worker *w)
+{
+    static const uint64_t one = 1;
+    for (int i = 0; i < w->bell_count; i++) {
+        ssize_t n = write(w->bells[i].fd, &one, sizeof(one));
+        (void)n; /* EAGAIN means the counter is already huge: the reader is awake anyway */
+    }
+}
+
+void cv_worker_publish(struct cv_worker *w, uint32_t track, const uint8_t *data, size_t len,
+                       int64_t pts, int64_t dts, bool key, uint64_t arrival_ns)
+{
+    CV_ASSERT(track < w->info.track_count);
+    struct cv_frame f = {.len = (uint32_t)len, .flags = key ? CV_FRAME_KEY : 0, .track = track,
+                         .pts = pts, .dts = dts, .arrival_ns = arrival_ns};
+    int rc = cv_ring_write(w->ring, &f, data, len);
+    if (rc < 0) {
+        cv_warn("dropped a %zu-byte frame: %s", len, strerror(-rc));
+        return;
+    }
+    w->frames++;
+    w->bytes += len;
+    if (w->info.tracks[track].kind == CV_TRACK_VIDEO) {
+        w->video_frames++;
+        if (key) {
+            if (w->last_key_ns)
+                w->gop_ns = arrival_ns - w->last_key_ns;
+            w->last_key_ns = arrival_ns;
+        }
+    }
+    cv_worker_ring_bells(w);
+}
+
+void cv_worker_set_state(struct cv_worker *w, enum cv_worker_state state, const char *error)
+{
+    if (error)
+        snprintf(w->error, sizeof(w->error), "%s", error);
+    else if (state == CV_STATE_STREAMING)
+        w->error[0] = '\0';
+    w->state = state;
+}
+
+/* ---- status ------------------------------------------------------------------------------ */
+
+static void cv_worker_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_worker *w = arg;
+    uint64_t now = cv_clock_mono_ns();
+    uint64_t dt = now - w->last_report_ns;
+    if (dt == 0)
+        return;
+    struct cv_msg m = {.type = CV_MSG_STATUS};
+    struct cv_msg_status *st = &m.u.status;
+    st->state = w->state;
+    st->frames = w->frames;
+    st->fps_x100 = (uint32_t)((w->video_frames - w->last_video) * 100000000000ull / dt);
+    st->bitrate = (uint32_t)((w->bytes - w->last_bytes) * 8ull * 1000000000ull / dt);
+    st->gop_ms = (uint32_t)(w->gop_ns / 1000000);
+    uint64_t rate = (w->bytes - w->last_bytes) * 1000000000ull / dt; /* bytes per second */
+    uint64_t data = cv_ring_writer_data_size(w->ring);
+    st->ring_span_ms = rate ? (uint32_t)(data * 1000 / rate) : 0;
+    for (uint32_t i = 0; i < w->info.track_count; i++) {
+        size_t n = strlen(st->codecs);
+        snprintf(st->codecs + n, sizeof(st->codecs) - n, "%s%s", i ? "," : "",
+                 cv_codec_name(w->info.tracks[i].codec));
+    }
+    snprintf(st->error, sizeof(st->error), "%s", w->error);
+
+    /* Two GOPs must fit, or a new viewer may find no keyframe to start from. */
+    if (st->gop_ms && rate && st->ring_span_ms < 2 * st->gop_ms && !w->warned_ring) {
+        cv_warn("ring holds %u ms of this stream, less than two GOPs (%u ms each): raise "
+                "ring_size", st->ring_span_ms, st->gop_ms);
+        w->warned_ring = true;
+    }
+    w->last_report_ns = now;
+    w->last_frames = w->frames;
+    w->last_video = w->video_frames;
+    w->last_bytes = w->bytes;
+    int rc = cv_chan_send(w->ctl, &m, NULL, 0);
+    if (rc < 0 && rc != -EAGAIN)
+        event_base_loopbreak(w->base);
+}
+
+/* ---- control ----------------------------------------------------------------------------- */
+
+static int cv_worker_on_camera(struct cv_worker *w, const struct cv_msg_camera *cam, int ring_fd)
+{
+    if (w->ring) {
+        cv_warn("second camera message ignored");
+        return 0;
+    }
+    w->cam = *cam;
+    cv_log_init("worker", cam->name);
+    int rc = cv_ring_writer_open(ring_fd, &w->ring);
+    if (rc < 0) {
+        cv_err("cannot open ring: %s", strerror(-rc));
+        return rc;
+    }
+    w->src = cv_source_find(cam->url);
+    if (!w->src) {
+        cv_err("no source for this URL scheme");
+        return -EPROTONOSUPPORT;
+    }
+    w->state = CV_STATE_CONNECTING;
+    rc = w->src->start(w, cam, &w->src_state);
+    if (rc < 0) {
+        cv_err("%s source failed to start: %s", w->src->scheme, strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+static void cv_worker_bell_add(struct cv_worker *w, uint32_t id, int fd)
+{
+    if (w->bell_count == CV_WORKER_MAX_BELLS) {
+        cv_warn("doorbell %u refused: %d already", id, CV_WORKER_MAX_BELLS);
+        close(fd);
+        return;
+    }
+    w->bells[w->bell_count++] = (struct cv_doorbell){.id = id, .fd = fd};
+}
+
+static void cv_worker_bell_del(struct cv_worker *w, uint32_t id)
+{
+    for (int i = 0; i < w->bell_count; i++) {
+        if (w->bells[i].id == id) {
+            close(w->bells[i].fd);
+            w->bells[i] = w->bells[--w->bell_count];
+            return;
+        }
+    }
+}
+
+static void cv_worker_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_worker *w = arg;
+    for (;;) {
+        struct cv_msg m;
+        int fds[CV_PROTO_MAX_FDS], nfds = 0, used = 0;
+        int rc = cv_chan_recv(fd, &m, fds, &nfds);
+        if (rc == -EAGAIN)
+            return;
+        if (rc == -EBADMSG) {
+            cv_warn("malformed control message ignored");
+            continue;
+        }
+        if (rc < 0) {
+            cv_info("supervisor gone, exiting");
+            event_base_loopbreak(w->base);
+            return;
+        }
+        if (m.type == CV_MSG_CAMERA && nfds == 1) {
+            used = 1;
+            rc = cv_worker_on_camera(w, &m.u.camera, fds[0]);
+            close(fds[0]);
+            if (rc < 0) {
+                event_base_loopbreak(w->base);
+                return;
+            }
+        } else if (m.type == CV_MSG_DOORBELL_ADD && nfds == 1) {
+            cv_worker_bell_add(w, m.u.doorbell.id, fds[0]);
+            used = 1;
+        } else if (m.type == CV_MSG_DOORBELL_DEL) {
+            cv_worker_bell_del(w, m.u.doorbell.id);
+        } else {
+            cv_warn("unexpected %s message ignored", cv_msg_type_name(m.type));
+        }
+        for (int i = used; i < nfds; i++)
+            close(fds[i]);
+    }
+}
+
+static void cv_worker_sig_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct cv_worker *w = arg;
+    event_base_loopbreak(w->base);
+}
+
+/* FFmpeg's own messages, as our log lines: warnings and errors only. */
+static void cv_worker_av_log(void *avcl, int level, const char *fmt, va_list ap)
+{
+    (void)avcl;
+    if (level > AV_LOG_WARNING)
+        return;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    cv_log(level <= AV_LOG_ERROR ? CV_LOG_ERR : CV_LOG_WRN, "ffmpeg: %s", line);
+}
+
+int main(int argc, char **argv)
+{
+    static struct cv_worker w; /* the process's one worker, with its ~5 KiB of stream info */
+    int rc = 1;
+    cv_log_init("worker", argc > 1 ? argv[1] : NULL);
+    signal(SIGPIPE, SIG_IGN);
+    av_log_set_callback(cv_worker_av_log);
+    w.ctl = CV_PROC_CTL_FD;
+    w.base = event_base_new();
+    if (!w.base)
+        return 1;
+    w.ctl_ev = event_new(w.base, w.ctl, EV_READ | EV_PERSIST, cv_worker_ctl_cb, &w);
+    w.sig_ev = evsignal_new(w.base, SIGTERM, cv_worker_sig_cb, &w);
+    w.status_ev = event_new(w.base, -1, EV_PERSIST, cv_worker_status_cb, &w);
+    if (!w.ctl_ev || !w.sig_ev || !w.status_ev)
+        goto out;
+    struct timeval tv = {CV_WORKER_STATUS_MS / 1000, (CV_WORKER_STATUS_MS % 1000) * 1000};
+    event_add(w.ctl_ev, NULL);
+    event_add(w.sig_ev, NULL);
+    event_add(w.status_ev, &tv);
+    w.last_report_ns = cv_clock_mono_ns();
+
+    struct cv_msg hello = {.type = CV_MSG_HELLO};
+    hello.u.hello.role = CV_ROLE_WORKER;
+    hello.u.hello.pid = (uint32_t)getpid();
+    snprintf(hello.u.hello.camera, sizeof(hello.u.hello.camera), "%s", argc > 1 ? argv[1] : "");
+    if (cv_chan_send(w.ctl, &hello, NULL, 0) < 0) {
+        cv_err("no control socket on fd %d: not started by camvisor?", CV_PROC_CTL_FD);
+        goto out;
+    }
+    event_base_dispatch(w.base);
+    rc = 0;
+out:
+    if (w.src && w.src_state)
+        w.src->stop(w.src_state);
+    for (int i = 0; i < w.bell_count; i++)
+        close(w.bells[i].fd);
+    if (w.ring)
+        cv_ring_writer_close(w.ring);
+    if (w.status_ev)
+        event_free(w.status_ev);
+    if (w.sig_ev)
+        event_free(w.sig_ev);
+    if (w.ctl_ev)
+        event_free(w.ctl_ev);
+    event_base_free(w.base);
+    return rc;
+}
