@@ -32,18 +32,18 @@ enum cv_track_kind {
     CV_TRACK_AUDIO = 2,
 };
 
-#define CV_MAX_TRACKS        4
-#define CV_MAX_EXTRADATA     1024
+#define CV_MAX_TRACKS    4
+#define CV_MAX_EXTRADATA 1024
 
 struct cv_track_info {
-    uint8_t kind;         /* enum cv_track_kind */
-    uint8_t codec;        /* enum cv_codec */
+    uint8_t kind;  /* enum cv_track_kind */
+    uint8_t codec; /* enum cv_codec */
     uint16_t extradata_len;
-    uint32_t clock_rate;  /* RTP clock: 90000 for video, sample rate for audio */
+    uint32_t clock_rate; /* RTP clock: 90000 for video, sample rate for audio */
     uint16_t channels;
     uint16_t width;
     uint16_t height;
-    uint16_t fps_x100;    /* nominal frame rate * 100, 0 when unknown */
+    uint16_t fps_x100; /* nominal frame rate * 100, 0 when unknown */
     uint8_t extradata[CV_MAX_EXTRADATA];
 };
 
@@ -57,7 +57,7 @@ _Static_assert(sizeof(struct cv_track_info) == 16 + CV_MAX_EXTRADATA, "cv_track_
 _Static_assert(sizeof(struct cv_stream_info) == 8 + CV_MAX_TRACKS * sizeof(struct cv_track_info),
                "cv_stream_info layout");
 
-const char *cv_codec_name(enum cv_codec codec);     /* "h264", "hevc", "aac", ... (FFmpeg names) */
-int cv_codec_from_name(const char *name);           /* accepts h264, h265/hevc, aac, pcma, ...; <0 */
+const char *cv_codec_name(enum cv_codec codec); /* "h264", "hevc", "aac", ... (FFmpeg names) */
+int cv_codec_from_name(const char *name);       /* accepts h264, h265/hevc, aac, pcma, ...; <0 */
 
 #endif

@@ -175,7 +175,12 @@ int cv_rtp_depack_set_params(struct cv_rtp_depack *d, const uint8_t *extradata, 
  * Consumes one RTP packet. Calls fn for every access unit it completes: the one the marker bit
  * closes, one that a timestamp change closes when a sender forgot the marker, each AU of an
  * RFC 3640 packet. An access unit that lost a packet, or held a malformed one, is dropped and
- * counted, and the next one handed out carries discont. Late and duplicate packets are dropped.
+ * counted, and the next one handed out carries discont. After a loss the depacketiser cannot know
+ * whether the next video AU lost its head, so it drops that AU too, except when exactly one packet
+ * went missing between an AU that never saw its marker and a new timestamp (it was the marker
+ * packet). Late and duplicate packets are dropped: there is no jitter buffer, so a UDP receiver
+ * that sees reordering loses the AU. A new SSRC starts the stream afresh. An AU made only of
+ * parameter sets/SEI is prepended to the next AU instead of being handed out alone.
  * Returns 0; -EBADMSG / -ENOTSUP for a malformed or unsupported packet, -E2BIG when an access
  * unit outgrew max_au (AUs completed before the error are still handed out).
  */

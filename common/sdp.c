@@ -424,7 +424,7 @@ int cv_sdp_parse(const char *text, size_t len, struct cv_sdp *out)
     unsigned idx = 0;
 
     memset(out, 0, sizeof(*out));
-    if (memchr(text, '\0', len))
+    if (len == 0 || memchr(text, '\0', len))
         return -EBADMSG;
     while (next_line(&p, end, &line)) {
         if (span_starts(line, "v="))

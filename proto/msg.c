@@ -15,15 +15,17 @@ enum cv_field_kind { F_U32, F_I32, F_U64, F_STR, F_STRARR };
 struct cv_field {
     const char *key;
     enum cv_field_kind kind;
-    size_t offset;  /* within the message's union member */
-    size_t size;    /* of the C field (strings: buffer size incl. NUL) */
+    size_t offset; /* within the message's union member */
+    size_t size;   /* of the C field (strings: buffer size incl. NUL) */
     bool required;
-    size_t count_offset;  /* F_STRARR: offset of the uint32_t element count */
-    size_t max_count;     /* F_STRARR */
+    size_t count_offset; /* F_STRARR: offset of the uint32_t element count */
+    size_t max_count;    /* F_STRARR */
 };
 
 #define FLD(type, member, k, req)                                                                  \
-    {#member, k, offsetof(type, member), sizeof(((type *)0)->member), req, 0, 0}
+    {                                                                                              \
+#member, k, offsetof(type, member), sizeof(((type *)0)->member), req, 0, 0                 \
+    }
 
 static const struct cv_field hello_fields[] = {
     FLD(struct cv_msg_hello, role, F_U32, true),
@@ -70,7 +72,10 @@ static const struct cv_field status_fields[] = {
     FLD(struct cv_msg_status, error, F_STR, false),
 };
 
-#define TYPE(name, fields) {name, fields, sizeof(fields) / sizeof(fields[0])}
+#define TYPE(name, fields)                                                                         \
+    {                                                                                              \
+        name, fields, sizeof(fields) / sizeof(fields[0])                                           \
+    }
 
 static const struct {
     const char *name;
@@ -215,8 +220,7 @@ static int cv_decode_field(const struct cv_field *f, const msgpack_object *v, ui
         else
             return -EBADMSG;
         return 0;
-    case F_STR:
-        return cv_obj_copy_str(v, (char *)p, f->size);
+    case F_STR: return cv_obj_copy_str(v, (char *)p, f->size);
     case F_STRARR:
         if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > f->max_count)
             return -EBADMSG;

@@ -17,24 +17,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CV_PROTO_VERSION   1
-#define CV_PROTO_MAX_MSG   65536
-#define CV_PROTO_MAX_FDS   4
-#define CV_NAME_MAX        64    /* camera names: [A-Za-z0-9._-]{1,63} */
-#define CV_URL_MAX         1024
-#define CV_PROTO_MAX_CAMS  256
+#define CV_PROTO_VERSION  1
+#define CV_PROTO_MAX_MSG  65536
+#define CV_PROTO_MAX_FDS  4
+#define CV_NAME_MAX       64 /* camera names: [A-Za-z0-9._-]{1,63} */
+#define CV_URL_MAX        1024
+#define CV_PROTO_MAX_CAMS 256
 
 enum cv_msg_type {
     CV_MSG_NONE = 0,
-    CV_MSG_HELLO,         /* child -> sup: role, camera, pid */
-    CV_MSG_CAMERA,        /* sup -> worker: what to ingest (URL with credentials) */
-    CV_MSG_CATALOGUE,     /* sup -> consumer: camera names and protocol settings */
-    CV_MSG_SUBSCRIBE,     /* consumer -> sup: camera, sub_id; fd: doorbell eventfd */
-    CV_MSG_SUBSCRIBED,    /* sup -> consumer: sub_id, status; fd: read-only ring */
-    CV_MSG_UNSUBSCRIBE,   /* consumer -> sup: sub_id */
-    CV_MSG_DOORBELL_ADD,  /* sup -> worker: id; fd: eventfd to ring after each frame */
-    CV_MSG_DOORBELL_DEL,  /* sup -> worker: id */
-    CV_MSG_STATUS,        /* worker -> sup: state and stream figures */
+    CV_MSG_HELLO,        /* child -> sup: role, camera, pid */
+    CV_MSG_CAMERA,       /* sup -> worker: what to ingest (URL with credentials) */
+    CV_MSG_CATALOGUE,    /* sup -> consumer: camera names and protocol settings */
+    CV_MSG_SUBSCRIBE,    /* consumer -> sup: camera, sub_id; fd: doorbell eventfd */
+    CV_MSG_SUBSCRIBED,   /* sup -> consumer: sub_id, status; fd: read-only ring */
+    CV_MSG_UNSUBSCRIBE,  /* consumer -> sup: sub_id */
+    CV_MSG_DOORBELL_ADD, /* sup -> worker: id; fd: eventfd to ring after each frame */
+    CV_MSG_DOORBELL_DEL, /* sup -> worker: id */
+    CV_MSG_STATUS,       /* worker -> sup: state and stream figures */
     CV_MSG_TYPE_COUNT,
 };
 
@@ -52,22 +52,22 @@ enum cv_worker_state {
 };
 
 struct cv_msg_hello {
-    uint32_t role;  /* enum cv_role */
+    uint32_t role; /* enum cv_role */
     uint32_t pid;
     char camera[CV_NAME_MAX];
 };
 
 struct cv_msg_camera {
     char name[CV_NAME_MAX];
-    char url[CV_URL_MAX];  /* effective URL: may carry credentials, never log it */
-    uint32_t transport;    /* 0 tcp, 1 udp */
+    char url[CV_URL_MAX]; /* effective URL: may carry credentials, never log it */
+    uint32_t transport;   /* 0 tcp, 1 udp */
     uint32_t ring_size;
 };
 
 struct cv_msg_catalogue {
     uint32_t camera_count;
     char cameras[CV_PROTO_MAX_CAMS][CV_NAME_MAX];
-    char username[128];  /* RTSP auth; empty = none */
+    char username[128]; /* RTSP auth; empty = none */
     char password[128];
     uint32_t local_auth;
     char default_query[128];
@@ -80,7 +80,7 @@ struct cv_msg_subscribe {
 
 struct cv_msg_subscribed {
     uint32_t sub_id;
-    int32_t status;  /* 0 or a negative errno */
+    int32_t status; /* 0 or a negative errno */
     char reason[128];
 };
 
@@ -93,18 +93,18 @@ struct cv_msg_doorbell {
 };
 
 struct cv_msg_status {
-    uint32_t state;  /* enum cv_worker_state */
+    uint32_t state; /* enum cv_worker_state */
     uint32_t fps_x100;
-    uint32_t bitrate;  /* bits per second over the last interval */
+    uint32_t bitrate; /* bits per second over the last interval */
     uint64_t frames;
-    uint32_t gop_ms;   /* last keyframe interval */
+    uint32_t gop_ms;       /* last keyframe interval */
     uint32_t ring_span_ms; /* how much time the ring holds at the current rate */
-    char codecs[64];   /* "h264,aac" */
-    char error[128];   /* last connection error, redacted */
+    char codecs[64];       /* "h264,aac" */
+    char error[128];       /* last connection error, redacted */
 };
 
 struct cv_msg {
-    uint32_t type;  /* enum cv_msg_type */
+    uint32_t type; /* enum cv_msg_type */
     union {
         struct cv_msg_hello hello;
         struct cv_msg_camera camera;

@@ -53,8 +53,7 @@ static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t paren
         _exit(126);
 
     if (spec->cred && spec->cred->drop) {
-        if (setgroups(0, NULL) < 0 || setgid(spec->cred->gid) < 0 ||
-            setuid(spec->cred->uid) < 0)
+        if (setgroups(0, NULL) < 0 || setgid(spec->cred->gid) < 0 || setuid(spec->cred->uid) < 0)
             _exit(126);
     }
     /* After the uid change: changing credentials clears the parent-death signal. */

@@ -16,22 +16,22 @@
 #define CV_PROC_CTL_FD    3
 #define CV_PROC_LISTEN_FD 4
 
-#define CV_PROC_HEALTHY_MS  3000u   /* a run this long resets the backoff */
+#define CV_PROC_HEALTHY_MS  3000u /* a run this long resets the backoff */
 #define CV_PROC_BACKOFF_MIN 100u
 #define CV_PROC_BACKOFF_MAX 30000u
-#define CV_PROC_LOOP_DEATHS 5u      /* quick deaths in a row before we call it a crash loop */
+#define CV_PROC_LOOP_DEATHS 5u /* quick deaths in a row before we call it a crash loop */
 
 struct cv_proc_cred {
-    bool drop;  /* started as root: switch to uid/gid before exec */
+    bool drop; /* started as root: switch to uid/gid before exec */
     uid_t uid;
     gid_t gid;
 };
 
 struct cv_proc_spec {
-    const char *path;      /* program to exec */
-    const char *argv1;     /* role shown by ps, e.g. the camera name; may be NULL */
-    int ctl_fd;            /* child's end of the control socket (becomes fd 3) */
-    int listen_fd;         /* becomes fd 4, or -1 */
+    const char *path;  /* program to exec */
+    const char *argv1; /* role shown by ps, e.g. the camera name; may be NULL */
+    int ctl_fd;        /* child's end of the control socket (becomes fd 3) */
+    int listen_fd;     /* becomes fd 4, or -1 */
     const struct cv_proc_cred *cred;
 };
 

@@ -215,8 +215,12 @@ static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
         close(efd);
         return;
     }
-    *s = (struct cv_sub){.next = sup->subs, .consumer = c, .cam = cam, .sub_id = req->sub_id,
-                         .bell_id = ++sup->next_bell, .efd = efd};
+    *s = (struct cv_sub){.next = sup->subs,
+                         .consumer = c,
+                         .cam = cam,
+                         .sub_id = req->sub_id,
+                         .bell_id = ++sup->next_bell,
+                         .efd = efd};
     sup->subs = s;
     cv_sup_send_doorbell(s);
     cv_sup_reply_subscribed(c, req->sub_id, 0, "", ro);
@@ -257,8 +261,7 @@ static void cv_sup_send_catalogue(struct cv_sup *sup)
     struct cv_msg_catalogue *cat = &m.u.catalogue;
     for (size_t i = 0; i < sup->cam_count && cat->camera_count < CV_PROTO_MAX_CAMS; i++)
         if (!sup->cams[i]->removed)
-            snprintf(cat->cameras[cat->camera_count++], CV_NAME_MAX, "%s",
-                     sup->cams[i]->cfg.name);
+            snprintf(cat->cameras[cat->camera_count++], CV_NAME_MAX, "%s", sup->cams[i]->cfg.name);
     snprintf(cat->username, sizeof(cat->username), "%s", sup->cfg->rtsp_username);
     snprintf(cat->password, sizeof(cat->password), "%s", sup->cfg->rtsp_password);
     cat->local_auth = sup->cfg->rtsp_local_auth;
@@ -438,8 +441,8 @@ static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
     cam->status = *st;
 }
 
-static void cv_sup_on_message(struct cv_sup *sup, struct cv_child *c, struct cv_msg *m,
-                              int *fds, int nfds)
+static void cv_sup_on_message(struct cv_sup *sup, struct cv_child *c, struct cv_msg *m, int *fds,
+                              int nfds)
 {
     char name[96];
     cv_child_name(c, name, sizeof(name));
@@ -466,9 +469,7 @@ static void cv_sup_on_message(struct cv_sup *sup, struct cv_child *c, struct cv_
         if (c->role != CV_ROLE_WORKER)
             cv_sup_on_unsubscribe(sup, c, m->u.unsubscribe.sub_id);
         break;
-    default:
-        cv_warn("%s: unexpected %s message, ignored", name, cv_msg_type_name(m->type));
-        break;
+    default: cv_warn("%s: unexpected %s message, ignored", name, cv_msg_type_name(m->type)); break;
     }
     for (int i = used; i < nfds; i++)
         close(fds[i]);
@@ -505,7 +506,8 @@ static void cv_sup_ctl_cb(evutil_socket_t fd, short what, void *arg)
 
 static int cv_sup_listen(const struct cv_listen *l)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
                     *res = NULL;
     char port[8];
@@ -618,8 +620,8 @@ static void cv_sup_reload(struct cv_sup *sup)
     } else {
         cv_sup_send_catalogue(sup);
     }
-    cv_info("reloaded: %zu added, %zu removed, %zu changed, %zu cameras", added, removed,
-            changed, next->camera_count);
+    cv_info("reloaded: %zu added, %zu removed, %zu changed, %zu cameras", added, removed, changed,
+            next->camera_count);
 }
 
 /* ---- signals and life cycle -------------------------------------------------------------- */
@@ -659,7 +661,10 @@ static void cv_sup_signal_cb(evutil_socket_t sig, short what, void *arg)
     struct cv_sup *sup = arg;
     switch (sig) {
     case SIGCHLD: cv_sup_reap(sup); break;
-    case SIGHUP: cv_info("SIGHUP: reloading %s", sup->cfg_path); cv_sup_reload(sup); break;
+    case SIGHUP:
+        cv_info("SIGHUP: reloading %s", sup->cfg_path);
+        cv_sup_reload(sup);
+        break;
     case SIGTERM: cv_sup_begin_stop(sup, "SIGTERM"); break;
     case SIGINT: cv_sup_begin_stop(sup, "SIGINT"); break;
     }
@@ -725,8 +730,9 @@ int cv_sup_run(struct cv_sup *sup)
     }
     if (sup->rtsp_listen_fd >= 0) {
         cv_sup_child_start(&sup->rtsp);
-        cv_info("rtsp: listening on %s:%u", sup->cfg->rtsp_listen.host[0] ?
-                sup->cfg->rtsp_listen.host : "0.0.0.0", sup->cfg->rtsp_listen.port);
+        cv_info("rtsp: listening on %s:%u",
+                sup->cfg->rtsp_listen.host[0] ? sup->cfg->rtsp_listen.host : "0.0.0.0",
+                sup->cfg->rtsp_listen.port);
     }
     event_base_dispatch(sup->base);
     return 0;

@@ -24,52 +24,52 @@ struct cv_cam;
 struct cv_child {
     struct cv_sup *sup;
     enum cv_role role;
-    struct cv_cam *cam;     /* workers: the camera (not owned); NULL for consumers */
-    pid_t pid;              /* 0 when not running */
-    int ctl;                /* our end of its control socket, owned; -1 when not running */
-    struct event *ctl_ev;   /* owned */
-    struct event *timer;    /* owned: restart backoff */
+    struct cv_cam *cam;   /* workers: the camera (not owned); NULL for consumers */
+    pid_t pid;            /* 0 when not running */
+    int ctl;              /* our end of its control socket, owned; -1 when not running */
+    struct event *ctl_ev; /* owned */
+    struct event *timer;  /* owned: restart backoff */
     uint64_t started_ms;
     uint32_t quick_deaths;
     uint32_t restarts;
-    bool wanted;            /* should run; cleared before we stop it on purpose */
-    bool hello;             /* it has introduced itself */
+    bool wanted; /* should run; cleared before we stop it on purpose */
+    bool hello;  /* it has introduced itself */
 };
 
 struct cv_cam {
-    struct cv_camera_config cfg;  /* copy from the generation that created or changed it */
-    int ring_fd;                  /* read-write memfd, owned */
+    struct cv_camera_config cfg; /* copy from the generation that created or changed it */
+    int ring_fd;                 /* read-write memfd, owned */
     struct cv_child worker;
-    uint32_t demand;              /* live subscriptions */
-    struct event *idle_ev;        /* owned: on-demand stop timer */
-    struct cv_msg_status status;  /* last report from the worker */
+    uint32_t demand;             /* live subscriptions */
+    struct event *idle_ev;       /* owned: on-demand stop timer */
+    struct cv_msg_status status; /* last report from the worker */
     bool removed;
 };
 
 struct cv_sub {
     struct cv_sub *next;
-    struct cv_child *consumer;  /* not owned */
-    struct cv_cam *cam;         /* not owned */
-    uint32_t sub_id;            /* chosen by the consumer */
-    uint32_t bell_id;           /* chosen by us, names the doorbell to the worker */
-    int efd;                    /* the consumer's doorbell eventfd, owned */
+    struct cv_child *consumer; /* not owned */
+    struct cv_cam *cam;        /* not owned */
+    uint32_t sub_id;           /* chosen by the consumer */
+    uint32_t bell_id;          /* chosen by us, names the doorbell to the worker */
+    int efd;                   /* the consumer's doorbell eventfd, owned */
 };
 
 struct cv_sup {
-    struct event_base *base;       /* owned */
-    struct cv_config *cfg;         /* current generation, owned */
+    struct event_base *base; /* owned */
+    struct cv_config *cfg;   /* current generation, owned */
     char cfg_path[1024];
     char bindir[PATH_MAX];
     struct cv_proc_cred cred;
-    struct cv_cam **cams;          /* owned array of owned cameras */
+    struct cv_cam **cams; /* owned array of owned cameras */
     size_t cam_count;
     struct cv_child rtsp;
-    int rtsp_listen_fd;            /* owned, -1 when [rtsp] listen is empty */
-    struct cv_sub *subs;           /* owned list */
+    int rtsp_listen_fd;  /* owned, -1 when [rtsp] listen is empty */
+    struct cv_sub *subs; /* owned list */
     uint32_t next_bell;
     bool stopping;
-    struct event *sig_ev[4];       /* owned */
-    struct event *stop_timer;      /* owned */
+    struct event *sig_ev[4];  /* owned */
+    struct event *stop_timer; /* owned */
 };
 
 int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg);

@@ -28,17 +28,17 @@
 
 struct cv_doorbell {
     uint32_t id;
-    int fd;  /* eventfd, owned */
+    int fd; /* eventfd, owned */
 };
 
 struct cv_worker {
-    struct event_base *base;           /* owned */
-    struct event *ctl_ev, *sig_ev, *status_ev;  /* owned */
-    int ctl;                           /* fd 3, owned */
+    struct event_base *base;                   /* owned */
+    struct event *ctl_ev, *sig_ev, *status_ev; /* owned */
+    int ctl;                                   /* fd 3, owned */
     struct cv_msg_camera cam;
-    struct cv_ring_writer *ring;       /* owned */
+    struct cv_ring_writer *ring; /* owned */
     const struct cv_source_ops *src;
-    void *src_state;                   /* owned by src */
+    void *src_state; /* owned by src */
     struct cv_stream_info info;
     struct cv_doorbell bells[CV_WORKER_MAX_BELLS];
     int bell_count;
@@ -84,8 +84,12 @@ void cv_worker_publish(struct cv_worker *w, uint32_t track, const uint8_t *data,
                        int64_t pts, int64_t dts, bool key, uint64_t arrival_ns)
 {
     CV_ASSERT(track < w->info.track_count);
-    struct cv_frame f = {.len = (uint32_t)len, .flags = key ? CV_FRAME_KEY : 0, .track = track,
-                         .pts = pts, .dts = dts, .arrival_ns = arrival_ns};
+    struct cv_frame f = {.len = (uint32_t)len,
+                         .flags = key ? CV_FRAME_KEY : 0,
+                         .track = track,
+                         .pts = pts,
+                         .dts = dts,
+                         .arrival_ns = arrival_ns};
     int rc = cv_ring_write(w->ring, &f, data, len);
     if (rc < 0) {
         cv_warn("dropped a %zu-byte frame: %s", len, strerror(-rc));
@@ -144,7 +148,8 @@ static void cv_worker_status_cb(evutil_socket_t fd, short what, void *arg)
     /* Two GOPs must fit, or a new viewer may find no keyframe to start from. */
     if (st->gop_ms && rate && st->ring_span_ms < 2 * st->gop_ms && !w->warned_ring) {
         cv_warn("ring holds %u ms of this stream, less than two GOPs (%u ms each): raise "
-                "ring_size", st->ring_span_ms, st->gop_ms);
+                "ring_size",
+                st->ring_span_ms, st->gop_ms);
         w->warned_ring = true;
     }
     w->last_report_ns = now;

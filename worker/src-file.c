@@ -16,20 +16,20 @@
 #include "worker/worker.h"
 
 struct cv_file_track {
-    int stream;             /* libavformat stream index */
+    int stream; /* libavformat stream index */
     enum cv_codec codec;
-    int len_size;           /* 0: Annex-B input; 1..4: MP4 length-prefixed input */
-    AVRational tb;          /* stream time base */
+    int len_size;  /* 0: Annex-B input; 1..4: MP4 length-prefixed input */
+    AVRational tb; /* stream time base */
 };
 
 struct cv_filesrc {
     struct cv_worker *w;
-    AVFormatContext *fmt;   /* owned */
-    AVPacket *pkt;          /* owned */
-    struct event *tick;     /* owned */
+    AVFormatContext *fmt; /* owned */
+    AVPacket *pkt;        /* owned */
+    struct event *tick;   /* owned */
     struct cv_stream_info info;
     struct cv_file_track tracks[CV_MAX_TRACKS];
-    int map[64];            /* stream index -> track, -1 */
+    int map[64]; /* stream index -> track, -1 */
     uint64_t start_ns;
     int64_t loop_offset_us; /* added to timestamps after each loop so time keeps going up */
     int64_t last_us;        /* largest timestamp seen in this pass */
@@ -124,7 +124,8 @@ static int cv_file_emit(struct cv_filesrc *s, AVPacket *pkt, int64_t ts_us)
         len = (size_t)n;
         uint8_t params[CV_MAX_EXTRADATA];
         int pn = cv_nal_params(ft->codec, data, len, params, sizeof(params));
-        if (pn > 0 && ((size_t)pn != ti->extradata_len || memcmp(params, ti->extradata, (size_t)pn))) {
+        if (pn > 0 &&
+            ((size_t)pn != ti->extradata_len || memcmp(params, ti->extradata, (size_t)pn))) {
             memcpy(ti->extradata, params, (size_t)pn);
             ti->extradata_len = (uint16_t)pn;
             cv_worker_set_info(s->w, &s->info);
@@ -174,8 +175,8 @@ static void cv_file_tick(evutil_socket_t fd, short what, void *arg)
         }
         const struct cv_file_track *ft = &s->tracks[s->map[s->pkt->stream_index]];
         int64_t ts = s->pkt->dts != AV_NOPTS_VALUE ? s->pkt->dts : s->pkt->pts;
-        int64_t us = ts == AV_NOPTS_VALUE ? s->last_us
-                                          : av_rescale_q(ts, ft->tb, (AVRational){1, 1000000});
+        int64_t us =
+            ts == AV_NOPTS_VALUE ? s->last_us : av_rescale_q(ts, ft->tb, (AVRational){1, 1000000});
         if (us < 0)
             us = 0;
         if (us + s->loop_offset_us > now_us)

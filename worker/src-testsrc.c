@@ -20,16 +20,16 @@
 
 struct cv_testsrc {
     struct cv_worker *w;
-    AVCodecContext *enc;  /* owned */
-    AVFrame *frame;       /* owned */
-    AVPacket *pkt;        /* owned */
-    struct event *tick;   /* owned */
+    AVCodecContext *enc; /* owned */
+    AVFrame *frame;      /* owned */
+    AVPacket *pkt;       /* owned */
+    struct event *tick;  /* owned */
     enum cv_codec codec;
     int width, height, fps;
     int64_t index;
     uint64_t start_ns;
     struct cv_stream_info info;
-    uint8_t *lp;          /* owned: length-prefixed copy of the current packet */
+    uint8_t *lp; /* owned: length-prefixed copy of the current packet */
     size_t lp_cap;
 };
 
@@ -50,8 +50,8 @@ static void cv_draw_digit(AVFrame *f, int x, int y, int s, int d)
     uint8_t m = d < 0 ? 0x40 /* '-' */ : cv_segments[d];
     int t = s / 4 + 1;
     const int seg[7][4] = {
-        {t, 0, s, t},      {s, t, t, s},     {s, s + t, t, s}, {t, 2 * s, s, t},
-        {0, s + t, t, s},  {0, t, t, s},     {t, s, s, t},
+        {t, 0, s, t},     {s, t, t, s}, {s, s + t, t, s}, {t, 2 * s, s, t},
+        {0, s + t, t, s}, {0, t, t, s}, {t, s, s, t},
     };
     for (int i = 0; i < 7; i++)
         if (m & (1 << i))
@@ -82,9 +82,18 @@ static void cv_testsrc_draw(struct cv_testsrc *t)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
-    int digits[12] = {tm.tm_hour / 10, tm.tm_hour % 10, -1, tm.tm_min / 10, tm.tm_min % 10, -1,
-                      tm.tm_sec / 10,  tm.tm_sec % 10,  -1, (int)(ts.tv_nsec / 100000000),
-                      (int)(ts.tv_nsec / 10000000 % 10), (int)(ts.tv_nsec / 1000000 % 10)};
+    int digits[12] = {tm.tm_hour / 10,
+                      tm.tm_hour % 10,
+                      -1,
+                      tm.tm_min / 10,
+                      tm.tm_min % 10,
+                      -1,
+                      tm.tm_sec / 10,
+                      tm.tm_sec % 10,
+                      -1,
+                      (int)(ts.tv_nsec / 100000000),
+                      (int)(ts.tv_nsec / 10000000 % 10),
+                      (int)(ts.tv_nsec / 1000000 % 10)};
     int s = f->height / 16 > 4 ? f->height / 16 : 4;
     cv_fill(f, 4, 4, 12 * (s + s / 2) + s, 2 * s + s / 2 + 8, 16);
     for (int i = 0; i < 12; i++)
@@ -190,8 +199,8 @@ static int cv_testsrc_start(struct cv_worker *w, const struct cv_msg_camera *cam
     t->fps = cv_testsrc_int(q, "fps", 25, 1, 60);
     int gop = cv_testsrc_int(q, "gop", t->fps, 1, 600);
     int bitrate = cv_testsrc_int(q, "bitrate", 1000000, 10000, 50000000);
-    t->codec = strcmp(codec, "h265") == 0 || strcmp(codec, "hevc") == 0 ? CV_CODEC_H265
-                                                                       : CV_CODEC_H264;
+    t->codec =
+        strcmp(codec, "h265") == 0 || strcmp(codec, "hevc") == 0 ? CV_CODEC_H265 : CV_CODEC_H264;
     const char *encname = t->codec == CV_CODEC_H265 ? "libx265" : "libx264";
     const AVCodec *enc = avcodec_find_encoder_by_name(encname);
     int rc = -ENOENT;
@@ -230,10 +239,12 @@ static int cv_testsrc_start(struct cv_worker *w, const struct cv_msg_camera *cam
         goto fail;
 
     t->info.track_count = 1;
-    t->info.tracks[0] = (struct cv_track_info){
-        .kind = CV_TRACK_VIDEO, .codec = (uint8_t)t->codec, .clock_rate = 90000,
-        .width = (uint16_t)t->width, .height = (uint16_t)t->height,
-        .fps_x100 = (uint16_t)(t->fps * 100)};
+    t->info.tracks[0] = (struct cv_track_info){.kind = CV_TRACK_VIDEO,
+                                               .codec = (uint8_t)t->codec,
+                                               .clock_rate = 90000,
+                                               .width = (uint16_t)t->width,
+                                               .height = (uint16_t)t->height,
+                                               .fps_x100 = (uint16_t)(t->fps * 100)};
     t->tick = event_new(cv_worker_base(w), -1, EV_PERSIST, cv_testsrc_tick, t);
     if (!t->tick)
         goto fail;

@@ -18,7 +18,7 @@ struct cv_worker;
 
 /* A source backend: adding one means adding a file and a line in worker/source.c's table. */
 struct cv_source_ops {
-    const char *scheme;  /* "testsrc", "file", "rtsp", "rtsps" */
+    const char *scheme; /* "testsrc", "file", "rtsp", "rtsps" */
     /* Starts ingest on w's event base; *state is the backend's, freed by stop(). */
     int (*start)(struct cv_worker *w, const struct cv_msg_camera *cam, void **state);
     void (*stop)(void *state);

@@ -169,8 +169,9 @@ void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t
     }
     int rc = cv_conn_writev(c, iov, (int)(2 * count));
     if (rc < 0)
-        cv_rtsp_conn_close(c, rc == -ENOBUFS ? "client too slow, backlog full"
-                              : cv_conn_gone(rc) ? NULL : strerror(-rc));
+        cv_rtsp_conn_close(c, rc == -ENOBUFS     ? "client too slow, backlog full"
+                              : cv_conn_gone(rc) ? NULL
+                                                 : strerror(-rc));
 }
 
 /* ---- responses ----------------------------------------------------------------------------- */
@@ -181,8 +182,8 @@ static void cv_conn_reply(struct cv_rtsp_conn *c, int status, uint32_t cseq, con
     char head[2048];
     size_t blen = body ? strlen(body) : 0;
     int n = snprintf(head, sizeof(head),
-                     "RTSP/1.0 %d %s\r\nCSeq: %u\r\nServer: " CV_RTSP_SERVER "\r\n%s%s%s",
-                     status, cv_rtsp_status_reason(status), cseq, headers ? headers : "",
+                     "RTSP/1.0 %d %s\r\nCSeq: %u\r\nServer: " CV_RTSP_SERVER "\r\n%s%s%s", status,
+                     cv_rtsp_status_reason(status), cseq, headers ? headers : "",
                      c->session[0] && status < 300 ? "Session: " : "",
                      c->session[0] && status < 300 ? c->session : "");
     if (n < 0 || (size_t)n >= sizeof(head) - 128)
@@ -327,7 +328,8 @@ void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *c)
         if (c->feed->sub_status < 0 || cv_clock_mono_ms() >= c->describe_deadline_ms) {
             c->describe_pending = false;
             char why[192];
-            snprintf(why, sizeof(why), "%s", c->feed->sub_status < 0 ? c->feed->sub_reason
+            snprintf(why, sizeof(why), "%s",
+                     c->feed->sub_status < 0 ? c->feed->sub_reason
                                              : "camera sent no codec parameters within 10 s");
             cv_info("%s: 503 %s", c->peer, why);
             char hdr[256];
@@ -434,8 +436,8 @@ static void cv_conn_setup(struct cv_rtsp_conn *c, uint32_t cseq)
     }
     const char *th = cv_rtsp_msg_header(&c->msg, "Transport");
     struct cv_rtsp_transport t;
-    int rc = th ? cv_rtsp_transport_parse(th, CV_RTSP_ACCEPT_TCP | CV_RTSP_ACCEPT_UDP, &t)
-                : -EBADMSG;
+    int rc =
+        th ? cv_rtsp_transport_parse(th, CV_RTSP_ACCEPT_TCP | CV_RTSP_ACCEPT_UDP, &t) : -EBADMSG;
     if (rc < 0 || (t.lower == CV_RTSP_LOWER_UDP && (!t.has_client_port || c->srv->udp_rtp < 0))) {
         cv_conn_error(c, rc == -EBADMSG ? 400 : 461, cseq, "unsupported transport");
         return;
@@ -540,7 +542,9 @@ static void cv_conn_handle(struct cv_rtsp_conn *c)
     if (m->method != CV_RTSP_OPTIONS && !cv_conn_authorized(c, cseq))
         return;
     switch (m->method) {
-    case CV_RTSP_OPTIONS: cv_conn_reply(c, 200, cseq, "Public: " CV_RTSP_PUBLIC "\r\n", NULL); break;
+    case CV_RTSP_OPTIONS:
+        cv_conn_reply(c, 200, cseq, "Public: " CV_RTSP_PUBLIC "\r\n", NULL);
+        break;
     case CV_RTSP_DESCRIBE: cv_conn_describe(c, cseq); break;
     case CV_RTSP_SETUP: cv_conn_setup(c, cseq); break;
     case CV_RTSP_PLAY: cv_conn_play(c, cseq); break;

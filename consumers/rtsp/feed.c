@@ -55,7 +55,9 @@ bool cv_rtsp_feed_ready(struct cv_rtsp_feed *f)
 static size_t cv_feed_packetize(struct cv_rtsp_feed *f, struct cv_rtp_packer *p,
                                 const struct cv_frame *fr)
 {
-    struct cv_rtp_out out = {.arena = f->arena, .arena_size = CV_RTSP_ARENA, .pkts = f->pkts,
+    struct cv_rtp_out out = {.arena = f->arena,
+                             .arena_size = CV_RTSP_ARENA,
+                             .pkts = f->pkts,
                              .max_pkts = CV_RTSP_MAX_PKTS};
     int rc = cv_rtp_packetize(p, f->frame, fr->len, fr->pts, 0, &out);
     if (rc < 0) {

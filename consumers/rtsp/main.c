@@ -160,9 +160,9 @@ int main(void)
     srv.sig_ev = evsignal_new(srv.base, SIGTERM, cv_srv_sig_cb, &srv);
     srv.tick_ev = event_new(srv.base, -1, EV_PERSIST, cv_srv_tick_cb, &srv);
     srv.reap_ev = event_new(srv.base, -1, 0, cv_srv_reap_cb, &srv);
-    srv.listener = evconnlistener_new(srv.base, cv_srv_accept_cb, &srv,
-                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-                                      CV_PROC_LISTEN_FD);
+    srv.listener =
+        evconnlistener_new(srv.base, cv_srv_accept_cb, &srv,
+                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, CV_PROC_LISTEN_FD);
     if (!srv.ctl_ev || !srv.sig_ev || !srv.tick_ev || !srv.reap_ev || !srv.listener) {
         cv_err("cannot set up (no listening socket on fd %d?)", CV_PROC_LISTEN_FD);
         goto out;

@@ -30,7 +30,7 @@ struct cv_rtsp_srv;
 struct cv_rtsp_conn;
 
 #define CV_RTSP_DESCRIBE_WAIT_MS 10000
-#define CV_RTSP_SESSION_TIMEOUT  60      /* seconds without a request or RTCP before we drop it */
+#define CV_RTSP_SESSION_TIMEOUT  60 /* seconds without a request or RTCP before we drop it */
 #define CV_RTSP_MAX_BACKLOG      (4u << 20) /* bytes queued for a slow client before we drop it */
 #define CV_RTSP_ARENA            (4u << 20) /* RTP bytes of one frame */
 #define CV_RTSP_MAX_PKTS         4096
@@ -48,70 +48,70 @@ struct cv_rtsp_feed {
     int64_t info_seq;              /* params sequence we last loaded */
     struct cv_stream_info info;
     struct cv_rtp_packer packers[CV_MAX_TRACKS];
-    int64_t last_pts[CV_MAX_TRACKS];  /* of the last frame fanned out, for RTP-Info */
-    uint64_t next_seq;             /* ring sequence after the last frame fanned out */
+    int64_t last_pts[CV_MAX_TRACKS]; /* of the last frame fanned out, for RTP-Info */
+    uint64_t next_seq;               /* ring sequence after the last frame fanned out */
     bool subscribed;
-    int sub_status;                /* negative errno when the supervisor refused */
+    int sub_status; /* negative errno when the supervisor refused */
     char sub_reason[128];
-    uint8_t *frame;                /* owned: one frame read from the ring */
-    uint8_t *arena;                /* owned: its RTP packets */
-    struct cv_rtp_pkt *pkts;       /* owned */
+    uint8_t *frame;          /* owned: one frame read from the ring */
+    uint8_t *arena;          /* owned: its RTP packets */
+    struct cv_rtp_pkt *pkts; /* owned */
 };
 
 enum cv_rtsp_conn_state { CV_CONN_INIT, CV_CONN_READY, CV_CONN_PLAYING };
 
 struct cv_rtsp_track_out {
     bool setup;
-    int feed_track;                /* index into feed->info.tracks */
-    uint8_t channel;               /* TCP: interleaved RTP channel (RTCP = channel + 1) */
+    int feed_track;  /* index into feed->info.tracks */
+    uint8_t channel; /* TCP: interleaved RTP channel (RTCP = channel + 1) */
     bool udp;
-    uint16_t client_port;          /* UDP: client's RTP port */
+    uint16_t client_port; /* UDP: client's RTP port */
 };
 
 struct cv_rtsp_conn {
     struct cv_rtsp_conn *next;
     struct cv_rtsp_srv *srv;
-    int fd;                        /* owned */
-    struct event *rd_ev, *wr_ev;   /* owned */
+    int fd;                      /* owned */
+    struct event *rd_ev, *wr_ev; /* owned */
     char peer[64];
     bool loopback;
-    struct cv_rtsp_feed *feed;     /* referenced, not owned */
+    struct cv_rtsp_feed *feed; /* referenced, not owned */
     enum cv_rtsp_conn_state state;
     char session[32];
     struct cv_rtsp_track_out out[CV_MAX_TRACKS];
-    int selected[CV_MAX_TRACKS];   /* feed tracks chosen by the query filter */
+    int selected[CV_MAX_TRACKS]; /* feed tracks chosen by the query filter */
     int selected_count;
     uint64_t last_seen_ms;
-    bool describe_pending;         /* waiting for the camera's codec parameters */
+    bool describe_pending; /* waiting for the camera's codec parameters */
     uint64_t describe_deadline_ms;
     uint32_t pending_cseq;
     char pending_base[512];
-    bool need_key;                 /* joined live: skip until a keyframe */
-    bool closing;                  /* close once the backlog is written */
-    bool dead;                     /* closed, waiting for cv_rtsp_conn_reap() */
+    bool need_key; /* joined live: skip until a keyframe */
+    bool closing;  /* close once the backlog is written */
+    bool dead;     /* closed, waiting for cv_rtsp_conn_reap() */
     /* input */
     uint8_t in[16384];
     size_t in_len;
     /* output backlog when the socket is full */
     uint8_t *backlog;
     size_t backlog_len, backlog_cap, backlog_off;
-    struct cv_rtsp_msg msg;        /* the request being handled */
+    struct cv_rtsp_msg msg; /* the request being handled */
 };
 
 struct cv_rtsp_srv {
     struct event_base *base;
-    int ctl;                       /* fd 3 */
+    int ctl; /* fd 3 */
     struct event *ctl_ev, *sig_ev, *tick_ev;
     struct evconnlistener *listener;
     struct cv_msg_catalogue cat;
     bool have_catalogue;
     struct cv_rtsp_feed *feeds;
     struct cv_rtsp_conn *conns;
-    struct cv_rtsp_conn *dead;     /* closed conns, freed by reap_ev */
+    struct cv_rtsp_conn *dead; /* closed conns, freed by reap_ev */
     struct event *reap_ev;
-    char nonce[33];                /* Digest nonce for this process's lifetime */
+    char nonce[33]; /* Digest nonce for this process's lifetime */
     uint32_t next_sub;
-    int udp_rtp, udp_rtcp;         /* our UDP pair for RTP/AVP unicast, owned */
+    int udp_rtp, udp_rtcp; /* our UDP pair for RTP/AVP unicast, owned */
     uint16_t udp_port;
 };
 
@@ -124,8 +124,8 @@ void cv_rtsp_feed_on_subscribed(struct cv_rtsp_srv *srv, const struct cv_msg_sub
 bool cv_rtsp_feed_ready(struct cv_rtsp_feed *feed);
 /* The frames since the newest keyframe, sent at once to a session that starts playing. */
 struct cv_rtsp_catchup {
-    uint16_t seq0[CV_MAX_TRACKS];   /* RTP sequence number of its first packet, per track */
-    uint32_t ts0[CV_MAX_TRACKS];    /* RTP timestamp of its first packet, per track */
+    uint16_t seq0[CV_MAX_TRACKS]; /* RTP sequence number of its first packet, per track */
+    uint32_t ts0[CV_MAX_TRACKS];  /* RTP timestamp of its first packet, per track */
     size_t packets[CV_MAX_TRACKS];
     size_t frames;
 };

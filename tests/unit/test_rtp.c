@@ -171,8 +171,9 @@ static void test_header(void **state)
     (void)state;
     struct cv_rtp_header h;
     /* V=2 P X CC=2, M PT=96, CSRCs, a one-word extension, 5 payload bytes, 3 padding. */
-    uint8_t p[] = {0xb2, 0xe0, 0x12, 0x34, 0, 0, 0, 9, 0xaa, 0xbb, 0xcc, 0xdd, 1, 1, 1, 1, 2, 2,
-                   2, 2, 0xbe, 0xde, 0, 1, 9, 9, 9, 9, 'a', 'b', 'c', 'd', 'e', 0, 0, 3};
+    uint8_t p[] = {0xb2, 0xe0, 0x12, 0x34, 0,   0,   0,   9,   0xaa, 0xbb, 0xcc, 0xdd,
+                   1,    1,    1,    1,    2,   2,   2,   2,   0xbe, 0xde, 0,    1,
+                   9,    9,    9,    9,    'a', 'b', 'c', 'd', 'e',  0,    0,    3};
     assert_int_equal(cv_rtp_header_parse(p, sizeof(p), &h), 0);
     assert_true(h.padding && h.extension && h.marker);
     assert_int_equal(h.csrc_count, 2);
@@ -233,7 +234,7 @@ static void test_h264_round_trip(void **state)
     assert_int_equal(pkt_at(2)[12], 0x7c); /* FU indicator: NRI of the IDR, type 28 */
     assert_int_equal(pkt_at(2)[13], 0x85); /* start, type 5 */
     assert_int_equal(pkt_at(3)[13], 0x05);
-    assert_int_equal(pkt_at(6)[13], 0x45); /* end */
+    assert_int_equal(pkt_at(6)[13], 0x45);  /* end */
     size_t n2 = pack(&p, f2, l2, 3600 * 2); /* the RTP timestamp wraps */
     assert_int_equal(n2, 4);
     assert_int_equal(p.seq, (uint16_t)(65530 + 12));
@@ -403,8 +404,8 @@ static void test_h264_stap_a_and_carry(void **state)
     struct cv_rtp_depack *d = depack(CV_CODEC_H264, 96);
     const uint8_t stap[] = {0x18, 0, 4, 0x67, 0x42, 0xc0, 0x1f, 0, 2, 0x68, 0xce};
     const uint8_t idr[] = {0x65, 0x88, 0x80, 0x40};
-    const uint8_t want[] = {0, 0, 0, 4, 0x67, 0x42, 0xc0, 0x1f, 0, 0, 0, 2,
-                            0x68, 0xce, 0, 0, 0, 4, 0x65, 0x88, 0x80, 0x40};
+    const uint8_t want[] = {0, 0,    0,    4, 0x67, 0x42, 0xc0, 0x1f, 0,    0,    0,
+                            2, 0x68, 0xce, 0, 0,    0,    4,    0x65, 0x88, 0x80, 0x40};
 
     assert_int_equal(cv_rtp_depack_push(d, buf, mk_pkt(buf, false, 1, 1000, stap, sizeof(stap))),
                      0);
@@ -416,8 +417,7 @@ static void test_h264_stap_a_and_carry(void **state)
     assert_int_equal(aus[0].params_len, 14);
 
     /* Parameter sets sent alone with a marker (and their own timestamp) ride on the next AU. */
-    assert_int_equal(cv_rtp_depack_push(d, buf, mk_pkt(buf, true, 3, 2000, stap, sizeof(stap))),
-                     0);
+    assert_int_equal(cv_rtp_depack_push(d, buf, mk_pkt(buf, true, 3, 2000, stap, sizeof(stap))), 0);
     assert_int_equal(naus, 1);
     assert_int_equal(cv_rtp_depack_push(d, buf, mk_pkt(buf, true, 4, 3000, idr, sizeof(idr))), 0);
     assert_int_equal(naus, 2);
@@ -447,8 +447,8 @@ static void test_h264_stap_a_and_carry(void **state)
     assert_int_equal(
         cv_rtp_depack_push(d, buf, mk_pkt(buf, true, 8, 6000, fu_no_start, sizeof(fu_no_start))),
         -EBADMSG);
-    assert_int_equal(
-        cv_rtp_depack_push(d, buf, mk_pkt(buf, true, 9, 7000, stap_b, sizeof(stap_b))), -ENOTSUP);
+    assert_int_equal(cv_rtp_depack_push(d, buf, mk_pkt(buf, true, 9, 7000, stap_b, sizeof(stap_b))),
+                     -ENOTSUP);
     assert_int_equal(
         cv_rtp_depack_push(d, buf, mk_pkt(buf, true, 10, 8000, forbidden, sizeof(forbidden))),
         -EBADMSG);
@@ -614,16 +614,16 @@ static void test_h265(void **state)
 
     /* An aggregation packet with the parameter sets, then a CRA (IRAP type 21). */
     uint8_t buf[256];
-    const uint8_t ap[] = {0x60, 0x01, 0, 3, 0x40, 0x01, 0xaa, 0, 3, 0x42, 0x01, 0xbb,
-                          0,    3,    0x44, 0x01, 0xcc};
+    const uint8_t ap[] = {0x60, 0x01, 0,    3, 0x40, 0x01, 0xaa, 0,   3,
+                          0x42, 0x01, 0xbb, 0, 3,    0x44, 0x01, 0xcc};
     const uint8_t cra[] = {0x2a, 0x01, 0x10};
     assert_int_equal(cv_rtp_depack_push(d, buf, mk_pkt(buf, false, 100, 5, ap, sizeof(ap))), 0);
     assert_int_equal(cv_rtp_depack_push(d, buf, mk_pkt(buf, true, 101, 5, cra, sizeof(cra))), 0);
     assert_int_equal(naus, 3);
     assert_true(aus[2].key && aus[2].changed && aus[2].discont);
     assert_int_equal(aus[2].len, 3 * 7 + 7);
-    const uint8_t params[] = {0, 0, 0, 3, 0x40, 0x01, 0xaa, 0, 0, 0, 3, 0x42, 0x01, 0xbb,
-                              0, 0, 0, 3, 0x44, 0x01, 0xcc};
+    const uint8_t params[] = {0,    0,    0,    3, 0x40, 0x01, 0xaa, 0,    0,    0,   3,
+                              0x42, 0x01, 0xbb, 0, 0,    0,    3,    0x44, 0x01, 0xcc};
     assert_memory_equal(aus[2].params, params, sizeof(params));
 
     const uint8_t paci[] = {0x64, 0x01, 0};
@@ -778,8 +778,8 @@ static void test_rtcp(void **state)
     assert_int_equal(info.sr.packets, sr.packets);
     assert_int_equal(info.sr.octets, sr.octets);
 
-    struct cv_rtcp_report_block rb = {.ssrc = 0x01020304, .fraction_lost = 3,
-                                      .cumulative_lost = 0x123456, .highest_seq = 70000};
+    struct cv_rtcp_report_block rb = {
+        .ssrc = 0x01020304, .fraction_lost = 3, .cumulative_lost = 0x123456, .highest_seq = 70000};
     n = cv_rtcp_build_rr(buf, sizeof(buf), 0xabcdef01, &rb, NULL);
     assert_int_equal(n, 32);
     assert_int_equal(buf[0], 0x81);
@@ -881,11 +881,10 @@ static void test_real_streams(void **state)
                                         .aac_indexdeltalength = 3};
         md5 = EVP_MD_CTX_new();
         assert_int_equal(EVP_DigestInit_ex(md5, EVP_md5(), NULL), 1);
-        assert_int_equal(cv_rtp_depack_new(&d, &cfg,
-                                           streams[s].codec == CV_CODEC_AAC ? on_au_md5_raw
-                                                                            : on_au_md5,
-                                           &count),
-                         0);
+        assert_int_equal(
+            cv_rtp_depack_new(&d, &cfg,
+                              streams[s].codec == CV_CODEC_AAC ? on_au_md5_raw : on_au_md5, &count),
+            0);
         /* RFC 4571 framing, as GStreamer's rtpstreampay writes it: 16-bit length, packet. */
         while (pos + 2 <= n) {
             size_t l = (size_t)(data[pos] << 8 | data[pos + 1]);

@@ -35,17 +35,16 @@ static const char ffmpeg_setup[] =
     "response=\"147be75572f2c4a1e8d7c671e0f421a6\"\r\n"
     "\r\n";
 
-static const char gst_describe_reply[] =
-    "RTSP/1.0 200 OK\r\n"
-    "CSeq: 3\r\n"
-    "Content-Type: application/sdp\r\n"
-    "Content-Base: rtsp://127.0.0.1:19000/secure/\r\n"
-    "Server: GStreamer RTSP server\r\n"
-    "Date: Thu, 26 Nov 2026 05:38:36 GMT\r\n"
-    "Content-Length: 20\r\n"
-    "\r\n"
-    "v=0\r\n"
-    "s=trimmed sdp\r\n";
+static const char gst_describe_reply[] = "RTSP/1.0 200 OK\r\n"
+                                         "CSeq: 3\r\n"
+                                         "Content-Type: application/sdp\r\n"
+                                         "Content-Base: rtsp://127.0.0.1:19000/secure/\r\n"
+                                         "Server: GStreamer RTSP server\r\n"
+                                         "Date: Thu, 26 Nov 2026 05:38:36 GMT\r\n"
+                                         "Content-Length: 20\r\n"
+                                         "\r\n"
+                                         "v=0\r\n"
+                                         "s=trimmed sdp\r\n";
 
 static void test_request(void **state)
 {
@@ -89,8 +88,7 @@ static void test_response_body(void **state)
     assert_memory_equal(msg.body, "v=0\r\ns=trimmed sdp\r\n", 20);
     memset(copy, 'x', len);
     free(copy);
-    assert_string_equal(cv_rtsp_msg_header(&msg, "content-base"),
-                        "rtsp://127.0.0.1:19000/secure/");
+    assert_string_equal(cv_rtsp_msg_header(&msg, "content-base"), "rtsp://127.0.0.1:19000/secure/");
 }
 
 static void test_pipelined_and_lf(void **state)
@@ -206,9 +204,8 @@ static void test_transport(void **state)
     struct cv_rtsp_transport t;
     char out[256];
 
-    assert_int_equal(cv_rtsp_transport_parse("RTP/AVP/TCP;unicast;interleaved=0-1",
-                                             CV_RTSP_ACCEPT_ANY, &t),
-                     0);
+    assert_int_equal(
+        cv_rtsp_transport_parse("RTP/AVP/TCP;unicast;interleaved=0-1", CV_RTSP_ACCEPT_ANY, &t), 0);
     assert_int_equal(t.lower, CV_RTSP_LOWER_TCP);
     assert_true(t.has_interleaved && !t.multicast && !t.has_client_port);
     assert_int_equal(t.interleaved[0], 0);
@@ -227,9 +224,8 @@ static void test_transport(void **state)
     assert_string_equal(out, "RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=0DC475A3");
 
     /* VLC-style UDP, single port means a pair. */
-    assert_int_equal(cv_rtsp_transport_parse("RTP/AVP;unicast;client_port=50000",
-                                             CV_RTSP_ACCEPT_ANY, &t),
-                     0);
+    assert_int_equal(
+        cv_rtsp_transport_parse("RTP/AVP;unicast;client_port=50000", CV_RTSP_ACCEPT_ANY, &t), 0);
     assert_int_equal(t.lower, CV_RTSP_LOWER_UDP);
     assert_int_equal(t.client_port[0], 50000);
     assert_int_equal(t.client_port[1], 50001);
@@ -248,11 +244,10 @@ static void test_transport(void **state)
                      0);
     assert_int_equal(t.lower, CV_RTSP_LOWER_TCP);
     assert_int_equal(t.interleaved[0], 2);
-    assert_int_equal(cv_rtsp_transport_parse("RTP/AVP;unicast;client_port=1-2",
-                                             CV_RTSP_ACCEPT_TCP, &t),
-                     -ENOTSUP);
-    assert_int_equal(cv_rtsp_transport_parse("RTP/AVP/TCP;interleaved=255", CV_RTSP_ACCEPT_ANY,
-                                             &t),
+    assert_int_equal(
+        cv_rtsp_transport_parse("RTP/AVP;unicast;client_port=1-2", CV_RTSP_ACCEPT_TCP, &t),
+        -ENOTSUP);
+    assert_int_equal(cv_rtsp_transport_parse("RTP/AVP/TCP;interleaved=255", CV_RTSP_ACCEPT_ANY, &t),
                      -EBADMSG);
     assert_int_equal(cv_rtsp_transport_parse("", CV_RTSP_ACCEPT_ANY, &t), -EBADMSG);
     assert_int_equal(cv_rtsp_transport_parse("RTP/AVP;client_port=0-1", CV_RTSP_ACCEPT_ANY, &t),
@@ -280,9 +275,9 @@ static void test_session_range(void **state)
     assert_int_equal(timeout, 5);
     assert_int_equal(cv_rtsp_session_parse("", id, sizeof(id), &timeout), -EBADMSG);
     assert_int_equal(cv_rtsp_session_parse("abc;timeout=x", id, sizeof(id), &timeout), -EBADMSG);
-    assert_int_equal(cv_rtsp_session_parse("0123456789012345678901234567890123", id, sizeof(id),
-                                           &timeout),
-                     -E2BIG);
+    assert_int_equal(
+        cv_rtsp_session_parse("0123456789012345678901234567890123", id, sizeof(id), &timeout),
+        -E2BIG);
 
     assert_int_equal(cv_rtsp_range_parse("npt=0.000-", &s, &e), 0);
     assert_true(s == 0 && e == -1);
@@ -304,9 +299,9 @@ static void test_url_split(void **state)
     char path[64], query[64], k[16], v[16];
     const char *cur;
 
-    assert_int_equal(cv_rtsp_url_split("/cam?video=h264&audio=aac", path, sizeof(path), query,
-                                       sizeof(query)),
-                     0);
+    assert_int_equal(
+        cv_rtsp_url_split("/cam?video=h264&audio=aac", path, sizeof(path), query, sizeof(query)),
+        0);
     assert_string_equal(path, "cam");
     assert_string_equal(query, "video=h264&audio=aac");
     assert_int_equal(cv_rtsp_url_split("rtsp://host:8554/front%20door/trackID=1/", path,
@@ -395,17 +390,17 @@ static void test_client_auth(void **state)
     assert_string_equal(out, "Digest username=\"admin\", realm=\"GStreamer RTSP Server\", "
                              "nonce=\"ccfc41bb0393d6c2\", uri=\"rtsp://127.0.0.1:19000/secure\", "
                              "response=\"f3f4d1443e77af36cc96628600b9b6dd\"");
-    assert_int_equal(cv_rtsp_auth_build(&c, "admin", "secret", "DESCRIBE", "rtsp://x/y", &nc,
-                                        NULL, out, 40),
-                     -E2BIG);
+    assert_int_equal(
+        cv_rtsp_auth_build(&c, "admin", "secret", "DESCRIBE", "rtsp://x/y", &nc, NULL, out, 40),
+        -E2BIG);
 
     /* RFC 2617's challenge: qop list, opaque. */
-    assert_int_equal(cv_rtsp_auth_challenge_parse(
-                         "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", "
-                         "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
-                         "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"",
-                         &c),
-                     0);
+    assert_int_equal(
+        cv_rtsp_auth_challenge_parse("Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", "
+                                     "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
+                                     "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"",
+                                     &c),
+        0);
     assert_true(c.qop_auth && c.has_opaque && !c.sess);
     assert_true(cv_rtsp_auth_build(&c, "Mufasa", "Circle Of Life", "GET", "/dir/index.html", &nc,
                                    "0a4f113b", out, sizeof(out)) > 0);
@@ -419,9 +414,9 @@ static void test_client_auth(void **state)
     assert_true(cv_rtsp_auth_build(&c, "admin", "secret", "DESCRIBE", "rtsp://x", &nc, NULL, out,
                                    sizeof(out)) > 0);
     assert_string_equal(out, "Basic YWRtaW46c2VjcmV0");
-    assert_int_equal(cv_rtsp_auth_build(&c, "a:b", "s", "DESCRIBE", "rtsp://x", &nc, NULL, out,
-                                        sizeof(out)),
-                     -EINVAL);
+    assert_int_equal(
+        cv_rtsp_auth_build(&c, "a:b", "s", "DESCRIBE", "rtsp://x", &nc, NULL, out, sizeof(out)),
+        -EINVAL);
 
     /* What we cannot answer. */
     assert_int_equal(cv_rtsp_auth_challenge_parse("Digest realm=\"r\", nonce=\"n\", "
@@ -464,9 +459,9 @@ static void test_server_auth(void **state)
     assert_int_equal(cv_rtsp_auth_verify(&cr, "PLAY", "GStreamer RTSP Server", "ccfc41bb0393d6c2",
                                          "admin", "secret"),
                      -EACCES);
-    assert_int_equal(cv_rtsp_auth_verify(&cr, "SETUP", "GStreamer RTSP Server", "0000",
-                                         "admin", "secret"),
-                     -ESTALE);
+    assert_int_equal(
+        cv_rtsp_auth_verify(&cr, "SETUP", "GStreamer RTSP Server", "0000", "admin", "secret"),
+        -ESTALE);
     assert_int_equal(cv_rtsp_auth_verify(&cr, "SETUP", "GStreamer RTSP Server", "ccfc41bb0393d6c2",
                                          "root", "secret"),
                      -EACCES);
@@ -518,12 +513,18 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request),         cmocka_unit_test(test_response_body),
-        cmocka_unit_test(test_pipelined_and_lf), cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_limits),          cmocka_unit_test(test_interleaved),
-        cmocka_unit_test(test_transport),       cmocka_unit_test(test_session_range),
-        cmocka_unit_test(test_url_split),       cmocka_unit_test(test_digest_vectors),
-        cmocka_unit_test(test_client_auth),     cmocka_unit_test(test_server_auth),
+        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_response_body),
+        cmocka_unit_test(test_pipelined_and_lf),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_interleaved),
+        cmocka_unit_test(test_transport),
+        cmocka_unit_test(test_session_range),
+        cmocka_unit_test(test_url_split),
+        cmocka_unit_test(test_digest_vectors),
+        cmocka_unit_test(test_client_auth),
+        cmocka_unit_test(test_server_auth),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

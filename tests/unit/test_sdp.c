@@ -61,7 +61,8 @@ static const char gst_h265[] =
     "c=IN IP4 0.0.0.0\r\n"
     "a=rtpmap:96 H265/90000\r\n"
     "a=framerate:25\r\n"
-    "a=fmtp:96 sprop-vps=QAEMAf//BAgAAAMAmAgAAAMAAD+SgJA=;sprop-sps=QgEBBAgAAAMAmAgAAAMAAD+QAUEB4ilL"
+    "a=fmtp:96 "
+    "sprop-vps=QAEMAf//BAgAAAMAmAgAAAMAAD+SgJA=;sprop-sps=QgEBBAgAAAMAmAgAAAMAAD+QAUEB4ilL"
     "JUkmV/+AAIAAtQYGBgQAAAMABAAAAwBkIA==;sprop-pps=RAHBcoYMRiQ=\r\n"
     "a=control:stream=0\r\n"
     "a=ts-refclk:local\r\n"
@@ -204,8 +205,7 @@ static void test_gstreamer_h264_pcma(void **state)
     assert_int_equal(cv_sdp_track_url(&sdp, 0, "rtsp://127.0.0.1:18554/h264/", url, sizeof(url)),
                      0);
     assert_string_equal(url, "rtsp://127.0.0.1:18554/h264/stream=0");
-    assert_int_equal(cv_sdp_track_url(&sdp, 1, "rtsp://127.0.0.1:18554/h264", url, sizeof(url)),
-                     0);
+    assert_int_equal(cv_sdp_track_url(&sdp, 1, "rtsp://127.0.0.1:18554/h264", url, sizeof(url)), 0);
     assert_string_equal(url, "rtsp://127.0.0.1:18554/h264/stream=1");
     assert_int_equal(cv_sdp_track_url(&sdp, 2, "rtsp://x/", url, sizeof(url)), -EINVAL);
 }
@@ -263,9 +263,9 @@ static void test_hikvision(void **state)
     /* Static payload type 0 without an rtpmap. */
     assert_int_equal(a->info.codec, CV_CODEC_PCMU);
     assert_int_equal(a->info.clock_rate, 8000);
-    assert_int_equal(cv_sdp_track_url(&sdp, 0, "rtsp://192.168.1.64/Streaming/Channels/101", url,
-                                      sizeof(url)),
-                     0);
+    assert_int_equal(
+        cv_sdp_track_url(&sdp, 0, "rtsp://192.168.1.64/Streaming/Channels/101", url, sizeof(url)),
+        0);
     assert_string_equal(
         url, "rtsp://192.168.1.64:554/Streaming/Channels/101/trackID=1?transportmode=unicast");
 }
@@ -470,10 +470,14 @@ static void test_build_without_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gstreamer_h264_pcma), cmocka_unit_test(test_gstreamer_h265),
-        cmocka_unit_test(test_gstreamer_aac_opus),  cmocka_unit_test(test_hikvision),
-        cmocka_unit_test(test_dahua),               cmocka_unit_test(test_odd_input),
-        cmocka_unit_test(test_resolve),             cmocka_unit_test(test_build_round_trip),
+        cmocka_unit_test(test_gstreamer_h264_pcma),
+        cmocka_unit_test(test_gstreamer_h265),
+        cmocka_unit_test(test_gstreamer_aac_opus),
+        cmocka_unit_test(test_hikvision),
+        cmocka_unit_test(test_dahua),
+        cmocka_unit_test(test_odd_input),
+        cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_build_round_trip),
         cmocka_unit_test(test_build_without_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,143 @@
+"""camvisor-rtsp protocol behaviour: UDP transport, authentication, session methods, and a
+client that stops reading."""
+import re
+import socket
+import time
+
+from conftest import TESTSRC, ffmpeg_frames, ffprobe, wait_for
+from gstclient import Watcher
+
+
+class RawClient:
+    """A minimal RTSP client on a plain socket, to send exactly what a test needs."""
+
+    def __init__(self, port, rcvbuf=None):
+        self.s = socket.socket()
+        if rcvbuf:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.settimeout(10)
+        self.s.connect(("127.0.0.1", port))
+        self.buf = b""
+        self.cseq = 0
+
+    def request(self, method, url, headers=""):
+        self.cseq += 1
+        self.s.sendall(f"{method} {url} RTSP/1.0\r\nCSeq: {self.cseq}\r\n{headers}\r\n".encode())
+        return self.response()
+
+    def response(self):
+        while True:
+            # Skip interleaved data that precedes the response.
+            while self.buf[:1] == b"$" and len(self.buf) >= 4:
+                n = int.from_bytes(self.buf[2:4], "big")
+                if len(self.buf) < 4 + n:
+                    break
+                self.buf = self.buf[4 + n:]
+            if self.buf[:1] != b"$" and b"\r\n\r\n" in self.buf:
+                head, rest = self.buf.split(b"\r\n\r\n", 1)
+                m = re.search(rb"Content-Length: *(\d+)", head, re.I)
+                n = int(m.group(1)) if m else 0
+                if len(rest) >= n:
+                    self.buf = rest[n:]
+                    return head.decode() + "\r\n\r\n" + rest[:n].decode(errors="replace")
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+
+    def close(self):
+        self.s.close()
+
+
+def test_udp_transport(camvisor):
+    cv = camvisor({"demo": TESTSRC})
+    streams = ffprobe(cv.url("demo"), transport="udp")
+    assert streams[0]["codec_name"] == "h264"
+    took, err = ffmpeg_frames(cv.url("demo"), 50, transport="udp")
+    assert took < 15
+
+
+def test_session_methods(camvisor):
+    cv = camvisor({"demo": TESTSRC})
+    c = RawClient(cv.rtsp_port)
+    url = cv.url("demo")
+    r = c.request("OPTIONS", url)
+    assert r.startswith("RTSP/1.0 200") and "DESCRIBE" in r
+    r = c.request("DESCRIBE", url, "Accept: application/sdp\r\n")
+    assert r.startswith("RTSP/1.0 200"), r
+    assert "m=video" in r and "H264/90000" in r and "sprop-parameter-sets" in r
+    # A session that is not set up yet, and a wrong session id.
+    assert c.request("PLAY", url, "Session: 1234\r\n").startswith("RTSP/1.0 454")
+    r = c.request("SETUP", url + "/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+    assert r.startswith("RTSP/1.0 200"), r
+    session = re.search(r"Session: *([^;\r]+)", r).group(1)
+    r = c.request("PLAY", url, f"Session: {session}\r\n")
+    assert r.startswith("RTSP/1.0 200") and "RTP-Info" in r, r
+    r = c.request("GET_PARAMETER", url, f"Session: {session}\r\n")
+    assert r.startswith("RTSP/1.0 200"), r
+    r = c.request("PAUSE", url, f"Session: {session}\r\n")
+    assert r.startswith("RTSP/1.0 200"), r
+    r = c.request("TEARDOWN", url, f"Session: {session}\r\n")
+    assert r.startswith("RTSP/1.0 200"), r
+    c.close()
+    r = RawClient(cv.rtsp_port).request("FLY", url)
+    assert r.startswith("RTSP/1.0 501"), r
+
+
+def test_udp_setup_is_answered_with_ports(camvisor):
+    cv = camvisor({"demo": TESTSRC})
+    c = RawClient(cv.rtsp_port)
+    url = cv.url("demo")
+    c.request("DESCRIBE", url)
+    r = c.request("SETUP", url + "/trackID=0", "Transport: RTP/AVP;unicast;client_port=40000-40001\r\n")
+    assert r.startswith("RTSP/1.0 200"), r
+    assert re.search(r"server_port=\d+-\d+", r), r
+    c.close()
+
+
+def test_auth_basic_and_digest(camvisor):
+    cv = camvisor({"demo": TESTSRC},
+                  rtsp_extra="username = viewer\npassword = pa55word\nlocal_auth = true\n")
+    c = RawClient(cv.rtsp_port)
+    r = c.request("DESCRIBE", cv.url("demo"))
+    assert r.startswith("RTSP/1.0 401"), r
+    assert "Digest" in r and "Basic" in r
+    url = f"rtsp://viewer:pa55word@127.0.0.1:{cv.rtsp_port}/demo"
+    # ffmpeg answers the Digest challenge.
+    assert ffprobe(url)[0]["codec_name"] == "h264"
+    import base64
+    good = base64.b64encode(b"viewer:pa55word").decode()
+    bad = base64.b64encode(b"viewer:nope").decode()
+    c = RawClient(cv.rtsp_port)
+    assert c.request("DESCRIBE", cv.url("demo"), f"Authorization: Basic {good}\r\n").startswith(
+        "RTSP/1.0 200")
+    assert c.request("DESCRIBE", cv.url("demo"), f"Authorization: Basic {bad}\r\n").startswith(
+        "RTSP/1.0 401")
+    assert "pa55word" not in cv.logs()
+
+
+def test_loopback_exempt_without_local_auth(camvisor):
+    cv = camvisor({"demo": TESTSRC}, rtsp_extra="username = viewer\npassword = pa55word\n")
+    assert ffprobe(cv.url("demo"))[0]["codec_name"] == "h264"
+
+
+def test_client_that_stops_reading_does_not_slow_others(camvisor):
+    cv = camvisor({"demo": "url = testsrc://?width=640&height=360&fps=25&gop=25&bitrate=3000000\n"})
+    w = Watcher(cv.url("demo")).start()
+    stuck = RawClient(cv.rtsp_port, rcvbuf=4096)
+    try:
+        url = cv.url("demo")
+        stuck.request("DESCRIBE", url)
+        r = stuck.request("SETUP", url + "/trackID=0",
+                          "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+        session = re.search(r"Session: *([^;\r]+)", r).group(1)
+        stuck.request("PLAY", url, f"Session: {session}\r\n")
+        # From here on the stuck client reads nothing.
+        wait_for(lambda: w.count() >= 10, 20, what="frames at the healthy client")
+        t0 = time.monotonic()
+        time.sleep(5)
+        assert w.frames_since(t0) >= 75
+        assert w.max_gap(t0) < 0.5
+    finally:
+        w.stop()
+        stuck.close()
