@@ -110,8 +110,9 @@ def main():
         # only in the SDP.
         interval = 0 if a.sdp_only_params else -1
         video += (f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={a.gop} "
-                  f"bitrate=500 sliced-threads=false option-string=slices={a.slices} ! "
-                  f"rtph264pay name=pay0 pt=96 config-interval={interval}")
+                  f"bitrate=500 sliced-threads=false option-string=slices={a.slices}"
+                  + (":repeat-headers=0" if a.sdp_only_params else "") + " ! "
+                  + f"rtph264pay name=pay0 pt=96 config-interval={interval}")
     else:
         video += (f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max={a.gop} "
                   f"bitrate=500 ! rtph265pay name=pay0 pt=96 config-interval=-1")

@@ -105,3 +105,17 @@ def test_crash_loop_backs_off(camvisor, tmp_path):
     assert restarts < 20, "restarts are not backing off"
     # The healthy camera never noticed.
     assert ffprobe(cv.url("ok"))[0]["codec_name"] == "h264"
+
+
+def test_children_run_unprivileged(camvisor):
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("privilege drop needs root")
+    cv = camvisor({"demo": TESTSRC}, user=None)  # default [server] user: nobody
+    assert ffprobe(cv.url("demo"))[0]["codec_name"] == "h264"
+    for pid in cv.children():
+        with open(f"/proc/{pid}/status") as f:
+            status = f.read()
+        uid = int(status.split("Uid:")[1].split()[0])
+        assert uid != 0, f"child {pid} runs as root"
+        assert "NoNewPrivs:\t1" in status

@@ -61,6 +61,12 @@ def test_reload_adds_removes_and_keeps_untouched(camvisor):
         wait_for(lambda: cv.worker_pid("new"), 5, what="the added camera's worker")
         wait_for(lambda: cv.worker_pid("gone") is None, 5, what="the removed camera to stop")
         assert ffprobe(cv.url("new"))[0]["codec_name"] == "h264"
+        # A changed camera restarts with its new settings.
+        new_pid = cv.worker_pid("new")
+        cv.write_camera("new", "url = testsrc://?width=160&height=120&fps=10\n")
+        cv.signal(signal.SIGHUP)
+        wait_for(lambda: cv.worker_pid("new") not in (None, new_pid), 5, what="changed restart")
+        wait_for(lambda: ffprobe(cv.url("new"))[0]["width"] == 160, 10, what="new settings")
         time.sleep(1)
         assert cv.worker_pid("keep") == keep_pid, "an untouched camera was restarted"
         assert w.max_gap(t) < 0.5, "an untouched camera's viewer saw a gap"
@@ -71,3 +77,16 @@ def test_reload_adds_removes_and_keeps_untouched(camvisor):
         assert cv.worker_pid("new") and cv.worker_pid("keep") == keep_pid
     finally:
         w.stop()
+
+
+def test_on_demand_camera_that_never_comes_gets_503(camvisor, tmp_path):
+    cv = camvisor({"dead": f"url = file:{tmp_path}/missing.mp4\nmode = on-demand\n"})
+    from test_rtsp_server import RawClient
+    c = RawClient(cv.rtsp_port)
+    c.s.settimeout(20)
+    t = time.monotonic()
+    r = c.request("DESCRIBE", cv.url("dead"))
+    took = time.monotonic() - t
+    assert r.startswith("RTSP/1.0 503"), r
+    assert "X-Reason:" in r
+    assert 9 <= took < 15, f"503 after {took:.1f} s"
