@@ -278,10 +278,68 @@ static int cv_decode_map(const msgpack_object *root, struct cv_msg *m)
     return 0;
 }
 
+/*
+ * Walks the msgpack encoding without building anything, and refuses a message whose declared
+ * array, map, string or binary sizes exceed the bytes that follow. msgpack-c's unpacker trusts
+ * those sizes and allocates for them up front, so a 20-byte message claiming 2^31 map entries
+ * would have it allocate 128 GiB: a child could exhaust the supervisor's memory.
+ */
+static int cv_msg_precheck(const uint8_t *p, size_t len)
+{
+    static const uint8_t fixed[32] = {
+        /* 0xc0..0xdf: bytes after the type byte for fixed-size types; 0xff = variable. */
+        0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 4, 8, 1, 2, 4, 8,
+        1, 2, 4, 8, 2, 3, 5, 9, 17, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    };
+    size_t off = 0, pending = 1;
+    while (pending > 0) {
+        if (off >= len || pending > len - off)
+            return -EBADMSG; /* every pending object needs at least one byte */
+        pending--;
+        uint8_t t = p[off++];
+        uint64_t count = 0, skip = 0;
+        if (t <= 0x7f || t >= 0xe0)
+            continue; /* fixint */
+        if (t <= 0x8f)
+            count = 2u * (t & 0x0f);
+        else if (t <= 0x9f)
+            count = t & 0x0f;
+        else if (t <= 0xbf)
+            skip = t & 0x1f;
+        else if (t == 0xc1)
+            return -EBADMSG;
+        else if (fixed[t - 0xc0] != 0xff)
+            skip = fixed[t - 0xc0];
+        else {
+            /* Variable: a big-endian length of 1, 2 or 4 bytes, then the payload or elements. */
+            size_t nlen = (t == 0xc4 || t == 0xc7 || t == 0xd9) ? 1
+                          : (t == 0xc5 || t == 0xc8 || t == 0xda || t == 0xdc || t == 0xde) ? 2
+                                                                                             : 4;
+            if (len - off < nlen)
+                return -EBADMSG;
+            uint64_t n = 0;
+            for (size_t i = 0; i < nlen; i++)
+                n = (n << 8) | p[off + i];
+            off += nlen;
+            if (t == 0xdc || t == 0xdd)
+                count = n;
+            else if (t == 0xde || t == 0xdf)
+                count = 2 * n;
+            else
+                skip = n + (t >= 0xc7 && t <= 0xc9); /* ext: one type byte more */
+        }
+        if (skip > len - off || count > len - off)
+            return -EBADMSG;
+        off += skip;
+        pending += count;
+    }
+    return off == len ? 0 : -EBADMSG;
+}
+
 int cv_msg_decode(const uint8_t *buf, size_t len, struct cv_msg *m)
 {
     memset(m, 0, sizeof(*m));
-    if (len == 0 || len > CV_PROTO_MAX_MSG)
+    if (len == 0 || len > CV_PROTO_MAX_MSG || cv_msg_precheck(buf, len) < 0)
         return -EBADMSG;
 
     msgpack_unpacked up;

@@ -130,6 +130,21 @@ static void test_decode_rejects(void **state)
     assert_int_equal(cv_msg_decode(buf, 0, &m), -EBADMSG);
 }
 
+/* Sizes a message declares but does not carry are refused before msgpack allocates for them. */
+static void test_declared_sizes_bounded(void **state)
+{
+    (void)state;
+    struct cv_msg m;
+    const uint8_t huge_map[] = {0xdf, 0x7f, 0xff, 0xff, 0xff, 0xa1, 'v', 0x01};
+    const uint8_t huge_array[] = {0x81, 0xa1, 't', 0xdd, 0x10, 0x00, 0x00, 0x00, 0x00};
+    const uint8_t huge_str[] = {0x81, 0xa1, 't', 0xdb, 0x7f, 0x00, 0x00, 0x00, 'x'};
+    const uint8_t reserved[] = {0x81, 0xa1, 't', 0xc1};
+    assert_int_equal(cv_msg_decode(huge_map, sizeof(huge_map), &m), -EBADMSG);
+    assert_int_equal(cv_msg_decode(huge_array, sizeof(huge_array), &m), -EBADMSG);
+    assert_int_equal(cv_msg_decode(huge_str, sizeof(huge_str), &m), -EBADMSG);
+    assert_int_equal(cv_msg_decode(reserved, sizeof(reserved), &m), -EBADMSG);
+}
+
 static void test_string_too_long(void **state)
 {
     (void)state;
@@ -181,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_catalogue),
         cmocka_unit_test(test_roundtrip_subscribed_negative),
         cmocka_unit_test(test_decode_rejects),
+        cmocka_unit_test(test_declared_sizes_bounded),
         cmocka_unit_test(test_string_too_long),
         cmocka_unit_test(test_chan_fds),
     };

@@ -1,0 +1,126 @@
+# Shared by the bench/*.sh scripts (sourced, bash): test clips, a camvisor on free loopback ports,
+# process lookup, memory readings, medians, and cleanup on exit.
+#
+# Every script runs the programs in $BUILD (default build/, the -O2 build; never the ASan one) and
+# keeps clips in build/bench-data/, made once with ffmpeg and reused.
+
+set -eu
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+DATA=$ROOT/build/bench-data
+LOAD=$BUILD/bench/rtsp_load
+mkdir -p "$DATA"
+
+CV_PID=
+CV_DIR=
+
+cv_cleanup() {
+    if [ -n "$CV_PID" ] && kill -0 "$CV_PID" 2>/dev/null; then
+        kill -TERM "$CV_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$CV_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$CV_PID" 2>/dev/null || true
+    fi
+    CV_PID=
+    [ -n "$CV_DIR" ] && rm -rf "$CV_DIR"
+    CV_DIR=
+}
+trap cv_cleanup EXIT
+trap 'exit 130' INT TERM
+
+need_build() {
+    for f in "$BUILD/camvisor" "$BUILD/camvisor-worker" "$BUILD/camvisor-rtsp" "$LOAD"; do
+        [ -x "$f" ] || { echo "missing $f: run 'make -j2 all' first" >&2; exit 2; }
+    done
+}
+
+# make_clip NAME WIDTH HEIGHT BITRATE SECONDS -> prints the path. H.264 High, 25 fps, GOP 50 (2 s),
+# no B-frames, no audio. testsrc2 plus temporal noise, so that x264 actually spends the bitrate
+# on every frame as a camera's sensor noise makes it do (plain testsrc2 compresses to almost nothing).
+make_clip() {
+    local name=$1 w=$2 h=$3 rate=$4 secs=$5
+    local out=$DATA/$name.mp4
+    if [ ! -s "$out" ]; then
+        echo "making $out (${w}x${h} 25 fps, $rate, GOP 50, ${secs} s) ..." >&2
+        ffmpeg -hide_banner -v error -y -f lavfi -i "testsrc2=size=${w}x${h}:rate=25" \
+            -vf noise=alls=10:allf=t -t "$secs" -c:v libx264 -preset veryfast -b:v "$rate" \
+            -maxrate "$rate" -bufsize "$rate" -g 50 -keyint_min 50 -sc_threshold 0 -bf 0 \
+            -pix_fmt yuv420p -an -movflags +faststart "$out.tmp.mp4"
+        mv "$out.tmp.mp4" "$out"
+    fi
+    echo "$out"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# cv_start "name=url" ... : writes a config in a fresh temp folder and starts camvisor on free
+# loopback ports; sets CV_PID, CV_DIR, CV_PORT and waits for camvisor-rtsp and every worker.
+cv_start() {
+    CV_DIR=$(mktemp -d /tmp/camvisor-bench.XXXXXX)
+    CV_PORT=$(free_port)
+    mkdir -p "$CV_DIR/cameras.d"
+    {
+        echo "[server]"
+        echo "log_level = warn"
+        [ "$(id -u)" = 0 ] && echo "user = root"
+        echo "[rtsp]"
+        echo "listen = 127.0.0.1:$CV_PORT"
+        echo "[api]"
+        echo "listen = 127.0.0.1:$(free_port)"
+    } >"$CV_DIR/camvisor.ini"
+    local n=0
+    for spec in "$@"; do
+        printf '[camera]\nurl = %s\nmode = always\n' "${spec#*=}" >"$CV_DIR/cameras.d/${spec%%=*}.ini"
+        n=$((n + 1))
+    done
+    "$BUILD/camvisor" -c "$CV_DIR/camvisor.ini" >"$CV_DIR/camvisor.log" 2>&1 &
+    CV_PID=$!
+    for _ in $(seq 100); do
+        if [ -n "$(cv_rtsp_pid)" ] && [ "$(cv_worker_pids | wc -w)" = "$n" ]; then return 0; fi
+        sleep 0.1
+    done
+    echo "camvisor did not start; log:" >&2
+    cat "$CV_DIR/camvisor.log" >&2
+    exit 1
+}
+
+# Direct children of the supervisor whose command line matches a pattern.
+cv_children() {
+    local pat=$1 p
+    for p in $(cat "/proc/$CV_PID/task/$CV_PID/children" 2>/dev/null); do
+        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | sed 's/ $//' | grep -q -- "$pat"; then
+            echo "$p"
+        fi
+    done
+}
+cv_rtsp_pid() { cv_children camvisor-rtsp; }
+cv_worker_pids() { cv_children camvisor-worker | tr '\n' ' '; }
+cv_worker_pid() { cv_children "camvisor-worker $1\$"; }
+cv_all_pids() { echo "$CV_PID $(cv_children camvisor | tr '\n' ' ')"; }
+
+# smaps_rollup fields in KiB: mem PID -> "pss private rss"
+mem() {
+    awk '/^Pss:/{p=$2} /^Private_Clean:/{c=$2} /^Private_Dirty:/{d=$2} /^Rss:/{r=$2}
+         END{print p, c+d, r}' "/proc/$1/smaps_rollup"
+}
+
+# Memory of the ring mapping(s) of a process (KiB): "pss private rss" of the memfd mappings.
+mem_ring() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ /{ring = ($0 ~ /memfd:/)} ring && /^Pss:/{p+=$2}
+         ring && /^Private_(Clean|Dirty):/{v+=$2} ring && /^Rss:/{r+=$2} END{print p+0, v+0, r+0}' \
+        "/proc/$1/smaps"
+}
+
+# median of the numbers on stdin, one per line
+median() {
+    sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2];
+                                   else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'
+}
+
+# field KEY < RESULT-line -> value
+field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+machine_line() {
+    echo "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+}

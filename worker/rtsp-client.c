@@ -1,0 +1,537 @@
+/*
+ * The camera RTSP client's connection (see rtsp-client.h): resolution, connect, TLS, requests,
+ * authentication, and the split of the incoming stream into responses and interleaved frames.
+ *
+ * Input is parsed straight out of the bufferevent's input buffer: an interleaved frame is at most
+ * 4 + 65535 bytes and a response at most CV_RTSPC_MAX_IN (common/rtsp-msg.h's limits), and every
+ * complete item is consumed in the read callback that completed it, so what stays buffered is
+ * bounded by one partial item. Anything that is neither a '$' frame nor a well-formed RTSP
+ * message is an error: the source drops the connection and reconnects.
+ *
+ * rtsps:// uses OpenSSL through bufferevent_openssl WITHOUT certificate verification: cameras
+ * ship self-signed certificates for their IP address and no CA to check them against, so we
+ * encrypt but do not authenticate the camera (go2rtc's rtspx:// and FFmpeg's default do the
+ * same). SNI is sent when the host is a name.
+ */
+#include "worker/rtsp-client.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rtsp-auth.h"
+#include "common/url.h"
+
+#define CV_RTSPC_MAX_IN  (CV_RTSP_MAX_HEADER_BYTES + CV_RTSP_MAX_BODY)
+#define CV_RTSPC_MAX_OUT (256u * 1024) /* a camera that reads nothing gets no more RTCP */
+#define CV_RTSPC_REQ_MAX 4096
+
+struct cv_rtspc {
+    struct event_base *base;
+    struct evdns_base *dns;                    /* borrowed */
+    SSL_CTX *ssl_ctx;                          /* borrowed; NULL: plain TCP */
+    struct evdns_getaddrinfo_request *dns_req; /* in flight; cancelled by free */
+    struct bufferevent *bev;                   /* owned: closes the socket, frees the SSL */
+    struct event *timer;                       /* owned: connect or response deadline */
+    struct cv_rtspc_cbs cbs;
+    void *arg;
+    char host[256];
+    uint16_t port;
+    char user[128];
+    char pass[128]; /* secret: never logged, wiped on free */
+    unsigned timeout_ms;
+    bool connected;
+    bool failed;   /* on_error was called: nothing more is delivered */
+    bool dead;     /* freed while one of our callbacks was on the stack */
+    unsigned busy; /* depth of our callbacks on the stack */
+    uint32_t cseq;
+
+    /* The awaited request, kept to send it again with credentials after a 401. */
+    bool pending;
+    uint8_t pending_method; /* enum cv_rtsp_method */
+    uint32_t pending_cseq;
+    unsigned auth_tries; /* 401s answered for this request */
+    char pending_uri[1024];
+    char pending_headers[1024];
+
+    bool have_chal; /* every request carries Authorization from then on */
+    struct cv_rtsp_challenge chal;
+    uint32_t nc;
+
+    char session[256];
+    unsigned session_timeout;
+    struct cv_rtsp_msg msg; /* parse space (9 KiB) */
+};
+
+static void cv_rtspc_destroy(struct cv_rtspc *c)
+{
+    if (c->bev)
+        bufferevent_free(c->bev);
+    if (c->timer)
+        event_free(c->timer);
+    OPENSSL_cleanse(c->pass, sizeof(c->pass));
+    OPENSSL_cleanse(&c->chal, sizeof(c->chal));
+    free(c);
+}
+
+static void cv_rtspc_enter(struct cv_rtspc *c)
+{
+    c->busy++;
+}
+
+static void cv_rtspc_leave(struct cv_rtspc *c)
+{
+    if (--c->busy == 0 && c->dead)
+        cv_rtspc_destroy(c);
+}
+
+static void cv_rtspc_arm(struct cv_rtspc *c)
+{
+    struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+__attribute__((format(printf, 3, 4))) static void cv_rtspc_fail(struct cv_rtspc *c, int err,
+                                                                const char *fmt, ...)
+{
+    if (c->failed || c->dead)
+        return;
+    c->failed = true;
+    c->pending = false;
+    evtimer_del(c->timer);
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    char why[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    c->cbs.on_error(c->arg, err, why);
+}
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+/* Formats and queues one request; returns its CSeq or a negative errno. */
+static int cv_rtspc_write(struct cv_rtspc *c, enum cv_rtsp_method method, const char *uri,
+                          const char *headers)
+{
+    char req[CV_RTSPC_REQ_MAX], auth[1024];
+    const char *mstr = cv_rtsp_method_str(method);
+    uint32_t cseq = ++c->cseq;
+    int n = snprintf(req, sizeof(req), "%s %s RTSP/1.0\r\nCSeq: %u\r\nUser-Agent: camvisor\r\n",
+                     mstr, uri, cseq);
+    if (c->have_chal) {
+        int an = cv_rtsp_auth_build(&c->chal, c->user, c->pass, mstr, uri, &c->nc, NULL, auth,
+                                    sizeof(auth));
+        if (an < 0)
+            return an;
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "Authorization: %s\r\n", auth);
+        OPENSSL_cleanse(auth, sizeof(auth)); /* Basic carries the password itself */
+    }
+    if (c->session[0] && (size_t)n < sizeof(req))
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "Session: %s\r\n", c->session);
+    if ((size_t)n < sizeof(req))
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "%s\r\n", headers ? headers : "");
+    if ((size_t)n >= sizeof(req)) {
+        OPENSSL_cleanse(req, sizeof(req));
+        return -E2BIG;
+    }
+    int rc = evbuffer_add(bufferevent_get_output(c->bev), req, (size_t)n);
+    OPENSSL_cleanse(req, (size_t)n);
+    if (rc < 0)
+        return -ENOMEM;
+    char shown[512];
+    cv_url_redact(uri, shown, sizeof(shown)); /* a query may carry a camera's password */
+    cv_dbg("rtsp: > %s %s (CSeq %u)", mstr, shown, cseq);
+    return (int)cseq;
+}
+
+int cv_rtspc_request(struct cv_rtspc *c, enum cv_rtsp_method method, const char *uri,
+                     const char *headers, unsigned flags)
+{
+    if (!c->connected || c->failed || c->dead)
+        return -ENOTCONN;
+    bool await = !(flags & CV_RTSPC_NOWAIT);
+    if (await) {
+        if (c->pending)
+            return -EBUSY;
+        if (strlen(uri) >= sizeof(c->pending_uri) ||
+            (headers && strlen(headers) >= sizeof(c->pending_headers)))
+            return -E2BIG;
+    }
+    int cseq = cv_rtspc_write(c, method, uri, headers);
+    if (cseq < 0 || !await)
+        return cseq < 0 ? cseq : 0;
+    c->pending = true;
+    c->pending_method = (uint8_t)method;
+    c->pending_cseq = (uint32_t)cseq;
+    c->auth_tries = 0;
+    snprintf(c->pending_uri, sizeof(c->pending_uri), "%s", uri);
+    snprintf(c->pending_headers, sizeof(c->pending_headers), "%s", headers ? headers : "");
+    cv_rtspc_arm(c);
+    return 0;
+}
+
+int cv_rtspc_send_data(struct cv_rtspc *c, uint8_t channel, const uint8_t *data, size_t len)
+{
+    if (!c->connected || c->failed || c->dead || len > 65535)
+        return -ENOTCONN;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) > CV_RTSPC_MAX_OUT)
+        return -ENOBUFS;
+    uint8_t hdr[4] = {'$', channel, (uint8_t)(len >> 8), (uint8_t)len};
+    if (evbuffer_add(out, hdr, 4) < 0 || evbuffer_add(out, data, len) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+const char *cv_rtspc_session(const struct cv_rtspc *c, unsigned *timeout_s)
+{
+    if (timeout_s)
+        *timeout_s = c->session_timeout;
+    return c->session;
+}
+
+int cv_rtspc_peer(const struct cv_rtspc *c, struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (!c->connected || !c->bev)
+        return -ENOTCONN;
+    *len = sizeof(*ss);
+    if (getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)ss, len) < 0)
+        return -errno;
+    return 0;
+}
+
+/* ---- responses ---------------------------------------------------------------------------- */
+
+/* A 401 to the awaited request: answer the challenge once (twice when the nonce went stale). */
+static void cv_rtspc_on_401(struct cv_rtspc *c, const struct cv_rtsp_msg *m)
+{
+    struct cv_rtsp_challenge ch;
+    if (!c->user[0]) {
+        cv_rtspc_fail(c, -EACCES,
+                      "authentication failed: the camera requires credentials and none are "
+                      "configured (401)");
+        return;
+    }
+    if (cv_rtsp_auth_challenge_pick(m, &ch) < 0) {
+        cv_rtspc_fail(c, -EACCES,
+                      "authentication failed: the camera offers no supported scheme (401)");
+        return;
+    }
+    if (c->auth_tries >= 2 || (c->auth_tries == 1 && !ch.stale)) {
+        cv_rtspc_fail(c, -EACCES, "authentication failed: the camera rejected the credentials "
+                                  "(401)");
+        return;
+    }
+    c->auth_tries++;
+    c->chal = ch;
+    c->have_chal = true;
+    c->nc = 0;
+    cv_dbg("rtsp: %s challenge, answering", ch.scheme == CV_RTSP_AUTH_DIGEST ? "Digest" : "Basic");
+    int cseq = cv_rtspc_write(c, (enum cv_rtsp_method)c->pending_method, c->pending_uri,
+                              c->pending_headers[0] ? c->pending_headers : NULL);
+    if (cseq < 0) {
+        cv_rtspc_fail(c, cseq, "cannot build the authenticated request: %s", strerror(-cseq));
+        return;
+    }
+    c->pending_cseq = (uint32_t)cseq;
+    cv_rtspc_arm(c);
+}
+
+/* A camera may send us requests (keep-alive OPTIONS, GET_PARAMETER, ANNOUNCE): answer them. */
+static void cv_rtspc_on_request(struct cv_rtspc *c, const struct cv_rtsp_msg *m)
+{
+    bool ok = m->method == CV_RTSP_OPTIONS || m->method == CV_RTSP_GET_PARAMETER ||
+              m->method == CV_RTSP_SET_PARAMETER;
+    evbuffer_add_printf(bufferevent_get_output(c->bev), "RTSP/1.0 %s\r\nCSeq: %u\r\n\r\n",
+                        ok ? "200 OK" : "501 Not Implemented", m->cseq);
+}
+
+static void cv_rtspc_on_msg(struct cv_rtspc *c, const struct cv_rtsp_msg *m)
+{
+    if (m->type == CV_RTSP_REQUEST) {
+        cv_rtspc_on_request(c, m);
+        return;
+    }
+    cv_dbg("rtsp: < %d %s (CSeq %u)", m->status, m->reason, m->cseq);
+    /* Answers to keep-alives, and stray ones, are dropped. A missing CSeq is tolerated. */
+    if (!c->pending || (m->has_cseq && m->cseq != c->pending_cseq))
+        return;
+    if (m->status == 401) {
+        cv_rtspc_on_401(c, m);
+        return;
+    }
+    c->pending = false;
+    evtimer_del(c->timer);
+    const char *sess = cv_rtsp_msg_header(m, "Session");
+    if (sess && m->status / 100 == 2) {
+        char id[sizeof(c->session)];
+        unsigned timeout;
+        if (cv_rtsp_session_parse(sess, id, sizeof(id), &timeout) == 0) {
+            memcpy(c->session, id, sizeof(id));
+            c->session_timeout = timeout;
+        }
+    }
+    c->cbs.on_response(c->arg, (enum cv_rtsp_method)c->pending_method, m);
+}
+
+static void cv_rtspc_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct cv_rtspc *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    uint64_t now = cv_clock_mono_ns();
+    cv_rtspc_enter(c);
+    while (!c->dead && !c->failed) {
+        size_t avail = evbuffer_get_length(in);
+        size_t head = avail < 4 ? avail : 4;
+        const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)head);
+        uint8_t ch;
+        uint16_t plen;
+        int rc = cv_rtsp_interleaved(p, head, &ch, &plen);
+        if (rc == -EAGAIN)
+            break;
+        if (rc == 0) {
+            size_t total = 4 + (size_t)plen;
+            if (avail < total)
+                break;
+            p = evbuffer_pullup(in, (ev_ssize_t)total);
+            c->cbs.on_data(c->arg, ch, p + 4, plen, now);
+            evbuffer_drain(in, total);
+            continue;
+        }
+        size_t n = avail < CV_RTSPC_MAX_IN ? avail : CV_RTSPC_MAX_IN;
+        size_t used = 0;
+        p = evbuffer_pullup(in, (ev_ssize_t)n);
+        rc = cv_rtsp_msg_parse(p, n, &c->msg, &used);
+        if (rc == -EAGAIN && n < CV_RTSPC_MAX_IN)
+            break;
+        if (rc < 0) {
+            cv_rtspc_fail(c, -EBADMSG, "malformed data from the camera (%s)",
+                          rc == -EAGAIN || rc == -E2BIG ? "message too large"
+                          : rc == -EPROTONOSUPPORT      ? "not RTSP/1.0"
+                                                        : "bad RTSP message");
+            break;
+        }
+        cv_rtspc_on_msg(c, &c->msg);
+        evbuffer_drain(in, used);
+    }
+    cv_rtspc_leave(c);
+}
+
+/* ---- connection --------------------------------------------------------------------------- */
+
+static void cv_rtspc_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct cv_rtspc *c = arg;
+    cv_rtspc_enter(c);
+    if (what & BEV_EVENT_CONNECTED) {
+        int one = 1;
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->connected = true;
+        evtimer_del(c->timer);
+        bufferevent_enable(bev, EV_READ | EV_WRITE);
+        c->cbs.on_connected(c->arg);
+    } else if (what & BEV_EVENT_EOF) {
+        cv_rtspc_fail(c, -EPIPE, "the camera closed the connection");
+    } else if (what & BEV_EVENT_ERROR) {
+        int err = EVUTIL_SOCKET_ERROR();
+        unsigned long ssl_err = c->ssl_ctx ? bufferevent_get_openssl_error(bev) : 0;
+        if (ssl_err) {
+            const char *r = ERR_reason_error_string(ssl_err);
+            cv_rtspc_fail(c, -EPROTO, "TLS with %s:%u failed: %s", c->host, c->port,
+                          r ? r : "handshake error");
+        } else {
+            cv_rtspc_fail(c, err ? -err : -EIO, "%s %s:%u: %s",
+                          c->connected ? "connection to" : "cannot connect to", c->host, c->port,
+                          err ? strerror(err) : "I/O error");
+        }
+    }
+    cv_rtspc_leave(c);
+}
+
+static void cv_rtspc_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_rtspc *c = arg;
+    cv_rtspc_enter(c);
+    if (!c->connected)
+        cv_rtspc_fail(c, -ETIMEDOUT, "no connection to %s:%u within %u ms", c->host, c->port,
+                      c->timeout_ms);
+    else if (c->pending)
+        cv_rtspc_fail(c, -ETIMEDOUT, "no answer to %s within %u ms",
+                      cv_rtsp_method_str((enum cv_rtsp_method)c->pending_method), c->timeout_ms);
+    cv_rtspc_leave(c);
+}
+
+static bool cv_rtspc_is_literal(const char *host)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    return evutil_inet_pton(AF_INET, host, &a4) == 1 || evutil_inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+static void cv_rtspc_connect_to(struct cv_rtspc *c, const struct evutil_addrinfo *ai)
+{
+    if (c->ssl_ctx) {
+        SSL *ssl = SSL_new(c->ssl_ctx);
+        if (!ssl) {
+            cv_rtspc_fail(c, -ENOMEM, "cannot create a TLS session");
+            return;
+        }
+        if (!cv_rtspc_is_literal(c->host))
+            SSL_set_tlsext_host_name(ssl, c->host);
+        c->bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                BEV_OPT_CLOSE_ON_FREE);
+        if (!c->bev) {
+            SSL_free(ssl);
+            cv_rtspc_fail(c, -ENOMEM, "cannot create a TLS connection");
+            return;
+        }
+        /* Cameras drop connections without close_notify; that is an EOF, not an attack. */
+        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    } else {
+        c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+        if (!c->bev) {
+            cv_rtspc_fail(c, -ENOMEM, "cannot create a connection");
+            return;
+        }
+    }
+    bufferevent_setcb(c->bev, cv_rtspc_read_cb, NULL, cv_rtspc_event_cb, c);
+    /* A safety net only: the read callback never leaves more than one partial item behind. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * CV_RTSPC_MAX_IN);
+    if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen) < 0)
+        cv_rtspc_fail(c, errno ? -errno : -EIO, "cannot connect to %s:%u: %s", c->host, c->port,
+                      strerror(errno));
+}
+
+static void cv_rtspc_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+    struct cv_rtspc *c = arg;
+    c->dns_req = NULL;
+    if (result == EVUTIL_EAI_CANCEL) { /* from cv_rtspc_free: touch nothing else */
+        if (res)
+            evutil_freeaddrinfo(res);
+        return;
+    }
+    cv_rtspc_enter(c);
+    if (result != 0 || !res)
+        cv_rtspc_fail(c, -EHOSTUNREACH, "cannot resolve %s: %s", c->host,
+                      evutil_gai_strerror(result));
+    else
+        cv_rtspc_connect_to(c, res);
+    if (res)
+        evutil_freeaddrinfo(res);
+    cv_rtspc_leave(c);
+}
+
+int cv_rtspc_new(const struct cv_rtspc_cfg *cfg, const struct cv_rtspc_cbs *cbs, void *arg,
+                 struct cv_rtspc **out)
+{
+    if (strlen(cfg->host) >= sizeof(((struct cv_rtspc *)0)->host) ||
+        strlen(cfg->user) >= sizeof(((struct cv_rtspc *)0)->user) ||
+        strlen(cfg->pass) >= sizeof(((struct cv_rtspc *)0)->pass))
+        return -EINVAL;
+    struct cv_rtspc *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->base = cfg->base;
+    c->dns = cfg->dns;
+    c->ssl_ctx = cfg->ssl;
+    c->cbs = *cbs;
+    c->arg = arg;
+    c->port = cfg->port;
+    c->timeout_ms = cfg->timeout_ms;
+    snprintf(c->host, sizeof(c->host), "%s", cfg->host);
+    snprintf(c->user, sizeof(c->user), "%s", cfg->user);
+    snprintf(c->pass, sizeof(c->pass), "%s", cfg->pass);
+    c->timer = evtimer_new(c->base, cv_rtspc_timer_cb, c);
+    if (!c->timer) {
+        cv_rtspc_destroy(c);
+        return -ENOMEM;
+    }
+    cv_rtspc_arm(c);
+    *out = c;
+
+    char port[8];
+    snprintf(port, sizeof(port), "%u", c->port);
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                    .ai_protocol = IPPROTO_TCP,
+                                    .ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV};
+    struct evutil_addrinfo *res = NULL;
+    cv_rtspc_enter(c);
+    if (evutil_getaddrinfo(c->host, port, &hints, &res) == 0 && res) {
+        cv_rtspc_connect_to(c, res);
+        evutil_freeaddrinfo(res);
+    } else if (!c->dns) {
+        cv_rtspc_fail(c, -EHOSTUNREACH, "cannot resolve %s: no resolver", c->host);
+    } else {
+        hints.ai_flags = EVUTIL_AI_NUMERICSERV | EVUTIL_AI_ADDRCONFIG;
+        /* May answer at once (from /etc/hosts), calling cv_rtspc_dns_cb before returning. */
+        struct evdns_getaddrinfo_request *req =
+            evdns_getaddrinfo(c->dns, c->host, port, &hints, cv_rtspc_dns_cb, c);
+        if (req && !c->dead)
+            c->dns_req = req;
+    }
+    cv_rtspc_leave(c);
+    return 0;
+}
+
+/* Best effort: hands a TEARDOWN to the socket without waiting for anything. */
+static void cv_rtspc_teardown(struct cv_rtspc *c, const char *uri)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (c->ssl_ctx && evbuffer_get_length(out) > 0)
+        return; /* TLS records half written by the bufferevent: not ours to interleave with */
+    if (cv_rtspc_write(c, CV_RTSP_TEARDOWN, uri, NULL) < 0)
+        return;
+    if (!c->ssl_ctx) {
+        evbuffer_write(out, bufferevent_getfd(c->bev)); /* non-blocking: what the socket takes */
+        return;
+    }
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    size_t n = evbuffer_get_length(out);
+    const void *p = evbuffer_pullup(out, (ev_ssize_t)n);
+    if (ssl && p && n)
+        SSL_write(ssl, p, (int)n);
+    ERR_clear_error();
+}
+
+void cv_rtspc_free(struct cv_rtspc *c, const char *teardown_uri)
+{
+    if (!c)
+        return;
+    if (teardown_uri && c->connected && !c->failed && !c->dead && c->session[0] && c->bev)
+        cv_rtspc_teardown(c, teardown_uri);
+    if (c->dns_req) {
+        struct evdns_getaddrinfo_request *req = c->dns_req;
+        c->dns_req = NULL;
+        evdns_getaddrinfo_cancel(req);
+    }
+    if (c->busy) {
+        /* One of our callbacks is on the stack: go quiet now, free when it returns. */
+        c->failed = true;
+        c->dead = true;
+        evtimer_del(c->timer);
+        if (c->bev)
+            bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    cv_rtspc_destroy(c);
+}
