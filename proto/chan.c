@@ -1,6 +1,8 @@
 /* One control message per SOCK_SEQPACKET datagram, descriptors passed with SCM_RIGHTS. */
 #include "proto/chan.h"
 
+#include "common/log.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -91,4 +93,27 @@ int cv_chan_recv(int sock, struct cv_msg *m, int *fds, int *nfds)
         *nfds = 0;
     }
     return rc;
+}
+
+int cv_chan_drain(int sock, struct cv_msg *m, cv_chan_handler fn, void *ctx, int budget,
+                  const char *peer)
+{
+    for (; budget > 0; budget--) {
+        int fds[CV_PROTO_MAX_FDS], nfds = 0;
+        int rc = cv_chan_recv(sock, m, fds, &nfds);
+        if (rc == -EAGAIN)
+            return 0;
+        if (rc == -EBADMSG) {
+            cv_warn("%s: malformed control message ignored", peer);
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        int kept = fn(ctx, m, fds, nfds);
+        for (int i = kept < 0 ? 0 : kept; i < nfds; i++)
+            close(fds[i]);
+        if (kept < 0)
+            return kept;
+    }
+    return 0;
 }

@@ -15,6 +15,21 @@ int cv_chan_send(int sock, const struct cv_msg *m, const int *fds, int nfds);
  * *nfds says how many; fds the message type does not expect are the caller's to close.
  */
 int cv_chan_recv(int sock, struct cv_msg *m, int *fds, int *nfds);
+/*
+ * Handles one received message. It owns fds[0 .. return value - 1] (the descriptors it kept);
+ * cv_chan_drain closes the rest. A negative return stops the drain and is passed on.
+ */
+typedef int (*cv_chan_handler)(void *ctx, struct cv_msg *m, int *fds, int nfds);
+
+/*
+ * Receives and handles every message waiting on a non-blocking socket (at most budget of them,
+ * so one chatty peer cannot starve an event loop). Malformed messages are logged as from peer and
+ * skipped. Returns 0 when the socket is drained or the budget spent, -EPIPE when the peer is gone,
+ * another negative errno, or the handler's negative return.
+ */
+int cv_chan_drain(int sock, struct cv_msg *m, cv_chan_handler fn, void *ctx, int budget,
+                  const char *peer);
+
 /* A connected SOCK_SEQPACKET pair, both ends close-on-exec and non-blocking. */
 int cv_chan_pair(int sv[2]);
 

@@ -63,6 +63,11 @@ static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t paren
         _exit(0); /* the supervisor died before we armed the signal */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         _exit(126);
+    /*
+     * Our own process group: a terminal's Ctrl-C or timeout(1) signals the supervisor's group,
+     * and the supervisor alone decides how its children stop.
+     */
+    setpgid(0, 0);
 
     sigset_t all;
     sigemptyset(&all);

@@ -441,9 +441,10 @@ static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
     cam->status = *st;
 }
 
-static void cv_sup_on_message(struct cv_sup *sup, struct cv_child *c, struct cv_msg *m, int *fds,
-                              int nfds)
+static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
 {
+    struct cv_child *c = ctx;
+    struct cv_sup *sup = c->sup;
     char name[96];
     cv_child_name(c, name, sizeof(name));
     int used = 0;
@@ -471,35 +472,19 @@ static void cv_sup_on_message(struct cv_sup *sup, struct cv_child *c, struct cv_
         break;
     default: cv_warn("%s: unexpected %s message, ignored", name, cv_msg_type_name(m->type)); break;
     }
-    for (int i = used; i < nfds; i++)
-        close(fds[i]);
+    return used;
 }
 
 static void cv_sup_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct cv_child *c = arg;
-    struct cv_sup *sup = c->sup;
     char name[96];
-    for (int budget = 64; budget > 0; budget--) {
-        struct cv_msg m;
-        int fds[CV_PROTO_MAX_FDS], nfds = 0;
-        int rc = cv_chan_recv(fd, &m, fds, &nfds);
-        if (rc == -EAGAIN)
-            return;
-        if (rc == -EBADMSG) {
-            cv_warn("%s: malformed control message, ignored", cv_child_name(c, name, 96));
-            continue;
-        }
-        if (rc < 0) {
-            /* Closed: the process is exiting; SIGCHLD does the rest. */
-            cv_sup_child_close(c);
-            return;
-        }
-        cv_sup_on_message(sup, c, &m, fds, nfds);
-        if (c->ctl < 0)
-            return;
-    }
+    struct cv_msg m;
+    /* A budget per wake-up: one chatty child cannot starve the others. */
+    int rc = cv_chan_drain(fd, &m, cv_sup_on_message, c, 64, cv_child_name(c, name, sizeof(name)));
+    if (rc < 0)
+        cv_sup_child_close(c); /* closed: the process is exiting; SIGCHLD does the rest */
 }
 
 /* ---- listening sockets ------------------------------------------------------------------- */

@@ -211,44 +211,35 @@ static void cv_worker_bell_del(struct cv_worker *w, uint32_t id)
     }
 }
 
+static int cv_worker_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
+{
+    struct cv_worker *w = ctx;
+    if (m->type == CV_MSG_CAMERA && nfds == 1) {
+        int rc = cv_worker_on_camera(w, &m->u.camera, fds[0]);
+        close(fds[0]); /* the mapping keeps the ring */
+        return rc < 0 ? rc : 1;
+    }
+    if (m->type == CV_MSG_DOORBELL_ADD && nfds == 1) {
+        cv_worker_bell_add(w, m->u.doorbell.id, fds[0]);
+        return 1;
+    }
+    if (m->type == CV_MSG_DOORBELL_DEL)
+        cv_worker_bell_del(w, m->u.doorbell.id);
+    else
+        cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
+    return 0;
+}
+
 static void cv_worker_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct cv_worker *w = arg;
-    for (;;) {
-        struct cv_msg m;
-        int fds[CV_PROTO_MAX_FDS], nfds = 0, used = 0;
-        int rc = cv_chan_recv(fd, &m, fds, &nfds);
-        if (rc == -EAGAIN)
-            return;
-        if (rc == -EBADMSG) {
-            cv_warn("malformed control message ignored");
-            continue;
-        }
-        if (rc < 0) {
-            cv_info("supervisor gone, exiting");
-            event_base_loopbreak(w->base);
-            return;
-        }
-        if (m.type == CV_MSG_CAMERA && nfds == 1) {
-            used = 1;
-            rc = cv_worker_on_camera(w, &m.u.camera, fds[0]);
-            close(fds[0]);
-            if (rc < 0) {
-                event_base_loopbreak(w->base);
-                return;
-            }
-        } else if (m.type == CV_MSG_DOORBELL_ADD && nfds == 1) {
-            cv_worker_bell_add(w, m.u.doorbell.id, fds[0]);
-            used = 1;
-        } else if (m.type == CV_MSG_DOORBELL_DEL) {
-            cv_worker_bell_del(w, m.u.doorbell.id);
-        } else {
-            cv_warn("unexpected %s message ignored", cv_msg_type_name(m.type));
-        }
-        for (int i = used; i < nfds; i++)
-            close(fds[i]);
-    }
+    struct cv_msg m;
+    int rc = cv_chan_drain(fd, &m, cv_worker_on_message, w, INT32_MAX, "supervisor");
+    if (rc == -EPIPE)
+        cv_info("supervisor gone, exiting");
+    if (rc < 0)
+        event_base_loopbreak(w->base);
 }
 
 static void cv_worker_sig_cb(evutil_socket_t sig, short what, void *arg)

@@ -43,8 +43,10 @@ static int cv_conn_backlog_add(struct cv_rtsp_conn *c, const void *p, size_t n)
 {
     if (c->backlog_len - c->backlog_off + n > CV_RTSP_MAX_BACKLOG)
         return -ENOBUFS;
-    if (c->backlog_off > 0 && c->backlog_off == c->backlog_len)
+    if (c->backlog_off == c->backlog_len) {
         c->backlog_off = c->backlog_len = 0;
+        c->backlog_since_ms = cv_clock_mono_ms();
+    }
     if (c->backlog_len + n > c->backlog_cap) {
         /* Compact first; grow only if that is not enough. */
         memmove(c->backlog, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
@@ -633,6 +635,9 @@ void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
         udp |= c->out[i].setup && c->out[i].udp;
     if (udp && now_ms - c->last_seen_ms > CV_RTSP_SESSION_TIMEOUT * 1000ull)
         cv_rtsp_conn_close(c, "session timed out");
+    else if (c->backlog_len > c->backlog_off &&
+             now_ms - c->backlog_since_ms > CV_RTSP_MAX_BACKLOG_MS)
+        cv_rtsp_conn_close(c, "client too slow, behind for 5 s");
 }
 
 void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr *sa, int salen)
@@ -662,6 +667,13 @@ void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr 
     }
     snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
     evutil_make_socket_nonblocking(fd);
+    /*
+     * A fixed send buffer (the kernel doubles it: 2 MiB, a quarter second at 64 Mbit/s) instead
+     * of autotuning up to tcp_wmem's 4 MiB+: a stalled client then shows up in our backlog
+     * within seconds, where it is measured and dropped.
+     */
+    int sndbuf = CV_RTSP_SNDBUF;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     c->rd_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, cv_conn_read_cb, c);
     c->wr_ev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, cv_conn_write_cb, c);
     if (!c->rd_ev || !c->wr_ev) {

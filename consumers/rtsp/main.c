@@ -47,35 +47,26 @@ static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_cat
     cv_dbg("catalogue: %u cameras", cat->camera_count);
 }
 
+static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
+{
+    struct cv_rtsp_srv *srv = ctx;
+    switch (m->type) {
+    case CV_MSG_CATALOGUE: cv_srv_on_catalogue(srv, &m->u.catalogue); return 0;
+    case CV_MSG_SUBSCRIBED:
+        cv_rtsp_feed_on_subscribed(srv, &m->u.subscribed, nfds == 1 ? fds[0] : -1);
+        return nfds == 1;
+    default: cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type)); return 0;
+    }
+}
+
 static void cv_srv_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct cv_rtsp_srv *srv = arg;
-    static struct cv_msg m; /* the catalogue is large; one receive at a time */
-    for (;;) {
-        int fds[CV_PROTO_MAX_FDS], nfds = 0, used = 0;
-        int rc = cv_chan_recv(fd, &m, fds, &nfds);
-        if (rc == -EAGAIN)
-            return;
-        if (rc == -EBADMSG) {
-            cv_warn("malformed control message ignored");
-            continue;
-        }
-        if (rc < 0) {
-            cv_info("supervisor gone, exiting");
-            event_base_loopbreak(srv->base);
-            return;
-        }
-        switch (m.type) {
-        case CV_MSG_CATALOGUE: cv_srv_on_catalogue(srv, &m.u.catalogue); break;
-        case CV_MSG_SUBSCRIBED:
-            cv_rtsp_feed_on_subscribed(srv, &m.u.subscribed, nfds == 1 ? fds[0] : -1);
-            used = nfds == 1;
-            break;
-        default: cv_warn("unexpected %s message ignored", cv_msg_type_name(m.type)); break;
-        }
-        for (int i = used; i < nfds; i++)
-            close(fds[i]);
+    static struct cv_msg m; /* the catalogue is large: keep it off the stack */
+    if (cv_chan_drain(fd, &m, cv_srv_on_message, srv, INT32_MAX, "supervisor") < 0) {
+        cv_info("supervisor gone, exiting");
+        event_base_loopbreak(srv->base);
     }
 }
 

@@ -32,6 +32,8 @@ struct cv_rtsp_conn;
 #define CV_RTSP_DESCRIBE_WAIT_MS 10000
 #define CV_RTSP_SESSION_TIMEOUT  60 /* seconds without a request or RTCP before we drop it */
 #define CV_RTSP_MAX_BACKLOG      (4u << 20) /* bytes queued for a slow client before we drop it */
+#define CV_RTSP_MAX_BACKLOG_MS   5000       /* ... or time it stays behind without catching up */
+#define CV_RTSP_SNDBUF           (1u << 20) /* fixed kernel send buffer: backpressure shows soon */
 #define CV_RTSP_ARENA            (4u << 20) /* RTP bytes of one frame */
 #define CV_RTSP_MAX_PKTS         4096
 
@@ -95,6 +97,7 @@ struct cv_rtsp_conn {
     /* output backlog when the socket is full */
     uint8_t *backlog;
     size_t backlog_len, backlog_cap, backlog_off;
+    uint64_t backlog_since_ms;     /* when the backlog last went from empty to non-empty */
     struct cv_rtsp_msg msg; /* the request being handled */
 };
 

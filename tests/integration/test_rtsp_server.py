@@ -138,6 +138,9 @@ def test_client_that_stops_reading_does_not_slow_others(camvisor):
         time.sleep(5)
         assert w.frames_since(t0) >= 75
         assert w.max_gap(t0) < 0.5
+        # ...and once it has been behind for 5 s with nothing drained, it is dropped.
+        wait_for(lambda: "client too slow" in cv.logs(), 30, what="the stalled client dropped")
+        assert w.max_gap(t0) < 0.5
     finally:
         w.stop()
         stuck.close()
