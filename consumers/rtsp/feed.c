@@ -80,8 +80,26 @@ static void cv_feed_fan_out(struct cv_rtsp_feed *f)
         f->next_seq = fr.seq + 1;
         if (fr.flags & CV_FRAME_DISCONT)
             cv_feed_load_info(f); /* a restarted worker may have new parameters */
+        uint64_t gen = cv_ring_reader_generation(f->reader);
+        if (gen != f->generation) {
+            /* A restarted worker starts its clock again: rebase each track when it resumes. */
+            if (f->generation)
+                memset(f->rebase, 1, sizeof(f->rebase));
+            f->generation = gen;
+        }
         if (fr.track >= f->info.track_count)
             continue;
+        if (f->rebase[fr.track]) {
+            /*
+             * Keep the sessions' RTP timestamps going forward across the restart (20 ms after
+             * the last one sent): clients see a gap in time, not a jump back, and stay on their
+             * RTP session.
+             */
+            struct cv_rtp_packer *p = &f->packers[fr.track];
+            int64_t step = f->info.tracks[fr.track].clock_rate / 50;
+            p->ts_offset = (uint32_t)(p->ts_offset + f->last_pts[fr.track] + step - fr.pts);
+            f->rebase[fr.track] = false;
+        }
         f->last_pts[fr.track] = fr.pts;
         size_t count = cv_feed_packetize(f, &f->packers[fr.track], &fr);
         if (count == 0)

@@ -51,6 +51,8 @@ struct cv_rtsp_feed {
     struct cv_stream_info info;
     struct cv_rtp_packer packers[CV_MAX_TRACKS];
     int64_t last_pts[CV_MAX_TRACKS]; /* of the last frame fanned out, for RTP-Info */
+    uint64_t generation;             /* of the ring's writer we last read from */
+    bool rebase[CV_MAX_TRACKS];      /* a new writer: move ts_offset at the track's next frame */
     uint64_t next_seq;               /* ring sequence after the last frame fanned out */
     bool subscribed;
     int sub_status; /* negative errno when the supervisor refused */
