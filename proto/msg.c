@@ -37,6 +37,7 @@ static const struct cv_field camera_fields[] = {
     FLD(struct cv_msg_camera, url, F_STR, true),
     FLD(struct cv_msg_camera, transport, F_U32, true),
     FLD(struct cv_msg_camera, ring_size, F_U32, false),
+    FLD(struct cv_msg_camera, log_level, F_U32, false),
 };
 static const struct cv_field catalogue_fields[] = {
     {"cameras", F_STRARR, offsetof(struct cv_msg_catalogue, cameras), CV_NAME_MAX, true,
@@ -45,6 +46,7 @@ static const struct cv_field catalogue_fields[] = {
     FLD(struct cv_msg_catalogue, password, F_STR, false),
     FLD(struct cv_msg_catalogue, local_auth, F_U32, false),
     FLD(struct cv_msg_catalogue, default_query, F_STR, false),
+    FLD(struct cv_msg_catalogue, log_level, F_U32, false),
 };
 static const struct cv_field subscribe_fields[] = {
     FLD(struct cv_msg_subscribe, sub_id, F_U32, true),

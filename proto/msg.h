@@ -62,6 +62,7 @@ struct cv_msg_camera {
     char url[CV_URL_MAX]; /* effective URL: may carry credentials, never log it */
     uint32_t transport;   /* 0 tcp, 1 udp */
     uint32_t ring_size;
+    uint32_t log_level; /* enum cv_log_level */
 };
 
 struct cv_msg_catalogue {
@@ -71,6 +72,7 @@ struct cv_msg_catalogue {
     char password[128];
     uint32_t local_auth;
     char default_query[128];
+    uint32_t log_level;  /* enum cv_log_level */
 };
 
 struct cv_msg_subscribe {

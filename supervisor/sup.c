@@ -265,6 +265,7 @@ static void cv_sup_send_catalogue(struct cv_sup *sup)
     snprintf(cat->username, sizeof(cat->username), "%s", sup->cfg->rtsp_username);
     snprintf(cat->password, sizeof(cat->password), "%s", sup->cfg->rtsp_password);
     cat->local_auth = sup->cfg->rtsp_local_auth;
+    cat->log_level = sup->cfg->log_level;
     snprintf(cat->default_query, sizeof(cat->default_query), "%s", sup->cfg->rtsp_default_query);
     cv_sup_send(&sup->rtsp, &m, NULL, 0);
 }
@@ -277,6 +278,7 @@ static void cv_sup_on_worker_ready(struct cv_sup *sup, struct cv_child *c)
     snprintf(m.u.camera.url, sizeof(m.u.camera.url), "%s", cam->cfg.url);
     m.u.camera.transport = cam->cfg.transport == CV_TRANSPORT_UDP;
     m.u.camera.ring_size = (uint32_t)cam->cfg.ring_size;
+    m.u.camera.log_level = sup->cfg->log_level;
     cv_sup_send(c, &m, &cam->ring_fd, 1);
     for (struct cv_sub *s = sup->subs; s; s = s->next)
         if (s->cam == cam)

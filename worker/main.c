@@ -171,6 +171,8 @@ static int cv_worker_on_camera(struct cv_worker *w, const struct cv_msg_camera *
     }
     w->cam = *cam;
     cv_log_init("worker", cam->name);
+    if (cam->log_level <= CV_LOG_ERR)
+        cv_log_set_level((enum cv_log_level)cam->log_level);
     int rc = cv_ring_writer_open(ring_fd, &w->ring);
     if (rc < 0) {
         cv_err("cannot open ring: %s", strerror(-rc));

@@ -39,13 +39,14 @@
 
 #define CV_RTSPC_MAX_IN  (CV_RTSP_MAX_HEADER_BYTES + CV_RTSP_MAX_BODY)
 #define CV_RTSPC_MAX_OUT (256u * 1024) /* a camera that reads nothing gets no more RTCP */
-#define CV_RTSPC_REQ_MAX 4096
+#define CV_RTSPC_REQ_MAX 8192
 
 struct cv_rtspc {
     struct event_base *base;
     struct evdns_base *dns;                    /* borrowed */
     SSL_CTX *ssl_ctx;                          /* borrowed; NULL: plain TCP */
     struct evdns_getaddrinfo_request *dns_req; /* in flight; cancelled by free */
+    struct cv_rtspc_dns *dns_ticket;           /* its callback's argument, see cv_rtspc_dns_cb */
     struct bufferevent *bev;                   /* owned: closes the socket, frees the SSL */
     struct event *timer;                       /* owned: connect or response deadline */
     struct cv_rtspc_cbs cbs;
@@ -66,7 +67,7 @@ struct cv_rtspc {
     uint8_t pending_method; /* enum cv_rtsp_method */
     uint32_t pending_cseq;
     unsigned auth_tries; /* 401s answered for this request */
-    char pending_uri[1024];
+    char pending_uri[2048];
     char pending_headers[1024];
 
     bool have_chal; /* every request carries Authorization from then on */
@@ -126,35 +127,53 @@ __attribute__((format(printf, 3, 4))) static void cv_rtspc_fail(struct cv_rtspc 
 
 /* ---- requests ----------------------------------------------------------------------------- */
 
+/* Appends to buf[*n..size); false (and *n unchanged) when it does not fit. */
+__attribute__((format(printf, 4, 5))) static bool cv_rtspc_put(char *buf, size_t size, size_t *n,
+                                                               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *n, size - *n, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= size - *n)
+        return false;
+    *n += (size_t)w;
+    return true;
+}
+
 /* Formats and queues one request; returns its CSeq or a negative errno. */
 static int cv_rtspc_write(struct cv_rtspc *c, enum cv_rtsp_method method, const char *uri,
                           const char *headers)
 {
     char req[CV_RTSPC_REQ_MAX], auth[1024];
     const char *mstr = cv_rtsp_method_str(method);
-    uint32_t cseq = ++c->cseq;
-    int n = snprintf(req, sizeof(req), "%s %s RTSP/1.0\r\nCSeq: %u\r\nUser-Agent: camvisor\r\n",
-                     mstr, uri, cseq);
-    if (c->have_chal) {
+    uint32_t cseq = c->cseq + 1;
+    size_t n = 0;
+    bool ok = cv_rtspc_put(req, sizeof(req), &n,
+                           "%s %s RTSP/1.0\r\nCSeq: %u\r\n"
+                           "User-Agent: camvisor\r\n",
+                           mstr, uri, cseq);
+    if (ok && c->have_chal) {
         int an = cv_rtsp_auth_build(&c->chal, c->user, c->pass, mstr, uri, &c->nc, NULL, auth,
                                     sizeof(auth));
-        if (an < 0)
+        if (an < 0) {
+            OPENSSL_cleanse(auth, sizeof(auth));
             return an;
-        n += snprintf(req + n, sizeof(req) - (size_t)n, "Authorization: %s\r\n", auth);
+        }
+        ok = cv_rtspc_put(req, sizeof(req), &n, "Authorization: %s\r\n", auth);
         OPENSSL_cleanse(auth, sizeof(auth)); /* Basic carries the password itself */
     }
-    if (c->session[0] && (size_t)n < sizeof(req))
-        n += snprintf(req + n, sizeof(req) - (size_t)n, "Session: %s\r\n", c->session);
-    if ((size_t)n < sizeof(req))
-        n += snprintf(req + n, sizeof(req) - (size_t)n, "%s\r\n", headers ? headers : "");
-    if ((size_t)n >= sizeof(req)) {
-        OPENSSL_cleanse(req, sizeof(req));
+    if (ok && c->session[0])
+        ok = cv_rtspc_put(req, sizeof(req), &n, "Session: %s\r\n", c->session);
+    if (ok)
+        ok = cv_rtspc_put(req, sizeof(req), &n, "%s\r\n", headers ? headers : "");
+    int rc = ok ? evbuffer_add(bufferevent_get_output(c->bev), req, n) : 0;
+    OPENSSL_cleanse(req, sizeof(req));
+    if (!ok)
         return -E2BIG;
-    }
-    int rc = evbuffer_add(bufferevent_get_output(c->bev), req, (size_t)n);
-    OPENSSL_cleanse(req, (size_t)n);
     if (rc < 0)
         return -ENOMEM;
+    c->cseq = cseq;
     char shown[512];
     cv_url_redact(uri, shown, sizeof(shown)); /* a query may carry a camera's password */
     cv_dbg("rtsp: > %s %s (CSeq %u)", mstr, shown, cseq);
@@ -235,8 +254,9 @@ static void cv_rtspc_on_401(struct cv_rtspc *c, const struct cv_rtsp_msg *m)
         return;
     }
     if (c->auth_tries >= 2 || (c->auth_tries == 1 && !ch.stale)) {
-        cv_rtspc_fail(c, -EACCES, "authentication failed: the camera rejected the credentials "
-                                  "(401)");
+        cv_rtspc_fail(c, -EACCES,
+                      "authentication failed: the camera rejected the credentials "
+                      "(401)");
         return;
     }
     c->auth_tries++;
@@ -380,7 +400,7 @@ static void cv_rtspc_timer_cb(evutil_socket_t fd, short what, void *arg)
     cv_rtspc_leave(c);
 }
 
-static bool cv_rtspc_is_literal(const char *host)
+bool cv_rtspc_host_is_literal(const char *host)
 {
     struct in6_addr a6;
     struct in_addr a4;
@@ -395,7 +415,7 @@ static void cv_rtspc_connect_to(struct cv_rtspc *c, const struct evutil_addrinfo
             cv_rtspc_fail(c, -ENOMEM, "cannot create a TLS session");
             return;
         }
-        if (!cv_rtspc_is_literal(c->host))
+        if (!cv_rtspc_host_is_literal(c->host))
             SSL_set_tlsext_host_name(ssl, c->host);
         c->bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                 BEV_OPT_CLOSE_ON_FREE);
@@ -421,15 +441,29 @@ static void cv_rtspc_connect_to(struct cv_rtspc *c, const struct evutil_addrinfo
                       strerror(errno));
 }
 
+/*
+ * A cancelled lookup still calls back, later, from the loop (libevent defers it): by then the
+ * client may be gone. So the callback gets this ticket, which the client detaches when it goes
+ * and which the callback always frees. (A lookup still pending when the worker exits is never
+ * called back, so its ticket is never freed: a few bytes, at exit, only when a name was being
+ * resolved at that moment.)
+ */
+struct cv_rtspc_dns {
+    struct cv_rtspc *c; /* NULL once the client is gone */
+};
+
 static void cv_rtspc_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
-    struct cv_rtspc *c = arg;
-    c->dns_req = NULL;
-    if (result == EVUTIL_EAI_CANCEL) { /* from cv_rtspc_free: touch nothing else */
+    struct cv_rtspc_dns *ticket = arg;
+    struct cv_rtspc *c = ticket->c;
+    free(ticket);
+    if (!c || result == EVUTIL_EAI_CANCEL) {
         if (res)
             evutil_freeaddrinfo(res);
         return;
     }
+    c->dns_req = NULL;
+    c->dns_ticket = NULL;
     cv_rtspc_enter(c);
     if (result != 0 || !res)
         cv_rtspc_fail(c, -EHOSTUNREACH, "cannot resolve %s: %s", c->host,
@@ -471,7 +505,8 @@ int cv_rtspc_new(const struct cv_rtspc_cfg *cfg, const struct cv_rtspc_cbs *cbs,
 
     char port[8];
     snprintf(port, sizeof(port), "%u", c->port);
-    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+                                    .ai_socktype = SOCK_STREAM,
                                     .ai_protocol = IPPROTO_TCP,
                                     .ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV};
     struct evutil_addrinfo *res = NULL;
@@ -483,11 +518,18 @@ int cv_rtspc_new(const struct cv_rtspc_cfg *cfg, const struct cv_rtspc_cbs *cbs,
         cv_rtspc_fail(c, -EHOSTUNREACH, "cannot resolve %s: no resolver", c->host);
     } else {
         hints.ai_flags = EVUTIL_AI_NUMERICSERV | EVUTIL_AI_ADDRCONFIG;
-        /* May answer at once (from /etc/hosts), calling cv_rtspc_dns_cb before returning. */
-        struct evdns_getaddrinfo_request *req =
-            evdns_getaddrinfo(c->dns, c->host, port, &hints, cv_rtspc_dns_cb, c);
-        if (req && !c->dead)
-            c->dns_req = req;
+        struct cv_rtspc_dns *ticket = calloc(1, sizeof(*ticket));
+        if (!ticket) {
+            cv_rtspc_fail(c, -ENOMEM, "cannot resolve %s: out of memory", c->host);
+        } else {
+            ticket->c = c;
+            c->dns_ticket = ticket;
+            /* May answer at once (from /etc/hosts), calling back before it returns NULL. */
+            struct evdns_getaddrinfo_request *req =
+                evdns_getaddrinfo(c->dns, c->host, port, &hints, cv_rtspc_dns_cb, ticket);
+            if (req && c->dns_ticket)
+                c->dns_req = req;
+        }
     }
     cv_rtspc_leave(c);
     return 0;
@@ -519,10 +561,12 @@ void cv_rtspc_free(struct cv_rtspc *c, const char *teardown_uri)
         return;
     if (teardown_uri && c->connected && !c->failed && !c->dead && c->session[0] && c->bev)
         cv_rtspc_teardown(c, teardown_uri);
-    if (c->dns_req) {
-        struct evdns_getaddrinfo_request *req = c->dns_req;
+    if (c->dns_ticket) {
+        c->dns_ticket->c = NULL; /* the callback frees it */
+        c->dns_ticket = NULL;
+        if (c->dns_req)
+            evdns_getaddrinfo_cancel(c->dns_req);
         c->dns_req = NULL;
-        evdns_getaddrinfo_cancel(req);
     }
     if (c->busy) {
         /* One of our callbacks is on the stack: go quiet now, free when it returns. */

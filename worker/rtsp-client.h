@@ -49,8 +49,8 @@ struct cv_rtspc_cfg {
     struct ssl_ctx_st *ssl; /* borrowed SSL_CTX for rtsps, NULL for plain TCP */
     const char *host;       /* name or literal, without IPv6 brackets */
     uint16_t port;
-    const char *user;  /* "" when the URL has no credentials */
-    const char *pass;  /* secret: copied, wiped on free, never logged */
+    const char *user;    /* "" when the URL has no credentials */
+    const char *pass;    /* secret: copied, wiped on free, never logged */
     unsigned timeout_ms; /* connect (with resolution and TLS) and each awaited response */
 };
 
@@ -85,5 +85,8 @@ const char *cv_rtspc_session(const struct cv_rtspc *c, unsigned *timeout_s);
 
 /* The camera's address, once connected (for UDP media). 0 or -ENOTCONN. */
 int cv_rtspc_peer(const struct cv_rtspc *c, struct sockaddr_storage *ss, socklen_t *len);
+
+/* True when host is an IPv4 or IPv6 literal (no resolver needed). */
+bool cv_rtspc_host_is_literal(const char *host);
 
 #endif

@@ -5,10 +5,14 @@
 
 extern const struct cv_source_ops cv_src_testsrc_ops;
 extern const struct cv_source_ops cv_src_file_ops;
+extern const struct cv_source_ops cv_src_rtsp_ops;
+extern const struct cv_source_ops cv_src_rtsps_ops;
 
 static const struct cv_source_ops *const cv_sources[] = {
     &cv_src_testsrc_ops,
     &cv_src_file_ops,
+    &cv_src_rtsp_ops,
+    &cv_src_rtsps_ops,
 };
 
 const struct cv_source_ops *cv_source_find(const char *url)

@@ -131,8 +131,10 @@ static int cv_file_emit(struct cv_filesrc *s, AVPacket *pkt, int64_t ts_us)
             cv_worker_set_info(s->w, &s->info);
         }
         key = key || cv_nal_is_keyframe(ft->codec, data, len);
-    } else if (s->info.tracks[0].kind != CV_TRACK_VIDEO) {
-        key = true; /* audio-only: every frame is a starting point */
+    } else {
+        /* Audio is a starting point only without video: the ring's newest keyframe must be a
+         * picture a new viewer can decode from. */
+        key = s->info.tracks[0].kind != CV_TRACK_VIDEO;
     }
     int64_t pts = ts_us * ti->clock_rate / 1000000;
     int64_t dts = pts;

@@ -49,9 +49,11 @@ static int cv_conn_backlog_add(struct cv_rtsp_conn *c, const void *p, size_t n)
     }
     if (c->backlog_len + n > c->backlog_cap) {
         /* Compact first; grow only if that is not enough. */
-        memmove(c->backlog, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
-        c->backlog_len -= c->backlog_off;
-        c->backlog_off = 0;
+        if (c->backlog_off > 0) {
+            memmove(c->backlog, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
+            c->backlog_len -= c->backlog_off;
+            c->backlog_off = 0;
+        }
         if (c->backlog_len + n > c->backlog_cap) {
             size_t cap = c->backlog_cap ? c->backlog_cap : 65536;
             while (cap < c->backlog_len + n)

@@ -42,13 +42,13 @@ bool cv_rtsp_feed_ready(struct cv_rtsp_feed *f)
     if (!f->reader)
         return false;
     cv_feed_load_info(f);
+    /* Describable once every video track has its parameter sets (audio needs none here). */
     for (uint32_t i = 0; i < f->info.track_count; i++) {
         const struct cv_track_info *t = &f->info.tracks[i];
-        /* Video without parameter sets is not describable yet; audio is. */
-        if (t->kind == CV_TRACK_AUDIO || t->extradata_len > 0)
-            return f->info.track_count > 0;
+        if (t->kind == CV_TRACK_VIDEO && t->extradata_len == 0)
+            return false;
     }
-    return false;
+    return f->info.track_count > 0;
 }
 
 /* Packetises the frame in f->frame with packer p; returns the packet count (0 on error). */

@@ -44,6 +44,8 @@ static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_cat
     }
     srv->cat = *cat;
     srv->have_catalogue = true;
+    if (cat->log_level <= CV_LOG_ERR)
+        cv_log_set_level((enum cv_log_level)cat->log_level);
     cv_dbg("catalogue: %u cameras", cat->camera_count);
 }
 

@@ -2,8 +2,12 @@
 process so a test can make the camera vanish (SIGKILL) and come back.
 
     cam = Camera(codec="h264", audio="pcma").start()
-    cam.url            # rtsp://127.0.0.1:PORT/cam
-    cam.connections()  # RTSP client connections the camera has seen
+    cam.url            # rtsp://127.0.0.1:PORT/cam (rtsps:// with tls=True)
+    cam.connections()  # RTSP client connections the camera has accepted (start()'s own
+                       # readiness probe excluded)
+    cam.describes()    # DESCRIBE requests it has answered
+    cam.pause() / cam.resume()  # SIGSTOP / SIGCONT: a camera that stalls with its sockets open
+    cam.expired()      # sessions it timed out (session_timeout=N: expires idle sessions after N s)
 
 Run as a script it is the camera process itself (see main())."""
 import os
@@ -24,7 +28,8 @@ def _free_port():
 
 class Camera:
     def __init__(self, codec="h264", audio=None, width=320, height=240, fps=25, gop=25,
-                 user=None, password=None, port=None, path="cam", slices=1, sdp_only_params=False):
+                 user=None, password=None, port=None, path="cam", slices=1, sdp_only_params=False,
+                 digest=False, tls=False, session_timeout=None):
         self.port = port or _free_port()
         self.args = ["--port", str(self.port), "--codec", codec, "--width", str(width),
                      "--height", str(height), "--fps", str(fps), "--gop", str(gop),
@@ -35,6 +40,14 @@ class Camera:
             self.args += ["--user", user, "--password", password]
         if sdp_only_params:
             self.args += ["--sdp-only-params"]
+        if digest:
+            self.args += ["--digest"]
+        if session_timeout:
+            self.args += ["--session-timeout", str(session_timeout)]
+        if tls:
+            self.args += ["--tls", _tls_pem()]
+        self.tls = tls
+        self.probes = 0
         self.path = path
         self.user, self.password = user, password
         self.proc = None
@@ -43,7 +56,7 @@ class Camera:
 
     @property
     def url(self):
-        return f"rtsp://127.0.0.1:{self.port}/{self.path}"
+        return f"{'rtsps' if self.tls else 'rtsp'}://127.0.0.1:{self.port}/{self.path}"
 
     def start(self, wait=True):
         self.log = open(self.log_path, "a")
@@ -54,6 +67,7 @@ class Camera:
             while time.monotonic() < deadline:
                 try:
                     with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        self.probes += 1
                         return self
                 except OSError:
                     time.sleep(0.1)
@@ -70,13 +84,52 @@ class Camera:
         if self.log:
             self.log.close()
 
-    def connections(self):
-        """Number of client connections the camera has accepted so far."""
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def _count(self, line):
         try:
             with open(self.log_path) as f:
-                return f.read().count("client connected")
+                return f.read().count(line)
         except OSError:
             return 0
+
+    def connections(self):
+        """Client connections accepted so far, without start()'s readiness probes (whose line
+        may be printed a moment after start() returns: ask after the clients have connected)."""
+        return self._count("client connected") - self.probes
+
+    def expired(self):
+        """Sessions timed out so far (session_timeout cameras only)."""
+        return sum(int(l.split()[1]) for l in self._lines("expired "))
+
+    def _lines(self, prefix):
+        try:
+            with open(self.log_path) as f:
+                return [l for l in f if l.startswith(prefix)]
+        except OSError:
+            return []
+
+    def describes(self):
+        """DESCRIBE requests answered so far."""
+        return self._count("describe request")
+
+
+def _tls_pem():
+    """A self-signed certificate and key for 127.0.0.1, made once per test run."""
+    path = "/tmp/camvisor-test-camera-tls.pem"
+    if not os.path.exists(path):
+        key, crt = path + ".key", path + ".crt"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", crt],
+                       check=True, capture_output=True)
+        with open(path + ".tmp", "w") as f:
+            f.write(open(crt).read() + open(key).read())
+        os.rename(path + ".tmp", path)
+    return path
 
 
 def main():
@@ -85,7 +138,8 @@ def main():
     import gi
     gi.require_version("Gst", "1.0")
     gi.require_version("GstRtspServer", "1.0")
-    from gi.repository import GLib, Gst, GstRtspServer
+    gi.require_version("GstRtsp", "1.0")
+    from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -100,6 +154,9 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--sdp-only-params", action="store_true")
+    ap.add_argument("--digest", action="store_true")
+    ap.add_argument("--session-timeout", type=int)
+    ap.add_argument("--tls")
     a = ap.parse_args()
 
     Gst.init(None)
@@ -136,20 +193,58 @@ def main():
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(f"( {video}{audio} )")
     factory.set_shared(True)
-    if a.user:
+    auth = None
+    if a.user or a.tls:
         auth = GstRtspServer.RTSPAuth()
+        server.set_auth(auth)
+    if a.tls:
+        with open(a.tls) as f:
+            auth.set_tls_certificate(Gio.TlsCertificate.new_from_pem(f.read(), -1))
+    if not a.user and a.tls:
+        # Anyone may watch; TLS alone. The default token grants access to the factory.
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "anonymous")
+        auth.set_default_token(token)
+        perms = GstRtspServer.RTSPPermissions()
+        perms.add_role_from_structure(Gst.Structure.new_from_string(
+            "anonymous, media.factory.access=(boolean)true, "
+            "media.factory.construct=(boolean)true"))
+        factory.set_permissions(perms)
+    if a.user:
         token = GstRtspServer.RTSPToken()
         token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
-        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(a.user, a.password), token)
-        server.set_auth(auth)
+        if a.digest:
+            auth.add_digest(a.user, a.password, token)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        else:
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(a.user, a.password), token)
         perms = GstRtspServer.RTSPPermissions()
         perms.add_role_from_structure(Gst.Structure.new_from_string(
             "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
         factory.set_permissions(perms)
     server.get_mount_points().add_factory(f"/{a.path}", factory)
 
-    def on_client(_server, _client):
+    def on_describe(_client, _ctx):
+        print("describe request", flush=True)
+
+    def on_session(_client, session):
+        if a.session_timeout:
+            session.set_timeout(a.session_timeout)
+
+    def on_client(_server, client):
         print("client connected", flush=True)
+        client.connect("describe-request", on_describe)
+        client.connect("new-session", on_session)
+
+    def expire():
+        n = server.get_session_pool().cleanup()
+        if n:
+            print(f"expired {n} sessions", flush=True)
+        return True
+
+    if a.session_timeout:
+        # gst-rtsp-server expires sessions only when asked to.
+        GLib.timeout_add_seconds(1, expire)
 
     server.connect("client-connected", on_client)
     server.attach(None)

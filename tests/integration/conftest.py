@@ -85,6 +85,7 @@ class Camvisor:
         self.log = open(self.log_path, "w")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        env.setdefault("LSAN_OPTIONS", f"suppressions={ROOT}/tests/lsan.supp:print_suppressions=0")
         self.proc = subprocess.Popen(
             [os.path.join(BUILD, "camvisor"), "-c", str(self.conf)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -152,6 +153,7 @@ def camvisor(tmp_path):
             log = c.logs()
             # Sanitizer reports in any process are failures even if the test passed.
             assert "ERROR: AddressSanitizer" not in log, log[-4000:]
+            assert "ERROR: LeakSanitizer" not in log, log[-4000:]
             assert "runtime error:" not in log, log[-4000:]
 
 
