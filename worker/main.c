@@ -8,8 +8,6 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <libavutil/log.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,25 +250,12 @@ static void cv_worker_sig_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(w->base);
 }
 
-/* FFmpeg's own messages, as our log lines: warnings and errors only. */
-static void cv_worker_av_log(void *avcl, int level, const char *fmt, va_list ap)
-{
-    (void)avcl;
-    if (level > AV_LOG_WARNING)
-        return;
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    line[strcspn(line, "\n")] = '\0';
-    cv_log(level <= AV_LOG_ERROR ? CV_LOG_ERR : CV_LOG_WRN, "ffmpeg: %s", line);
-}
-
 int main(int argc, char **argv)
 {
     static struct cv_worker w; /* the process's one worker, with its ~5 KiB of stream info */
     int rc = 1;
     cv_log_init("worker", argc > 1 ? argv[1] : NULL);
     signal(SIGPIPE, SIG_IGN);
-    av_log_set_callback(cv_worker_av_log);
     w.ctl = CV_PROC_CTL_FD;
     w.base = event_base_new();
     if (!w.base)
