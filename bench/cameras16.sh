@@ -3,6 +3,12 @@
 # 1080p25 ~4 Mbit/s H.264 clip of fanout.sh, GOP 2 s, no re-encode; RES=720p uses a 1280x720
 # ~2 Mbit/s clip instead) and one rtsp_load process with one RTSP/TCP session per camera.
 #
+# SOURCE=rtsp: the 16 cameras are rtsp:// cameras instead, each pulled over RTSP/TCP from its own
+# file: camera of a second camvisor (the "farm", not measured, but its ~20 % of a core is load on
+# the machine). This is the production path (the worker's own RTSP client), as in go2rtc's figure.
+# The farm's cameras start at different moments, so frames reach the measured camvisor out of
+# phase, as real cameras' do (one farm camera for all would wake camvisor-rtsp once per 16 frames).
+#
 # 1. CPU: REPEATS times (interleaved) a window of DUR_IDLE s with no viewer and a window of DUR s
 #    with the 16 viewers; CPU of camvisor-rtsp, of the 16 workers together and of the supervisor
 #    from /proc/<pid>/stat; medians in % of one core.
@@ -30,7 +36,14 @@ else
     CLIP=$(make_clip cam1080p4m 1920 1080 4M 30)
 fi
 specs=() urls=()
-for i in $(seq -w 1 "$NCAM"); do specs+=("cam$i=file:$CLIP"); done
+if [ "${SOURCE:-file}" = rtsp ]; then
+    for i in $(seq -w 1 "$NCAM"); do specs+=("src$i=file:$CLIP"); done
+    cv_start_farm "${specs[@]}"
+    specs=()
+    for i in $(seq -w 1 "$NCAM"); do specs+=("cam$i=rtsp://127.0.0.1:$FARM_PORT/src$i"); done
+else
+    for i in $(seq -w 1 "$NCAM"); do specs+=("cam$i=file:$CLIP"); done
+fi
 cv_start "${specs[@]}"
 for i in $(seq -w 1 "$NCAM"); do urls+=("rtsp://127.0.0.1:$CV_PORT/cam$i"); done
 RTSP=$(cv_rtsp_pid)
@@ -38,7 +51,7 @@ WORKERS=$(cv_worker_pids | tr ' ' ',' | sed 's/,$//')
 sleep 3
 
 echo "# cameras16.sh: $(machine_line)"
-echo "# $NCAM file: cameras playing $CLIP ($(ffprobe -v error -show_entries format=bit_rate -of csv=p=0 "$CLIP") bit/s)"
+echo "# $NCAM ${SOURCE:-file} cameras playing $CLIP ($(ffprobe -v error -show_entries format=bit_rate -of csv=p=0 "$CLIP") bit/s)"
 echo "# windows: ${DUR_IDLE} s without viewers, ${DUR} s with one viewer per camera; ${REPEATS} repeats"
 RAW=$CV_DIR/raw
 : >"$RAW"
@@ -46,6 +59,8 @@ MEMF=$CV_DIR/mem
 probes=(-p rtsp="$RTSP" -p workers="$WORKERS" -p sup="$CV_PID")
 
 read_memory() {
+    # shellcheck disable=SC2046 # one argument per pid
+    python3 "$ROOT/bench/footprint.py" $(cv_all_pids) >"$MEMF.fp"
     : >"$MEMF"
     for p in $(cv_all_pids); do
         read -r pss clean dirty rss < <(awk '/^Pss:/{p=$2} /^Private_Clean:/{c=$2}
@@ -80,7 +95,7 @@ col() { grep "^$1 " "$RAW" | field "$2" | median; }
 echo
 echo "## CPU, % of one core (median of $REPEATS)"
 echo
-echo "| viewers | camvisor-rtsp | 16 workers | supervisor | all camvisor | load client | whole machine (of 200) | Mbit/s per viewer (min..max) | longest gap ms | seq jumps |"
+echo "| viewers | camvisor-rtsp | $NCAM workers | supervisor | all camvisor | load client | whole machine (of 200) | Mbit/s per viewer (min..max) | longest gap ms | seq jumps |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for n in 0 "$NCAM"; do
     tot=$(grep "^$n " "$RAW" | awk '{for(i=1;i<=NF;i++){split($i,kv,"="); v[kv[1]]=kv[2]} print v["cpu_rtsp"]+v["cpu_workers"]+v["cpu_sup"]}' | median)
@@ -116,6 +131,9 @@ awk '{p+=$3; c+=$4; d+=$5; r+=$6; rp+=$7; rv+=$8}
      END{printf "| **sum over all %d processes** | **%d** (%.1f MiB) | %d | %d | %d | %d | %d | %d |\n", NR, p, p/1024, c, d, c+d, r, rp, rv}' "$MEMF"
 awk '{p+=$3-$7} END{printf "| sum without the rings | %d (%.1f MiB) | | | | | | |\n", p, p/1024}' "$MEMF"
 awk '$1=="camvisor-worker"{d+=$5-$8; n++} END{printf "\nPer worker, Private_Dirty without the ring: %.0f KiB (mean of %d)\n", d/n, n}' "$MEMF"
+echo
+echo "Footprint (distinct resident pages of all camvisor processes, each counted once;"
+echo "bench/footprint.py): $(cat "$MEMF.fp") KiB"
 
 [ "$PROFILE" = 1 ] || exit 0
 PD=$DATA/profile
@@ -143,8 +161,7 @@ for who in worker rtsp; do
     echo "### $who: strace -c -f (${PROF} s; about $frames frames at 25 fps)"
     echo
     echo '```'
-    sed -n '1,/^------ .*total/p' "$PD/strace-$who.txt" | head -20
-    tail -1 "$PD/strace-$who.txt"
+    sed -n '1,/total$/p' "$PD/strace-$who.txt" | head -24
     echo '```'
     awk -v f="$frames" '$1 ~ /^[0-9.]+$/ && NF >= 5 {name=$NF; calls=$4; printf "%s %.2f/frame; ", name, calls/f} END{print ""}' \
         "$PD/strace-$who.txt" | fold -s -w 110

@@ -6,7 +6,10 @@
 # fan-out cost. Each N runs REPEATS times, interleaved (0 1 16 64, 0 1 16 64, ...), and the table
 # gives medians in % of one core.
 #
-#     bench/fanout.sh                 # DUR=20 REPEATS=3 NS="0 1 16 64": about 5 minutes
+# Then (PROFILE=1, the default) with 64 clients playing: `strace -c -f` of camvisor-rtsp and of the
+# worker for PROF s each, and `perf stat` of camvisor-rtsp: syscalls per frame at 64 clients.
+#
+#     bench/fanout.sh                 # DUR=20 REPEATS=3 NS="0 1 16 64" PROF=10: about 5.5 minutes
 #     DUR=10 REPEATS=1 NS="64" bench/fanout.sh
 set -eu
 source "$(dirname "$0")/lib.sh"
@@ -14,6 +17,8 @@ need_build
 DUR=${DUR:-20}
 REPEATS=${REPEATS:-3}
 NS=${NS:-0 1 16 64}
+PROFILE=${PROFILE:-1}
+PROF=${PROF:-10}
 
 CLIP=$(make_clip cam1080p4m 1920 1080 4M 30)
 cv_start "cam=file:$CLIP"
@@ -59,3 +64,31 @@ for n in $NS; do
 done
 echo
 echo "(CPU in % of one core, median of $REPEATS windows of ${DUR} s; gap and jumps: worst over all runs)"
+
+[ "$PROFILE" = 1 ] || exit 0
+PD=$DATA/profile
+mkdir -p "$PD"
+"$LOAD" -n 64 -d $((3 * PROF + 6)) -w 1 "$URL" >"$PD/fanout-load.out" &
+lp=$!
+sleep 3
+timeout -s INT "$PROF" strace -c -f -o "$PD/fanout-strace-rtsp.txt" -p "$RTSP" >/dev/null 2>&1 || true
+timeout -s INT "$PROF" strace -c -f -o "$PD/fanout-strace-worker.txt" -p "$WORKER" >/dev/null 2>&1 || true
+perf stat -e task-clock,context-switches,cpu-migrations,page-faults -p "$RTSP" \
+    -o "$PD/fanout-perfstat-rtsp.txt" -- sleep "$PROF" 2>/dev/null ||
+    echo "perf stat: not available" >"$PD/fanout-perfstat-rtsp.txt"
+wait "$lp" || true
+for who in rtsp worker; do
+    echo
+    echo "### $who with 64 clients: strace -c -f, ${PROF} s (about $((25 * PROF)) frames)"
+    echo
+    echo '```'
+    sed -n '1,/total$/p' "$PD/fanout-strace-$who.txt" | head -24
+    echo '```'
+    awk -v f=$((25 * PROF)) '$1 ~ /^[0-9.]+$/ && NF >= 5 {printf "%s %.2f/frame; ", $NF, $4/f} END{print ""}' \
+        "$PD/fanout-strace-$who.txt" | fold -s -w 110
+done
+echo
+echo '```'
+grep -E 'task-clock|context-switches|cpu-migrations|page-faults|seconds time' "$PD/fanout-perfstat-rtsp.txt" | sed 's/  */ /g'
+echo '```'
+echo "(perf stat of camvisor-rtsp, 64 clients, ${PROF} s, without strace; load client: $(grep '^RESULT' "$PD/fanout-load.out" | field bad) bad sessions)"

@@ -13,8 +13,17 @@ mkdir -p "$DATA"
 
 CV_PID=
 CV_DIR=
+FARM_PID=
+FARM_DIR=
+FARM_PORT=
 
 cv_cleanup() {
+    if [ -n "$FARM_PID" ]; then
+        local keep_pid=$CV_PID keep_dir=$CV_DIR
+        CV_PID=$FARM_PID CV_DIR=$FARM_DIR FARM_PID=
+        cv_cleanup
+        CV_PID=$keep_pid CV_DIR=$keep_dir
+    fi
     if [ -n "$CV_PID" ] && kill -0 "$CV_PID" 2>/dev/null; then
         kill -TERM "$CV_PID" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$CV_PID" 2>/dev/null || break; sleep 0.1; done
@@ -85,6 +94,15 @@ cv_start() {
     exit 1
 }
 
+# cv_start_farm "name=url" ...: a second camvisor that plays cameras for the measured one to pull
+# over rtsp:// (rtsp://127.0.0.1:$FARM_PORT/<name>); it is stopped on exit too.
+cv_start_farm() {
+    cv_start "$@"
+    # shellcheck disable=SC2034 # FARM_PORT is for the caller
+    FARM_PID=$CV_PID FARM_DIR=$CV_DIR FARM_PORT=$CV_PORT
+    CV_PID= CV_DIR= CV_PORT=
+}
+
 # Direct children of the supervisor whose command line matches a pattern.
 cv_children() {
     local pat=$1 p
@@ -114,7 +132,7 @@ mem_ring() {
 
 # median of the numbers on stdin, one per line
 median() {
-    sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2];
+    sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "nan"; else if (NR%2) printf "%.2f\n", a[(NR+1)/2];
                                    else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'
 }
 

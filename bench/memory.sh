@@ -2,6 +2,7 @@
 # Memory of camvisor, and where a worker's private memory comes from.
 #
 # 1. Idle, one camera: camvisor with one file: camera (the 1080p25 4 Mbit/s clip) and no viewer,
+#    (SOURCE=rtsp: an rtsp:// camera pulling that clip from a second camvisor, not measured)
 #    read after IDLE seconds (default 20: the 6 MiB ring has been written all round by then, as it
 #    is in steady state): PSS, Private_Clean, Private_Dirty and RSS of each process and summed.
 # 2. The worker's mappings grouped by what they are (ring, heap, FFmpeg's libraries, the libraries
@@ -9,6 +10,8 @@
 # 3. Trivial programs (int main(){pause();}) built with and without FFmpeg's libraries linked, and
 #    bench/mem_probe (dlopen()s a library set; optionally demuxes the clip; optionally forks K
 #    children, as a zygote would): what loading each set costs, and what a forked child keeps.
+#
+# 4. The CPU time a process start spends loading those libraries (perf stat).
 #
 #     bench/memory.sh          # about 40 s
 set -eu
@@ -20,13 +23,25 @@ CLIP=$(make_clip cam1080p4m 1920 1080 4M 30)
 FF="libavformat.so.59 libavcodec.so.59 libavutil.so.57 libswscale.so.6"
 BASE="libevent-2.1.so.7 libmsgpackc.so.2 libinih.so.1 libssl.so.3 libcrypto.so.3"
 
+others_ffmpeg() { # processes outside this camvisor that map libavcodec
+    local n=0 p
+    for p in $(grep -l libavcodec /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3); do
+        case " $(cv_all_pids) " in *" $p "*) ;; *) n=$((n + 1)) ;; esac
+    done
+    echo "$n"
+}
 echo "# memory.sh: $(machine_line)"
 echo "# KiB throughout. private = Private_Clean + Private_Dirty. Private_Clean is library code that"
 echo "# no other process on the machine maps right now (it becomes shared as soon as one does)."
 echo
-cv_start "cam=file:$CLIP"
+if [ "${SOURCE:-file}" = rtsp ]; then
+    cv_start_farm "src=file:$CLIP"
+    cv_start "cam=rtsp://127.0.0.1:$FARM_PORT/src"
+else
+    cv_start "cam=file:$CLIP"
+fi
 sleep "$IDLE"
-echo "## 1. idle, one file: camera, no viewer, after ${IDLE} s"
+echo "## 1. idle, one ${SOURCE:-file}: camera, no viewer, after ${IDLE} s"
 echo
 echo "| process | PSS | Private_Clean | Private_Dirty | RSS | of which ring (PSS) |"
 echo "|---|---|---|---|---|---|"
@@ -42,6 +57,13 @@ done
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f MiB", k/1024}'; }
 echo "| **sum** | **$tp** ($(mib $tp)) | $tc | $td | $tr | $tg |"
 echo "| sum without the ring | $((tp - tg)) ($(mib $((tp - tg)))) | | | | |"
+echo
+fp=$(python3 "$ROOT/bench/footprint.py" $(cv_all_pids))
+echo "Footprint (distinct resident pages of the 3 processes, each counted once; bench/footprint.py),"
+echo "KiB: $fp"
+echo
+echo "Other processes on the machine mapping libavcodec now: $(others_ffmpeg). They lower camvisor's"
+echo "PSS by sharing its library pages; the footprint does not depend on them."
 echo
 
 W=$(cv_worker_pid cam)
@@ -81,7 +103,7 @@ echo
 echo "## 3. what loading the libraries costs (no camvisor running)"
 echo
 T=$DATA/trivial
-printf '#include <unistd.h>\nint main(void){pause();return 0;}\n' >"$T.c"
+printf '#include <unistd.h>\nint main(int c, char **v){(void)v; if (c < 2) pause(); return 0;}\n' >"$T.c"
 gcc -O2 -o "$T-plain" "$T.c"
 gcc -O2 -o "$T-ffmpeg" "$T.c" -Wl,--no-as-needed -lavformat -lavcodec -lavutil -lswscale
 gcc -O2 -o "$T-base" "$T.c" -Wl,--no-as-needed -levent -lmsgpackc -linih -lssl -lcrypto
@@ -127,3 +149,12 @@ probe "FFmpeg + base" $FF $BASE
 probe "FFmpeg + base, demuxing (an exec'd file: worker)" -i "$CLIP" $FF $BASE
 probe "zygote: FFmpeg + base loaded, 4 forked children each demuxing" -f 4 -i "$CLIP" $FF $BASE
 probe "zygote: FFmpeg + base loaded, 4 forked children idle" -f 4 $FF $BASE
+echo
+echo "## 4. CPU time to start a process with these libraries (perf stat -r 10, task-clock)"
+echo
+echo "| program | ms of CPU per start |"
+echo "|---|---|"
+for v in plain base ffmpeg all; do
+    ms=$(perf stat -r 10 -x, -e task-clock "$T-$v" exit 2>&1 >/dev/null | awk -F, '/task-clock/{print $1}')
+    echo "| trivial-$v (as in section 3) | ${ms:-perf unavailable} |"
+done
