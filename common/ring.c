@@ -637,6 +637,11 @@ int64_t cv_ring_reader_info(struct cv_ring_reader *r, struct cv_stream_info *inf
     return -EAGAIN;
 }
 
+uint64_t cv_ring_reader_info_seq(const struct cv_ring_reader *r)
+{
+    return atomic_load_explicit(&r->params->seq, memory_order_acquire);
+}
+
 uint64_t cv_ring_reader_skipped(const struct cv_ring_reader *r)
 {
     return r->skipped;

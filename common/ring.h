@@ -73,6 +73,8 @@ int cv_ring_read(struct cv_ring_reader *r, struct cv_frame *f, void *buf, size_t
 int cv_ring_reader_seek_key(struct cv_ring_reader *r);
 /* Copies the codec parameters; returns their sequence (0 = never set) or a negative errno. */
 int64_t cv_ring_reader_info(struct cv_ring_reader *r, struct cv_stream_info *info);
+/* The parameters' current sequence, one atomic load: compare before paying for a copy. */
+uint64_t cv_ring_reader_info_seq(const struct cv_ring_reader *r);
 uint64_t cv_ring_reader_skipped(const struct cv_ring_reader *r); /* frames lost to laps/tears */
 uint64_t cv_ring_reader_generation(const struct cv_ring_reader *r);
 const struct cv_ring_header *cv_ring_reader_header(const struct cv_ring_reader *r);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libavutil/base64.h>
+#include "common/base64.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -210,11 +210,11 @@ static int parse_basic(const char *p, struct cv_rtsp_credentials *cr)
     n = strcspn(p, " \t");
     if (*skip_ws(p + n) != '\0' || n == 0)
         return -EBADMSG;
-    if (n >= sizeof(b64) || AV_BASE64_DECODE_SIZE(n) > sizeof(dec))
+    if (n >= sizeof(b64) || CV_BASE64_DECODE_SIZE(n) > sizeof(dec))
         return -E2BIG;
     memcpy(b64, p, n);
     b64[n] = '\0';
-    len = av_base64_decode(dec, b64, (int)sizeof(dec));
+    len = cv_base64_decode(dec, b64, sizeof(dec));
     if (len <= 0)
         return -EBADMSG;
     uint8_t *colon = memchr(dec, ':', (size_t)len);
@@ -437,14 +437,14 @@ int cv_rtsp_auth_nonce(char out[33])
 
 static int build_basic(const char *user, const char *pass, char *out, size_t size)
 {
-    char plain[258], b64[AV_BASE64_SIZE(257)];
+    char plain[258], b64[CV_BASE64_SIZE(257)];
     int n = snprintf(plain, sizeof(plain), "%s:%s", user, pass);
 
     if (strchr(user, ':'))
         return -EINVAL;
     if (n < 0 || (size_t)n >= sizeof(plain))
         return -E2BIG;
-    if (!av_base64_encode(b64, (int)sizeof(b64), (const uint8_t *)plain, n))
+    if (!cv_base64_encode(b64, sizeof(b64), (const uint8_t *)plain, (size_t)n))
         return -E2BIG;
     n = snprintf(out, size, "Basic %s", b64);
     return n < 0 || (size_t)n >= size ? -E2BIG : n;

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <libavutil/base64.h>
+#include "common/base64.h"
 
 struct out {
     char *buf;
@@ -55,7 +55,7 @@ static unsigned nal_type(enum cv_codec codec, const uint8_t *nal)
 static unsigned put_sets(struct out *o, const struct cv_track_info *t, unsigned type,
                          const char *prefix)
 {
-    char b64[AV_BASE64_SIZE(CV_MAX_EXTRADATA)];
+    char b64[CV_BASE64_SIZE(CV_MAX_EXTRADATA)];
     size_t len = t->extradata_len > CV_MAX_EXTRADATA ? 0 : t->extradata_len, pos = 0, n;
     const uint8_t *nal;
     unsigned count = 0;
@@ -63,7 +63,7 @@ static unsigned put_sets(struct out *o, const struct cv_track_info *t, unsigned 
     while (next_nal(t->extradata, len, &pos, &nal, &n)) {
         if (nal_type(t->codec, nal) != type)
             continue;
-        if (!av_base64_encode(b64, (int)sizeof(b64), nal, (int)n))
+        if (!cv_base64_encode(b64, sizeof(b64), nal, n))
             continue;
         put(o, "%s%s", count ? "," : prefix, b64);
         count++;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libavutil/base64.h>
+#include "common/base64.h"
 
 struct span {
     const char *s;
@@ -148,9 +148,9 @@ static bool put_b64_list(struct cv_track_info *t, struct span list)
         if (tok.s == tok.e)
             continue;
         if (copy_span(tok, b64, sizeof(b64)) < 0 ||
-            AV_BASE64_DECODE_SIZE(span_len(tok)) > sizeof(nal))
+            CV_BASE64_DECODE_SIZE(span_len(tok)) > sizeof(nal))
             return false;
-        int n = av_base64_decode(nal, b64, (int)sizeof(nal));
+        int n = cv_base64_decode(nal, b64, sizeof(nal));
         if (n <= 0 || !put_nal(t, nal, (size_t)n))
             return false;
     }

@@ -144,7 +144,17 @@ static int cv_file_emit(struct cv_filesrc *s, AVPacket *pkt, int64_t ts_us)
     return 0;
 }
 
-/* Reads and publishes every packet that is due; stops at the first one from the future. */
+/* Wakes the source again in us microseconds (a one-shot timer: no polling between packets). */
+static void cv_file_schedule(struct cv_filesrc *s, int64_t us)
+{
+    struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+    event_add(s->tick, &tv);
+}
+
+/*
+ * Reads and publishes every packet that is due, then sleeps until the first one from the future
+ * is.
+ */
 static void cv_file_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -157,15 +167,14 @@ static void cv_file_tick(evutil_socket_t fd, short what, void *arg)
             if (rc == AVERROR_EOF) {
                 s->loop_offset_us += s->last_us + 40000;
                 s->last_us = 0;
-                if (avformat_seek_file(s->fmt, -1, INT64_MIN, 0, 0, 0) < 0) {
+                if (avformat_seek_file(s->fmt, -1, INT64_MIN, 0, 0, 0) < 0)
                     cv_err("file: cannot loop (seek failed)");
-                    event_del(s->tick);
-                }
+                else
+                    cv_file_schedule(s, 0);
                 return;
             }
             if (rc < 0) {
                 cv_err("file: read error: %s", av_err2str(rc));
-                event_del(s->tick);
                 cv_worker_set_state(s->w, CV_STATE_RECONNECTING, "read error");
                 return;
             }
@@ -181,14 +190,17 @@ static void cv_file_tick(evutil_socket_t fd, short what, void *arg)
             ts == AV_NOPTS_VALUE ? s->last_us : av_rescale_q(ts, ft->tb, (AVRational){1, 1000000});
         if (us < 0)
             us = 0;
-        if (us + s->loop_offset_us > now_us)
-            return; /* not due yet */
+        if (us + s->loop_offset_us > now_us) {
+            cv_file_schedule(s, us + s->loop_offset_us - now_us);
+            return;
+        }
         if (us > s->last_us)
             s->last_us = us;
         cv_file_emit(s, s->pkt, us + s->loop_offset_us);
         av_packet_unref(s->pkt);
         s->pending = false;
     }
+    cv_file_schedule(s, 0); /* budget spent: let the loop breathe, then go on */
 }
 
 static void cv_file_stop(void *state)
@@ -242,13 +254,12 @@ static int cv_file_start(struct cv_worker *w, const struct cv_msg_camera *cam, v
     }
     rc = -ENOMEM;
     s->pkt = av_packet_alloc();
-    s->tick = event_new(cv_worker_base(w), -1, EV_PERSIST, cv_file_tick, s);
+    s->tick = event_new(cv_worker_base(w), -1, 0, cv_file_tick, s);
     if (!s->pkt || !s->tick)
         goto fail;
     cv_worker_set_info(w, &s->info);
     cv_worker_set_state(w, CV_STATE_STREAMING, NULL);
-    struct timeval tv = {0, 5000}; /* 5 ms: well under a frame, cheap when idle */
-    event_add(s->tick, &tv);
+    cv_file_schedule(s, 0);
     s->start_ns = cv_clock_mono_ns();
     cv_info("file: playing %s, %u tracks, looped", path, s->info.track_count);
     *state = s;

@@ -20,6 +20,9 @@
 /* Loads new codec parameters and (re)initialises the packetisers of tracks that changed. */
 static void cv_feed_load_info(struct cv_rtsp_feed *f)
 {
+    /* Called on every doorbell: the 5 KiB copy only when the parameters changed. */
+    if (f->info_seq > 0 && cv_ring_reader_info_seq(f->reader) == (uint64_t)f->info_seq)
+        return;
     struct cv_stream_info info;
     int64_t seq = cv_ring_reader_info(f->reader, &info);
     if (seq <= 0 || seq == f->info_seq)
