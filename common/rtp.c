@@ -151,16 +151,11 @@ int cv_rtp_packetize(struct cv_rtp_packer *p, const uint8_t *frame, size_t len, 
     case CV_CODEC_H265:
         rc = cv_rtp_h26x_pack(p, frame, len, ts, !(flags & CV_RTP_PACK_MORE), out);
         break;
-    case CV_CODEC_AAC:
-        rc = cv_rtp_aac_pack(p, frame, len, ts, out);
-        break;
+    case CV_CODEC_AAC: rc = cv_rtp_aac_pack(p, frame, len, ts, out); break;
     case CV_CODEC_PCMA:
     case CV_CODEC_PCMU:
-    case CV_CODEC_OPUS:
-        rc = cv_rtp_raw_pack(p, frame, len, ts, out);
-        break;
-    default:
-        rc = -EINVAL;
+    case CV_CODEC_OPUS: rc = cv_rtp_raw_pack(p, frame, len, ts, out); break;
+    default: rc = -EINVAL;
     }
     if (rc < 0) {
         out->used = used;
@@ -193,9 +188,7 @@ int cv_rtp_depack_new(struct cv_rtp_depack **out, const struct cv_rtp_depack_cfg
     *out = NULL;
     switch (cfg->codec) {
     case CV_CODEC_H264:
-    case CV_CODEC_H265:
-        cap = cfg->max_au ? cfg->max_au : CV_RTP_MAX_AU;
-        break;
+    case CV_CODEC_H265: cap = cfg->max_au ? cfg->max_au : CV_RTP_MAX_AU; break;
     case CV_CODEC_AAC:
         if (cfg->aac_sizelength == 0 || cfg->aac_sizelength > 16 || cfg->aac_indexlength > 8 ||
             cfg->aac_indexdeltalength > 8)
@@ -205,10 +198,8 @@ int cv_rtp_depack_new(struct cv_rtp_depack **out, const struct cv_rtp_depack_cfg
         break;
     case CV_CODEC_PCMA:
     case CV_CODEC_PCMU:
-    case CV_CODEC_OPUS:
-        break;
-    default:
-        return -EINVAL;
+    case CV_CODEC_OPUS: break;
+    default: return -EINVAL;
     }
     if (!fn || cfg->payload_type > 127)
         return -EINVAL;
@@ -340,15 +331,9 @@ int cv_rtp_depack_push(struct cv_rtp_depack *d, const uint8_t *pkt, size_t len)
     const uint8_t *pl = pkt + h.header_len;
     switch (d->cfg.codec) {
     case CV_CODEC_H264:
-    case CV_CODEC_H265:
-        rc = cv_rtp_h26x_push(d, &h, pl, h.payload_len, gap);
-        break;
-    case CV_CODEC_AAC:
-        rc = cv_rtp_aac_push(d, &h, pl, h.payload_len, gap);
-        break;
-    default:
-        rc = cv_rtp_raw_push(d, &h, pl, h.payload_len, gap);
-        break;
+    case CV_CODEC_H265: rc = cv_rtp_h26x_push(d, &h, pl, h.payload_len, gap); break;
+    case CV_CODEC_AAC: rc = cv_rtp_aac_push(d, &h, pl, h.payload_len, gap); break;
+    default: rc = cv_rtp_raw_push(d, &h, pl, h.payload_len, gap); break;
     }
     if (rc < 0 && rc != -E2BIG)
         d->stats.bad++;

@@ -75,18 +75,12 @@ uint8_t cv_sdp_payload_type(const struct cv_track_info *t)
 {
     switch (t->codec) {
     case CV_CODEC_H264:
-    case CV_CODEC_H265:
-        return 96;
-    case CV_CODEC_AAC:
-        return 97;
-    case CV_CODEC_OPUS:
-        return 111;
-    case CV_CODEC_PCMA:
-        return t->clock_rate == 8000 && t->channels <= 1 ? 8 : 98;
-    case CV_CODEC_PCMU:
-        return t->clock_rate == 8000 && t->channels <= 1 ? 0 : 99;
-    default:
-        return 0;
+    case CV_CODEC_H265: return 96;
+    case CV_CODEC_AAC: return 97;
+    case CV_CODEC_OPUS: return 111;
+    case CV_CODEC_PCMA: return t->clock_rate == 8000 && t->channels <= 1 ? 8 : 98;
+    case CV_CODEC_PCMU: return t->clock_rate == 8000 && t->channels <= 1 ? 0 : 99;
+    default: return 0;
     }
 }
 
@@ -171,8 +165,7 @@ static int put_track(struct out *o, const struct cv_track_info *t, unsigned inde
         put(o, "m=audio 0 RTP/AVP %u\r\na=rtpmap:%u opus/48000/2\r\na=fmtp:%u sprop-stereo=%d\r\n",
             pt, pt, pt, ch > 1);
         break;
-    default:
-        return -EINVAL;
+    default: return -EINVAL;
     }
     put(o, "a=control:trackID=%u\r\n", index);
     return 0;

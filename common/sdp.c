@@ -345,14 +345,10 @@ static bool parse_payload(struct span sec, uint8_t kind, int pt, struct cv_sdp_t
     find_attr(sec, "fmtp", pt, &fmtp);
 
     switch (tr->info.codec) {
-    case CV_CODEC_H264:
-        return fmtp.s ? fmtp_h264(tr, fmtp) : true;
-    case CV_CODEC_H265:
-        return fmtp.s ? fmtp_h265(tr, fmtp) : true;
-    case CV_CODEC_AAC:
-        return fmtp.s && fmtp_aac(tr, fmtp);
-    default:
-        return true;
+    case CV_CODEC_H264: return fmtp.s ? fmtp_h264(tr, fmtp) : true;
+    case CV_CODEC_H265: return fmtp.s ? fmtp_h265(tr, fmtp) : true;
+    case CV_CODEC_AAC: return fmtp.s && fmtp_aac(tr, fmtp);
+    default: return true;
     }
 }
 

@@ -290,8 +290,8 @@ static int cv_msg_precheck(const uint8_t *p, size_t len)
 {
     static const uint8_t fixed[32] = {
         /* 0xc0..0xdf: bytes after the type byte for fixed-size types; 0xff = variable. */
-        0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 4, 8, 1, 2, 4, 8,
-        1, 2, 4, 8, 2, 3, 5, 9, 17, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 4,    8,    1,    2,    4,    8,
+        1, 2,    4, 8, 2,    3,    5,    9,    17,   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     };
     size_t off = 0, pending = 1;
     while (pending > 0) {
@@ -314,9 +314,9 @@ static int cv_msg_precheck(const uint8_t *p, size_t len)
             skip = fixed[t - 0xc0];
         else {
             /* Variable: a big-endian length of 1, 2 or 4 bytes, then the payload or elements. */
-            size_t nlen = (t == 0xc4 || t == 0xc7 || t == 0xd9) ? 1
+            size_t nlen = (t == 0xc4 || t == 0xc7 || t == 0xd9)                             ? 1
                           : (t == 0xc5 || t == 0xc8 || t == 0xda || t == 0xdc || t == 0xde) ? 2
-                                                                                             : 4;
+                                                                                            : 4;
             if (len - off < nlen)
                 return -EBADMSG;
             uint64_t n = 0;

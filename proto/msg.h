@@ -72,7 +72,7 @@ struct cv_msg_catalogue {
     char password[128];
     uint32_t local_auth;
     char default_query[128];
-    uint32_t log_level;  /* enum cv_log_level */
+    uint32_t log_level; /* enum cv_log_level */
 };
 
 struct cv_msg_subscribe {

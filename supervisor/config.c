@@ -938,8 +938,7 @@ static void cv_config_finish_camera(struct cv_config_parser *p, const char *stem
     }
     if (!d->username[0] && strlen(d->url) < sizeof(c->url)) {
         memcpy(c->url, d->url, strlen(d->url) + 1); /* file:, testsrc:, or credentials inline */
-    } else if (cv_url_with_credentials(d->url, d->username, password, c->url, sizeof(c->url)) <
-               0) {
+    } else if (cv_url_with_credentials(d->url, d->username, password, c->url, sizeof(c->url)) < 0) {
         cv_config_err(p, url_line, "the url is too long once credentials are added (max %d bytes)",
                       CV_CONFIG_URL_MAX - 1);
         goto out;

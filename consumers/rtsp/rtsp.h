@@ -99,8 +99,8 @@ struct cv_rtsp_conn {
     /* output backlog when the socket is full */
     uint8_t *backlog;
     size_t backlog_len, backlog_cap, backlog_off;
-    uint64_t backlog_since_ms;     /* when the backlog last went from empty to non-empty */
-    struct cv_rtsp_msg msg; /* the request being handled */
+    uint64_t backlog_since_ms; /* when the backlog last went from empty to non-empty */
+    struct cv_rtsp_msg msg;    /* the request being handled */
 };
 
 struct cv_rtsp_srv {
