@@ -87,6 +87,22 @@ static int cv_nal_append(uint8_t *out, size_t cap, size_t *w, const uint8_t *nal
     return 0;
 }
 
+/* Copies count NAL units stored as (16-bit length, bytes) from in[*r..len) to out. */
+static int cv_nal_copy_u16_list(const uint8_t *in, size_t len, size_t *r, int count, uint8_t *out,
+                                size_t cap, size_t *w)
+{
+    for (int i = 0; i < count; i++) {
+        if (len - *r < 2)
+            return -EBADMSG;
+        size_t n = ((size_t)in[*r] << 8) | in[*r + 1];
+        *r += 2;
+        if (n > len - *r || cv_nal_append(out, cap, w, in + *r, n) < 0)
+            return -EBADMSG;
+        *r += n;
+    }
+    return 0;
+}
+
 /* ISO 14496-15: avcC = version, profile, compat, level, 0xfc|lenSizeMinusOne, SPS list, PPS list;
  * hvcC = 22 bytes of header, then arrays of (type, count, [len, nal]...). */
 int cv_nal_from_mp4_config(enum cv_codec codec, const uint8_t *in, size_t len, uint8_t *out,
@@ -103,15 +119,8 @@ int cv_nal_from_mp4_config(enum cv_codec codec, const uint8_t *in, size_t len, u
                 return -EBADMSG;
             int count = list == 0 ? in[r] & 0x1f : in[r];
             r++;
-            for (int i = 0; i < count; i++) {
-                if (len - r < 2)
-                    return -EBADMSG;
-                size_t n = ((size_t)in[r] << 8) | in[r + 1];
-                r += 2;
-                if (n > len - r || cv_nal_append(out, cap, &w, in + r, n) < 0)
-                    return -EBADMSG;
-                r += n;
-            }
+            if (cv_nal_copy_u16_list(in, len, &r, count, out, cap, &w) < 0)
+                return -EBADMSG;
         }
         return (int)w;
     }
@@ -126,15 +135,8 @@ int cv_nal_from_mp4_config(enum cv_codec codec, const uint8_t *in, size_t len, u
                 return -EBADMSG;
             int count = (in[r + 1] << 8) | in[r + 2];
             r += 3;
-            for (int i = 0; i < count; i++) {
-                if (len - r < 2)
-                    return -EBADMSG;
-                size_t n = ((size_t)in[r] << 8) | in[r + 1];
-                r += 2;
-                if (n > len - r || cv_nal_append(out, cap, &w, in + r, n) < 0)
-                    return -EBADMSG;
-                r += n;
-            }
+            if (cv_nal_copy_u16_list(in, len, &r, count, out, cap, &w) < 0)
+                return -EBADMSG;
         }
         return (int)w;
     }
