@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/nal.h"
+
 #define H264_STAP_A 24
 #define H264_FU_A   28
 #define H265_AP     48
@@ -26,7 +28,7 @@ static bool is_h264(uint8_t codec)
 
 static unsigned nal_type(uint8_t codec, const uint8_t *nal)
 {
-    return is_h264(codec) ? (nal[0] & 0x1fu) : ((nal[0] >> 1) & 0x3fu);
+    return (unsigned)cv_nal_type((enum cv_codec)codec, nal);
 }
 
 static void wr32(uint8_t *p, uint32_t v)
@@ -35,23 +37,6 @@ static void wr32(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
-}
-
-/* Next length-prefixed NAL unit of [d, d+len); 0, -ENOENT at the end, -EBADMSG when bad. */
-static int next_nal(const uint8_t *d, size_t len, size_t *pos, const uint8_t **nal, size_t *n)
-{
-    if (*pos == len)
-        return -ENOENT;
-    if (*pos > len || len - *pos < 4)
-        return -EBADMSG;
-    size_t l =
-        (size_t)d[*pos] << 24 | (size_t)d[*pos + 1] << 16 | (size_t)d[*pos + 2] << 8 | d[*pos + 3];
-    if (l == 0 || l > len - *pos - 4)
-        return -EBADMSG;
-    *nal = d + *pos + 4;
-    *n = l;
-    *pos += 4 + l;
-    return 0;
 }
 
 /* --- packetiser -------------------------------------------------------------------------- */
@@ -100,15 +85,15 @@ int cv_rtp_h26x_pack(struct cv_rtp_packer *p, const uint8_t *frame, size_t len, 
     const size_t min_nal = is_h264(p->codec) ? 1 : 2;
     size_t pos = 0, n;
     const uint8_t *nal;
-    int rc;
 
-    while ((rc = next_nal(frame, len, &pos, &nal, &n)) == 0) {
+    while (cv_nal_next(frame, len, &pos, &nal, &n)) {
         if (n < min_nal)
             return -EBADMSG;
-        if ((rc = pack_nal(p, out, nal, n, ts, last && pos == len)) < 0)
+        int rc = pack_nal(p, out, nal, n, ts, last && pos == len);
+        if (rc < 0)
             return rc;
     }
-    return rc == -ENOENT ? 0 : rc;
+    return pos == len ? 0 : -EBADMSG; /* stopped early: a bad length */
 }
 
 /* --- depacketiser ------------------------------------------------------------------------ */
@@ -240,7 +225,7 @@ static bool contains_nal(const uint8_t *buf, size_t len, const uint8_t *nal, siz
 {
     size_t pos = 0, m;
     const uint8_t *x;
-    while (next_nal(buf, len, &pos, &x, &m) == 0)
+    while (cv_nal_next(buf, len, &pos, &x, &m))
         if (m == n && memcmp(x, nal, n) == 0)
             return true;
     return false;
@@ -259,7 +244,7 @@ static bool update_params(struct cv_rtp_depack *d)
     size_t pos = 0, n, cl = 0;
     const uint8_t *nal;
 
-    while (next_nal(d->buf, d->len, &pos, &nal, &n) == 0)
+    while (cv_nal_next(d->buf, d->len, &pos, &nal, &n))
         for (unsigned i = 0; i < ntypes; i++)
             if (nal_type(d->cfg.codec, nal) == types[i])
                 present |= 1u << i;
@@ -269,7 +254,7 @@ static bool update_params(struct cv_rtp_depack *d)
         bool from_au = present & (1u << i);
         const uint8_t *src = from_au ? d->buf : d->params;
         size_t src_len = from_au ? d->len : d->params_len;
-        for (pos = 0; next_nal(src, src_len, &pos, &nal, &n) == 0;) {
+        for (pos = 0; cv_nal_next(src, src_len, &pos, &nal, &n);) {
             if (nal_type(d->cfg.codec, nal) != types[i] || contains_nal(cand, cl, nal, n))
                 continue;
             if (n + 4 > sizeof(cand) - cl)
@@ -290,14 +275,13 @@ int cv_rtp_h26x_set_params(struct cv_rtp_depack *d, const uint8_t *extradata, si
 {
     size_t pos = 0, n;
     const uint8_t *nal;
-    int rc;
 
     if (len > sizeof(d->params))
         return -E2BIG;
-    while ((rc = next_nal(extradata, len, &pos, &nal, &n)) == 0)
+    while (cv_nal_next(extradata, len, &pos, &nal, &n))
         if (n < (is_h264(d->cfg.codec) ? 1u : 2u))
             return -EINVAL;
-    if (rc != -ENOENT)
+    if (pos != len)
         return -EINVAL;
     if (len)
         memcpy(d->params, extradata, len);
@@ -323,7 +307,7 @@ void cv_rtp_h26x_finish(struct cv_rtp_depack *d, bool flush)
         d->discont = true;
         return;
     }
-    while (next_nal(d->buf, d->len, &pos, &nal, &n) == 0) {
+    while (cv_nal_next(d->buf, d->len, &pos, &nal, &n)) {
         unsigned t = nal_type(d->cfg.codec, nal);
         if (is_h264(d->cfg.codec)) {
             vcl |= t >= 1 && t <= 5;

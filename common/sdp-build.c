@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/base64.h"
+#include "common/nal.h"
 
 struct out {
     char *buf;
@@ -31,26 +32,6 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char 
         o->n += (size_t)w;
 }
 
-/* Next length-prefixed NAL unit of extradata; false at the end or on a bad length. */
-static bool next_nal(const uint8_t *d, size_t len, size_t *pos, const uint8_t **nal, size_t *n)
-{
-    if (*pos > len || len - *pos < 4)
-        return false;
-    size_t l =
-        (size_t)d[*pos] << 24 | (size_t)d[*pos + 1] << 16 | (size_t)d[*pos + 2] << 8 | d[*pos + 3];
-    if (l == 0 || l > len - *pos - 4)
-        return false;
-    *nal = d + *pos + 4;
-    *n = l;
-    *pos += 4 + l;
-    return true;
-}
-
-static unsigned nal_type(enum cv_codec codec, const uint8_t *nal)
-{
-    return codec == CV_CODEC_H264 ? (nal[0] & 0x1fu) : ((nal[0] >> 1) & 0x3fu);
-}
-
 /* Writes the base64 of every NAL unit of type type in extradata, comma-separated. */
 static unsigned put_sets(struct out *o, const struct cv_track_info *t, unsigned type,
                          const char *prefix)
@@ -60,8 +41,8 @@ static unsigned put_sets(struct out *o, const struct cv_track_info *t, unsigned 
     const uint8_t *nal;
     unsigned count = 0;
 
-    while (next_nal(t->extradata, len, &pos, &nal, &n)) {
-        if (nal_type(t->codec, nal) != type)
+    while (cv_nal_next(t->extradata, len, &pos, &nal, &n)) {
+        if (cv_nal_type((enum cv_codec)t->codec, nal) != (int)type)
             continue;
         if (!cv_base64_encode(b64, sizeof(b64), nal, n))
             continue;
@@ -90,8 +71,8 @@ static void put_h264(struct out *o, const struct cv_track_info *t, unsigned pt)
     const uint8_t *nal;
 
     put(o, "a=rtpmap:%u H264/%" PRIu32 "\r\na=fmtp:%u packetization-mode=1", pt, t->clock_rate, pt);
-    while (next_nal(t->extradata, len, &pos, &nal, &n))
-        if (nal_type(CV_CODEC_H264, nal) == 7 && n >= 4) {
+    while (cv_nal_next(t->extradata, len, &pos, &nal, &n))
+        if (cv_nal_type(CV_CODEC_H264, nal) == 7 && n >= 4) {
             /* profile_idc, constraint flags, level_idc: the three bytes after the header. */
             put(o, ";profile-level-id=%02X%02X%02X", nal[1], nal[2], nal[3]);
             break;
