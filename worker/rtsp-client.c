@@ -2,16 +2,22 @@
  * The camera RTSP client's connection (see rtsp-client.h): resolution, connect, TLS, requests,
  * authentication, and the split of the incoming stream into responses and interleaved frames.
  *
- * Input is parsed straight out of the bufferevent's input buffer: an interleaved frame is at most
- * 4 + 65535 bytes and a response at most CV_RTSPC_MAX_IN (common/rtsp-msg.h's limits), and every
- * complete item is consumed in the read callback that completed it, so what stays buffered is
- * bounded by one partial item. Anything that is neither a '$' frame nor a well-formed RTSP
- * message is an error: the source drops the connection and reconnects.
+ * Plain TCP is read with our own recv() into one CV_RTSPC_IN_SIZE buffer, not through a
+ * bufferevent: libevent 2.1 reads at most 4 KiB per call and per loop turn, which cost a camera
+ * of ~21 kB frames 18 syscalls a frame (bench/RESULTS.md §5); one recv() takes a whole frame,
+ * an IDR included. Output goes through an evbuffer written when the socket takes it.
+ *
+ * Input is parsed in place: an interleaved frame is at most 4 + 65535 bytes and a response at
+ * most CV_RTSPC_MAX_IN (common/rtsp-msg.h's limits), and every complete item is consumed in the
+ * read callback that completed it, so what stays buffered is bounded by one partial item.
+ * Anything that is neither a '$' frame nor a well-formed RTSP message is an error: the source
+ * drops the connection and reconnects.
  *
  * rtsps:// uses OpenSSL through bufferevent_openssl WITHOUT certificate verification: cameras
  * ship self-signed certificates for their IP address and no CA to check them against, so we
  * encrypt but do not authenticate the camera (go2rtc's rtspx:// and FFmpeg's default do the
- * same). SNI is sent when the host is a name.
+ * same). SNI is sent when the host is a name. TLS keeps the bufferevent (its 4 KiB reads are
+ * TLS records anyway): its input buffer is made contiguous and parsed the same way.
  */
 #include "worker/rtsp-client.h"
 
@@ -31,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -40,6 +47,7 @@
 #define CV_RTSPC_MAX_IN  (CV_RTSP_MAX_HEADER_BYTES + CV_RTSP_MAX_BODY)
 #define CV_RTSPC_MAX_OUT (256u * 1024) /* a camera that reads nothing gets no more RTCP */
 #define CV_RTSPC_REQ_MAX 8192
+#define CV_RTSPC_IN_SIZE (256u * 1024) /* holds an IDR of a 1080p camera in one recv() */
 
 struct cv_rtspc {
     struct event_base *base;
@@ -47,8 +55,15 @@ struct cv_rtspc {
     SSL_CTX *ssl_ctx;                          /* borrowed; NULL: plain TCP */
     struct evdns_getaddrinfo_request *dns_req; /* in flight; cancelled by free */
     struct cv_rtspc_dns *dns_ticket;           /* its callback's argument, see cv_rtspc_dns_cb */
-    struct bufferevent *bev;                   /* owned: closes the socket, frees the SSL */
-    struct event *timer;                       /* owned: connect or response deadline */
+    /* Plain TCP: our socket, its events, what it has not sent yet and what is not parsed yet. */
+    int fd;
+    int connect_err; /* connect() failed at once with this errno */
+    struct event *rev, *wev;
+    struct evbuffer *out;
+    uint8_t *in; /* CV_RTSPC_IN_SIZE bytes, in_len of them unparsed */
+    size_t in_len;
+    struct bufferevent *bev; /* rtsps only, owned: closes the socket, frees the SSL */
+    struct event *timer;     /* owned: connect or response deadline */
     struct cv_rtspc_cbs cbs;
     void *arg;
     char host[256];
@@ -83,6 +98,15 @@ static void cv_rtspc_destroy(struct cv_rtspc *c)
 {
     if (c->bev)
         bufferevent_free(c->bev);
+    if (c->rev)
+        event_free(c->rev);
+    if (c->wev)
+        event_free(c->wev);
+    if (c->fd >= 0)
+        close(c->fd);
+    if (c->out)
+        evbuffer_free(c->out);
+    free(c->in);
     if (c->timer)
         event_free(c->timer);
     OPENSSL_cleanse(c->pass, sizeof(c->pass));
@@ -107,6 +131,18 @@ static void cv_rtspc_arm(struct cv_rtspc *c)
     evtimer_add(c->timer, &tv);
 }
 
+/* Stops every event of the connection (it stays open until destroyed). */
+static void cv_rtspc_quiet(struct cv_rtspc *c)
+{
+    evtimer_del(c->timer);
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    if (c->rev)
+        event_del(c->rev);
+    if (c->wev)
+        event_del(c->wev);
+}
+
 __attribute__((format(printf, 3, 4))) static void cv_rtspc_fail(struct cv_rtspc *c, int err,
                                                                 const char *fmt, ...)
 {
@@ -114,15 +150,34 @@ __attribute__((format(printf, 3, 4))) static void cv_rtspc_fail(struct cv_rtspc 
         return;
     c->failed = true;
     c->pending = false;
-    evtimer_del(c->timer);
-    if (c->bev)
-        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    cv_rtspc_quiet(c);
     char why[192];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
     c->cbs.on_error(c->arg, err, why);
+}
+
+/* ---- output ------------------------------------------------------------------------------- */
+
+static struct evbuffer *cv_rtspc_output(struct cv_rtspc *c)
+{
+    return c->bev ? bufferevent_get_output(c->bev) : c->out;
+}
+
+/*
+ * Plain TCP: hands queued output to the socket now and the rest when it becomes writable. A
+ * write error is left to the write event, so that on_error never runs inside a caller's
+ * cv_rtspc_request().
+ */
+static void cv_rtspc_flush(struct cv_rtspc *c)
+{
+    if (c->bev || !c->connected || c->failed || evbuffer_get_length(c->out) == 0)
+        return;
+    evbuffer_write(c->out, c->fd);
+    if (evbuffer_get_length(c->out) > 0)
+        event_add(c->wev, NULL);
 }
 
 /* ---- requests ----------------------------------------------------------------------------- */
@@ -167,13 +222,14 @@ static int cv_rtspc_write(struct cv_rtspc *c, enum cv_rtsp_method method, const 
         ok = cv_rtspc_put(req, sizeof(req), &n, "Session: %s\r\n", c->session);
     if (ok)
         ok = cv_rtspc_put(req, sizeof(req), &n, "%s\r\n", headers ? headers : "");
-    int rc = ok ? evbuffer_add(bufferevent_get_output(c->bev), req, n) : 0;
+    int rc = ok ? evbuffer_add(cv_rtspc_output(c), req, n) : 0;
     OPENSSL_cleanse(req, sizeof(req));
     if (!ok)
         return -E2BIG;
     if (rc < 0)
         return -ENOMEM;
     c->cseq = cseq;
+    cv_rtspc_flush(c);
     char shown[512];
     cv_url_redact(uri, shown, sizeof(shown)); /* a query may carry a camera's password */
     cv_dbg("rtsp: > %s %s (CSeq %u)", mstr, shown, cseq);
@@ -210,12 +266,13 @@ int cv_rtspc_send_data(struct cv_rtspc *c, uint8_t channel, const uint8_t *data,
 {
     if (!c->connected || c->failed || c->dead || len > 65535)
         return -ENOTCONN;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = cv_rtspc_output(c);
     if (evbuffer_get_length(out) > CV_RTSPC_MAX_OUT)
         return -ENOBUFS;
     uint8_t hdr[4] = {'$', channel, (uint8_t)(len >> 8), (uint8_t)len};
     if (evbuffer_add(out, hdr, 4) < 0 || evbuffer_add(out, data, len) < 0)
         return -ENOMEM;
+    cv_rtspc_flush(c);
     return 0;
 }
 
@@ -228,10 +285,11 @@ const char *cv_rtspc_session(const struct cv_rtspc *c, unsigned *timeout_s)
 
 int cv_rtspc_peer(const struct cv_rtspc *c, struct sockaddr_storage *ss, socklen_t *len)
 {
-    if (!c->connected || !c->bev)
+    int fd = c->bev ? bufferevent_getfd(c->bev) : c->fd;
+    if (!c->connected || fd < 0)
         return -ENOTCONN;
     *len = sizeof(*ss);
-    if (getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)ss, len) < 0)
+    if (getpeername(fd, (struct sockaddr *)ss, len) < 0)
         return -errno;
     return 0;
 }
@@ -279,8 +337,9 @@ static void cv_rtspc_on_request(struct cv_rtspc *c, const struct cv_rtsp_msg *m)
 {
     bool ok = m->method == CV_RTSP_OPTIONS || m->method == CV_RTSP_GET_PARAMETER ||
               m->method == CV_RTSP_SET_PARAMETER;
-    evbuffer_add_printf(bufferevent_get_output(c->bev), "RTSP/1.0 %s\r\nCSeq: %u\r\n\r\n",
+    evbuffer_add_printf(cv_rtspc_output(c), "RTSP/1.0 %s\r\nCSeq: %u\r\n\r\n",
                         ok ? "200 OK" : "501 Not Implemented", m->cseq);
+    cv_rtspc_flush(c);
 }
 
 static void cv_rtspc_on_msg(struct cv_rtspc *c, const struct cv_rtsp_msg *m)
@@ -311,35 +370,33 @@ static void cv_rtspc_on_msg(struct cv_rtspc *c, const struct cv_rtsp_msg *m)
     c->cbs.on_response(c->arg, (enum cv_rtsp_method)c->pending_method, m);
 }
 
-static void cv_rtspc_read_cb(struct bufferevent *bev, void *arg)
+/*
+ * Consumes the complete items at the start of p[0..n): interleaved frames go to on_data,
+ * messages to cv_rtspc_on_msg. Returns the bytes consumed; stops early when the client failed
+ * or was freed by a callback.
+ */
+static size_t cv_rtspc_consume(struct cv_rtspc *c, const uint8_t *p, size_t n, uint64_t now)
 {
-    struct cv_rtspc *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    uint64_t now = cv_clock_mono_ns();
-    cv_rtspc_enter(c);
-    while (!c->dead && !c->failed) {
-        size_t avail = evbuffer_get_length(in);
-        size_t head = avail < 4 ? avail : 4;
-        const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)head);
+    size_t off = 0;
+    while (!c->dead && !c->failed && off < n) {
+        const uint8_t *q = p + off;
+        size_t avail = n - off;
         uint8_t ch;
         uint16_t plen;
-        int rc = cv_rtsp_interleaved(p, head, &ch, &plen);
+        int rc = cv_rtsp_interleaved(q, avail < 4 ? avail : 4, &ch, &plen);
         if (rc == -EAGAIN)
             break;
         if (rc == 0) {
-            size_t total = 4 + (size_t)plen;
-            if (avail < total)
+            if (avail < 4 + (size_t)plen)
                 break;
-            p = evbuffer_pullup(in, (ev_ssize_t)total);
-            c->cbs.on_data(c->arg, ch, p + 4, plen, now);
-            evbuffer_drain(in, total);
+            c->cbs.on_data(c->arg, ch, q + 4, plen, now);
+            off += 4 + (size_t)plen;
             continue;
         }
-        size_t n = avail < CV_RTSPC_MAX_IN ? avail : CV_RTSPC_MAX_IN;
+        size_t len = avail < CV_RTSPC_MAX_IN ? avail : CV_RTSPC_MAX_IN;
         size_t used = 0;
-        p = evbuffer_pullup(in, (ev_ssize_t)n);
-        rc = cv_rtsp_msg_parse(p, n, &c->msg, &used);
-        if (rc == -EAGAIN && n < CV_RTSPC_MAX_IN)
+        rc = cv_rtsp_msg_parse(q, len, &c->msg, &used);
+        if (rc == -EAGAIN && len < CV_RTSPC_MAX_IN)
             break;
         if (rc < 0) {
             cv_rtspc_fail(c, -EBADMSG, "malformed data from the camera (%s)",
@@ -349,14 +406,86 @@ static void cv_rtspc_read_cb(struct bufferevent *bev, void *arg)
             break;
         }
         cv_rtspc_on_msg(c, &c->msg);
+        off += used;
+    }
+    return off;
+}
+
+/* rtsps: the bufferevent's input, made contiguous (bounded by its high watermark). */
+static void cv_rtspc_bev_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct cv_rtspc *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t n = evbuffer_get_length(in);
+    const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)n);
+    if (!p)
+        return;
+    cv_rtspc_enter(c);
+    size_t used = cv_rtspc_consume(c, p, n, cv_clock_mono_ns());
+    if (!c->dead)
         evbuffer_drain(in, used);
+    cv_rtspc_leave(c);
+}
+
+/* Plain TCP: one recv() per wake-up; level-triggered, so what does not fit comes next turn. */
+static void cv_rtspc_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_rtspc *c = arg;
+    ssize_t r = recv(fd, c->in + c->in_len, CV_RTSPC_IN_SIZE - c->in_len, 0);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    cv_rtspc_enter(c);
+    if (r == 0) {
+        cv_rtspc_fail(c, -EPIPE, "the camera closed the connection");
+    } else if (r < 0) {
+        int err = errno;
+        cv_rtspc_fail(c, -err, "connection to %s:%u: %s", c->host, c->port, strerror(err));
+    } else {
+        c->in_len += (size_t)r;
+        size_t used = cv_rtspc_consume(c, c->in, c->in_len, cv_clock_mono_ns());
+        if (!c->dead && used > 0) {
+            c->in_len -= used;
+            memmove(c->in, c->in + used, c->in_len);
+        }
+    }
+    cv_rtspc_leave(c);
+}
+
+/* Plain TCP: the connect finished (or failed), or the socket takes more output. */
+static void cv_rtspc_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_rtspc *c = arg;
+    cv_rtspc_enter(c);
+    if (!c->connected) {
+        int err = c->connect_err;
+        socklen_t len = sizeof(err);
+        if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err) {
+            cv_rtspc_fail(c, -err, "cannot connect to %s:%u: %s", c->host, c->port, strerror(err));
+        } else {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            c->connected = true;
+            evtimer_del(c->timer);
+            event_add(c->rev, NULL);
+            c->cbs.on_connected(c->arg);
+        }
+    } else if (!c->failed && evbuffer_write(c->out, fd) < 0 && errno != EAGAIN && errno != EINTR) {
+        int err = errno;
+        cv_rtspc_fail(c, -err, "connection to %s:%u: %s", c->host, c->port, strerror(err));
+    } else if (!c->failed && evbuffer_get_length(c->out) > 0) {
+        event_add(c->wev, NULL);
     }
     cv_rtspc_leave(c);
 }
 
 /* ---- connection --------------------------------------------------------------------------- */
 
-static void cv_rtspc_event_cb(struct bufferevent *bev, short what, void *arg)
+/* rtsps: connected (TLS handshake done), closed or failed. */
+static void cv_rtspc_bev_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct cv_rtspc *c = arg;
     cv_rtspc_enter(c);
@@ -407,38 +536,65 @@ bool cv_rtspc_host_is_literal(const char *host)
     return evutil_inet_pton(AF_INET, host, &a4) == 1 || evutil_inet_pton(AF_INET6, host, &a6) == 1;
 }
 
-static void cv_rtspc_connect_to(struct cv_rtspc *c, const struct evutil_addrinfo *ai)
+static void cv_rtspc_connect_tls(struct cv_rtspc *c, const struct evutil_addrinfo *ai)
 {
-    if (c->ssl_ctx) {
-        SSL *ssl = SSL_new(c->ssl_ctx);
-        if (!ssl) {
-            cv_rtspc_fail(c, -ENOMEM, "cannot create a TLS session");
-            return;
-        }
-        if (!cv_rtspc_host_is_literal(c->host))
-            SSL_set_tlsext_host_name(ssl, c->host);
-        c->bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                                BEV_OPT_CLOSE_ON_FREE);
-        if (!c->bev) {
-            SSL_free(ssl);
-            cv_rtspc_fail(c, -ENOMEM, "cannot create a TLS connection");
-            return;
-        }
-        /* Cameras drop connections without close_notify; that is an EOF, not an attack. */
-        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    } else {
-        c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
-        if (!c->bev) {
-            cv_rtspc_fail(c, -ENOMEM, "cannot create a connection");
-            return;
-        }
+    SSL *ssl = SSL_new(c->ssl_ctx);
+    if (!ssl) {
+        cv_rtspc_fail(c, -ENOMEM, "cannot create a TLS session");
+        return;
     }
-    bufferevent_setcb(c->bev, cv_rtspc_read_cb, NULL, cv_rtspc_event_cb, c);
+    if (!cv_rtspc_host_is_literal(c->host))
+        SSL_set_tlsext_host_name(ssl, c->host);
+    c->bev = bufferevent_openssl_socket_new(c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        SSL_free(ssl);
+        cv_rtspc_fail(c, -ENOMEM, "cannot create a TLS connection");
+        return;
+    }
+    /* Cameras drop connections without close_notify; that is an EOF, not an attack. */
+    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    bufferevent_setcb(c->bev, cv_rtspc_bev_read_cb, NULL, cv_rtspc_bev_event_cb, c);
     /* A safety net only: the read callback never leaves more than one partial item behind. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * CV_RTSPC_MAX_IN);
     if (bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen) < 0)
         cv_rtspc_fail(c, errno ? -errno : -EIO, "cannot connect to %s:%u: %s", c->host, c->port,
                       strerror(errno));
+}
+
+/*
+ * Plain TCP: a non-blocking connect whose outcome the write event reports, from the loop, even
+ * when connect() fails at once (so on_error never runs inside cv_rtspc_new).
+ */
+static void cv_rtspc_connect_tcp(struct cv_rtspc *c, const struct evutil_addrinfo *ai)
+{
+    c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (c->fd < 0) {
+        cv_rtspc_fail(c, -errno, "cannot create a socket: %s", strerror(errno));
+        return;
+    }
+    c->in = malloc(CV_RTSPC_IN_SIZE);
+    c->out = evbuffer_new();
+    c->rev = event_new(c->base, c->fd, EV_READ | EV_PERSIST, cv_rtspc_read_cb, c);
+    c->wev = event_new(c->base, c->fd, EV_WRITE, cv_rtspc_write_cb, c);
+    if (!c->in || !c->out || !c->rev || !c->wev) {
+        cv_rtspc_fail(c, -ENOMEM, "cannot create a connection");
+        return;
+    }
+    if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+        c->connect_err = errno;
+        event_active(c->wev, EV_WRITE, 0);
+        return;
+    }
+    event_add(c->wev, NULL);
+}
+
+static void cv_rtspc_connect_to(struct cv_rtspc *c, const struct evutil_addrinfo *ai)
+{
+    if (c->ssl_ctx)
+        cv_rtspc_connect_tls(c, ai);
+    else
+        cv_rtspc_connect_tcp(c, ai);
 }
 
 /*
@@ -485,6 +641,7 @@ int cv_rtspc_new(const struct cv_rtspc_cfg *cfg, const struct cv_rtspc_cbs *cbs,
     struct cv_rtspc *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
+    c->fd = -1;
     c->base = cfg->base;
     c->dns = cfg->dns;
     c->ssl_ctx = cfg->ssl;
@@ -538,15 +695,12 @@ int cv_rtspc_new(const struct cv_rtspc_cfg *cfg, const struct cv_rtspc_cbs *cbs,
 /* Best effort: hands a TEARDOWN to the socket without waiting for anything. */
 static void cv_rtspc_teardown(struct cv_rtspc *c, const char *uri)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (c->ssl_ctx && evbuffer_get_length(out) > 0)
+    struct evbuffer *out = cv_rtspc_output(c);
+    if (c->bev && evbuffer_get_length(out) > 0)
         return; /* TLS records half written by the bufferevent: not ours to interleave with */
-    if (cv_rtspc_write(c, CV_RTSP_TEARDOWN, uri, NULL) < 0)
+    /* Plain TCP: written here (cv_rtspc_flush), as far as the socket takes it at once. */
+    if (cv_rtspc_write(c, CV_RTSP_TEARDOWN, uri, NULL) < 0 || !c->bev)
         return;
-    if (!c->ssl_ctx) {
-        evbuffer_write(out, bufferevent_getfd(c->bev)); /* non-blocking: what the socket takes */
-        return;
-    }
     SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
     size_t n = evbuffer_get_length(out);
     const void *p = evbuffer_pullup(out, (ev_ssize_t)n);
@@ -559,7 +713,7 @@ void cv_rtspc_free(struct cv_rtspc *c, const char *teardown_uri)
 {
     if (!c)
         return;
-    if (teardown_uri && c->connected && !c->failed && !c->dead && c->session[0] && c->bev)
+    if (teardown_uri && c->connected && !c->failed && !c->dead && c->session[0])
         cv_rtspc_teardown(c, teardown_uri);
     if (c->dns_ticket) {
         c->dns_ticket->c = NULL; /* the callback frees it */
@@ -572,9 +726,7 @@ void cv_rtspc_free(struct cv_rtspc *c, const char *teardown_uri)
         /* One of our callbacks is on the stack: go quiet now, free when it returns. */
         c->failed = true;
         c->dead = true;
-        evtimer_del(c->timer);
-        if (c->bev)
-            bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        cv_rtspc_quiet(c);
         return;
     }
     cv_rtspc_destroy(c);
