@@ -34,15 +34,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CAMS       16
-#define FPS        25
-#define FRAME      21000
-#define RING_SIZE  (6u << 20)
-#define IN_SIZE    (256u << 10)
-#define RUNS       3
-#define CASE_RECV  0
-#define CASE_RING  1
-#define CASE_BELL  2
+#define CAMS      16
+#define FPS       25
+#define FRAME     21000
+#define RING_SIZE (6u << 20)
+#define IN_SIZE   (256u << 10)
+#define RUNS      3
+#define CASE_RECV 0
+#define CASE_RING 1
+#define CASE_BELL 2
 
 static double now_s(void)
 {
