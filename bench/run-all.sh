@@ -8,8 +8,8 @@ out=build/bench-data/all-$(date -u +%Y%m%dT%H%M%SZ).txt
 {
     echo "# $(git rev-parse --short HEAD 2>/dev/null || echo 'no git'), $(nproc) CPUs," \
         "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(date -u)"
-    for cmd in build/bench/ring_bench build/bench/wakeup_cost bench/memory.sh bench/fanout.sh \
-        bench/cameras16.sh; do
+    for cmd in build/bench/ring_bench build/bench/wakeup_cost build/bench/ingest_cost \
+        bench/memory.sh bench/fanout.sh bench/cameras16.sh; do
         echo
         echo "################ \$ $cmd   (load average $(cut -d' ' -f1-3 /proc/loadavg))"
         echo
