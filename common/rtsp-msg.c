@@ -341,6 +341,35 @@ int cv_rtsp_interleaved(const uint8_t *buf, size_t len, uint8_t *channel, uint16
     return 0;
 }
 
+int cv_rtsp_next_item(const uint8_t *buf, size_t len, size_t max_msg, struct cv_rtsp_msg *m,
+                      struct cv_rtsp_item *it)
+{
+    uint16_t plen;
+    int rc = cv_rtsp_interleaved(buf, len, &it->channel, &plen);
+    if (rc == 0) {
+        if (len < 4 + (size_t)plen)
+            return -EAGAIN;
+        it->is_data = true;
+        it->data = buf + 4;
+        it->data_len = plen;
+        it->size = 4 + (size_t)plen;
+        return 0;
+    }
+    if (rc == -EAGAIN)
+        return rc;
+    size_t used = 0;
+    rc = cv_rtsp_msg_parse(buf, len < max_msg ? len : max_msg, m, &used);
+    if (rc == -EAGAIN)
+        return len >= max_msg ? -EMSGSIZE : -EAGAIN;
+    if (rc < 0)
+        return rc;
+    it->is_data = false;
+    it->data = NULL;
+    it->data_len = 0;
+    it->size = used;
+    return 0;
+}
+
 /* Copies [s, s+n) as a string into out; -E2BIG when it does not fit. */
 static int copy_str(char *out, size_t size, const char *s, size_t n)
 {

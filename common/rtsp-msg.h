@@ -100,6 +100,26 @@ const char *cv_rtsp_status_reason(int status);
  */
 int cv_rtsp_interleaved(const uint8_t *buf, size_t len, uint8_t *channel, uint16_t *plen);
 
+/* One item of an RTSP TCP connection's input, as cv_rtsp_next_item() finds it. */
+struct cv_rtsp_item {
+    bool is_data;        /* an interleaved frame; else a message, parsed into the caller's msg */
+    uint8_t channel;     /* is_data: the frame's channel */
+    const uint8_t *data; /* is_data: its payload, inside the caller's buffer */
+    size_t data_len;
+    size_t size; /* bytes the whole item takes at the start of the buffer */
+};
+
+/*
+ * The complete item at the start of buf[0..len), the input of an RTSP connection in either
+ * direction: an interleaved frame, or a message parsed into *m (which then points into buf).
+ * 0 and *it filled; -EAGAIN: the item is not complete yet, wait for more bytes; -EMSGSIZE: a
+ * message still incomplete after max_msg bytes (a peer that never ends its headers or body);
+ * else cv_rtsp_msg_parse()'s error for a malformed message. Every caller's input loop is this
+ * one, and tests/fuzz's RTSP targets run it.
+ */
+int cv_rtsp_next_item(const uint8_t *buf, size_t len, size_t max_msg, struct cv_rtsp_msg *m,
+                      struct cv_rtsp_item *it);
+
 /*
  * Session header: "id[;timeout=N]". id is copied (bounded by id_size, -E2BIG if longer);
  * *timeout is N in seconds, or 0 when absent (RFC 2326's default is 60).

@@ -379,34 +379,22 @@ static size_t cv_rtspc_consume(struct cv_rtspc *c, const uint8_t *p, size_t n, u
 {
     size_t off = 0;
     while (!c->dead && !c->failed && off < n) {
-        const uint8_t *q = p + off;
-        size_t avail = n - off;
-        uint8_t ch;
-        uint16_t plen;
-        int rc = cv_rtsp_interleaved(q, avail < 4 ? avail : 4, &ch, &plen);
+        struct cv_rtsp_item it;
+        int rc = cv_rtsp_next_item(p + off, n - off, CV_RTSPC_MAX_IN, &c->msg, &it);
         if (rc == -EAGAIN)
-            break;
-        if (rc == 0) {
-            if (avail < 4 + (size_t)plen)
-                break;
-            c->cbs.on_data(c->arg, ch, q + 4, plen, now);
-            off += 4 + (size_t)plen;
-            continue;
-        }
-        size_t len = avail < CV_RTSPC_MAX_IN ? avail : CV_RTSPC_MAX_IN;
-        size_t used = 0;
-        rc = cv_rtsp_msg_parse(q, len, &c->msg, &used);
-        if (rc == -EAGAIN && len < CV_RTSPC_MAX_IN)
             break;
         if (rc < 0) {
             cv_rtspc_fail(c, -EBADMSG, "malformed data from the camera (%s)",
-                          rc == -EAGAIN || rc == -E2BIG ? "message too large"
-                          : rc == -EPROTONOSUPPORT      ? "not RTSP/1.0"
-                                                        : "bad RTSP message");
+                          rc == -EMSGSIZE || rc == -E2BIG ? "message too large"
+                          : rc == -EPROTONOSUPPORT        ? "not RTSP/1.0"
+                                                          : "bad RTSP message");
             break;
         }
-        cv_rtspc_on_msg(c, &c->msg);
-        off += used;
+        if (it.is_data)
+            c->cbs.on_data(c->arg, it.channel, it.data, it.data_len, now);
+        else
+            cv_rtspc_on_msg(c, &c->msg);
+        off += it.size;
     }
     return off;
 }

@@ -576,25 +576,13 @@ static void cv_conn_parse(struct cv_rtsp_conn *c)
 {
     size_t off = 0;
     while (off < c->in_len && !c->closing && !c->dead) {
-        uint8_t ch;
-        uint16_t plen;
-        int rc = cv_rtsp_interleaved(c->in + off, c->in_len - off, &ch, &plen);
-        if (rc == 0) {
-            if (c->in_len - off < 4u + plen)
-                break;
-            off += 4u + plen; /* RTCP receiver reports: proof of life, nothing more */
-            c->last_seen_ms = cv_clock_mono_ms();
-            continue;
-        }
+        struct cv_rtsp_item it;
+        int rc = cv_rtsp_next_item(c->in + off, c->in_len - off, sizeof(c->in), &c->msg, &it);
         if (rc == -EAGAIN)
             break;
-        size_t used = 0;
-        rc = cv_rtsp_msg_parse(c->in + off, c->in_len - off, &c->msg, &used);
-        if (rc == -EAGAIN) {
-            if (c->in_len == sizeof(c->in) && off == 0) {
-                cv_conn_error(c, 431, 0, "request too large");
-                c->closing = true;
-            }
+        if (rc == -EMSGSIZE) {
+            cv_conn_error(c, 431, 0, "request too large");
+            c->closing = true;
             break;
         }
         if (rc < 0) {
@@ -603,8 +591,11 @@ static void cv_conn_parse(struct cv_rtsp_conn *c)
             c->closing = true;
             break;
         }
-        cv_conn_handle(c);
-        off += used;
+        if (it.is_data)
+            c->last_seen_ms = cv_clock_mono_ms(); /* RTCP receiver reports: proof of life */
+        else
+            cv_conn_handle(c);
+        off += it.size;
     }
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;

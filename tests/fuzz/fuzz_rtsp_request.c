@@ -92,34 +92,33 @@ static void request(void)
     }
 }
 
+#define SERVER_IN 16384 /* camvisor-rtsp's input buffer per connection (consumers/rtsp/rtsp.h) */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t pos = 0;
 
+    /* The server's input loop (consumers/rtsp/conn.c) over a connection's bytes. */
     while (pos < size) {
-        uint8_t ch;
-        uint16_t plen;
-        size_t used = 0;
-        int rc = cv_rtsp_interleaved(data + pos, size - pos, &ch, &plen);
-        if (rc == 0) {
-            pos += 4 + (size_t)plen; /* skip the frame, as the server does */
-            continue;
-        }
-        if (rc == -EAGAIN)
-            break;
-        rc = cv_rtsp_msg_parse(data + pos, size - pos, &msg, &used);
+        struct cv_rtsp_item it;
+        int rc = cv_rtsp_next_item(data + pos, size - pos, SERVER_IN, &msg, &it);
         if (rc == -EPROTONOSUPPORT) {
             request();
             break;
         }
         if (rc < 0)
             break;
-        if (used == 0 || used > size - pos)
+        if (it.size == 0 || it.size > size - pos)
             abort();
-        if (msg.body_len && (msg.body < data + pos || msg.body + msg.body_len > data + pos + used))
+        if (it.is_data && (it.data != data + pos + 4 || it.data_len + 4 != it.size))
             abort();
-        request();
-        pos += used;
+        if (!it.is_data) {
+            if (msg.body_len &&
+                (msg.body < data + pos || msg.body + msg.body_len > data + pos + it.size))
+                abort();
+            request();
+        }
+        pos += it.size;
     }
     return 0;
 }

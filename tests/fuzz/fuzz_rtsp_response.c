@@ -80,24 +80,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t pos = 0;
 
+    /* The camera client's input loop (worker/rtsp-client.c) over a connection's bytes. */
     while (pos < size) {
-        uint8_t ch;
-        uint16_t plen;
-        size_t used = 0;
         char id[128];
         unsigned timeout;
         struct cv_rtsp_transport t;
+        struct cv_rtsp_item it;
         const char *v;
 
-        if (cv_rtsp_interleaved(data + pos, size - pos, &ch, &plen) == 0) {
-            pos += 4 + (size_t)plen;
-            continue;
-        }
-        if (cv_rtsp_msg_parse(data + pos, size - pos, &msg, &used) < 0)
+        if (cv_rtsp_next_item(data + pos, size - pos, CV_RTSP_MAX_HEADER_BYTES + CV_RTSP_MAX_BODY,
+                              &msg, &it) < 0)
             break;
-        if (used == 0 || used > size - pos)
+        if (it.size == 0 || it.size > size - pos)
             abort();
-        if (msg.type == CV_RTSP_RESPONSE) {
+        if (it.is_data && (it.data != data + pos + 4 || it.data_len + 4 != it.size))
+            abort();
+        if (!it.is_data && msg.type == CV_RTSP_RESPONSE) {
             answer_challenges();
             if ((v = cv_rtsp_msg_header(&msg, "Session")))
                 cv_rtsp_session_parse(v, id, sizeof(id), &timeout);
@@ -106,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (msg.body_len)
                 describe();
         }
-        pos += used;
+        pos += it.size;
     }
     return 0;
 }

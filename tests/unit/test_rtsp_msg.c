@@ -198,6 +198,47 @@ static void test_interleaved(void **state)
     assert_int_equal(cv_rtsp_interleaved((const uint8_t *)"RTSP/1.0", 8, &ch, &len), -ENOMSG);
 }
 
+/* A connection's input as the server and the camera client split it: frames and messages. */
+static void test_next_item(void **state)
+{
+    (void)state;
+    static const char resp[] = "RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Length: 2\r\n\r\nab";
+    uint8_t in[64];
+    size_t n = 0;
+    const uint8_t frame[] = {'$', 2, 0, 3, 0x80, 0x60, 0x01};
+    memcpy(in, frame, sizeof(frame));
+    n += sizeof(frame);
+    memcpy(in + n, resp, strlen(resp));
+    n += strlen(resp);
+    struct cv_rtsp_item it;
+
+    /* Each prefix short of the frame's end is incomplete, not an error. */
+    for (size_t k = 0; k < sizeof(frame); k++)
+        assert_int_equal(cv_rtsp_next_item(in, k, 1024, &msg, &it), -EAGAIN);
+    assert_int_equal(cv_rtsp_next_item(in, n, 1024, &msg, &it), 0);
+    assert_true(it.is_data);
+    assert_int_equal(it.channel, 2);
+    assert_ptr_equal(it.data, in + 4);
+    assert_int_equal(it.data_len, 3);
+    assert_int_equal(it.size, sizeof(frame));
+
+    /* The response behind it, body included; without its last byte it is incomplete. */
+    const uint8_t *r = in + it.size;
+    size_t rlen = n - it.size;
+    assert_int_equal(cv_rtsp_next_item(r, rlen - 1, 1024, &msg, &it), -EAGAIN);
+    assert_int_equal(cv_rtsp_next_item(r, rlen, 1024, &msg, &it), 0);
+    assert_false(it.is_data);
+    assert_int_equal(it.size, rlen);
+    assert_int_equal(msg.status, 200);
+    assert_int_equal(msg.body_len, 2);
+
+    /* Still incomplete at the caller's limit: a peer that never ends its message. */
+    assert_int_equal(cv_rtsp_next_item(r, rlen - 1, rlen - 1, &msg, &it), -EMSGSIZE);
+    /* Neither a frame nor RTSP. */
+    assert_int_equal(cv_rtsp_next_item((const uint8_t *)"\x01\x02xx\r\n\r\n", 8, 1024, &msg, &it),
+                     -EBADMSG);
+}
+
 static void test_transport(void **state)
 {
     (void)state;
@@ -513,19 +554,13 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request),
-        cmocka_unit_test(test_response_body),
-        cmocka_unit_test(test_pipelined_and_lf),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_interleaved),
-        cmocka_unit_test(test_transport),
-        cmocka_unit_test(test_session_range),
-        cmocka_unit_test(test_url_split),
-        cmocka_unit_test(test_digest_vectors),
-        cmocka_unit_test(test_client_auth),
-        cmocka_unit_test(test_server_auth),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_request),          cmocka_unit_test(test_response_body),
+        cmocka_unit_test(test_pipelined_and_lf), cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_limits),           cmocka_unit_test(test_interleaved),
+        cmocka_unit_test(test_next_item),        cmocka_unit_test(test_transport),
+        cmocka_unit_test(test_session_range),    cmocka_unit_test(test_url_split),
+        cmocka_unit_test(test_digest_vectors),   cmocka_unit_test(test_client_auth),
+        cmocka_unit_test(test_server_auth),      cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
