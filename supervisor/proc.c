@@ -69,9 +69,10 @@ static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t paren
      */
     setpgid(0, 0);
 
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_SETMASK, &term, NULL);
     signal(SIGPIPE, SIG_DFL);
 
     /* argv[0] is the bare program name, so ps reads "camvisor-worker front_door". */
@@ -79,6 +80,14 @@ static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t paren
     char *argv[3] = {(char *)(base ? base + 1 : spec->path), (char *)spec->argv1, NULL};
     execv(spec->path, argv);
     _exit(127);
+}
+
+void cv_proc_term_ready(void)
+{
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &term, NULL);
 }
 
 pid_t cv_proc_spawn(const struct cv_proc_spec *spec)

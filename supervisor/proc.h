@@ -5,6 +5,10 @@
  *
  * Descriptor layout of every child:  fd 3 = control socket (SOCK_SEQPACKET),
  *                                     fd 4 = listening socket (consumers only).
+ *
+ * A child starts with SIGTERM blocked and every other signal unblocked: a stop that arrives
+ * while it is still starting waits for its handler (cv_proc_term_ready) instead of killing it
+ * by the default action, halfway through its setup.
  */
 #ifndef CV_SUP_PROC_H
 #define CV_SUP_PROC_H
@@ -37,6 +41,9 @@ struct cv_proc_spec {
 
 /* Forks and execs. Returns the pid or a negative errno. The caller keeps ownership of its fds. */
 pid_t cv_proc_spawn(const struct cv_proc_spec *spec);
+
+/* In a child: its SIGTERM handler is in place; take SIGTERM (and one already pending) now. */
+void cv_proc_term_ready(void);
 
 /* Resolves the user to run children as. Returns 0 or a negative errno. */
 int cv_proc_cred_lookup(const char *user, struct cv_proc_cred *out);

@@ -342,16 +342,33 @@ static void cv_sup_restart_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct cv_child *c = arg;
-    if (c->wanted)
+    char name[96];
+    if (c->pid > 0 && c->termed) {
+        /* Asked to stop CV_SUP_STOP_GRACE_MS ago: hung, or stopped (SIGSTOP) by someone. */
+        cv_warn("%s: pid %d did not stop in time, killing", cv_child_name(c, name, sizeof(name)),
+                (int)c->pid);
+        kill(c->pid, SIGKILL);
+    } else if (c->wanted) {
         cv_sup_child_start(c);
+    }
+}
+
+/* Asks a running child to stop: SIGTERM, then SIGKILL if it is still there after the grace. */
+static void cv_sup_child_term(struct cv_child *c)
+{
+    if (c->pid <= 0)
+        return;
+    kill(c->pid, SIGTERM);
+    c->termed = true;
+    struct timeval tv = {CV_SUP_STOP_GRACE_MS / 1000, (CV_SUP_STOP_GRACE_MS % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
 }
 
 static void cv_sup_child_stop(struct cv_child *c)
 {
     c->wanted = false;
     event_del(c->timer);
-    if (c->pid > 0)
-        kill(c->pid, SIGTERM);
+    cv_sup_child_term(c);
 }
 
 static void cv_sup_child_close(struct cv_child *c)
@@ -373,6 +390,8 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
     uint64_t ran = cv_clock_mono_ms() - c->started_ms;
     pid_t pid = c->pid;
     c->pid = 0;
+    c->termed = false;
+    event_del(c->timer); /* a stop deadline */
     cv_sup_child_close(c);
     if (c->role != CV_ROLE_WORKER)
         cv_sup_drop_subs_where(sup, c, NULL);
@@ -578,7 +597,7 @@ static void cv_sup_reload(struct cv_sup *sup)
             cam->worker.quick_deaths = 0;
             cam->worker.started_ms = 0;
             cam->worker.wanted = want;
-            kill(cam->worker.pid, SIGTERM);
+            cv_sup_child_term(&cam->worker);
         } else if (want) {
             cv_sup_child_start(&cam->worker);
         }

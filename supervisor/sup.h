@@ -28,12 +28,13 @@ struct cv_child {
     pid_t pid;            /* 0 when not running */
     int ctl;              /* our end of its control socket, owned; -1 when not running */
     struct event *ctl_ev; /* owned */
-    struct event *timer;  /* owned: restart backoff */
+    struct event *timer;  /* owned: restart backoff, or the deadline after a SIGTERM */
     uint64_t started_ms;
     uint32_t quick_deaths;
     uint32_t restarts;
     bool wanted; /* should run; cleared before we stop it on purpose */
     bool hello;  /* it has introduced itself */
+    bool termed; /* sent SIGTERM: SIGKILL when the timer fires first */
 };
 
 struct cv_cam {

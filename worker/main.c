@@ -268,6 +268,7 @@ int main(int argc, char **argv)
     struct timeval tv = {CV_WORKER_STATUS_MS / 1000, (CV_WORKER_STATUS_MS % 1000) * 1000};
     event_add(w.ctl_ev, NULL);
     event_add(w.sig_ev, NULL);
+    cv_proc_term_ready();
     event_add(w.status_ev, &tv);
     w.last_report_ns = cv_clock_mono_ns();
 

@@ -163,6 +163,7 @@ int main(void)
     struct timeval tick = {0, 500000};
     event_add(srv.ctl_ev, NULL);
     event_add(srv.sig_ev, NULL);
+    cv_proc_term_ready();
     event_add(srv.tick_ev, &tick);
 
     struct cv_msg hello = {.type = CV_MSG_HELLO};

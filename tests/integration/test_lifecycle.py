@@ -79,6 +79,30 @@ def test_reload_adds_removes_and_keeps_untouched(camvisor):
         w.stop()
 
 
+def test_stop_while_children_start_is_clean(camvisor):
+    """SIGTERM at once, while the children are still setting up: each takes it as a stop (exit
+    code 0) once its handler is in place; none is killed by it halfway through its start."""
+    cv = camvisor({f"cam{i}": TESTSRC for i in range(4)})
+    cv.signal(signal.SIGTERM)
+    assert cv.proc.wait(10) == 0
+    stops = [l for l in cv.logs().splitlines() if " stopped (" in l]
+    assert len(stops) == 5, cv.logs()
+    assert all("(exit code 0)" in l for l in stops), stops
+
+
+def test_hung_worker_is_killed_when_its_camera_goes(camvisor):
+    cv = camvisor({"keep": TESTSRC, "hung": TESTSRC})
+    wait_for(lambda: cv.worker_pid("hung") and cv.worker_pid("keep"), 10, what="both workers")
+    hung, keep = cv.worker_pid("hung"), cv.worker_pid("keep")
+    os.kill(hung, signal.SIGSTOP)  # a worker that can no longer take SIGTERM
+    (cv.cams_dir / "hung.ini").unlink()
+    cv.signal(signal.SIGHUP)
+    # The supervisor waits 4 s after its SIGTERM, then kills.
+    wait_for(lambda: cv.worker_pid("hung") is None, 10, what="the hung worker to be killed")
+    assert "did not stop in time, killing" in cv.logs()
+    assert cv.worker_pid("keep") == keep
+
+
 def test_on_demand_camera_that_never_comes_gets_503(camvisor, tmp_path):
     cv = camvisor({"dead": f"url = file:{tmp_path}/missing.mp4\nmode = on-demand\n"})
     from test_rtsp_server import RawClient
