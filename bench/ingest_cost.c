@@ -28,11 +28,12 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench/clock.h"
 
 #define CAMS      16
 #define FPS       25
@@ -43,21 +44,6 @@
 #define CASE_RECV 0
 #define CASE_RING 1
 #define CASE_BELL 2
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 static void die(const char *what)
 {
@@ -114,8 +100,8 @@ static double receiver(int sock, int what, uint8_t *ring, int bell, double secs)
     if (ring)
         memset(ring, 0, RING_SIZE);
     size_t pos = 0;
-    double c0 = cpu_s(), end = now_s() + secs;
-    while (now_s() < end) {
+    double c0 = bench_cpu_s(), end = bench_now_s() + secs;
+    while (bench_now_s() < end) {
         if (epoll_wait(ep, &ev, 1, 100) <= 0)
             continue;
         ssize_t n = recv(sock, in, IN_SIZE, 0);
@@ -129,7 +115,7 @@ static double receiver(int sock, int what, uint8_t *ring, int bell, double secs)
         if (what == CASE_BELL && write(bell, &one, sizeof(one)) < 0)
             die("bell");
     }
-    return cpu_s() - c0;
+    return bench_cpu_s() - c0;
 }
 
 /* The consumer: one edge-triggered eventfd per camera, a copy of FRAME bytes per wake-up. */
@@ -148,8 +134,8 @@ static double consumer(const int *bells, uint8_t *const *rings, double secs)
         for (size_t off = 0; off < RING_SIZE; off += 4096)
             sink ^= rings[i][off];
     (void)sink;
-    double c0 = cpu_s(), end = now_s() + secs;
-    while (now_s() < end) {
+    double c0 = bench_cpu_s(), end = bench_now_s() + secs;
+    while (bench_now_s() < end) {
         struct epoll_event evs[CAMS];
         int n = epoll_wait(ep, evs, CAMS, 100);
         for (int j = 0; j < n; j++) {
@@ -160,7 +146,7 @@ static double consumer(const int *bells, uint8_t *const *rings, double secs)
             pos[i] += FRAME;
         }
     }
-    return cpu_s() - c0;
+    return bench_cpu_s() - c0;
 }
 
 /* One run: CPU seconds of the 16 receivers together (*recv) and of the consumer (*cons). */

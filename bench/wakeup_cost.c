@@ -22,41 +22,27 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/clock.h"
+
 #define RUNS 3
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 /* One process waking on an epoll_wait timeout: returns its CPU seconds, counts wake-ups. */
 static double run_timer(int rate, double secs, long *wakes)
 {
     int ep = epoll_create1(0);
     struct epoll_event ev;
-    double c0 = cpu_s(), end = now_s() + secs;
+    double c0 = bench_cpu_s(), end = bench_now_s() + secs;
     *wakes = 0;
-    while (now_s() < end) {
+    while (bench_now_s() < end) {
         epoll_wait(ep, &ev, 1, 1000 / rate);
         (*wakes)++;
     }
     close(ep);
-    return cpu_s() - c0;
+    return bench_cpu_s() - c0;
 }
 
 /* Writer child paced at rate, reader (this process) on epoll: CPU seconds of each. */
@@ -66,7 +52,7 @@ static void run_doorbell(int rate, double secs, double *reader, double *writer, 
     double *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     pid_t pid = fork();
     if (pid == 0) {
-        double c0 = cpu_s();
+        double c0 = bench_cpu_s();
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
         long n = (long)(secs * rate);
@@ -81,20 +67,20 @@ static void run_doorbell(int rate, double secs, double *reader, double *writer, 
             if (write(efd, &one, sizeof(one)) < 0)
                 _exit(1);
         }
-        shared[0] = cpu_s() - c0;
+        shared[0] = bench_cpu_s() - c0;
         _exit(0);
     }
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN};
     epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
-    double c0 = cpu_s(), end = now_s() + secs + 0.2;
+    double c0 = bench_cpu_s(), end = bench_now_s() + secs + 0.2;
     *wakes = 0;
-    while (now_s() < end) {
+    while (bench_now_s() < end) {
         uint64_t v;
         if (epoll_wait(ep, &ev, 1, 100) > 0 && read(efd, &v, sizeof(v)) == sizeof(v))
             (*wakes)++;
     }
-    *reader = cpu_s() - c0;
+    *reader = bench_cpu_s() - c0;
     waitpid(pid, NULL, 0);
     *writer = shared[0];
     munmap(shared, 4096);
