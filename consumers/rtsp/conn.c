@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/rtcp.h"
 #include "common/rtsp-auth.h"
 #include "common/rtsp-transport.h"
 #include "common/sdp.h"
@@ -133,6 +134,20 @@ static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
         cv_rtsp_conn_close(c, NULL);
 }
 
+/* A UDP client's address: its RTSP connection's peer, at port. */
+static int cv_conn_udp_addr(const struct cv_rtsp_conn *c, uint16_t port,
+                            struct sockaddr_storage *ss, socklen_t *sl)
+{
+    *sl = sizeof(*ss);
+    if (getpeername(c->fd, (struct sockaddr *)ss, sl) < 0)
+        return -errno;
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+    return 0;
+}
+
 void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t *arena,
                            const struct cv_rtp_pkt *pkts, size_t count)
 {
@@ -145,13 +160,9 @@ void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t
 
     if (o->udp) {
         struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+        socklen_t sl;
+        if (cv_conn_udp_addr(c, o->client_port, &ss, &sl) < 0)
             return;
-        if (ss.ss_family == AF_INET)
-            ((struct sockaddr_in *)&ss)->sin_port = htons(o->client_port);
-        else
-            ((struct sockaddr_in6 *)&ss)->sin6_port = htons(o->client_port);
         for (size_t i = 0; i < count; i++)
             sendto(c->srv->udp_rtp, arena + pkts[i].offset, pkts[i].len, MSG_DONTWAIT,
                    (struct sockaddr *)&ss, sl);
@@ -618,8 +629,62 @@ static void cv_conn_read_cb(evutil_socket_t fd, short what, void *arg)
         cv_rtsp_conn_close(c, NULL);
 }
 
+/*
+ * An RTCP Sender Report for one track (RFC 3550 6.4.1): it ties the track's RTP clock to
+ * wallclock, which clients use to line audio up with video. The RTP timestamp is the last
+ * frame's, moved on by the time since that frame arrived, so every track of a camera is mapped
+ * through the same (arrival) clock. Nothing is sent for a track without a recent frame.
+ */
+static void cv_conn_send_sr(struct cv_rtsp_conn *c, const struct cv_rtsp_track_out *o)
+{
+    const struct cv_rtsp_feed *f = c->feed;
+    int t = o->feed_track;
+    if (!f || t < 0 || (uint32_t)t >= f->info.track_count || f->last_arrival_ns[t] == 0)
+        return;
+    uint64_t now = cv_clock_mono_ns(), since = now - f->last_arrival_ns[t];
+    if (now < f->last_arrival_ns[t] || since > CV_RTSP_SR_MAX_AGE_MS * 1000000ull)
+        return;
+    const struct cv_rtp_packer *p = &f->packers[t];
+    uint64_t ticks = since * f->info.tracks[t].clock_rate / 1000000000ull;
+    struct cv_rtcp_sr sr = {.ssrc = p->ssrc,
+                            .ntp = cv_rtcp_ntp_from_unix_ns(cv_clock_real_ns()),
+                            .rtp_ts = (uint32_t)(f->last_pts[t] + p->ts_offset + (int64_t)ticks),
+                            .packets = p->packets,
+                            .octets = p->octets};
+    uint8_t buf[4 + 128];
+    int n = cv_rtcp_build_sr(buf + 4, sizeof(buf) - 4, &sr, "camvisor");
+    if (n < 0)
+        return;
+    if (o->udp) {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (c->srv->udp_rtcp >= 0 &&
+            cv_conn_udp_addr(c, (uint16_t)(o->client_port + 1), &ss, &sl) == 0)
+            sendto(c->srv->udp_rtcp, buf + 4, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl);
+        return;
+    }
+    buf[0] = '$';
+    buf[1] = (uint8_t)(o->channel + 1);
+    buf[2] = (uint8_t)(n >> 8);
+    buf[3] = (uint8_t)n;
+    struct iovec iov = {buf, 4 + (size_t)n};
+    int rc = cv_conn_writev(c, &iov, 1);
+    if (rc < 0)
+        cv_rtsp_conn_close(c, rc == -ENOBUFS     ? "client too slow, backlog full"
+                              : cv_conn_gone(rc) ? NULL
+                                                 : strerror(-rc));
+}
+
 void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
 {
+    if (c->state == CV_CONN_PLAYING && now_ms - c->last_sr_ms >= CV_RTSP_SR_INTERVAL_MS) {
+        c->last_sr_ms = now_ms;
+        for (int i = 0; i < CV_MAX_TRACKS && !c->dead; i++)
+            if (c->out[i].setup)
+                cv_conn_send_sr(c, &c->out[i]);
+        if (c->dead)
+            return;
+    }
     if (c->describe_pending)
         cv_rtsp_conn_feed_ready(c);
     /* Interleaved clients prove life by their TCP connection; UDP ones must keep talking. */

@@ -104,6 +104,7 @@ static void cv_feed_fan_out(struct cv_rtsp_feed *f)
             f->rebase[fr.track] = false;
         }
         f->last_pts[fr.track] = fr.pts;
+        f->last_arrival_ns[fr.track] = fr.arrival_ns;
         size_t count = cv_feed_packetize(f, &f->packers[fr.track], &fr);
         if (count == 0)
             continue;

@@ -33,6 +33,8 @@ struct cv_rtsp_conn;
 #define CV_RTSP_SESSION_TIMEOUT  60 /* seconds without a request or RTCP before we drop it */
 #define CV_RTSP_MAX_BACKLOG      (4u << 20) /* bytes queued for a slow client before we drop it */
 #define CV_RTSP_MAX_BACKLOG_MS   5000       /* ... or time it stays behind without catching up */
+#define CV_RTSP_SR_INTERVAL_MS   5000 /* RTCP Sender Reports per track (the first at PLAY's tick) */
+#define CV_RTSP_SR_MAX_AGE_MS    2000 /* ... only while the track had a frame this recently */
 #define CV_RTSP_SNDBUF           (1u << 20) /* fixed kernel send buffer: backpressure shows soon */
 #define CV_RTSP_ARENA            (4u << 20) /* RTP bytes of one frame */
 #define CV_RTSP_MAX_PKTS         4096
@@ -50,10 +52,11 @@ struct cv_rtsp_feed {
     int64_t info_seq;              /* params sequence we last loaded */
     struct cv_stream_info info;
     struct cv_rtp_packer packers[CV_MAX_TRACKS];
-    int64_t last_pts[CV_MAX_TRACKS]; /* of the last frame fanned out, for RTP-Info */
-    uint64_t generation;             /* of the ring's writer we last read from */
-    bool rebase[CV_MAX_TRACKS];      /* a new writer: move ts_offset at the track's next frame */
-    uint64_t next_seq;               /* ring sequence after the last frame fanned out */
+    int64_t last_pts[CV_MAX_TRACKS];         /* of the last frame fanned out, for RTP-Info */
+    uint64_t last_arrival_ns[CV_MAX_TRACKS]; /* its arrival (CLOCK_MONOTONIC), for RTCP SRs */
+    uint64_t generation;                     /* of the ring's writer we last read from */
+    bool rebase[CV_MAX_TRACKS]; /* a new writer: move ts_offset at the track's next frame */
+    uint64_t next_seq;          /* ring sequence after the last frame fanned out */
     bool subscribed;
     int sub_status; /* negative errno when the supervisor refused */
     char sub_reason[128];
@@ -86,6 +89,7 @@ struct cv_rtsp_conn {
     int selected[CV_MAX_TRACKS]; /* feed tracks chosen by the query filter */
     int selected_count;
     uint64_t last_seen_ms;
+    uint64_t last_sr_ms;   /* when the last RTCP Sender Reports went out */
     bool describe_pending; /* waiting for the camera's codec parameters */
     uint64_t describe_deadline_ms;
     uint32_t pending_cseq;

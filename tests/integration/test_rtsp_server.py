@@ -2,6 +2,7 @@
 client that stops reading."""
 import re
 import socket
+import struct
 import time
 
 from conftest import TESTSRC, ffmpeg_frames, ffprobe, wait_for
@@ -45,6 +46,18 @@ class RawClient:
                 raise ConnectionError("closed")
             self.buf += chunk
 
+    def interleaved(self):
+        """The next interleaved frame after PLAY: (channel, payload)."""
+        while len(self.buf) < 4 or len(self.buf) < 4 + int.from_bytes(self.buf[2:4], "big"):
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        assert self.buf[:1] == b"$", self.buf[:64]
+        n = int.from_bytes(self.buf[2:4], "big")
+        frame, self.buf = (self.buf[1], self.buf[4:4 + n]), self.buf[4 + n:]
+        return frame
+
     def close(self):
         self.s.close()
 
@@ -82,6 +95,36 @@ def test_session_methods(camvisor):
     c.close()
     r = RawClient(cv.rtsp_port).request("FLY", url)
     assert r.startswith("RTSP/1.0 501"), r
+
+
+def test_sender_reports_tie_rtp_time_to_wallclock(camvisor):
+    """Each playing track gets an RTCP Sender Report right after PLAY and then every 5 s: the
+    SSRC of its RTP packets, the wallclock of now, and an RTP timestamp next to the packets'."""
+    cv = camvisor({"demo": TESTSRC})
+    c = RawClient(cv.rtsp_port)
+    url = cv.url("demo")
+    assert c.request("DESCRIBE", url).startswith("RTSP/1.0 200")
+    r = c.request("SETUP", url + "/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+    session = re.search(r"Session: *([^;\r]+)", r).group(1)
+    assert c.request("PLAY", url, f"Session: {session}\r\n").startswith("RTSP/1.0 200")
+    reports, rtp, deadline = [], None, time.monotonic() + 15
+    while len(reports) < 2 and time.monotonic() < deadline:
+        ch, pkt = c.interleaved()
+        if ch == 0:
+            rtp = struct.unpack("!II", pkt[4:12])  # timestamp, SSRC
+        elif ch == 1 and pkt[1] == 200:
+            ssrc, ntp_s, ntp_f, ts, count, octets = struct.unpack("!6I", pkt[4:28])
+            reports.append((time.time(), time.monotonic(), ssrc, ntp_s + ntp_f / 2**32 - 2208988800,
+                            ts, count, rtp))
+    c.close()
+    assert len(reports) == 2, reports
+    for wall, _, ssrc, ntp, ts, count, last in reports:
+        assert last is not None and ssrc == last[1]
+        assert abs(ntp - wall) < 1.0
+        # Within half a second (90 kHz clock) of the newest RTP packet read before it.
+        assert abs((ts - last[0] + 2**31) % 2**32 - 2**31) < 45000, (ts, last)
+        assert count > 0
+    assert 3.5 < reports[1][1] - reports[0][1] < 7.5
 
 
 def test_udp_setup_is_answered_with_ports(camvisor):
