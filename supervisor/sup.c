@@ -632,20 +632,6 @@ static void cv_sup_reload(struct cv_sup *sup)
 
 /* ---- signals and life cycle -------------------------------------------------------------- */
 
-static void cv_sup_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct cv_sup *sup = arg;
-    if (sup->rtsp.pid > 0)
-        kill(sup->rtsp.pid, SIGKILL);
-    for (size_t i = 0; i < sup->cam_count; i++)
-        if (sup->cams[i]->worker.pid > 0) {
-            cv_warn("worker %s: did not stop in time, killing", sup->cams[i]->cfg.name);
-            kill(sup->cams[i]->worker.pid, SIGKILL);
-        }
-}
-
 static void cv_sup_begin_stop(struct cv_sup *sup, const char *why)
 {
     if (sup->stopping)
@@ -654,9 +640,7 @@ static void cv_sup_begin_stop(struct cv_sup *sup, const char *why)
     sup->stopping = true;
     cv_sup_child_stop(&sup->rtsp);
     for (size_t i = 0; i < sup->cam_count; i++)
-        cv_sup_child_stop(&sup->cams[i]->worker);
-    struct timeval tv = {CV_SUP_STOP_GRACE_MS / 1000, (CV_SUP_STOP_GRACE_MS % 1000) * 1000};
-    evtimer_add(sup->stop_timer, &tv);
+        cv_sup_child_stop(&sup->cams[i]->worker); /* each SIGKILLed if still there after 4 s */
     if (!cv_sup_any_running(sup))
         event_base_loopbreak(sup->base);
 }
@@ -709,10 +693,9 @@ int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg)
             return -ENOMEM;
     }
     signal(SIGPIPE, SIG_IGN);
-    sup->stop_timer = evtimer_new(sup->base, cv_sup_stop_timer_cb, sup);
     sup->rtsp = (struct cv_child){.sup = sup, .role = CV_ROLE_RTSP, .ctl = -1};
     sup->rtsp.timer = evtimer_new(sup->base, cv_sup_restart_cb, &sup->rtsp);
-    if (!sup->stop_timer || !sup->rtsp.timer)
+    if (!sup->rtsp.timer)
         return -ENOMEM;
 
     if (cfg->rtsp_listen.enabled) {
@@ -761,8 +744,6 @@ void cv_sup_free(struct cv_sup *sup)
     cv_sup_child_close(&sup->rtsp);
     if (sup->rtsp.timer)
         event_free(sup->rtsp.timer);
-    if (sup->stop_timer)
-        event_free(sup->stop_timer);
     for (int i = 0; i < 4; i++)
         if (sup->sig_ev[i])
             event_free(sup->sig_ev[i]);

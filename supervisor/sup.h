@@ -69,8 +69,7 @@ struct cv_sup {
     struct cv_sub *subs; /* owned list */
     uint32_t next_bell;
     bool stopping;
-    struct event *sig_ev[4];  /* owned */
-    struct event *stop_timer; /* owned */
+    struct event *sig_ev[4]; /* owned */
 };
 
 int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg);
