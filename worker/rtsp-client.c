@@ -17,7 +17,7 @@
  * ship self-signed certificates for their IP address and no CA to check them against, so we
  * encrypt but do not authenticate the camera (go2rtc's rtspx:// and FFmpeg's default do the
  * same). SNI is sent when the host is a name. TLS keeps the bufferevent (its 4 KiB reads are
- * TLS records anyway): its input buffer is made contiguous and parsed the same way.
+ * TLS records anyway); what it decrypts is moved into the same input buffer and parsed there.
  */
 #include "worker/rtsp-client.h"
 
@@ -55,13 +55,13 @@ struct cv_rtspc {
     SSL_CTX *ssl_ctx;                          /* borrowed; NULL: plain TCP */
     struct evdns_getaddrinfo_request *dns_req; /* in flight; cancelled by free */
     struct cv_rtspc_dns *dns_ticket;           /* its callback's argument, see cv_rtspc_dns_cb */
-    /* Plain TCP: our socket, its events, what it has not sent yet and what is not parsed yet. */
+    uint8_t *in; /* CV_RTSPC_IN_SIZE bytes, in_len of them not parsed yet; owned */
+    size_t in_len;
+    /* Plain TCP: our socket, its events, and what it has not sent yet. */
     int fd;
     int connect_err; /* connect() failed at once with this errno */
     struct event *rev, *wev;
     struct evbuffer *out;
-    uint8_t *in; /* CV_RTSPC_IN_SIZE bytes, in_len of them unparsed */
-    size_t in_len;
     struct bufferevent *bev; /* rtsps only, owned: closes the socket, frees the SSL */
     struct event *timer;     /* owned: connect or response deadline */
     struct cv_rtspc_cbs cbs;
@@ -399,19 +399,32 @@ static size_t cv_rtspc_consume(struct cv_rtspc *c, const uint8_t *p, size_t n, u
     return off;
 }
 
-/* rtsps: the bufferevent's input, made contiguous (bounded by its high watermark). */
+/* Parses what the buffer holds after `added` new bytes; keeps the partial item at its start. */
+static void cv_rtspc_input(struct cv_rtspc *c, size_t added)
+{
+    c->in_len += added;
+    size_t used = cv_rtspc_consume(c, c->in, c->in_len, cv_clock_mono_ns());
+    if (!c->dead && used > 0) {
+        c->in_len -= used;
+        memmove(c->in, c->in + used, c->in_len);
+    }
+}
+
+/*
+ * rtsps: moves the decrypted input into our buffer. Every pass leaves less than one item behind
+ * (well under half the buffer), so the loop always makes room and empties the bufferevent.
+ */
 static void cv_rtspc_bev_read_cb(struct bufferevent *bev, void *arg)
 {
     struct cv_rtspc *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    size_t n = evbuffer_get_length(in);
-    const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)n);
-    if (!p)
-        return;
     cv_rtspc_enter(c);
-    size_t used = cv_rtspc_consume(c, p, n, cv_clock_mono_ns());
-    if (!c->dead)
-        evbuffer_drain(in, used);
+    while (!c->dead && !c->failed && evbuffer_get_length(in) > 0) {
+        int n = evbuffer_remove(in, c->in + c->in_len, CV_RTSPC_IN_SIZE - c->in_len);
+        if (n <= 0)
+            break;
+        cv_rtspc_input(c, (size_t)n);
+    }
     cv_rtspc_leave(c);
 }
 
@@ -430,12 +443,7 @@ static void cv_rtspc_read_cb(evutil_socket_t fd, short what, void *arg)
         int err = errno;
         cv_rtspc_fail(c, -err, "connection to %s:%u: %s", c->host, c->port, strerror(err));
     } else {
-        c->in_len += (size_t)r;
-        size_t used = cv_rtspc_consume(c, c->in, c->in_len, cv_clock_mono_ns());
-        if (!c->dead && used > 0) {
-            c->in_len -= used;
-            memmove(c->in, c->in + used, c->in_len);
-        }
+        cv_rtspc_input(c, (size_t)r);
     }
     cv_rtspc_leave(c);
 }
@@ -561,11 +569,10 @@ static void cv_rtspc_connect_tcp(struct cv_rtspc *c, const struct evutil_addrinf
         cv_rtspc_fail(c, -errno, "cannot create a socket: %s", strerror(errno));
         return;
     }
-    c->in = malloc(CV_RTSPC_IN_SIZE);
     c->out = evbuffer_new();
     c->rev = event_new(c->base, c->fd, EV_READ | EV_PERSIST, cv_rtspc_read_cb, c);
     c->wev = event_new(c->base, c->fd, EV_WRITE, cv_rtspc_write_cb, c);
-    if (!c->in || !c->out || !c->rev || !c->wev) {
+    if (!c->out || !c->rev || !c->wev) {
         cv_rtspc_fail(c, -ENOMEM, "cannot create a connection");
         return;
     }
@@ -641,7 +648,8 @@ int cv_rtspc_new(const struct cv_rtspc_cfg *cfg, const struct cv_rtspc_cbs *cbs,
     snprintf(c->user, sizeof(c->user), "%s", cfg->user);
     snprintf(c->pass, sizeof(c->pass), "%s", cfg->pass);
     c->timer = evtimer_new(c->base, cv_rtspc_timer_cb, c);
-    if (!c->timer) {
+    c->in = malloc(CV_RTSPC_IN_SIZE);
+    if (!c->timer || !c->in) {
         cv_rtspc_destroy(c);
         return -ENOMEM;
     }
