@@ -134,17 +134,18 @@ static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
         cv_rtsp_conn_close(c, NULL);
 }
 
-/* A UDP client's address: its RTSP connection's peer, at port. */
+/* A UDP client's address: its RTSP connection's peer (kept from accept), at port. */
 static int cv_conn_udp_addr(const struct cv_rtsp_conn *c, uint16_t port,
                             struct sockaddr_storage *ss, socklen_t *sl)
 {
-    *sl = sizeof(*ss);
-    if (getpeername(c->fd, (struct sockaddr *)ss, sl) < 0)
-        return -errno;
+    *ss = c->peer_sa;
+    *sl = c->peer_salen;
     if (ss->ss_family == AF_INET)
         ((struct sockaddr_in *)ss)->sin_port = htons(port);
-    else
+    else if (ss->ss_family == AF_INET6)
         ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+    else
+        return -EAFNOSUPPORT;
     return 0;
 }
 
@@ -700,7 +701,6 @@ void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
 
 void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr *sa, int salen)
 {
-    (void)salen;
     struct cv_rtsp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
@@ -708,6 +708,10 @@ void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr 
     }
     c->srv = srv;
     c->fd = fd;
+    if (salen > 0 && (size_t)salen <= sizeof(c->peer_sa)) {
+        memcpy(&c->peer_sa, sa, (size_t)salen);
+        c->peer_salen = (socklen_t)salen;
+    }
     c->last_seen_ms = cv_clock_mono_ms();
     char host[INET6_ADDRSTRLEN] = "?";
     uint16_t port = 0;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "common/media.h"
@@ -81,6 +82,8 @@ struct cv_rtsp_conn {
     int fd;                      /* owned */
     struct event *rd_ev, *wr_ev; /* owned */
     char peer[64];
+    struct sockaddr_storage peer_sa; /* for UDP media: no getpeername() per frame */
+    socklen_t peer_salen;
     bool loopback;
     struct cv_rtsp_feed *feed; /* referenced, not owned */
     enum cv_rtsp_conn_state state;
