@@ -15,6 +15,15 @@ import time
 GARBAGE = bytes(range(0, 48)) + b"\r\n\r\n"
 
 
+
+def _shutdown(*socks):
+    """Ends both directions of each socket, so the other pump returns too."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
 class RtspProxy:
     def __init__(self, upstream_port, path="cam", strip_sprop=False, garbage_after=None,
                  skip_first=0.0):
@@ -79,11 +88,7 @@ class RtspProxy:
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        _shutdown(src, dst)
 
     def _from_camera(self, up, down):
         buf, first_frame, injected = b"", None, False
@@ -129,8 +134,4 @@ class RtspProxy:
                     down.sendall(head + body)
         except OSError:
             pass
-        for s in (up, down):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        _shutdown(up, down)
