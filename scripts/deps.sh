@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs every Debian package that building, testing and fuzzing camvisor need.
 # Idempotent: asks apt only when something is missing, so `make run` stays fast.
+# `deps.sh --list` prints the list only (tests/check_deps.py holds the tests to it).
 set -eu
 
 PKGS="build-essential pkg-config
@@ -8,9 +9,14 @@ libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
 libevent-dev libmsgpack-dev libinih-dev libssl-dev libcmocka-dev
 clang-14 libclang-rt-14-dev
 ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
 python3 python3-pytest python3-gi gir1.2-gst-rtsp-server-1.0
-procps psmisc iproute2"
+procps psmisc iproute2 openssl"
+
+if [ "${1:-}" = "--list" ]; then
+	echo "$PKGS"
+	exit 0
+fi
 
 missing=""
 for p in $PKGS; do

@@ -53,6 +53,9 @@ run_plain() { # label, command...
 	count "$label" "$p" "$f"
 }
 
+# First: does every package the tests need come from `make deps`? (tests/check_deps.py)
+run_plain "deps-guard" /usr/bin/python3 tests/check_deps.py
+
 for t in build/tests/test_* build/asan/tests/test_*; do
 	[ -x "$t" ] && run_cmocka "$t"
 done
