@@ -5,6 +5,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <execinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,26 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * Rate limit: a line whose format string was already written CV_LOG_BURST times in the current
+ * second is counted instead of written, and the count is reported once that second is over.
+ * A client that triggers an error line per packet (or a listener out of descriptors) must not
+ * fill the disk: one looping line once wrote 180 MB in 10 s. Keyed by the format's address, so
+ * the same message about different peers counts as one.
+ */
+#define CV_LOG_BURST 20
+#define CV_LOG_SLOTS 16
+
+struct cv_log_slot {
+    const char *fmt;
+    time_t second;
+    unsigned written, dropped;
+};
+
 static struct {
     char ident[96];
     enum cv_log_level level;
+    struct cv_log_slot slots[CV_LOG_SLOTS];
 } cv_log_state = {.ident = "camvisor", .level = CV_LOG_INF};
 
 static const char *const cv_log_names[] = {"DBG", "INF", "WRN", "ERR"};
@@ -44,16 +62,66 @@ int cv_log_parse_level(const char *s, enum cv_log_level *out)
     return -EINVAL;
 }
 
+static void cv_log_write(enum cv_log_level level, const struct timespec *ts, const char *fmt,
+                         va_list ap);
+
+static void cv_log_writef(enum cv_log_level level, const struct timespec *ts, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cv_log_write(level, ts, fmt, ap);
+    va_end(ap);
+}
+
+/* True when this line may be written; reports what a finished second held back. */
+static bool cv_log_admit(enum cv_log_level level, const struct timespec *ts, const char *fmt)
+{
+    struct cv_log_slot *slot = NULL, *oldest = &cv_log_state.slots[0];
+    for (int i = 0; i < CV_LOG_SLOTS; i++) {
+        struct cv_log_slot *s = &cv_log_state.slots[i];
+        if (s->fmt == fmt) {
+            slot = s;
+            break;
+        }
+        if (s->second < oldest->second)
+            oldest = s;
+    }
+    if (!slot) {
+        slot = oldest; /* a format unseen for longest gives way; its count is lost, not wrong */
+        *slot = (struct cv_log_slot){.fmt = fmt, .second = ts->tv_sec};
+    }
+    if (slot->second != ts->tv_sec) {
+        if (slot->dropped)
+            cv_log_writef(level, ts, "(%u more lines like the next one held back)", slot->dropped);
+        slot->second = ts->tv_sec;
+        slot->written = slot->dropped = 0;
+    }
+    if (slot->written >= CV_LOG_BURST) {
+        slot->dropped++;
+        return false;
+    }
+    slot->written++;
+    return true;
+}
+
 void cv_logv(enum cv_log_level level, const char *fmt, va_list ap)
 {
     if (level < cv_log_state.level)
         return;
-
     int saved_errno = errno;
-    char line[1024];
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
+    if (cv_log_admit(level, &ts, fmt))
+        cv_log_write(level, &ts, fmt, ap);
+    errno = saved_errno;
+}
+
+static void cv_log_write(enum cv_log_level level, const struct timespec *tsp, const char *fmt,
+                         va_list ap)
+{
+    char line[1024];
+    struct timespec ts = *tsp;
+    struct tm tm;
     localtime_r(&ts.tv_sec, &tm);
 
     int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s [%s] ", tm.tm_hour, tm.tm_min,
@@ -74,7 +142,6 @@ void cv_logv(enum cv_log_level level, const char *fmt, va_list ap)
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;
-    errno = saved_errno;
 }
 
 void cv_log(enum cv_log_level level, const char *fmt, ...)
