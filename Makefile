@@ -39,7 +39,7 @@ BENCH    := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all programs tests deps run test unit asan fuzz fuzz-build lint clean bench
+.PHONY: all programs tests deps run test unit asan fuzz fuzz-build lint clean bench install
 .DEFAULT_GOAL := all
 
 all: programs tests
@@ -95,6 +95,11 @@ test: deps
 	@$(MAKE) --no-print-directory B=build/asan SAN="$(SAN_FLAGS)" OPT=-O1 all
 	@$(MAKE) --no-print-directory fuzz-build
 	@sh tests/run-all.sh
+
+# Programs, example configuration (never over an existing one), systemd unit, service account.
+# PREFIX (/usr/local), SYSCONFDIR (/etc), UNITDIR (/lib/systemd/system), DESTDIR for staging.
+install: programs
+	@B=$(B) sh scripts/install.sh
 
 # --- variants ----------------------------------------------------------------------------------
 

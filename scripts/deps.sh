@@ -18,6 +18,8 @@ if [ "${1:-}" = "--list" ]; then
 	exit 0
 fi
 
+sh "$(dirname "$0")/account.sh"
+
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
