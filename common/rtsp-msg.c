@@ -108,6 +108,7 @@ const char *cv_rtsp_status_reason(int status)
         {459, "Aggregate Operation Not Allowed"},
         {460, "Only Aggregate Operation Allowed"},
         {461, "Unsupported Transport"},
+        {431, "Request Header Fields Too Large"}, /* RFC 6585, as RTSP 2.0 (RFC 7826) has it */
         {500, "Internal Server Error"},
         {501, "Not Implemented"},
         {503, "Service Unavailable"},

@@ -47,6 +47,10 @@ static const struct cv_field catalogue_fields[] = {
     FLD(struct cv_msg_catalogue, local_auth, F_U32, false),
     FLD(struct cv_msg_catalogue, default_query, F_STR, false),
     FLD(struct cv_msg_catalogue, log_level, F_U32, false),
+    FLD(struct cv_msg_catalogue, max_conns, F_U32, false),
+    FLD(struct cv_msg_catalogue, max_conns_per_client, F_U32, false),
+    FLD(struct cv_msg_catalogue, request_timeout_ms, F_U32, false),
+    FLD(struct cv_msg_catalogue, idle_timeout_ms, F_U32, false),
 };
 static const struct cv_field subscribe_fields[] = {
     FLD(struct cv_msg_subscribe, sub_id, F_U32, true),

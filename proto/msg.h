@@ -72,7 +72,9 @@ struct cv_msg_catalogue {
     char password[128];
     uint32_t local_auth;
     char default_query[128];
-    uint32_t log_level; /* enum cv_log_level */
+    uint32_t log_level;                           /* enum cv_log_level */
+    uint32_t max_conns, max_conns_per_client;     /* 0 = no limit */
+    uint32_t request_timeout_ms, idle_timeout_ms; /* 0 = none */
 };
 
 struct cv_msg_subscribe {

@@ -67,6 +67,7 @@ enum cv_config_type {
     CV_T_HWACCEL,
     CV_T_DURATION,
     CV_T_SIZE,
+    CV_T_COUNT, /* a whole number, 1 to 1,000,000 */
     CV_T_URL,
     CV_T_NAME,
 };
@@ -107,6 +108,10 @@ static const struct cv_config_key cv_config_keys[] = {
     CV_G(CV_SEC_RTSP, "password", CV_T_SECRET, rtsp_password),
     CV_G(CV_SEC_RTSP, "local_auth", CV_T_BOOL, rtsp_local_auth),
     CV_G(CV_SEC_RTSP, "default_query", CV_T_TOKEN, rtsp_default_query),
+    CV_G(CV_SEC_RTSP, "max_connections", CV_T_COUNT, rtsp_limits.max_conns),
+    CV_G(CV_SEC_RTSP, "max_connections_per_client", CV_T_COUNT, rtsp_limits.max_conns_per_client),
+    CV_G(CV_SEC_RTSP, "request_timeout", CV_T_DURATION, rtsp_limits.request_timeout_ms),
+    CV_G(CV_SEC_RTSP, "idle_timeout", CV_T_DURATION, rtsp_limits.idle_timeout_ms),
     CV_G(CV_SEC_API, "listen", CV_T_LISTEN, api_listen),
     CV_G(CV_SEC_API, "username", CV_T_USER, api_username),
     CV_G(CV_SEC_API, "password", CV_T_SECRET, api_password),
@@ -303,6 +308,15 @@ static int cv_config_parse_duration(const char *v, uint32_t *out_ms)
     if (n > 86400000u)
         return -EINVAL;
     *out_ms = (uint32_t)n;
+    return 0;
+}
+
+static int cv_config_parse_count(const char *v, uint32_t *out)
+{
+    uint64_t n;
+    if (cv_config_parse_digits(&v, &n) < 0 || *v != '\0' || n < 1 || n > 1000000)
+        return -EINVAL;
+    *out = (uint32_t)n;
     return 0;
 }
 
@@ -556,6 +570,10 @@ static void cv_config_set(struct cv_config_parser *p, const struct cv_config_key
         rc = cv_config_parse_size(v, (uint64_t *)dst);
         snprintf(why, sizeof(why), "expected bytes with an optional K or M suffix, 256K to 256M");
         break;
+    case CV_T_COUNT:
+        rc = cv_config_parse_count(v, (uint32_t *)dst);
+        snprintf(why, sizeof(why), "expected a whole number from 1 to 1000000");
+        break;
     case CV_T_URL:
         rc = cv_config_check_url(v, why, sizeof(why));
         if (rc == 0)
@@ -807,6 +825,13 @@ static int cv_config_parse_file(struct cv_config_parser *p, enum cv_config_kind 
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         cv_config_err(p, 0, "not a regular file");
+        close(fd);
+        return -1;
+    }
+    /* A stray 1 GiB file in cameras.d must not block the supervisor for seconds. */
+    if (st.st_size > CV_CONFIG_FILE_MAX) {
+        cv_config_err(p, 0, "%lld bytes: larger than a config file can be (%d KiB)",
+                      (long long)st.st_size, CV_CONFIG_FILE_MAX / 1024);
         close(fd);
         return -1;
     }
@@ -1102,13 +1127,17 @@ static int cv_config_start(struct cv_config_parser *p, const char *path, char *e
         return -ENOMEM;
     }
     p->cfg = cfg;
-    snprintf(cfg->user, sizeof(cfg->user), "nobody");
+    snprintf(cfg->user, sizeof(cfg->user), "camvisor");
     cfg->log_level = CV_LOG_INF;
     snprintf(cfg->cameras_dir, sizeof(cfg->cameras_dir), "cameras.d");
     cfg->rtsp_listen = (struct cv_listen){"0.0.0.0", 8554, true};
     cfg->api_listen = (struct cv_listen){"0.0.0.0", 1984, true};
     cfg->webrtc_listen = (struct cv_listen){"0.0.0.0", 8555, true};
     snprintf(cfg->rtsp_default_query, sizeof(cfg->rtsp_default_query), "video&audio");
+    cfg->rtsp_limits = (struct cv_conn_limits){.max_conns = 512,
+                                               .max_conns_per_client = 128,
+                                               .request_timeout_ms = 10000,
+                                               .idle_timeout_ms = 60000};
     if (!path || strlen(path) >= sizeof(cfg->path)) {
         cv_config_err(p, 0, "config path missing or too long");
         return -EINVAL;
@@ -1247,6 +1276,11 @@ void cv_config_print_summary(const struct cv_config *cfg, FILE *fp)
             cv_config_fmt_listen(&cfg->rtsp_listen, a, sizeof(a)),
             cfg->rtsp_username[0] ? "user:" : "none", cfg->rtsp_username,
             cfg->rtsp_local_auth ? "yes" : "no", cfg->rtsp_default_query);
+    fprintf(fp,
+            "rtsp     max_connections=%u max_connections_per_client=%u request_timeout=%ums "
+            "idle_timeout=%ums\n",
+            cfg->rtsp_limits.max_conns, cfg->rtsp_limits.max_conns_per_client,
+            cfg->rtsp_limits.request_timeout_ms, cfg->rtsp_limits.idle_timeout_ms);
     fprintf(fp, "api      listen=%s auth=%s%s local_auth=%s\n",
             cv_config_fmt_listen(&cfg->api_listen, a, sizeof(a)),
             cfg->api_username[0] ? "user:" : "none", cfg->api_username,

@@ -26,6 +26,7 @@
 #define CV_CONFIG_MAX_VALUE    1024 /* bytes in one value after ${ENV} expansion */
 #define CV_CONFIG_MAX_CAMERAS  1024
 #define CV_CONFIG_MAX_ERRORS   20 /* messages written to the caller's buffer; the rest counted */
+#define CV_CONFIG_FILE_MAX     (256 << 10) /* bytes in one INI file; a camera file is ~200 */
 #define CV_CONFIG_RING_MIN     (256ull << 10)
 #define CV_CONFIG_RING_MAX     (256ull << 20)
 #define CV_CONFIG_RING_DEFAULT (6ull << 20)
@@ -72,6 +73,14 @@ struct cv_camera_config {
     int line;                      /* line of its name key, else of its [camera] header */
 };
 
+/* What one consumer's listener allows; every consumer has its own ([rtsp] ... keys). */
+struct cv_conn_limits {
+    uint32_t max_conns;            /* connections in all; more are refused politely */
+    uint32_t max_conns_per_client; /* from one client address */
+    uint32_t request_timeout_ms;   /* a request not complete this long after its first byte */
+    uint32_t idle_timeout_ms;      /* a connection without a playing session, this long idle */
+};
+
 /* One generation. Owns everything it points to; free it with cv_config_free(). */
 struct cv_config {
     char path[CV_CONFIG_PATH_MAX];        /* the global file, as given */
@@ -84,6 +93,7 @@ struct cv_config {
     char rtsp_username[CV_CONFIG_CRED_MAX], rtsp_password[CV_CONFIG_CRED_MAX]; /* "" = no auth */
     bool rtsp_local_auth; /* also ask loopback clients for credentials */
     char rtsp_default_query[128];
+    struct cv_conn_limits rtsp_limits;
 
     char api_username[CV_CONFIG_CRED_MAX], api_password[CV_CONFIG_CRED_MAX];
     bool api_local_auth;

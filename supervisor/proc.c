@@ -9,7 +9,9 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -40,16 +42,34 @@ static int cv_proc_place_fd(int fd, int target)
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
-static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t parent)
+/*
+ * What a child's environment keeps of ours: the locale and time zone (log time stamps) and the
+ * sanitizers' options (tests). Nothing else: the supervisor's environment may hold a camera
+ * password that a camera file names as ${CAM_PW}, and a child needs none of it.
+ */
+static bool cv_proc_env_keep(const char *entry)
+{
+    static const char *const keep[] = {"TZ=",           "LANG=",          "LC_",
+                                       "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        if (strncmp(entry, keep[i], strlen(keep[i])) == 0)
+            return true;
+    return false;
+}
+
+#define CV_PROC_ENV_MAX 32
+
+static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t parent,
+                                    char *const *envp)
 {
     /* Move our fds out of the way of 3 and 4 before placing them. */
     int ctl = fcntl(spec->ctl_fd, F_DUPFD_CLOEXEC, 10);
     int lst = spec->listen_fd >= 0 ? fcntl(spec->listen_fd, F_DUPFD_CLOEXEC, 10) : -1;
     if (ctl < 0 || (spec->listen_fd >= 0 && lst < 0))
         _exit(126);
-    if (cv_proc_place_fd(ctl, CV_PROC_CTL_FD) < 0)
+    if (cv_proc_place_fd(ctl, CV_CHILD_CTL_FD) < 0)
         _exit(126);
-    if (lst >= 0 && cv_proc_place_fd(lst, CV_PROC_LISTEN_FD) < 0)
+    if (lst >= 0 && cv_proc_place_fd(lst, CV_CHILD_LISTEN_FD) < 0)
         _exit(126);
 
     if (spec->cred && spec->cred->drop) {
@@ -78,26 +98,25 @@ static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t paren
     /* argv[0] is the bare program name, so ps reads "camvisor-worker front_door". */
     const char *base = strrchr(spec->path, '/');
     char *argv[3] = {(char *)(base ? base + 1 : spec->path), (char *)spec->argv1, NULL};
-    execv(spec->path, argv);
+    execve(spec->path, argv, envp);
     _exit(127);
-}
-
-void cv_proc_term_ready(void)
-{
-    sigset_t term;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    sigprocmask(SIG_UNBLOCK, &term, NULL);
 }
 
 pid_t cv_proc_spawn(const struct cv_proc_spec *spec)
 {
     pid_t parent = getpid();
+    /* Built before fork: the child may only make async-signal-safe calls. */
+    char *envp[CV_PROC_ENV_MAX + 1];
+    size_t n = 0;
+    for (char **e = environ; *e && n < CV_PROC_ENV_MAX; e++)
+        if (cv_proc_env_keep(*e))
+            envp[n++] = *e;
+    envp[n] = NULL;
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
     if (pid == 0)
-        cv_proc_child(spec, parent);
+        cv_proc_child(spec, parent, envp);
     return pid;
 }
 

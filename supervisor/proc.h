@@ -3,12 +3,9 @@
  * parent-death signal, and the restart policy (at once after a healthy run, else exponential
  * backoff with jitter, forever).
  *
- * Descriptor layout of every child:  fd 3 = control socket (SOCK_SEQPACKET),
- *                                     fd 4 = listening socket (consumers only).
- *
- * A child starts with SIGTERM blocked and every other signal unblocked: a stop that arrives
- * while it is still starting waits for its handler (cv_proc_term_ready) instead of killing it
- * by the default action, halfway through its setup.
+ * The descriptor layout, the blocked SIGTERM and what a child does with them are the contract in
+ * proto/child.h. Children get a clean environment: nothing of the supervisor's (where a
+ * `${CAM_PW}` password may live) but the variables in cv_proc_env_keep.
  */
 #ifndef CV_SUP_PROC_H
 #define CV_SUP_PROC_H
@@ -17,8 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CV_PROC_CTL_FD    3
-#define CV_PROC_LISTEN_FD 4
+#include "proto/child.h"
 
 #define CV_PROC_HEALTHY_MS  3000u /* a run this long resets the backoff */
 #define CV_PROC_BACKOFF_MIN 100u
@@ -41,9 +37,6 @@ struct cv_proc_spec {
 
 /* Forks and execs. Returns the pid or a negative errno. The caller keeps ownership of its fds. */
 pid_t cv_proc_spawn(const struct cv_proc_spec *spec);
-
-/* In a child: its SIGTERM handler is in place; take SIGTERM (and one already pending) now. */
-void cv_proc_term_ready(void);
 
 /* Resolves the user to run children as. Returns 0 or a negative errno. */
 int cv_proc_cred_lookup(const char *user, struct cv_proc_cred *out);

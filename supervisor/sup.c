@@ -28,8 +28,10 @@
 #include "proto/chan.h"
 
 #define CV_SUP_STOP_GRACE_MS 4000
+#define CV_SUP_SILENT_MS     5000 /* a worker this long without a message is hung */
 
 static void cv_sup_child_start(struct cv_child *c);
+static void cv_sup_watchdog_cb(evutil_socket_t fd, short what, void *arg);
 static void cv_sup_child_stop(struct cv_child *c);
 static void cv_sup_ctl_cb(evutil_socket_t fd, short what, void *arg);
 static void cv_sup_restart_cb(evutil_socket_t fd, short what, void *arg);
@@ -267,6 +269,11 @@ static void cv_sup_send_catalogue(struct cv_sup *sup)
     cat->local_auth = sup->cfg->rtsp_local_auth;
     cat->log_level = sup->cfg->log_level;
     snprintf(cat->default_query, sizeof(cat->default_query), "%s", sup->cfg->rtsp_default_query);
+    const struct cv_conn_limits *lim = &sup->cfg->rtsp_limits;
+    cat->max_conns = lim->max_conns;
+    cat->max_conns_per_client = lim->max_conns_per_client;
+    cat->request_timeout_ms = lim->request_timeout_ms;
+    cat->idle_timeout_ms = lim->idle_timeout_ms;
     cv_sup_send(&sup->rtsp, &m, NULL, 0);
 }
 
@@ -320,7 +327,7 @@ static void cv_sup_child_start(struct cv_child *c)
     c->pid = pid;
     c->ctl = sv[0];
     c->hello = false;
-    c->started_ms = cv_clock_mono_ms();
+    c->started_ms = c->heard_ms = cv_clock_mono_ms();
     c->ctl_ev = event_new(sup->base, c->ctl, EV_READ | EV_PERSIST, cv_sup_ctl_cb, c);
     event_add(c->ctl_ev, NULL);
     cv_info("%s: started pid %d", name, (int)pid);
@@ -389,6 +396,7 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
     cv_child_name(c, name, sizeof(name));
     uint64_t ran = cv_clock_mono_ms() - c->started_ms;
     pid_t pid = c->pid;
+    bool asked = c->termed; /* we sent it SIGTERM: a stop or a restart we wanted */
     c->pid = 0;
     c->termed = false;
     event_del(c->timer); /* a stop deadline */
@@ -403,6 +411,13 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
         cv_info("%s: pid %d stopped (%s)", name, (int)pid, how);
         if (c->role == CV_ROLE_WORKER && c->cam->removed)
             cv_sup_cam_free(sup, c->cam);
+        return;
+    }
+    if (asked) {
+        /* A changed camera: not a death, so no backoff and no restart count. */
+        cv_info("%s: pid %d stopped (%s) to restart with new settings", name, (int)pid, how);
+        struct timeval now = {0, 0};
+        evtimer_add(c->timer, &now);
         return;
     }
     c->quick_deaths = ran >= CV_PROC_HEALTHY_MS ? 0 : c->quick_deaths + 1;
@@ -469,6 +484,7 @@ static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     char name[96];
     cv_child_name(c, name, sizeof(name));
     int used = 0;
+    c->heard_ms = cv_clock_mono_ms();
     switch (m->type) {
     case CV_MSG_HELLO:
         if (m->u.hello.role != (uint32_t)c->role || m->u.hello.pid != (uint32_t)c->pid)
@@ -595,7 +611,6 @@ static void cv_sup_reload(struct cv_sup *sup)
         if (cam->worker.pid > 0) {
             /* Its death handler restarts it at once with the new settings. */
             cam->worker.quick_deaths = 0;
-            cam->worker.started_ms = 0;
             cam->worker.wanted = want;
             cv_sup_child_term(&cam->worker);
         } else if (want) {
@@ -695,7 +710,8 @@ int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     sup->rtsp = (struct cv_child){.sup = sup, .role = CV_ROLE_RTSP, .ctl = -1};
     sup->rtsp.timer = evtimer_new(sup->base, cv_sup_restart_cb, &sup->rtsp);
-    if (!sup->rtsp.timer)
+    sup->watchdog_ev = event_new(sup->base, -1, EV_PERSIST, cv_sup_watchdog_cb, sup);
+    if (!sup->rtsp.timer || !sup->watchdog_ev)
         return -ENOMEM;
 
     if (cfg->rtsp_listen.enabled) {
@@ -704,6 +720,30 @@ int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg)
             return sup->rtsp_listen_fd;
     }
     return 0;
+}
+
+/*
+ * A worker reports its status every second. One silent for CV_SUP_SILENT_MS is hung (a
+ * deadlock, a blocking call, SIGSTOP): its viewers see nothing and it will not recover by
+ * itself, so it is killed and, like any death, restarted.
+ */
+static void cv_sup_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_sup *sup = arg;
+    uint64_t now = cv_clock_mono_ms();
+    for (size_t i = 0; i < sup->cam_count; i++) {
+        struct cv_child *c = &sup->cams[i]->worker;
+        if (c->pid <= 0 || c->termed || now - c->heard_ms < CV_SUP_SILENT_MS)
+            continue;
+        char name[96];
+        cv_warn("%s: pid %d sent nothing for %llu ms (hung or stopped): killing it",
+                cv_child_name(c, name, sizeof(name)), (int)c->pid,
+                (unsigned long long)(now - c->heard_ms));
+        kill(c->pid, SIGKILL);
+        c->heard_ms = now; /* one line and one kill; the death handler takes it from here */
+    }
 }
 
 int cv_sup_run(struct cv_sup *sup)
@@ -723,6 +763,8 @@ int cv_sup_run(struct cv_sup *sup)
                 sup->cfg->rtsp_listen.host[0] ? sup->cfg->rtsp_listen.host : "0.0.0.0",
                 sup->cfg->rtsp_listen.port);
     }
+    struct timeval second = {1, 0};
+    event_add(sup->watchdog_ev, &second);
     event_base_dispatch(sup->base);
     return 0;
 }
@@ -744,6 +786,8 @@ void cv_sup_free(struct cv_sup *sup)
     cv_sup_child_close(&sup->rtsp);
     if (sup->rtsp.timer)
         event_free(sup->rtsp.timer);
+    if (sup->watchdog_ev)
+        event_free(sup->watchdog_ev);
     for (int i = 0; i < 4; i++)
         if (sup->sig_ev[i])
             event_free(sup->sig_ev[i]);

@@ -30,6 +30,7 @@ struct cv_child {
     struct event *ctl_ev; /* owned */
     struct event *timer;  /* owned: restart backoff, or the deadline after a SIGTERM */
     uint64_t started_ms;
+    uint64_t heard_ms; /* its last message (or its start): workers report every second */
     uint32_t quick_deaths;
     uint32_t restarts;
     bool wanted; /* should run; cleared before we stop it on purpose */
@@ -69,7 +70,8 @@ struct cv_sup {
     struct cv_sub *subs; /* owned list */
     uint32_t next_bell;
     bool stopping;
-    struct event *sig_ev[4]; /* owned */
+    struct event *sig_ev[4];   /* owned */
+    struct event *watchdog_ev; /* owned: finds workers that stopped reporting */
 };
 
 int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg);

@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "common/ring.h"
 #include "proto/chan.h"
-#include "supervisor/proc.h"
+#include "proto/child.h"
 #include "worker/worker.h"
 
 #define CV_WORKER_MAX_BELLS 16
@@ -255,8 +255,12 @@ int main(int argc, char **argv)
     static struct cv_worker w; /* the process's one worker, with its ~5 KiB of stream info */
     int rc = 1;
     cv_log_init("worker", argc > 1 ? argv[1] : NULL);
+    if (cv_child_init() < 0) {
+        cv_err("cannot make this process non-dumpable: %s", strerror(errno));
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
-    w.ctl = CV_PROC_CTL_FD;
+    w.ctl = CV_CHILD_CTL_FD;
     w.base = event_base_new();
     if (!w.base)
         return 1;
@@ -268,7 +272,7 @@ int main(int argc, char **argv)
     struct timeval tv = {CV_WORKER_STATUS_MS / 1000, (CV_WORKER_STATUS_MS % 1000) * 1000};
     event_add(w.ctl_ev, NULL);
     event_add(w.sig_ev, NULL);
-    cv_proc_term_ready();
+    cv_child_term_ready();
     event_add(w.status_ev, &tv);
     w.last_report_ns = cv_clock_mono_ns();
 
@@ -277,7 +281,7 @@ int main(int argc, char **argv)
     hello.u.hello.pid = (uint32_t)getpid();
     snprintf(hello.u.hello.camera, sizeof(hello.u.hello.camera), "%s", argc > 1 ? argv[1] : "");
     if (cv_chan_send(w.ctl, &hello, NULL, 0) < 0) {
-        cv_err("no control socket on fd %d: not started by camvisor?", CV_PROC_CTL_FD);
+        cv_err("no control socket on fd %d: not started by camvisor?", CV_CHILD_CTL_FD);
         goto out;
     }
     event_base_dispatch(w.base);

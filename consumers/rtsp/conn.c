@@ -3,8 +3,13 @@
  * (interleaved on this socket, or UDP to the client's ports).
  *
  * Writes never block: a frame's packets go out with one writev; what the kernel does not take
- * waits in a per-connection backlog, and a client whose backlog passes CV_RTSP_MAX_BACKLOG is
- * dropped so it cannot slow anyone else.
+ * waits in a per-connection backlog, and a client whose backlog passes CV_RTSP_MAX_BACKLOG (or
+ * would push the process past CV_RTSP_MAX_BACKLOG_ALL) is dropped so it cannot slow anyone else.
+ * A connection's next request is read only once the reply to the previous one has gone out, so
+ * a client that pipelines requests and never reads costs one reply, not one per request.
+ *
+ * Every connection is bounded in time too: a request must be complete within request_timeout
+ * of its first byte, and a connection without a playing session closes after idle_timeout.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +36,28 @@
 
 static void cv_conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg);
+static void cv_conn_parse(struct cv_rtsp_conn *c);
+static void cv_conn_finish(struct cv_rtsp_conn *c);
+
+static bool cv_conn_backlog_empty(const struct cv_rtsp_conn *c)
+{
+    return c->backlog_off == c->backlog_len;
+}
+
+/*
+ * Reads only while there is room for input and no reply waits in the backlog (or, lingering,
+ * to drain what the client still sends): this is what bounds a pipelining client.
+ */
+static void cv_conn_update_read(struct cv_rtsp_conn *c)
+{
+    if (c->dead)
+        return;
+    bool want = c->lingering || (cv_conn_backlog_empty(c) && c->in_len < sizeof(c->in));
+    if (want)
+        event_add(c->rd_ev, NULL);
+    else
+        event_del(c->rd_ev);
+}
 
 /* ---- output -------------------------------------------------------------------------------- */
 
@@ -42,7 +69,8 @@ static bool cv_conn_gone(int err)
 
 static int cv_conn_backlog_add(struct cv_rtsp_conn *c, const void *p, size_t n)
 {
-    if (c->backlog_len - c->backlog_off + n > CV_RTSP_MAX_BACKLOG)
+    if (c->backlog_len - c->backlog_off + n > CV_RTSP_MAX_BACKLOG ||
+        c->srv->backlog_total + n > CV_RTSP_MAX_BACKLOG_ALL)
         return -ENOBUFS;
     if (c->backlog_off == c->backlog_len) {
         c->backlog_off = c->backlog_len = 0;
@@ -68,8 +96,16 @@ static int cv_conn_backlog_add(struct cv_rtsp_conn *c, const void *p, size_t n)
     }
     memcpy(c->backlog + c->backlog_len, p, n);
     c->backlog_len += n;
+    c->srv->backlog_total += n;
     event_add(c->wr_ev, NULL);
     return 0;
+}
+
+/* Marks n backlog bytes as written. */
+static void cv_conn_backlog_sent(struct cv_rtsp_conn *c, size_t n)
+{
+    c->backlog_off += n;
+    c->srv->backlog_total -= n;
 }
 
 /* Writes iov in full or queues the rest. Returns 0, or <0 when the conn must be dropped. */
@@ -126,12 +162,20 @@ static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
             cv_rtsp_conn_close(c, cv_conn_gone(-errno) ? NULL : strerror(errno));
             return;
         }
-        c->backlog_off += (size_t)n;
+        cv_conn_backlog_sent(c, (size_t)n);
     }
     c->backlog_off = c->backlog_len = 0;
     event_del(c->wr_ev);
-    if (c->closing)
-        cv_rtsp_conn_close(c, NULL);
+    if (c->closing) {
+        cv_conn_finish(c);
+        return;
+    }
+    /* The reply is out: requests that waited behind it are next. */
+    cv_conn_parse(c);
+    if (c->closing && !c->dead && cv_conn_backlog_empty(c))
+        cv_conn_finish(c);
+    else
+        cv_conn_update_read(c);
 }
 
 /* A UDP client's address: its RTSP connection's peer (kept from accept), at port. */
@@ -171,8 +215,8 @@ void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t
     }
 
     /* One writev per frame: a 4-byte "$ ch len" header of ours, then the shared packet. */
-    static uint8_t hdr[CV_RTSP_MAX_PKTS][4];
-    static struct iovec iov[2 * CV_RTSP_MAX_PKTS];
+    uint8_t(*hdr)[4] = c->srv->rtp_hdr;
+    struct iovec *iov = c->srv->rtp_iov;
     if (count > CV_RTSP_MAX_PKTS)
         count = CV_RTSP_MAX_PKTS;
     for (size_t i = 0; i < count; i++) {
@@ -294,30 +338,138 @@ static int cv_conn_select(struct cv_rtsp_conn *c, const char *query)
 
 /* ---- requests -------------------------------------------------------------------------------- */
 
+/* The address part of a peer (port zeroed), the key of the failed-login table. */
+static struct sockaddr_storage cv_conn_addr_key(const struct cv_rtsp_conn *c)
+{
+    struct sockaddr_storage k = c->peer_sa;
+    if (k.ss_family == AF_INET)
+        ((struct sockaddr_in *)&k)->sin_port = 0;
+    else if (k.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&k)->sin6_port = 0;
+    return k;
+}
+
+static bool cv_conn_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
+/* This address's row of the failed-login table; with create, a new or the stalest row. */
+static struct cv_rtsp_auth_fail *cv_conn_fail_row(struct cv_rtsp_conn *c, bool create)
+{
+    struct cv_rtsp_srv *srv = c->srv;
+    struct sockaddr_storage key = cv_conn_addr_key(c);
+    struct cv_rtsp_auth_fail *oldest = &srv->auth_fails[0];
+    for (int i = 0; i < CV_RTSP_AUTH_SLOTS; i++) {
+        struct cv_rtsp_auth_fail *f = &srv->auth_fails[i];
+        if (f->fails && cv_conn_same_addr(&f->addr, &key))
+            return f;
+        if (f->window_start_ms < oldest->window_start_ms)
+            oldest = f;
+    }
+    if (!create)
+        return NULL;
+    /* A table full of guessers forgets the stalest: at worst one of them gets a fresh start. */
+    *oldest = (struct cv_rtsp_auth_fail){.addr = key};
+    return oldest;
+}
+
+/* Counts one bad password from this connection's address; locks the address out at the limit. */
+static void cv_conn_auth_failed(struct cv_rtsp_conn *c, uint64_t now)
+{
+    struct cv_rtsp_auth_fail *f = cv_conn_fail_row(c, true);
+    if (now - f->window_start_ms > CV_RTSP_AUTH_WINDOW_MS) {
+        f->window_start_ms = now;
+        f->fails = 0;
+    }
+    if (++f->fails == CV_RTSP_AUTH_ADDR_FAILS) {
+        f->locked_until_ms = now + CV_RTSP_AUTH_LOCK_MS;
+        cv_warn("%s: %u bad passwords within %u s: logins from this address refused for %u s",
+                c->peer, f->fails, CV_RTSP_AUTH_WINDOW_MS / 1000, CV_RTSP_AUTH_LOCK_MS / 1000);
+    }
+    c->auth_fails++;
+}
+
+/* Accepts "rtsp://host[:port]/path" and the bare "/path" form some clients put in uri=. */
+static bool cv_conn_digest_uri_ok(const char *digest_uri, const char *request_uri)
+{
+    if (strcmp(digest_uri, request_uri) == 0)
+        return true;
+    const char *p = strstr(request_uri, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    return p && digest_uri[0] == '/' && strcmp(digest_uri, p) == 0;
+}
+
+/*
+ * Checks the request's credentials. Digest nonces are per connection, and the uri a Digest answer
+ * covers must be this request's: a captured answer is worth nothing on another connection or for
+ * another camera. Three bad passwords close the connection; CV_RTSP_AUTH_ADDR_FAILS from one
+ * address within a minute lock that address out for CV_RTSP_AUTH_LOCK_MS (503, whatever it sends).
+ */
 static bool cv_conn_authorized(struct cv_rtsp_conn *c, uint32_t cseq)
 {
     const struct cv_msg_catalogue *cat = &c->srv->cat;
     if (!cat->username[0] || (c->loopback && !cat->local_auth))
         return true;
+    uint64_t now = cv_clock_mono_ms();
+    struct cv_rtsp_auth_fail *f = cv_conn_fail_row(c, false);
+    if (f && f->locked_until_ms > now) {
+        char hdr[64];
+        snprintf(hdr, sizeof(hdr), "Retry-After: %llu\r\n",
+                 (unsigned long long)((f->locked_until_ms - now) / 1000 + 1));
+        cv_info("%s: 503 locked out after repeated bad passwords", c->peer);
+        cv_conn_reply(c, 503, cseq, hdr, NULL);
+        c->closing = true;
+        return false;
+    }
+    if (!c->nonce[0] && cv_rtsp_auth_nonce(c->nonce) < 0) {
+        cv_conn_error(c, 500, cseq, "no random nonce");
+        c->closing = true;
+        return false;
+    }
     const char *auth = cv_rtsp_msg_header(&c->msg, "Authorization");
-    static struct cv_rtsp_credentials cr; /* 1.9 KiB, one request at a time */
-    if (auth && cv_rtsp_auth_credentials_parse(auth, &cr) == 0 &&
-        cv_rtsp_auth_verify(&cr, c->msg.method_str, "camvisor", c->srv->nonce, cat->username,
-                            cat->password) == 0)
+    struct cv_rtsp_credentials cr; /* on the stack and wiped: no password outlives the request */
+    int rc = -EACCES;
+    if (auth && cv_rtsp_auth_credentials_parse(auth, &cr) == 0) {
+        rc = cv_rtsp_auth_verify(&cr, c->msg.method_str, "camvisor", c->nonce, cat->username,
+                                 cat->password);
+        if (rc == 0 && cr.scheme == CV_RTSP_AUTH_DIGEST &&
+            !cv_conn_digest_uri_ok(cr.uri, c->msg.uri))
+            rc = -EACCES;
+    }
+    explicit_bzero(&cr, sizeof(cr));
+    if (rc == 0)
         return true;
+    /* A stale nonce (another connection's) is no wrong password: just challenge again. */
+    bool bad = auth && rc != -ESTALE;
+    if (bad)
+        cv_conn_auth_failed(c, now);
     char hdr[512];
     snprintf(hdr, sizeof(hdr),
-             "WWW-Authenticate: Digest realm=\"camvisor\", nonce=\"%s\"\r\n"
+             "WWW-Authenticate: Digest realm=\"camvisor\", nonce=\"%s\"%s\r\n"
              "WWW-Authenticate: Basic realm=\"camvisor\"\r\n",
-             c->srv->nonce);
-    cv_info("%s: 401 %s", c->peer, auth ? "bad credentials" : "credentials required");
+             c->nonce, rc == -ESTALE ? ", stale=TRUE" : "");
+    cv_info("%s: 401 %s", c->peer,
+            !auth ? "credentials required"
+            : bad ? "bad credentials"
+                  : "stale nonce");
     cv_conn_reply(c, 401, cseq, hdr, NULL);
+    if (c->auth_fails >= CV_RTSP_AUTH_CONN_FAILS)
+        c->closing = true;
     return false;
 }
 
 static void cv_conn_describe_answer(struct cv_rtsp_conn *c, uint32_t cseq, const char *base)
 {
-    static char sdp[16384];
+    char *sdp = c->srv->sdp;
     unsigned sel[CV_MAX_TRACKS];
     for (int i = 0; i < c->selected_count; i++)
         sel[i] = (unsigned)c->selected[i];
@@ -326,7 +478,7 @@ static void cv_conn_describe_answer(struct cv_rtsp_conn *c, uint32_t cseq, const
         return;
     }
     int n = cv_sdp_build(&c->feed->info, sel, (unsigned)c->selected_count,
-                         (uint64_t)cv_clock_mono_ns(), sdp, sizeof(sdp));
+                         (uint64_t)cv_clock_mono_ns(), sdp, sizeof(c->srv->sdp));
     if (n < 0) {
         cv_conn_error(c, 500, cseq, "cannot describe the stream");
         return;
@@ -587,19 +739,21 @@ static void cv_conn_handle(struct cv_rtsp_conn *c)
 static void cv_conn_parse(struct cv_rtsp_conn *c)
 {
     size_t off = 0;
-    while (off < c->in_len && !c->closing && !c->dead) {
+    while (off < c->in_len && !c->closing && !c->dead && cv_conn_backlog_empty(c)) {
         struct cv_rtsp_item it;
         int rc = cv_rtsp_next_item(c->in + off, c->in_len - off, sizeof(c->in), &c->msg, &it);
         if (rc == -EAGAIN)
             break;
-        if (rc == -EMSGSIZE) {
-            cv_conn_error(c, 431, 0, "request too large");
-            c->closing = true;
-            break;
-        }
         if (rc < 0) {
             uint32_t cseq = c->msg.has_cseq ? c->msg.cseq : 0;
-            cv_conn_error(c, rc == -EPROTONOSUPPORT ? 505 : 400, cseq, "malformed request");
+            int status = rc == -E2BIG             ? 431 /* start line + headers over 8 KiB */
+                         : rc == -EMSGSIZE        ? 413 /* a message over sizeof(c->in) */
+                         : rc == -EPROTONOSUPPORT ? 505
+                                                  : 400;
+            cv_conn_error(c, status, rc == -E2BIG || rc == -EMSGSIZE ? 0 : cseq,
+                          status == 431   ? "request headers too large"
+                          : status == 413 ? "request too large"
+                                          : "malformed request");
             c->closing = true;
             break;
         }
@@ -609,14 +763,49 @@ static void cv_conn_parse(struct cv_rtsp_conn *c)
             cv_conn_handle(c);
         off += it.size;
     }
+    if (c->dead)
+        return;
     memmove(c->in, c->in + off, c->in_len - off);
     c->in_len -= off;
+    if (off > 0 && c->in_len > 0)
+        c->req_start_ms = cv_clock_mono_ms(); /* the next item's clock starts now */
+}
+
+/*
+ * An orderly end after a final reply: shut our side once the reply is out and read (discard)
+ * what the client still sends until it closes or CV_RTSP_LINGER_MS pass. Closing with unread
+ * input would send a reset that can destroy the reply before the client reads it.
+ */
+static void cv_conn_finish(struct cv_rtsp_conn *c)
+{
+    if (c->dead || c->lingering)
+        return;
+    if (!cv_conn_backlog_empty(c)) {
+        c->closing = true; /* the write callback comes back here */
+        return;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->lingering = true;
+    c->linger_deadline_ms = cv_clock_mono_ms() + CV_RTSP_LINGER_MS;
+    c->in_len = 0;
+    cv_conn_update_read(c);
 }
 
 static void cv_conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct cv_rtsp_conn *c = arg;
+    if (c->lingering) {
+        uint8_t sink[4096];
+        ssize_t n = read(fd, sink, sizeof(sink));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            cv_rtsp_conn_close(c, NULL);
+        return;
+    }
+    if (c->in_len == sizeof(c->in)) { /* cannot happen: reading stops when in[] is full */
+        cv_conn_update_read(c);
+        return;
+    }
     ssize_t n = read(fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         cv_rtsp_conn_close(c, n == 0 || cv_conn_gone(-errno) ? NULL : strerror(errno));
@@ -624,10 +813,16 @@ static void cv_conn_read_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (n < 0)
         return;
+    if (c->in_len == 0)
+        c->req_start_ms = cv_clock_mono_ms();
     c->in_len += (size_t)n;
     cv_conn_parse(c);
-    if (c->closing && !c->dead && c->backlog_off == c->backlog_len)
-        cv_rtsp_conn_close(c, NULL);
+    if (c->dead)
+        return;
+    if (c->closing && cv_conn_backlog_empty(c))
+        cv_conn_finish(c);
+    else
+        cv_conn_update_read(c);
 }
 
 /*
@@ -678,6 +873,24 @@ static void cv_conn_send_sr(struct cv_rtsp_conn *c, const struct cv_rtsp_track_o
 
 void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
 {
+    const struct cv_msg_catalogue *cat = &c->srv->cat;
+    if (c->lingering) {
+        if (now_ms >= c->linger_deadline_ms)
+            cv_rtsp_conn_close(c, NULL);
+        return;
+    }
+    if (cat->request_timeout_ms && c->in_len > 0 &&
+        now_ms - c->req_start_ms > cat->request_timeout_ms) {
+        /* Half a request for this long: a slowloris, or a client that lost its way. */
+        cv_conn_error(c, 408, 0, "request not complete in time");
+        cv_conn_finish(c);
+        return;
+    }
+    if (cat->idle_timeout_ms && c->state != CV_CONN_PLAYING && !c->describe_pending &&
+        now_ms - c->last_seen_ms > cat->idle_timeout_ms) {
+        cv_rtsp_conn_close(c, "idle, no session playing");
+        return;
+    }
     if (c->state == CV_CONN_PLAYING && now_ms - c->last_sr_ms >= CV_RTSP_SR_INTERVAL_MS) {
         c->last_sr_ms = now_ms;
         for (int i = 0; i < CV_MAX_TRACKS && !c->dead; i++)
@@ -699,8 +912,47 @@ void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
         cv_rtsp_conn_close(c, "client too slow, behind for 5 s");
 }
 
+/* Connections from the address in sa, against max_connections_per_client. */
+static uint32_t cv_conn_count_from(const struct cv_rtsp_srv *srv, const struct sockaddr_storage *sa)
+{
+    uint32_t n = 0;
+    for (const struct cv_rtsp_conn *c = srv->conns; c; c = c->next)
+        n += cv_conn_same_addr(&c->peer_sa, sa);
+    return n;
+}
+
+/*
+ * Over a connection limit: say so in one non-blocking write and close. No request has been read,
+ * so there is no CSeq to echo; clients show the status and Retry-After.
+ */
+static bool cv_conn_refuse_over_limit(struct cv_rtsp_srv *srv, int fd,
+                                      const struct sockaddr_storage *ss)
+{
+    const struct cv_msg_catalogue *cat = &srv->cat;
+    const char *which = NULL;
+    if (cat->max_conns && srv->conn_count >= cat->max_conns)
+        which = "max_connections";
+    else if (cat->max_conns_per_client && cv_conn_count_from(srv, ss) >= cat->max_conns_per_client)
+        which = "max_connections_per_client";
+    if (!which)
+        return false;
+    static const char busy[] =
+        "RTSP/1.0 503 Service Unavailable\r\nCSeq: 0\r\nServer: " CV_RTSP_SERVER
+        "\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n";
+    ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)w;
+    close(fd);
+    cv_warn("connection refused: %s reached (%u open)", which, srv->conn_count);
+    return true;
+}
+
 void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr *sa, int salen)
 {
+    struct sockaddr_storage ss = {0};
+    if (salen > 0 && (size_t)salen <= sizeof(ss))
+        memcpy(&ss, sa, (size_t)salen);
+    if (cv_conn_refuse_over_limit(srv, fd, &ss))
+        return;
     struct cv_rtsp_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
@@ -750,6 +1002,7 @@ void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr 
     event_add(c->rd_ev, NULL);
     c->next = srv->conns;
     srv->conns = c;
+    srv->conn_count++;
     cv_dbg("%s: connected", c->peer);
 }
 
@@ -775,6 +1028,9 @@ void cv_rtsp_conn_close(struct cv_rtsp_conn *c, const char *why)
         cv_dbg("%s: closed", c->peer);
     c->dead = true;
     c->state = CV_CONN_INIT;
+    srv->conn_count--;
+    srv->backlog_total -= c->backlog_len - c->backlog_off;
+    c->backlog_off = c->backlog_len;
     event_del(c->rd_ev);
     event_del(c->wr_ev);
     c->next = srv->dead;

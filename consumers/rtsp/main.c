@@ -9,6 +9,7 @@
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,37 @@
 #include "common/rtsp-auth.h"
 #include "consumers/rtsp/rtsp.h"
 #include "proto/chan.h"
-#include "supervisor/proc.h"
+#include "proto/child.h"
 
 static void cv_srv_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                              int salen, void *arg)
 {
     (void)l;
     cv_rtsp_conn_accept(arg, fd, sa, salen);
+}
+
+/*
+ * accept() failed for a reason other than a client that left (libevent filters those). Out of
+ * descriptors (or memory), the listening socket stays readable: without a pause the loop would
+ * spin on it at 100 % CPU. Stop accepting for a moment; clients wait in the kernel's backlog.
+ */
+static void cv_srv_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    struct cv_rtsp_srv *srv = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    cv_warn("cannot accept a client: %s (%u connections open); pausing %d ms",
+            evutil_socket_error_to_string(err), srv->conn_count, CV_RTSP_ACCEPT_PAUSE_MS);
+    evconnlistener_disable(l);
+    struct timeval tv = {0, CV_RTSP_ACCEPT_PAUSE_MS * 1000};
+    event_add(srv->resume_ev, &tv);
+}
+
+static void cv_srv_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_rtsp_srv *srv = arg;
+    evconnlistener_enable(srv->listener);
 }
 
 static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_catalogue *cat)
@@ -99,25 +124,41 @@ static void cv_srv_sig_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(srv->base);
 }
 
-/* An even/odd UDP port pair for RTP/RTCP to UDP clients. */
+/*
+ * An even/odd UDP port pair for RTP/RTCP to UDP clients, on the RTSP listener's own address:
+ * `listen = 127.0.0.1:8554` must not open media ports on every interface.
+ */
 static int cv_srv_udp_pair(struct cv_rtsp_srv *srv)
 {
+    struct sockaddr_storage where = {0};
+    socklen_t wl = sizeof(where);
+    if (getsockname(CV_CHILD_LISTEN_FD, (struct sockaddr *)&where, &wl) < 0 ||
+        (where.ss_family != AF_INET && where.ss_family != AF_INET6))
+        return -EINVAL;
+    int family = where.ss_family;
+    /* A listener on [::] takes IPv4 clients too: so must its media sockets. */
+    bool dual =
+        family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&where)->sin6_addr);
     for (int attempt = 0; attempt < 32; attempt++) {
-        int rtp = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        int rtcp = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        int off = 0;
+        int rtp = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int rtcp = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int v6only = !dual;
         uint16_t port = 0;
         if (getrandom(&port, sizeof(port), GRND_NONBLOCK) < 0)
             port = (uint16_t)getpid();
         port = (uint16_t)((20000 + port % 20000) & ~1u); /* even, in 20000..39999 */
-        struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
-        if (rtp >= 0 && rtcp >= 0 &&
-            setsockopt(rtp, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0 &&
-            setsockopt(rtcp, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0) {
-            a.sin6_port = htons(port);
-            if (bind(rtp, (struct sockaddr *)&a, sizeof(a)) == 0) {
-                a.sin6_port = htons((uint16_t)(port + 1));
-                if (bind(rtcp, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        struct sockaddr_storage a = where;
+        in_port_t *pp = family == AF_INET ? &((struct sockaddr_in *)&a)->sin_port
+                                          : &((struct sockaddr_in6 *)&a)->sin6_port;
+        bool ok = rtp >= 0 && rtcp >= 0;
+        if (ok && family == AF_INET6)
+            ok = setsockopt(rtp, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == 0 &&
+                 setsockopt(rtcp, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == 0;
+        if (ok) {
+            *pp = htons(port);
+            if (bind(rtp, (struct sockaddr *)&a, wl) == 0) {
+                *pp = htons((uint16_t)(port + 1));
+                if (bind(rtcp, (struct sockaddr *)&a, wl) == 0) {
                     srv->udp_rtp = rtp;
                     srv->udp_rtcp = rtcp;
                     srv->udp_port = port;
@@ -138,11 +179,13 @@ int main(void)
     static struct cv_rtsp_srv srv;
     int rc = 1;
     cv_log_init("rtsp", NULL);
-    signal(SIGPIPE, SIG_IGN);
-    srv.ctl = CV_PROC_CTL_FD;
-    srv.udp_rtp = srv.udp_rtcp = -1;
-    if (cv_rtsp_auth_nonce(srv.nonce) < 0)
+    if (cv_child_init() < 0) {
+        cv_err("cannot make this process non-dumpable: %s", strerror(errno));
         return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    srv.ctl = CV_CHILD_CTL_FD;
+    srv.udp_rtp = srv.udp_rtcp = -1;
 
     srv.base = event_base_new();
     if (!srv.base)
@@ -153,24 +196,27 @@ int main(void)
     srv.sig_ev = evsignal_new(srv.base, SIGTERM, cv_srv_sig_cb, &srv);
     srv.tick_ev = event_new(srv.base, -1, EV_PERSIST, cv_srv_tick_cb, &srv);
     srv.reap_ev = event_new(srv.base, -1, 0, cv_srv_reap_cb, &srv);
+    srv.resume_ev = event_new(srv.base, -1, 0, cv_srv_accept_resume_cb, &srv);
     srv.listener =
         evconnlistener_new(srv.base, cv_srv_accept_cb, &srv,
-                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, CV_PROC_LISTEN_FD);
-    if (!srv.ctl_ev || !srv.sig_ev || !srv.tick_ev || !srv.reap_ev || !srv.listener) {
-        cv_err("cannot set up (no listening socket on fd %d?)", CV_PROC_LISTEN_FD);
+                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, CV_CHILD_LISTEN_FD);
+    if (!srv.ctl_ev || !srv.sig_ev || !srv.tick_ev || !srv.reap_ev || !srv.resume_ev ||
+        !srv.listener) {
+        cv_err("cannot set up (no listening socket on fd %d?)", CV_CHILD_LISTEN_FD);
         goto out;
     }
+    evconnlistener_set_error_cb(srv.listener, cv_srv_accept_error_cb);
     struct timeval tick = {0, 500000};
     event_add(srv.ctl_ev, NULL);
     event_add(srv.sig_ev, NULL);
-    cv_proc_term_ready();
+    cv_child_term_ready();
     event_add(srv.tick_ev, &tick);
 
     struct cv_msg hello = {.type = CV_MSG_HELLO};
     hello.u.hello.role = CV_ROLE_RTSP;
     hello.u.hello.pid = (uint32_t)getpid();
     if (cv_chan_send(srv.ctl, &hello, NULL, 0) < 0) {
-        cv_err("no control socket on fd %d: not started by camvisor?", CV_PROC_CTL_FD);
+        cv_err("no control socket on fd %d: not started by camvisor?", CV_CHILD_CTL_FD);
         goto out;
     }
     event_base_dispatch(srv.base);
@@ -183,6 +229,8 @@ out:
         evconnlistener_free(srv.listener);
     if (srv.reap_ev)
         event_free(srv.reap_ev);
+    if (srv.resume_ev)
+        event_free(srv.resume_ev);
     if (srv.tick_ev)
         event_free(srv.tick_ev);
     if (srv.sig_ev)

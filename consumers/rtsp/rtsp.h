@@ -39,6 +39,14 @@ struct cv_rtsp_conn;
 #define CV_RTSP_SNDBUF           (1u << 20) /* fixed kernel send buffer: backpressure shows soon */
 #define CV_RTSP_ARENA            (4u << 20) /* RTP bytes of one frame */
 #define CV_RTSP_MAX_PKTS         4096
+#define CV_RTSP_MAX_BACKLOG_ALL  (64u << 20) /* queued bytes for all clients of the process */
+#define CV_RTSP_ACCEPT_PAUSE_MS  250         /* out of descriptors: stop accepting this long */
+#define CV_RTSP_LINGER_MS        2000 /* after an error reply, drain the client's input so long */
+#define CV_RTSP_AUTH_CONN_FAILS  3    /* bad credentials on one connection before it is closed */
+#define CV_RTSP_AUTH_ADDR_FAILS  10   /* ... from one address within the window: locked out */
+#define CV_RTSP_AUTH_WINDOW_MS   60000
+#define CV_RTSP_AUTH_LOCK_MS     30000
+#define CV_RTSP_AUTH_SLOTS       64 /* addresses with recent failures remembered */
 
 struct cv_rtsp_feed {
     struct cv_rtsp_feed *next;
@@ -97,12 +105,17 @@ struct cv_rtsp_conn {
     uint64_t describe_deadline_ms;
     uint32_t pending_cseq;
     char pending_base[512];
-    bool need_key; /* joined live: skip until a keyframe */
-    bool closing;  /* close once the backlog is written */
-    bool dead;     /* closed, waiting for cv_rtsp_conn_reap() */
+    bool need_key;  /* joined live: skip until a keyframe */
+    bool closing;   /* close once the backlog is written */
+    bool lingering; /* reply sent, write side shut: reading what is left until EOF */
+    bool dead;      /* closed, waiting for cv_rtsp_conn_reap() */
+    uint64_t linger_deadline_ms;
+    unsigned auth_fails; /* bad credentials on this connection */
+    char nonce[33];      /* Digest nonce of this connection's challenges; "" until the first */
     /* input */
     uint8_t in[16384];
     size_t in_len;
+    uint64_t req_start_ms; /* when the incomplete item at the start of in[] began */
     /* output backlog when the socket is full */
     uint8_t *backlog;
     size_t backlog_len, backlog_cap, backlog_off;
@@ -121,10 +134,22 @@ struct cv_rtsp_srv {
     struct cv_rtsp_conn *conns;
     struct cv_rtsp_conn *dead; /* closed conns, freed by reap_ev */
     struct event *reap_ev;
-    char nonce[33]; /* Digest nonce for this process's lifetime */
     uint32_t next_sub;
     int udp_rtp, udp_rtcp; /* our UDP pair for RTP/AVP unicast, owned */
     uint16_t udp_port;
+    uint32_t conn_count;     /* live conns */
+    size_t backlog_total;    /* bytes queued over all conns, against CV_RTSP_MAX_BACKLOG_ALL */
+    struct event *resume_ev; /* owned: re-enables accepting after running out of fds */
+    /* Addresses that recently sent bad credentials (password guessing is throttled). */
+    struct cv_rtsp_auth_fail {
+        struct sockaddr_storage addr; /* port zeroed */
+        unsigned fails;
+        uint64_t window_start_ms, locked_until_ms;
+    } auth_fails[CV_RTSP_AUTH_SLOTS];
+    /* Scratch for the fan-out and DESCRIBE: one frame or one reply at a time, never kept. */
+    uint8_t rtp_hdr[CV_RTSP_MAX_PKTS][4];
+    struct iovec rtp_iov[2 * CV_RTSP_MAX_PKTS];
+    char sdp[16384];
 };
 
 /* feed.c */

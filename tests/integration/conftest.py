@@ -54,7 +54,10 @@ def children_of(pid):
 class Camvisor:
     """One supervisor instance with its config folder."""
 
-    def __init__(self, tmp_path, cameras, rtsp_extra="", log_level="info", user="root"):
+    def __init__(self, tmp_path, cameras, rtsp_extra="", log_level="info", user="root",
+                 nofile=None, env=None):
+        self.nofile = nofile  # RLIMIT_NOFILE for the supervisor and so its children
+        self.env = env or {}  # added to the supervisor's environment
         self.dir = tmp_path
         self.rtsp_port = free_port()
         self.conf = tmp_path / "camvisor.ini"
@@ -83,12 +86,16 @@ class Camvisor:
 
     def start(self):
         self.log = open(self.log_path, "w")
-        env = dict(os.environ)
+        env = dict(os.environ, **self.env)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         env.setdefault("LSAN_OPTIONS", f"suppressions={ROOT}/tests/lsan.supp:print_suppressions=0")
+        limit = None
+        if self.nofile:
+            import resource
+            limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
         self.proc = subprocess.Popen(
             [os.path.join(BUILD, "camvisor"), "-c", str(self.conf)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, preexec_fn=limit)
         wait_for(lambda: self.rtsp_pid(), 10, what="camvisor-rtsp to start")
         wait_for(self.port_open, 10, what="the RTSP port")
         return self
@@ -105,6 +112,20 @@ class Camvisor:
 
     def children(self):
         return children_of(self.proc.pid)
+
+    def rtsp_proc(self, field):
+        """A field of camvisor-rtsp's /proc status (e.g. "VmRSS" in kB), or its CPU seconds
+        for "cpu"."""
+        pid = self.rtsp_pid()
+        if field == "cpu":
+            with open(f"/proc/{pid}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+            return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return None
 
     def worker_pid(self, camera):
         for pid, cmd in self.children().items():
@@ -135,10 +156,52 @@ class Camvisor:
         return self.proc.returncode if self.proc else None
 
 
+# Every child's end as the supervisor logs it: "worker door: pid 12 died (signal 6) after ...",
+# "rtsp: pid 9 stopped (exit code 0)".
+CHILD_END = re.compile(r"\b(worker \S+|rtsp): pid (\d+) (died|stopped) \(([^)]*)\)")
+SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "AddressSanitizer:DEADLYSIGNAL",
+             "runtime error:", "UndefinedBehaviorSanitizer")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "may_die(*children): the test kills or breaks these children on purpose "
+        "('worker NAME', 'rtsp', or 'supervisor'); any other death still fails it")
+
+
+def unexpected_ends(log, allowed):
+    """Log lines of children that died or stopped with an error, other than those allowed."""
+    bad = []
+    for line in log.splitlines():
+        m = CHILD_END.search(line)
+        if not m or m.group(1) in allowed:
+            continue
+        if m.group(3) == "died" or m.group(4) != "exit code 0":
+            bad.append(line)
+    return bad
+
+
+def check_clean(cv, allowed):
+    """What every test asserts after its own: no sanitizer report from any process, no child
+    that died or stopped with an error unless the test said it would, and a supervisor that
+    exited 0 on SIGTERM. A worker that hit an assertion is restarted by the supervisor and the
+    test's own checks may well pass; this is what catches it."""
+    log = cv.logs()
+    for marker in SANITIZER:
+        assert marker not in log, f"sanitizer report ({marker}):\n{log[-4000:]}"
+    bad = unexpected_ends(log, allowed)
+    assert not bad, "children ended unexpectedly:\n" + "\n".join(bad)
+    if "supervisor" not in allowed:
+        assert cv.proc.returncode == 0, f"camvisor exited {cv.proc.returncode}:\n{log[-4000:]}"
+
+
 @pytest.fixture
-def camvisor(tmp_path):
-    """Factory: camvisor(cameras={name: ini body}) -> started Camvisor, stopped at teardown."""
+def camvisor(tmp_path, request):
+    """Factory: camvisor(cameras={name: ini body}) -> started Camvisor, stopped at teardown,
+    then checked by check_clean (opt out per child with @pytest.mark.may_die)."""
     started = []
+    marker = request.node.get_closest_marker("may_die")
+    allowed = set(marker.args) if marker else set()
 
     def make(cameras, **kw):
         c = Camvisor(tmp_path, cameras, **kw).start()
@@ -150,11 +213,7 @@ def camvisor(tmp_path):
         try:
             c.stop()
         finally:
-            log = c.logs()
-            # Sanitizer reports in any process are failures even if the test passed.
-            assert "ERROR: AddressSanitizer" not in log, log[-4000:]
-            assert "ERROR: LeakSanitizer" not in log, log[-4000:]
-            assert "runtime error:" not in log, log[-4000:]
+            check_clean(c, allowed)
 
 
 TESTSRC = "url = testsrc://?width=320&height=240&fps=25&gop=25\n"

@@ -4,6 +4,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import TESTSRC, children_of, ffprobe, wait_for
 from gstclient import Watcher
 
@@ -24,6 +26,7 @@ def memfds_of(pids):
     return found
 
 
+@pytest.mark.may_die("worker cam0")
 def test_killed_worker_others_unaffected(camvisor):
     cv = camvisor(CAMS)
     watchers = {name: [Watcher(cv.url(name)).start() for _ in range(2)] for name in CAMS}
@@ -56,6 +59,7 @@ def test_killed_worker_others_unaffected(camvisor):
                 w.stop()
 
 
+@pytest.mark.may_die("rtsp")
 def test_killed_rtsp_process_back_within_a_second(camvisor):
     cv = camvisor({"demo": TESTSRC})
     ffprobe(cv.url("demo"))
@@ -84,6 +88,7 @@ def test_sigterm_leaves_nothing(camvisor):
         assert not os.path.exists(f"/proc/{pid}"), f"child {pid} outlived the supervisor"
 
 
+@pytest.mark.may_die("supervisor")
 def test_supervisor_sigkill_takes_children_down(camvisor):
     cv = camvisor({"a": TESTSRC, "b": TESTSRC})
     ffprobe(cv.url("a"))
@@ -97,6 +102,30 @@ def test_supervisor_sigkill_takes_children_down(camvisor):
     assert not [p for p in os.listdir("/dev/shm") if "camvisor" in p]
 
 
+@pytest.mark.may_die("worker hung")
+def test_hung_worker_is_replaced(camvisor):
+    """A worker that stops reporting (SIGSTOP here: a deadlock looks the same) is killed after
+    5 s of silence and restarted; its viewers get video again, the other camera never stops."""
+    cv = camvisor({"hung": TESTSRC, "fine": TESTSRC})
+    wait_for(lambda: cv.worker_pid("hung") and cv.worker_pid("fine"), 10, what="both workers")
+    w = Watcher(cv.url("fine")).start()
+    try:
+        wait_for(lambda: w.count() >= 10, 20, what="frames from the healthy camera")
+        hung, fine = cv.worker_pid("hung"), cv.worker_pid("fine")
+        t = time.monotonic()
+        os.kill(hung, signal.SIGSTOP)
+        new = wait_for(lambda: (p := cv.worker_pid("hung")) and p != hung and p, 15,
+                       what="the hung worker replaced")
+        assert 4.5 < time.monotonic() - t < 12
+        assert new != hung and cv.worker_pid("fine") == fine
+        assert "sent nothing for" in cv.logs()
+        assert ffprobe(cv.url("hung"))[0]["codec_name"] == "h264"
+        assert w.max_gap(t) < 0.5
+    finally:
+        w.stop()
+
+
+@pytest.mark.may_die("worker broken")
 def test_crash_loop_backs_off(camvisor, tmp_path):
     # A file that does not exist: the worker exits at start, again and again.
     cv = camvisor({"broken": f"url = file:{tmp_path}/missing.mp4\n", "ok": TESTSRC})
@@ -109,13 +138,24 @@ def test_crash_loop_backs_off(camvisor, tmp_path):
 
 def test_children_run_unprivileged(camvisor):
     if os.geteuid() != 0:
-        import pytest
+
         pytest.skip("privilege drop needs root")
-    cv = camvisor({"demo": TESTSRC}, user=None)  # default [server] user: nobody
+    import pwd
+    account = pwd.getpwnam("camvisor").pw_uid  # made by make deps / make install
+    cv = camvisor({"demo": TESTSRC}, user=None,  # default [server] user: camvisor
+                  env={"CAM_SECRET": "hunter2", "HOME": "/root/secret-home"})
     assert ffprobe(cv.url("demo"))[0]["codec_name"] == "h264"
-    for pid in cv.children():
+    kids = cv.children()
+    assert len(kids) == 2
+    for pid in kids:
         with open(f"/proc/{pid}/status") as f:
             status = f.read()
         uid = int(status.split("Uid:")[1].split()[0])
-        assert uid != 0, f"child {pid} runs as root"
+        assert uid == account, f"child {pid} runs as uid {uid}, not camvisor's {account}"
         assert "NoNewPrivs:\t1" in status
+        # Non-dumpable: the kernel gives its /proc files to root, so another process of the
+        # same account cannot read its memory, descriptors or environment.
+        assert os.stat(f"/proc/{pid}/mem").st_uid == 0, f"child {pid} is dumpable"
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+        assert not [e for e in env if e.startswith((b"CAM_SECRET", b"HOME", b"PATH"))], env

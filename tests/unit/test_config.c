@@ -212,8 +212,12 @@ static void test_defaults(void **state)
     put(f, "etc/camvisor.ini", "");
     assert_int_equal(load(f), 0); /* no cameras.d: no cameras, not an error */
     struct cv_config *c = f->cfg;
-    assert_string_equal(c->user, "nobody");
+    assert_string_equal(c->user, "camvisor");
     assert_int_equal(c->log_level, CV_LOG_INF);
+    assert_int_equal(c->rtsp_limits.max_conns, 512);
+    assert_int_equal(c->rtsp_limits.max_conns_per_client, 128);
+    assert_int_equal(c->rtsp_limits.request_timeout_ms, 10000);
+    assert_int_equal(c->rtsp_limits.idle_timeout_ms, 60000);
     assert_string_equal(c->rtsp_listen.host, "0.0.0.0");
     assert_int_equal(c->rtsp_listen.port, 8554);
     assert_int_equal(c->api_listen.port, 1984);
@@ -315,6 +319,49 @@ static void test_bad_values(void **state)
         put(f, "etc/cameras.d/door.ini", text);
         expect_error(f, "etc/cameras.d/door.ini", 3, cases[i].msg);
     }
+}
+
+static void test_rtsp_limits(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "etc/camvisor.ini",
+        "[rtsp]\nmax_connections = 9\nmax_connections_per_client = 3\nrequest_timeout = 500ms\n"
+        "idle_timeout = 2\n");
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->cfg->rtsp_limits.max_conns, 9);
+    assert_int_equal(f->cfg->rtsp_limits.max_conns_per_client, 3);
+    assert_int_equal(f->cfg->rtsp_limits.request_timeout_ms, 500);
+    assert_int_equal(f->cfg->rtsp_limits.idle_timeout_ms, 2000);
+    static const struct {
+        const char *line, *msg;
+    } cases[] = {
+        {"max_connections = 0", "bad value '0' for max_connections in [rtsp]: expected a whole"},
+        {"max_connections = 1000001", "bad value '1000001' for max_connections"},
+        {"max_connections = 5k", "bad value '5k' for max_connections"},
+        {"max_connections_per_client = -1", "bad value '-1' for max_connections_per_client"},
+        {"request_timeout = soon", "bad value 'soon' for request_timeout in [rtsp]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "[rtsp]\n%s\n", cases[i].line);
+        put(f, "etc/camvisor.ini", text);
+        expect_error(f, "etc/camvisor.ini", 2, cases[i].msg);
+    }
+}
+
+/* A file over CV_CONFIG_FILE_MAX is refused by its size, before a byte of it is read. */
+static void test_oversized_file(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "etc/camvisor.ini", minimal_global);
+    put(f, "etc/cameras.d/huge.ini", "[camera]\nurl = testsrc://\n");
+    char path[256];
+    snprintf(path, sizeof(path), "%s/etc/cameras.d/huge.ini", f->dir);
+    assert_int_equal(truncate(path, CV_CONFIG_FILE_MAX + 1), 0);
+    expect_error(f, "etc/cameras.d/huge.ini", 0, "larger than a config file can be (256 KiB)");
+    assert_int_equal(truncate(path, CV_CONFIG_FILE_MAX), 0); /* at the limit: read (NULs refused) */
+    assert_int_not_equal(load(f), 0);
+    assert_null(strstr(f->err, "larger than"));
 }
 
 static void test_bad_urls(void **state)
@@ -737,14 +784,32 @@ static void test_many_cameras(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_full_config),     T(test_defaults),           T(test_listen_forms),
-        T(test_unknown_section), T(test_unknown_key),        T(test_bad_values),
-        T(test_bad_urls),        T(test_long_line),          T(test_indented_line),
-        T(test_syntax_errors),   T(test_camera_file_errors), T(test_duplicate_name),
-        T(test_credentials),     T(test_password_file),      T(test_env),
-        T(test_inline_comments), T(test_cameras_dir),        T(test_all_errors_collected),
-        T(test_missing_global),  T(test_port_conflict),      T(test_bom_crlf_nul),
-        T(test_load_buffer),     T(test_camera_equal),       T(test_many_cameras),
+        T(test_full_config),
+        T(test_defaults),
+        T(test_listen_forms),
+        T(test_unknown_section),
+        T(test_unknown_key),
+        T(test_bad_values),
+        T(test_rtsp_limits),
+        T(test_oversized_file),
+        T(test_bad_urls),
+        T(test_long_line),
+        T(test_indented_line),
+        T(test_syntax_errors),
+        T(test_camera_file_errors),
+        T(test_duplicate_name),
+        T(test_credentials),
+        T(test_password_file),
+        T(test_env),
+        T(test_inline_comments),
+        T(test_cameras_dir),
+        T(test_all_errors_collected),
+        T(test_missing_global),
+        T(test_port_conflict),
+        T(test_bom_crlf_nul),
+        T(test_load_buffer),
+        T(test_camera_equal),
+        T(test_many_cameras),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -47,10 +47,18 @@ static void test_roundtrip_catalogue(void **state)
     strcpy(in.u.catalogue.cameras[1], "garage");
     strcpy(in.u.catalogue.cameras[2], "a.b-c");
     strcpy(in.u.catalogue.default_query, "video&audio");
+    in.u.catalogue.max_conns = 512;
+    in.u.catalogue.max_conns_per_client = 128;
+    in.u.catalogue.request_timeout_ms = 10000;
+    in.u.catalogue.idle_timeout_ms = 60000;
     roundtrip(&in, &out);
     assert_int_equal(out.u.catalogue.camera_count, 3);
     assert_string_equal(out.u.catalogue.cameras[2], "a.b-c");
     assert_string_equal(out.u.catalogue.default_query, "video&audio");
+    assert_int_equal(out.u.catalogue.max_conns, 512);
+    assert_int_equal(out.u.catalogue.max_conns_per_client, 128);
+    assert_int_equal(out.u.catalogue.request_timeout_ms, 10000);
+    assert_int_equal(out.u.catalogue.idle_timeout_ms, 60000);
 }
 
 static void test_roundtrip_subscribed_negative(void **state)
