@@ -141,7 +141,12 @@ uint32_t cv_proc_backoff_ms(uint32_t quick_deaths, uint32_t random)
 
 const char *cv_proc_describe_status(int wstatus, char *buf, size_t len)
 {
-    if (WIFEXITED(wstatus))
+    /* 126 and 127 are cv_proc_child's own exits, before the program ran. */
+    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127)
+        snprintf(buf, len, "exit code 127: the program could not be executed");
+    else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 126)
+        snprintf(buf, len, "exit code 126: descriptors or credentials could not be set up");
+    else if (WIFEXITED(wstatus))
         snprintf(buf, len, "exit code %d", WEXITSTATUS(wstatus));
     else if (WIFSIGNALED(wstatus))
         snprintf(buf, len, "signal %d (%s)%s", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),

@@ -133,14 +133,14 @@ class Uses(ast.NodeVisitor):
 
 def dpkg_owner(path):
     """The package that ships path, trying the merged-/usr twin (/lib vs /usr/lib) too."""
-    real = os.path.realpath(path)
-    tries = {path, real}
-    for p in list(tries):
-        tries.add(p[4:] if p.startswith("/usr/") else "/usr" + p)
+    tries = []
+    for p in (path, os.path.realpath(path)):  # a link's own package first (python3 -> 3.11)
+        tries += [p, p[4:] if p.startswith("/usr/") else "/usr" + p]
     for p in tries:
         out = subprocess.run(["dpkg-query", "-S", p], capture_output=True, text=True)
-        if out.returncode == 0:
-            return out.stdout.split(":")[0].split(",")[0].strip()
+        owners = [l for l in out.stdout.splitlines() if not l.startswith("diversion by ")]
+        if out.returncode == 0 and owners:  # "dash: /bin/sh", after dash's diversion lines
+            return owners[-1].split(":")[0].split(",")[0].strip()
     return None
 
 
