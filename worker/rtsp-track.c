@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/sockaddr.h"
 #include "common/nal.h"
 #include "common/rtcp.h"
 #include "worker/rtsp-client.h"
@@ -135,28 +136,6 @@ int cv_rtsp_track_open(struct cv_rtsp_track *t, const struct cv_sdp_track *st,
 
 /* ---- UDP ---------------------------------------------------------------------------------- */
 
-static bool cv_rtsp_track_same_host(const struct sockaddr_storage *a,
-                                    const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return false;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    if (a->ss_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
-    return false;
-}
-
-static void cv_rtsp_track_set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-    if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-    else
-        ((struct sockaddr_in *)ss)->sin_port = htons(port);
-}
-
 /* A non-blocking UDP socket on the wildcard address and port (0: any); 0 or -errno. */
 static int cv_rtsp_track_bind(int family, uint16_t port, int *fd_out, uint16_t *bound)
 {
@@ -166,7 +145,7 @@ static int cv_rtsp_track_bind(int family, uint16_t port, int *fd_out, uint16_t *
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     ss.ss_family = (sa_family_t)family;
-    cv_rtsp_track_set_port(&ss, port);
+    cv_sockaddr_set_port(&ss, port);
     socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
         getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
@@ -196,7 +175,7 @@ static void cv_rtsp_track_udp_cb(evutil_socket_t fd, short what, void *arg)
             t->cbs->on_error(t, -errno, "UDP receive failed");
             return;
         }
-        if (n > CV_RTSP_TRACK_DGRAM || !cv_rtsp_track_same_host(&from, &t->peer[0]))
+        if (n > CV_RTSP_TRACK_DGRAM || !cv_sockaddr_same_host(&from, &t->peer[0]))
             continue; /* oversized, or not from our camera */
         uint64_t now = cv_clock_mono_ns();
         if (rtcp)
@@ -258,8 +237,8 @@ void cv_rtsp_track_udp_connect(struct cv_rtsp_track *t, const uint16_t server_po
 {
     if (t->fd[0] < 0)
         return;
-    cv_rtsp_track_set_port(&t->peer[0], server_port[0]);
-    cv_rtsp_track_set_port(&t->peer[1], server_port[1]);
+    cv_sockaddr_set_port(&t->peer[0], server_port[0]);
+    cv_sockaddr_set_port(&t->peer[1], server_port[1]);
     t->peer_ports = true;
     uint8_t rtp[CV_RTP_HEADER_SIZE], rr[64];
     cv_rtp_header_write(rtp, false, t->payload_type, 0, 0, t->rr_ssrc);

@@ -29,6 +29,7 @@
 #include "common/rtsp-auth.h"
 #include "common/rtsp-transport.h"
 #include "common/sdp.h"
+#include "common/sockaddr.h"
 #include "consumers/rtsp/rtsp.h"
 
 #define CV_RTSP_SERVER "camvisor"
@@ -184,13 +185,7 @@ static int cv_conn_udp_addr(const struct cv_rtsp_conn *c, uint16_t port,
 {
     *ss = c->peer_sa;
     *sl = c->peer_salen;
-    if (ss->ss_family == AF_INET)
-        ((struct sockaddr_in *)ss)->sin_port = htons(port);
-    else if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-    else
-        return -EAFNOSUPPORT;
-    return 0;
+    return cv_sockaddr_set_port(ss, port);
 }
 
 void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t *arena,
@@ -342,24 +337,8 @@ static int cv_conn_select(struct cv_rtsp_conn *c, const char *query)
 static struct sockaddr_storage cv_conn_addr_key(const struct cv_rtsp_conn *c)
 {
     struct sockaddr_storage k = c->peer_sa;
-    if (k.ss_family == AF_INET)
-        ((struct sockaddr_in *)&k)->sin_port = 0;
-    else if (k.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)&k)->sin6_port = 0;
+    cv_sockaddr_set_port(&k, 0);
     return k;
-}
-
-static bool cv_conn_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return false;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    if (a->ss_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
-    return false;
 }
 
 /* This address's row of the failed-login table; with create, a new or the stalest row. */
@@ -370,7 +349,7 @@ static struct cv_rtsp_auth_fail *cv_conn_fail_row(struct cv_rtsp_conn *c, bool c
     struct cv_rtsp_auth_fail *oldest = &srv->auth_fails[0];
     for (int i = 0; i < CV_RTSP_AUTH_SLOTS; i++) {
         struct cv_rtsp_auth_fail *f = &srv->auth_fails[i];
-        if (f->fails && cv_conn_same_addr(&f->addr, &key))
+        if (f->fails && cv_sockaddr_same_host(&f->addr, &key))
             return f;
         if (f->window_start_ms < oldest->window_start_ms)
             oldest = f;
@@ -917,7 +896,7 @@ static uint32_t cv_conn_count_from(const struct cv_rtsp_srv *srv, const struct s
 {
     uint32_t n = 0;
     for (const struct cv_rtsp_conn *c = srv->conns; c; c = c->next)
-        n += cv_conn_same_addr(&c->peer_sa, sa);
+        n += cv_sockaddr_same_host(&c->peer_sa, sa);
     return n;
 }
 
