@@ -62,8 +62,33 @@ int cv_log_parse_level(const char *s, enum cv_log_level *out)
     return -EINVAL;
 }
 
-static void cv_log_write(enum cv_log_level level, const struct timespec *ts, const char *fmt,
-                         va_list ap);
+static void cv_log_write(enum cv_log_level level, const struct timespec *tsp, const char *fmt,
+                         va_list ap)
+{
+    char line[1024];
+    struct timespec ts = *tsp;
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+
+    int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s [%s] ", tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, cv_log_names[level], cv_log_state.ident);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n < sizeof(line)) {
+        int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+        if (m > 0)
+            n += m;
+    }
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    /* Control characters from the network must not forge log lines. */
+    for (int i = 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+            line[i] = '?';
+    line[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+    (void)w;
+}
 
 static void cv_log_writef(enum cv_log_level level, const struct timespec *ts, const char *fmt, ...)
 {
@@ -114,34 +139,6 @@ void cv_logv(enum cv_log_level level, const char *fmt, va_list ap)
     if (cv_log_admit(level, &ts, fmt))
         cv_log_write(level, &ts, fmt, ap);
     errno = saved_errno;
-}
-
-static void cv_log_write(enum cv_log_level level, const struct timespec *tsp, const char *fmt,
-                         va_list ap)
-{
-    char line[1024];
-    struct timespec ts = *tsp;
-    struct tm tm;
-    localtime_r(&ts.tv_sec, &tm);
-
-    int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s [%s] ", tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, cv_log_names[level], cv_log_state.ident);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n < sizeof(line)) {
-        int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-        if (m > 0)
-            n += m;
-    }
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    /* Control characters from the network must not forge log lines. */
-    for (int i = 0; i < n; i++)
-        if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
-            line[i] = '?';
-    line[n++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-    (void)w;
 }
 
 void cv_log(enum cv_log_level level, const char *fmt, ...)

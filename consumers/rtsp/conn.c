@@ -858,7 +858,11 @@ void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
             cv_rtsp_conn_close(c, NULL);
         return;
     }
-    if (cat->request_timeout_ms && c->in_len > 0 &&
+    /*
+     * Input left over with nothing queued before it is an incomplete request (a complete one
+     * would have been handled); input waiting behind an unsent reply is not the client's delay.
+     */
+    if (cat->request_timeout_ms && c->in_len > 0 && cv_conn_backlog_empty(c) &&
         now_ms - c->req_start_ms > cat->request_timeout_ms) {
         /* Half a request for this long: a slowloris, or a client that lost its way. */
         cv_conn_error(c, 408, 0, "request not complete in time");
