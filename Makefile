@@ -19,18 +19,35 @@ CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-proto
 LDFLAGS  := $(SAN) -Wl,--as-needed
 LDLIBS   := $(PKG_LIBS) -lm
 
-MODULES  := common proto supervisor worker consumers/rtsp
 MAINS    := supervisor/main.c worker/main.c consumers/rtsp/main.c
-SRCS     := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 # Sources that need libavformat/libavcodec live in a plugin the worker loads only for the URL
 # schemes that need it (testsrc, file): an rtsp:// worker never maps FFmpeg's codec libraries,
 # whose relocations alone cost ~4.7 MiB of private memory per process (bench/RESULTS.md).
 PLUGIN_SRCS := worker/src-testsrc.c worker/src-file.c worker/ffmpeg-log.c
-LIBSRCS  := $(filter-out $(MAINS) $(PLUGIN_SRCS),$(SRCS))
-LIBOBJS  := $(LIBSRCS:%.c=$(B)/obj/%.o)
-LIB      := $(B)/libcamvisor.a
 PLUGIN   := $(B)/camvisor-ffmpeg.so
-PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) $(B)/pic/common/nal.o
+PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) $(B)/pic/common/media/nal.o
+
+# One static library per layer (a folder each). Every program links only the layers it may use:
+# the supervisor's link line has no `net` (RTSP, RTP/RTCP, SDP, auth: the parsers of outside
+# input) and no `media`, so if it ever called one, it would not link. That is the proof.
+LAYERS      := base media ring net proto sup worker rtsp
+dir_base    := common/base
+dir_media   := common/media
+dir_ring    := common/ring
+dir_net     := common/net
+dir_proto   := proto
+dir_sup     := supervisor
+dir_worker  := worker
+dir_rtsp    := consumers/rtsp
+MODULES     := $(foreach l,$(LAYERS),$(dir_$(l)))
+layer_lib    = $(B)/lib/libcv-$(1).a
+layer_objs   = $(patsubst %.c,$(B)/obj/%.o,$(filter-out $(MAINS) $(PLUGIN_SRCS),$(wildcard $(dir_$(1))/*.c)))
+libs         = $(foreach l,$(1),$(call layer_lib,$(l)))
+# Link order: a layer before the layers it uses.
+SUP_LIBS    := $(call libs,sup proto ring base)
+WORKER_LIBS := $(call libs,worker net proto ring media base)
+RTSP_LIBS   := $(call libs,rtsp net proto ring media base)
+ALL_LIBS    := $(call libs,sup worker rtsp net proto ring media base)
 
 PROGS    := $(B)/camvisor $(B)/camvisor-worker $(B)/camvisor-rtsp $(PLUGIN)
 UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -51,14 +68,16 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB): $(LIBOBJS)
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l)): $(call layer_objs,$(l))))
+$(B)/lib/libcv-%.a:
+	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/camvisor: $(B)/obj/supervisor/main.o $(LIB)
+$(B)/camvisor: $(B)/obj/supervisor/main.o $(SUP_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The plugin calls back into the worker (cv_worker_publish, cv_log, ...): export those.
-$(B)/camvisor-worker: $(B)/obj/worker/main.o $(LIB)
+$(B)/camvisor-worker: $(B)/obj/worker/main.o $(WORKER_LIBS)
 	$(CC) $(LDFLAGS) -Wl,--export-dynamic-symbol='cv_*' -o $@ $^ $(LDLIBS) -ldl
 
 $(B)/pic/%.o: %.c
@@ -66,16 +85,16 @@ $(B)/pic/%.o: %.c
 	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(PLUGIN): $(PLUGIN_OBJS)
 	$(CC) $(SAN) -shared -Wl,--as-needed -o $@ $^ -lavformat -lavcodec -lavutil
-$(B)/camvisor-rtsp: $(B)/obj/consumers/rtsp/main.o $(LIB)
+$(B)/camvisor-rtsp: $(B)/obj/consumers/rtsp/main.o $(RTSP_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
-$(STRESS): $(B)/obj/tests/stress/ring_stress.o $(LIB)
+$(STRESS): $(B)/obj/tests/stress/ring_stress.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
+$(B)/bench/%: $(B)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -116,7 +135,7 @@ fuzz-build:
 		EXTRA_CFLAGS=-Wno-unused-command-line-argument fuzz-targets
 
 fuzz-targets: $(FUZZ_TARGETS)
-build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o $(LIB)
+build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o $(ALL_LIBS)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 fuzz: deps fuzz-build

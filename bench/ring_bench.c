@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/ring.h"
+#include "common/base/clock.h"
+#include "common/ring/ring.h"
 
 #define RUNS        3
 #define MAX_READERS 16

@@ -34,11 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/nal.h"
-#include "common/rtp.h"
-#include "common/rtsp-msg.h"
-#include "common/sdp.h"
+#include "common/base/clock.h"
+#include "common/media/nal.h"
+#include "common/net/rtp.h"
+#include "common/net/rtsp-msg.h"
+#include "common/net/sdp.h"
 
 #define SEI_LEN  (3 + 16 + 8 + 1)
 #define MAX_PKTS 4096

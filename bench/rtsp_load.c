@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/rtsp-msg.h"
+#include "common/net/rtsp-msg.h"
 
 #define MAX_TRACKS   8
 #define MAX_PROBES   16

@@ -1,7 +1,7 @@
 /* One control message per SOCK_SEQPACKET datagram, descriptors passed with SCM_RIGHTS. */
 #include "proto/chan.h"
 
-#include "common/log.h"
+#include "common/base/log.h"
 
 #include <errno.h>
 #include <string.h>

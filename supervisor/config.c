@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/url.h"
+#include "common/base/url.h"
 
 /* ---- sections and keys -------------------------------------------------------------------- */
 

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "common/log.h"
+#include "common/base/log.h"
 
 #define CV_CONFIG_NAME_MAX     64   /* camera name: 1..63 of [A-Za-z0-9._-], plus the NUL */
 #define CV_CONFIG_URL_MAX      1024 /* effective camera URL, credentials included */

@@ -22,9 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/ring.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/ring/ring.h"
 #include "proto/chan.h"
 
 #define CV_SUP_STOP_GRACE_MS 4000

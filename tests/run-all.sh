@@ -55,6 +55,8 @@ run_plain() { # label, command...
 
 # First: does every package the tests need come from `make deps`? (tests/check_deps.py)
 run_plain "deps-guard" /usr/bin/python3 tests/check_deps.py
+# The layout: which layers' code each program may contain (tests/check_layout.sh).
+run_plain "layout" sh tests/check_layout.sh build
 
 for t in build/tests/test_* build/asan/tests/test_*; do
 	[ -x "$t" ] && run_cmocka "$t"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/log.h"
+#include "common/base/log.h"
 
 static void cv_ffmpeg_log(void *avcl, int level, const char *fmt, va_list ap)
 {

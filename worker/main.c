@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/ring.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/ring/ring.h"
 #include "proto/chan.h"
 #include "proto/child.h"
 #include "worker/worker.h"

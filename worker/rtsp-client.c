@@ -8,7 +8,7 @@
  * an IDR included. Output goes through an evbuffer written when the socket takes it.
  *
  * Input is parsed in place: an interleaved frame is at most 4 + 65535 bytes and a response at
- * most CV_RTSPC_MAX_IN (common/rtsp-msg.h's limits), and every complete item is consumed in the
+ * most CV_RTSPC_MAX_IN (common/net/rtsp-msg.h's limits), and every complete item is consumed in the
  * read callback that completed it, so what stays buffered is bounded by one partial item.
  * Anything that is neither a '$' frame nor a well-formed RTSP message is an error: the source
  * drops the connection and reconnects.
@@ -39,10 +39,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/rtsp-auth.h"
-#include "common/url.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/net/rtsp-auth.h"
+#include "common/base/url.h"
 
 #define CV_RTSPC_MAX_IN  (CV_RTSP_MAX_HEADER_BYTES + CV_RTSP_MAX_BODY)
 #define CV_RTSPC_MAX_OUT (256u * 1024) /* a camera that reads nothing gets no more RTCP */

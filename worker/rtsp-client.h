@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "common/rtsp-msg.h"
+#include "common/net/rtsp-msg.h"
 
 struct event_base;
 struct evdns_base;

@@ -18,11 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/sockaddr.h"
-#include "common/nal.h"
-#include "common/rtcp.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/sockaddr.h"
+#include "common/media/nal.h"
+#include "common/net/rtcp.h"
 #include "worker/rtsp-client.h"
 
 #define CV_RTSP_TRACK_DGRAM  16384      /* largest datagram taken; RTP stays under the MTU */

@@ -1,6 +1,6 @@
 /*
- * One media track of a camera RTSP session, receiving side: the depacketiser (common/rtp.h), the
- * UDP port pair when the camera sends over UDP, RTCP in (Sender Reports, for the receiver
+ * One media track of a camera RTSP session, receiving side: the depacketiser (common/net/rtp.h),
+ * the UDP port pair when the camera sends over UDP, RTCP in (Sender Reports, for the receiver
  * reports' LSR/DLSR) and RTCP receiver reports out. Over TCP the packets come from the RTSP
  * connection (worker/rtsp-client.h) and are handed in by the source; over UDP the track reads
  * its own sockets on the worker's event loop. Owned by worker/src-rtsp.c, one per track per
@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "common/rtp.h"
-#include "common/sdp.h"
+#include "common/net/rtp.h"
+#include "common/net/sdp.h"
 
 struct event;
 struct event_base;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/base/log.h"
 #include "worker/worker.h"
 
 extern const struct cv_source_ops cv_src_rtsp_ops;

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/nal.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/media/nal.h"
 #include "worker/worker.h"
 
 struct cv_file_track {

@@ -14,8 +14,8 @@
  *
  * The connection itself (resolution, TLS, requests, 401 answers, interleaved framing) is
  * worker/rtsp-client.c; this file chooses the tracks, sets up TCP-interleaved or UDP transport,
- * depacketises (common/rtp.h), times and publishes access units, sends RTCP receiver reports and
- * keep-alives, and reconnects with backoff: 0.5, 1, 2, 4, 8, 10, 10 ... s, back to 0.5 s once a
+ * depacketises (common/net/rtp.h), times and publishes access units, sends RTCP receiver reports
+ * and keep-alives, and reconnects with backoff: 0.5, 1, 2, 4, 8, 10, 10 ... s, back to 0.5 s once a
  * connection has delivered frames. The first connection failing is retried the same way: a camera
  * that is down when camvisor starts is picked up when it appears.
  *
@@ -41,13 +41,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/rtcp.h"
-#include "common/rtp.h"
-#include "common/rtsp-transport.h"
-#include "common/sdp.h"
-#include "common/url.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/net/rtcp.h"
+#include "common/net/rtp.h"
+#include "common/net/rtsp-transport.h"
+#include "common/net/sdp.h"
+#include "common/base/url.h"
 #include "worker/rtsp-client.h"
 #include "worker/rtsp-track.h"
 #include "worker/worker.h"

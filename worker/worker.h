@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/media.h"
+#include "common/media/media.h"
 #include "proto/msg.h"
 
 struct event_base;

@@ -23,13 +23,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/rtcp.h"
-#include "common/rtsp-auth.h"
-#include "common/rtsp-transport.h"
-#include "common/sdp.h"
-#include "common/sockaddr.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/net/rtcp.h"
+#include "common/net/rtsp-auth.h"
+#include "common/net/rtsp-transport.h"
+#include "common/net/sdp.h"
+#include "common/base/sockaddr.h"
 #include "consumers/rtsp/rtsp.h"
 
 #define CV_RTSP_SERVER "camvisor"

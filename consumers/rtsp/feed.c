@@ -12,8 +12,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/sdp.h"
+#include "common/base/log.h"
+#include "common/net/sdp.h"
 #include "consumers/rtsp/rtsp.h"
 #include "proto/chan.h"
 

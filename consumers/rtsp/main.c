@@ -17,9 +17,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/rtsp-auth.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/net/rtsp-auth.h"
 #include "consumers/rtsp/rtsp.h"
 #include "proto/chan.h"
 #include "proto/child.h"

@@ -18,10 +18,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "common/media.h"
-#include "common/ring.h"
-#include "common/rtp.h"
-#include "common/rtsp-msg.h"
+#include "common/media/media.h"
+#include "common/ring/ring.h"
+#include "common/net/rtp.h"
+#include "common/net/rtsp-msg.h"
 #include "proto/msg.h"
 
 struct event;

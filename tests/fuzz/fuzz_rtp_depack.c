@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/rtcp.h"
-#include "common/rtp.h"
+#include "common/net/rtcp.h"
+#include "common/net/rtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

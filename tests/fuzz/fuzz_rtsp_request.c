@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/rtsp-auth.h"
-#include "common/rtsp-msg.h"
-#include "common/rtsp-transport.h"
+#include "common/net/rtsp-auth.h"
+#include "common/net/rtsp-msg.h"
+#include "common/net/rtsp-transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

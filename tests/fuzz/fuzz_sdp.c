@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/sdp.h"
+#include "common/net/sdp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common/url.h"
+#include "common/base/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

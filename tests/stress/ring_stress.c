@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/clock.h"
-#include "common/ring.h"
+#include "common/base/clock.h"
+#include "common/ring/ring.h"
 
 #define READERS       8
 #define RING_DATA     (1u << 20)

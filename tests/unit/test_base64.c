@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "common/base64.h"
+#include "common/base/base64.h"
 
 static void test_rfc4648_vectors(void **state)
 {

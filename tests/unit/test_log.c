@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "common/log.h"
+#include "common/base/log.h"
 
 /* Runs fn with stderr going to a file; returns what it wrote (caller frees). */
 static char *capture(void (*fn)(void))

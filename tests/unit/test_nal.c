@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "common/nal.h"
+#include "common/media/nal.h"
 
 static const uint8_t sps[] = {0x67, 0x42, 0x00, 0x1f, 0xe9};
 static const uint8_t pps[] = {0x68, 0xce, 0x38, 0x80};

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "common/ring.h"
+#include "common/ring/ring.h"
 
 #define DATA_64K (64u << 10)
 

@@ -20,8 +20,8 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "common/rtcp.h"
-#include "common/rtp.h"
+#include "common/net/rtcp.h"
+#include "common/net/rtp.h"
 
 /* --- helpers ----------------------------------------------------------------------------- */
 

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "common/rtsp-auth.h"
-#include "common/rtsp-msg.h"
-#include "common/rtsp-transport.h"
+#include "common/net/rtsp-auth.h"
+#include "common/net/rtsp-msg.h"
+#include "common/net/rtsp-transport.h"
 
 static struct cv_rtsp_msg msg; /* 9 KiB: not on the test's stack */
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "common/sdp.h"
+#include "common/net/sdp.h"
 
 static struct cv_sdp sdp, sdp2;
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "common/url.h"
+#include "common/base/url.h"
 
 static void test_parse_full(void **state)
 {

@@ -3,7 +3,7 @@
  * list of alternatives in the client's order of preference; each one is "profile;param;param=v".
  * The parser walks it without copying, so it needs no buffer and cannot overrun one.
  */
-#include "common/rtsp-transport.h"
+#include "common/net/rtsp-transport.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Codec names as FFmpeg spells them (go2rtc's API and ffprobe use the same words). */
-#include "common/media.h"
+#include "common/media/media.h"
 
 #include <errno.h>
 #include <strings.h>

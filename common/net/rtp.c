@@ -4,8 +4,8 @@
  * changes), timestamp unwrapping and the hand-out of access units. The codec halves are in
  * rtp-h26x.c and rtp-aac.c.
  */
-#include "common/rtp.h"
-#include "common/rtp-internal.h"
+#include "common/net/rtp.h"
+#include "common/net/rtp-internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -4,13 +4,13 @@
  * m= section is scanned once per payload type it lists, which keeps the parser free of
  * per-payload-type tables (sections are a few lines, payload-type lists short).
  */
-#include "common/sdp.h"
+#include "common/net/sdp.h"
 
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 
-#include "common/base64.h"
+#include "common/base/base64.h"
 
 struct span {
     const char *s;

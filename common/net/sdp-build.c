@@ -4,7 +4,7 @@
  * one m= line per selected track with port 0, and a=control:trackID=<ring track index>, which is
  * also what the server matches SETUP URLs against.
  */
-#include "common/sdp.h"
+#include "common/net/sdp.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/base64.h"
-#include "common/nal.h"
+#include "common/base/base64.h"
+#include "common/media/nal.h"
 
 struct out {
     char *buf;

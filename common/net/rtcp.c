@@ -2,7 +2,7 @@
  * RTCP compound packets (see rtcp.h): a walk over the sub-packets for the SR and BYE a camera
  * sends, and writers for the RR (keep-alive) and SR we send.
  */
-#include "common/rtcp.h"
+#include "common/net/rtcp.h"
 
 #include <errno.h>
 #include <string.h>

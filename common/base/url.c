@@ -9,7 +9,7 @@
  * Redaction works on the text, not on a parse, so that it also masks URLs that do not parse:
  * it must be safe on anything a user, a camera or a peer could hand us.
  */
-#include "common/url.h"
+#include "common/base/url.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* Base64 encode and strict decode; see common/base64.h. */
-#include "common/base64.h"
+/* Base64 encode and strict decode; see common/base/base64.h. */
+#include "common/base/base64.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
 #ifndef CV_RTP_INTERNAL_H
 #define CV_RTP_INTERNAL_H
 
-#include "common/rtp.h"
+#include "common/net/rtp.h"
 
 struct cv_rtp_depack {
     struct cv_rtp_depack_cfg cfg;

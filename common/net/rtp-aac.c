@@ -9,7 +9,7 @@
  * packet, reassembled until the marker bit. Interleaving (non-zero AU-Index) is not used by
  * cameras; AUs are taken in packet order.
  */
-#include "common/rtp-internal.h"
+#include "common/net/rtp-internal.h"
 
 #include <errno.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/ring-types.h"
+#include "common/ring/ring-types.h"
 
 #define CV_RING_DEFAULT_DATA  (6u << 20) /* 2 GOPs of 8 Mbit/s with 2 s GOPs, plus slack */
 #define CV_RING_DEFAULT_SLOTS 1024u

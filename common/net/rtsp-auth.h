@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/rtsp-msg.h"
+#include "common/net/rtsp-msg.h"
 
 enum cv_rtsp_auth_scheme {
     CV_RTSP_AUTH_NONE = 0,

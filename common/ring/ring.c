@@ -1,5 +1,5 @@
 /*
- * The shared-memory frame ring (layout in common/ring-types.h, API in common/ring.h).
+ * The shared-memory frame ring (layout in common/ring/ring-types.h, API in common/ring/ring.h).
  *
  * One writer publishes frames and never waits; readers in other processes copy frames out and
  * re-validate after the copy, so a frame the writer overwrote while it was being copied is
@@ -20,7 +20,7 @@
  * uses for bounds (geometry, slot pos/len) is copied and validated before use, so a broken ring can
  * cost frames but never make a reader touch memory outside its mapping.
  */
-#include "common/ring.h"
+#include "common/ring/ring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/base/log.h"
 
 /* Readers in other processes share these atomics: they must be lock-free, hence address-free. */
 _Static_assert(ATOMIC_LONG_LOCK_FREE == 2 || ATOMIC_LLONG_LOCK_FREE == 2,

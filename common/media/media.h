@@ -1,6 +1,6 @@
 /*
  * What a stream is made of: tracks with their codec parameters, and the frame format shared by
- * every process. This is part of the ring's wire format (common/ring-types.h embeds
+ * every process. This is part of the ring's wire format (common/ring/ring-types.h embeds
  * struct cv_stream_info), so changing it means bumping CV_RING_LAYOUT_VERSION.
  *
  * Frame payloads in a ring:

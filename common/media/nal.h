@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/media.h"
+#include "common/media/media.h"
 
 /* Annex-B (start codes) -> length-prefixed. Returns bytes written or -ENOSPC. */
 int cv_nal_annexb_to_lp(const uint8_t *in, size_t len, uint8_t *out, size_t cap);

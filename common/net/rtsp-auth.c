@@ -3,14 +3,14 @@
  * name=token or name="quoted \"string\"" pairs; the parser walks them as spans and copies only the
  * fields it keeps, into fixed buffers, so an oversized unknown parameter costs nothing.
  */
-#include "common/rtsp-auth.h"
+#include "common/net/rtsp-auth.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "common/base64.h"
+#include "common/base/base64.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>

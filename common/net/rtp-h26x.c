@@ -8,12 +8,12 @@
  * only of parameter sets (some cameras send SPS/PPS with their own marker bit) is not handed out
  * alone: it is kept and prefixed to the next AU, so keyframes arrive with their parameter sets.
  */
-#include "common/rtp-internal.h"
+#include "common/net/rtp-internal.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "common/nal.h"
+#include "common/media/nal.h"
 
 #define H264_STAP_A 24
 #define H264_FU_A   28

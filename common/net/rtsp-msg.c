@@ -1,10 +1,10 @@
 /*
  * RTSP/1.0 message framing (see rtsp-msg.h): the incremental request/response parser, the
  * interleaved-data check, and the small header and request-URI parsers both RTSP ends need
- * (camera URLs with credentials are common/url.h's job). Input comes from the network; nothing
+ * (camera URLs with credentials are common/base/url.h's job). Input comes from the network; nothing
  * here trusts a length or a terminator it did not check itself.
  */
-#include "common/rtsp-msg.h"
+#include "common/net/rtsp-msg.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/media.h"
+#include "common/media/media.h"
 
 #define CV_RING_MAGIC          0x43565249u /* "CVRI" */
 #define CV_RING_LAYOUT_VERSION 1u

@@ -1,5 +1,5 @@
 /* NAL unit layout conversions. All input is untrusted: every length is checked against the end. */
-#include "common/nal.h"
+#include "common/media/nal.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* Socket addresses of either family: see common/sockaddr.h. */
-#include "common/sockaddr.h"
+/* Socket addresses of either family: see common/base/sockaddr.h. */
+#include "common/base/sockaddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*
  * SDP (RFC 8866) as RTSP uses it: parsing a camera's DESCRIBE answer into tracks the worker can
- * depacketise (common/rtp.h) and describe in a ring (struct cv_stream_info), and building the
+ * depacketise (common/net/rtp.h) and describe in a ring (struct cv_stream_info), and building the
  * DESCRIBE answer of our own RTSP server from a ring's stream info. Pure code, no allocation.
  *
  * Payload types our server uses (cv_sdp_payload_type): H.264/H.265 96, AAC 97, Opus 111, PCMU 0
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/media.h"
+#include "common/media/media.h"
 
 #define CV_SDP_MAX_CONTROL 512
 

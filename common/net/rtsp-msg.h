@@ -9,8 +9,8 @@
  *   -EPROTONOSUPPORT  well-formed start line, but not RTSP/1.0 (HTTP/1.x, RTSP/2.0); the
  *                     method/uri/version strings are filled so the server can answer 505 or log
  *
- * Related parsers live next door: common/rtsp-transport.h (Transport header) and
- * common/rtsp-auth.h (Basic/Digest authentication).
+ * Related parsers live next door: common/net/rtsp-transport.h (Transport header) and
+ * common/net/rtsp-auth.h (Basic/Digest authentication).
  */
 #ifndef CV_RTSP_MSG_H
 #define CV_RTSP_MSG_H

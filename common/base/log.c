@@ -2,7 +2,7 @@
  * Process-wide logger. The identity ("worker front_door") is set once at start-up; it is this
  * process's own state, never shared with another process.
  */
-#include "common/log.h"
+#include "common/base/log.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -9,10 +9,10 @@
  *    fragmented over several; G.711 and Opus. An access unit is handed out the moment the packet
  *    carrying the RTP marker bit arrives, not when the next frame starts.
  *
- * Frame formats are those of common/media.h: video frames are NAL units with 4-byte big-endian
- * length prefixes; audio frames are raw AUs.
+ * Frame formats are those of common/media/media.h: video frames are NAL units with 4-byte
+ * big-endian length prefixes; audio frames are raw AUs.
  *
- * RTCP lives in common/rtcp.h.
+ * RTCP lives in common/net/rtcp.h.
  */
 #ifndef CV_RTP_H
 #define CV_RTP_H
@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/media.h"
+#include "common/media/media.h"
 
 #define CV_RTP_HEADER_SIZE          12
 #define CV_RTP_DEFAULT_MTU          1400       /* RTP packet size (header + payload) we send */
