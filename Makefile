@@ -25,7 +25,9 @@ MAINS    := supervisor/main.c worker/main.c consumers/rtsp/main.c
 # whose relocations alone cost ~4.7 MiB of private memory per process (bench/RESULTS.md).
 PLUGIN_SRCS := worker/src-testsrc.c worker/src-file.c worker/ffmpeg-log.c
 PLUGIN   := $(B)/camvisor-ffmpeg.so
-PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) $(B)/pic/common/media/nal.o
+# The plugin carries its own copies of the few base and media helpers it uses.
+PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) \
+               $(patsubst %,$(B)/pic/common/%.o,media/nal base/query base/url base/hex)
 
 # One static library per layer (a folder each). Every program links only the layers it may use:
 # the supervisor's link line has no `net` (RTSP, RTP/RTCP, SDP, auth: the parsers of outside

@@ -64,23 +64,3 @@ const struct cv_source_ops *cv_source_find(const char *url)
     }
     return NULL;
 }
-
-int cv_query_get(const char *query, const char *key, char *out, size_t outlen)
-{
-    size_t klen = strlen(key);
-    const char *p = query;
-    while (p && *p) {
-        const char *end = strchr(p, '&');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            size_t vlen = n - klen - 1;
-            if (vlen >= outlen)
-                vlen = outlen - 1;
-            memcpy(out, p + klen + 1, vlen);
-            out[vlen] = '\0';
-            return 0;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return -2; /* -ENOENT */
-}

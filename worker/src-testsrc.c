@@ -15,6 +15,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/base/query.h"
 #include "common/media/nal.h"
 #include "worker/worker.h"
 
@@ -172,8 +173,13 @@ static void cv_testsrc_stop(void *state)
 static int cv_testsrc_int(const char *query, const char *key, int def, int lo, int hi)
 {
     char v[32];
-    if (cv_query_get(query, key, v, sizeof(v)) < 0)
+    int rc = cv_query_get(query, key, v, sizeof(v));
+    if (rc == -ENOENT)
         return def;
+    if (rc < 0) {
+        cv_warn("testsrc: %s: value too long or badly escaped, using %d", key, def);
+        return def;
+    }
     char *end;
     long n = strtol(v, &end, 10);
     if (*end || n < lo || n > hi) {

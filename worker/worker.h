@@ -37,7 +37,4 @@ void cv_worker_publish(struct cv_worker *w, uint32_t track, const uint8_t *data,
 /* Connection state for status reports; error (may be NULL) must already be redacted. */
 void cv_worker_set_state(struct cv_worker *w, enum cv_worker_state state, const char *error);
 
-/* "key=value&key2=value2" lookup: copies the value of key into out, returns 0 or -ENOENT. */
-int cv_query_get(const char *query, const char *key, char *out, size_t outlen);
-
 #endif

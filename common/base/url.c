@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/base/hex.h"
+
 /* ---- small helpers ------------------------------------------------------------------------ */
 
 static bool cv_url_is_alpha(char c)
@@ -34,17 +36,6 @@ static bool cv_url_is_unreserved(char c)
     return cv_url_is_alpha(c) || cv_url_is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int cv_url_hex(char c)
-{
-    if (cv_url_is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Length of the scheme at the start of s ([A-Za-z][A-Za-z0-9+.-]*), 0 when there is none. */
 static size_t cv_url_scheme_len(const char *s)
 {
@@ -57,27 +48,34 @@ static size_t cv_url_scheme_len(const char *s)
     return n;
 }
 
-/* Copies [s, s+n) into out (size outlen) percent-decoding it. */
-static int cv_url_decode(const char *s, size_t n, char *out, size_t outlen)
+int cv_url_pct_decode(const char *s, size_t n, char *out, size_t size)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '%') {
-            if (n - i < 3)
-                return -EINVAL;
-            int h = cv_url_hex(s[i + 1]), l = cv_url_hex(s[i + 2]);
+            int h = n - i >= 3 ? cv_hex_value(s[i + 1]) : -1;
+            int l = n - i >= 3 ? cv_hex_value(s[i + 2]) : -1;
             if (h < 0 || l < 0 || (h == 0 && l == 0))
-                return -EINVAL;
+                return -EBADMSG;
             c = (char)(h << 4 | l);
             i += 2;
         }
-        if (o + 1 >= outlen)
-            return -ENAMETOOLONG;
+        if (o + 1 >= size)
+            return -E2BIG;
         out[o++] = c;
     }
+    if (size == 0)
+        return -E2BIG;
     out[o] = '\0';
     return 0;
+}
+
+/* Userinfo: cv_url_pct_decode() with this file's error codes. */
+static int cv_url_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+    int rc = cv_url_pct_decode(s, n, out, outlen);
+    return rc == -E2BIG ? -ENAMETOOLONG : rc < 0 ? -EINVAL : 0;
 }
 
 static int cv_url_copy(const char *s, size_t n, char *out, size_t outlen)

@@ -68,4 +68,11 @@ int cv_url_redact(const char *url, char *out, size_t outlen);
 int cv_url_with_credentials(const char *url, const char *user, const char *password, char *out,
                             size_t outlen);
 
+/*
+ * Copies [s, s+n) into out (size bytes) with %XX escapes decoded: the one %-decoder of the
+ * tree (URL userinfo, RTSP request paths, query strings). 0; -EBADMSG for a bad escape or an
+ * escaped NUL; -E2BIG when it does not fit.
+ */
+int cv_url_pct_decode(const char *s, size_t n, char *out, size_t size);
+
 #endif

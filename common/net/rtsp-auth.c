@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/base/base64.h"
+#include "common/base/hex.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -230,16 +231,6 @@ static int parse_basic(const char *p, struct cv_rtsp_credentials *cr)
     return 0;
 }
 
-static bool is_hex(const char *s, size_t n)
-{
-    if (strlen(s) != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f')))
-            return false;
-    return true;
-}
-
 int cv_rtsp_auth_credentials_parse(const char *value, struct cv_rtsp_credentials *cr)
 {
     const char *p = value;
@@ -287,26 +278,16 @@ int cv_rtsp_auth_credentials_parse(const char *value, struct cv_rtsp_credentials
     }
     if (rc != -ENOENT)
         return rc;
-    if (!have_user || !have_resp || !have_uri || !have_nonce || !is_hex(cr->response, 32))
+    if (!have_user || !have_resp || !have_uri || !have_nonce || !cv_hex_is(cr->response, 32))
         return -EBADMSG;
     for (char *c = cr->response; *c; c++)
         *c = (char)(*c | 0x20);
     if (cr->qop[0] != '\0' &&
-        (strcasecmp(cr->qop, "auth") != 0 || !is_hex(cr->nc, 8) || cr->cnonce[0] == '\0'))
+        (strcasecmp(cr->qop, "auth") != 0 || !cv_hex_is(cr->nc, 8) || cr->cnonce[0] == '\0'))
         return -EBADMSG;
     if (cr->sess && cr->cnonce[0] == '\0')
         return -EBADMSG;
     return 0;
-}
-
-static void to_hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 /* MD5 over the given strings joined by ':', as lowercase hex. */
@@ -327,7 +308,7 @@ static int md5_join(char out[33], const char *const *parts, size_t n)
             goto out_ctx;
     if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 16)
         goto out_ctx;
-    to_hex(md, 16, out);
+    cv_hex_encode(md, 16, out);
     rc = 0;
 out_ctx:
     EVP_MD_CTX_free(ctx);
@@ -431,7 +412,7 @@ int cv_rtsp_auth_nonce(char out[33])
     uint8_t rnd[16];
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return -EIO;
-    to_hex(rnd, sizeof(rnd), out);
+    cv_hex_encode(rnd, sizeof(rnd), out);
     return 0;
 }
 

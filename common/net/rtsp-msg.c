@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/base/url.h"
+
 /* RFC 7230 tchar: what a method or header name may contain. */
 static bool is_tchar(uint8_t c)
 {
@@ -483,42 +485,6 @@ int cv_rtsp_range_parse(const char *value, double *start, double *end)
     return (*p == '\0' || *p == ';') ? 0 : -EBADMSG;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* %XX-decodes [s, s+n) into out (NUL-terminated); an encoded NUL is refused. */
-static int pct_decode(const char *s, size_t n, char *out, size_t size)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-                return -EBADMSG;
-            c = (char)(hi << 4 | lo);
-            if (c == '\0')
-                return -EBADMSG;
-            i += 2;
-        }
-        if (o + 1 >= size)
-            return -E2BIG;
-        out[o++] = c;
-    }
-    if (size == 0)
-        return -E2BIG;
-    out[o] = '\0';
-    return 0;
-}
-
 int cv_rtsp_url_split(const char *uri, char *path, size_t path_size, char *query, size_t query_size)
 {
     const char *p = uri, *q, *e;
@@ -540,35 +506,9 @@ int cv_rtsp_url_split(const char *uri, char *path, size_t path_size, char *query
         p++;
     while (e > p && e[-1] == '/')
         e--;
-    if (path && (rc = pct_decode(p, (size_t)(e - p), path, path_size)) < 0)
+    if (path && (rc = cv_url_pct_decode(p, (size_t)(e - p), path, path_size)) < 0)
         return rc;
     if (query && copy_str(query, query_size, q, strcspn(q, "#")) < 0)
         return -E2BIG;
-    return 0;
-}
-
-int cv_rtsp_query_next(const char **cursor, char *key, size_t key_size, char *val, size_t val_size)
-{
-    const char *p = *cursor;
-    int rc;
-
-    while (*p == '&')
-        p++;
-    if (*p == '\0') {
-        *cursor = p;
-        return -ENOENT;
-    }
-    size_t n = strcspn(p, "&");
-    const char *eq = memchr(p, '=', n);
-    size_t kn = eq ? (size_t)(eq - p) : n;
-    if ((rc = pct_decode(p, kn, key, key_size)) < 0)
-        return rc;
-    if (eq)
-        rc = pct_decode(eq + 1, n - kn - 1, val, val_size);
-    else
-        rc = copy_str(val, val_size, "", 0);
-    if (rc < 0)
-        return rc;
-    *cursor = p + n;
     return 0;
 }

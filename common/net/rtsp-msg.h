@@ -141,11 +141,4 @@ int cv_rtsp_range_parse(const char *value, double *start, double *end);
 int cv_rtsp_url_split(const char *uri, char *path, size_t path_size, char *query,
                       size_t query_size);
 
-/*
- * Iterates "k=v&k2&k3=v3" query strings: each call copies the next key and value (value "" when
- * there is no '='), %XX-decoded, and advances *cursor. Returns 0, -ENOENT at the end, -E2BIG
- * when a key or value does not fit, -EBADMSG for a bad escape.
- */
-int cv_rtsp_query_next(const char **cursor, char *key, size_t key_size, char *val, size_t val_size);
-
 #endif

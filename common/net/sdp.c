@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/base/base64.h"
+#include "common/base/hex.h"
 
 struct span {
     const char *s;
@@ -157,15 +158,6 @@ static bool put_b64_list(struct cv_track_info *t, struct span list)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        return (c | 0x20) - 'a' + 10;
-    return -1;
-}
-
 /* Parses "k=v;k=v" fmtp parameters: calls back for each; values may hold '=' (base64). */
 struct fmtp_param {
     struct span key;
@@ -203,7 +195,7 @@ static bool fmtp_h264(struct cv_sdp_track *tr, struct span params)
             uint32_t x = 0;
             bool ok = true;
             for (const char *c = p.val.s; c < p.val.e; c++) {
-                int h = hexval(*c);
+                int h = cv_hex_value(*c);
                 ok = ok && h >= 0;
                 x = x << 4 | (uint32_t)(h & 15);
             }
@@ -272,7 +264,7 @@ static bool fmtp_aac(struct cv_sdp_track *tr, struct span params)
             if (n % 2 || n / 2 > sizeof(asc))
                 return false;
             for (size_t i = 0; i < n / 2; i++) {
-                int hi = hexval(p.val.s[2 * i]), lo = hexval(p.val.s[2 * i + 1]);
+                int hi = cv_hex_value(p.val.s[2 * i]), lo = cv_hex_value(p.val.s[2 * i + 1]);
                 if (hi < 0 || lo < 0)
                     return false;
                 asc[i] = (uint8_t)(hi << 4 | lo);

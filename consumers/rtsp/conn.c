@@ -25,6 +25,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/base/query.h"
 #include "common/net/rtcp.h"
 #include "common/net/rtsp-auth.h"
 #include "common/net/rtsp-transport.h"
@@ -292,7 +293,7 @@ static int cv_conn_select(struct cv_rtsp_conn *c, const char *query)
     const char *cur = query;
     char key[32], val[128];
     bool any_filter = false;
-    while (cv_rtsp_query_next(&cur, key, sizeof(key), val, sizeof(val)) == 0) {
+    while (cv_query_next(&cur, key, sizeof(key), val, sizeof(val)) == 0) {
         int kind = 0;
         bool all = !strcmp(val, "all");
         if (!strcmp(key, "video"))

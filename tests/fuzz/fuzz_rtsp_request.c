@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/net/rtsp-auth.h"
+#include "common/base/query.h"
 #include "common/net/rtsp-msg.h"
 #include "common/net/rtsp-transport.h"
 
@@ -87,7 +88,7 @@ static void request(void)
     if (msg.uri && cv_rtsp_url_split(msg.uri, path, sizeof(path), query, sizeof(query)) == 0) {
         const char *cur = query;
         for (int i = 0;
-             i < 64 && cv_rtsp_query_next(&cur, k, sizeof(k), val, sizeof(val)) != -ENOENT; i++)
+             i < 64 && cv_query_next(&cur, k, sizeof(k), val, sizeof(val)) != -ENOENT; i++)
             ;
     }
 }

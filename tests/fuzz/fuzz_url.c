@@ -1,5 +1,5 @@
 /*
- * URL parse, redact and credential insertion on any bytes. The input is "url[\nuser[\npass]]".
+ * URL parse, redact, credential insertion and the query-string lookup on any bytes. The input is "url[\nuser[\npass]]".
  * Checked beyond "no crash": a password written once in the URL never appears in its redacted
  * form, and credentials put in by cv_url_with_credentials() come back out of cv_url_parse().
  */
@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/base/query.h"
 #include "common/base/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,6 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct cv_url u;
     cv_url_parse(in, &u);
+    /* The query, as testsrc:// reads its options: every key asked for, in a small buffer. */
+    const char *q = strchr(in, '?');
+    if (q) {
+        static const char *const keys[] = {"width", "height", "fps", "gop", "codec", ""};
+        char v[16];
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            if (cv_query_get(q + 1, keys[i], v, sizeof(v)) == 0 && strlen(v) >= sizeof(v))
+                __builtin_trap(); /* a value reported whole must fit */
+    }
 
     char red[8192], small[24];
     if (cv_url_redact(in, red, sizeof(red)) < 0)

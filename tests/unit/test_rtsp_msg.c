@@ -337,8 +337,7 @@ static void test_session_range(void **state)
 static void test_url_split(void **state)
 {
     (void)state;
-    char path[64], query[64], k[16], v[16];
-    const char *cur;
+    char path[64], query[64];
 
     assert_int_equal(
         cv_rtsp_url_split("/cam?video=h264&audio=aac", path, sizeof(path), query, sizeof(query)),
@@ -355,17 +354,6 @@ static void test_url_split(void **state)
     assert_int_equal(cv_rtsp_url_split("/a%00b", path, sizeof(path), NULL, 0), -EBADMSG);
     assert_int_equal(cv_rtsp_url_split("/a%4", path, sizeof(path), NULL, 0), -EBADMSG);
     assert_int_equal(cv_rtsp_url_split("/abcdef", path, 4, NULL, 0), -E2BIG);
-
-    cur = "video=h264&&audio&x=%41";
-    assert_int_equal(cv_rtsp_query_next(&cur, k, sizeof(k), v, sizeof(v)), 0);
-    assert_string_equal(k, "video");
-    assert_string_equal(v, "h264");
-    assert_int_equal(cv_rtsp_query_next(&cur, k, sizeof(k), v, sizeof(v)), 0);
-    assert_string_equal(k, "audio");
-    assert_string_equal(v, "");
-    assert_int_equal(cv_rtsp_query_next(&cur, k, sizeof(k), v, sizeof(v)), 0);
-    assert_string_equal(v, "A");
-    assert_int_equal(cv_rtsp_query_next(&cur, k, sizeof(k), v, sizeof(v)), -ENOENT);
 }
 
 static void test_digest_vectors(void **state)
