@@ -32,12 +32,13 @@ PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) \
 # One static library per layer (a folder each). Every program links only the layers it may use:
 # the supervisor's link line has no `net` (RTSP, RTP/RTCP, SDP, auth: the parsers of outside
 # input) and no `media`, so if it ever called one, it would not link. That is the proof.
-LAYERS      := base media ring net proto sup worker rtsp
+LAYERS      := base media ring net proto consumer sup worker rtsp
 dir_base    := common/base
 dir_media   := common/media
 dir_ring    := common/ring
 dir_net     := common/net
 dir_proto   := proto
+dir_consumer := common/consumer
 dir_sup     := supervisor
 dir_worker  := worker
 dir_rtsp    := consumers/rtsp
@@ -48,8 +49,8 @@ libs         = $(foreach l,$(1),$(call layer_lib,$(l)))
 # Link order: a layer before the layers it uses.
 SUP_LIBS    := $(call libs,sup proto ring base)
 WORKER_LIBS := $(call libs,worker net proto ring media base)
-RTSP_LIBS   := $(call libs,rtsp net proto ring media base)
-ALL_LIBS    := $(call libs,sup worker rtsp net proto ring media base)
+RTSP_LIBS   := $(call libs,rtsp consumer net proto ring media base)
+ALL_LIBS    := $(call libs,sup worker rtsp consumer net proto ring media base)
 
 PROGS    := $(B)/camvisor $(B)/camvisor-worker $(B)/camvisor-rtsp $(PLUGIN)
 UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))

@@ -34,9 +34,11 @@ check camvisor net
 check camvisor media
 check camvisor worker
 check camvisor rtsp
+check camvisor consumer
 check camvisor-rtsp worker
 check camvisor-rtsp sup
 check camvisor-worker rtsp
 check camvisor-worker sup
+check camvisor-worker consumer
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -90,6 +90,7 @@ struct cv_ring_reader {
     bool need_key;    /* waiting for a keyframe >= min_key */
     bool count_skips; /* the pending jump loses frames (lap, tear, restart), not a seek */
     bool discont;     /* the next delivered frame carries CV_FRAME_DISCONT */
+    bool borrowed;    /* a clone: base belongs to the reader it was cloned from */
 };
 
 static uint64_t cv_ring_align_up(uint64_t v, uint64_t a)
@@ -445,11 +446,33 @@ int cv_ring_reader_open(int fd, struct cv_ring_reader **out)
     return 0;
 }
 
+int cv_ring_reader_clone(const struct cv_ring_reader *r, struct cv_ring_reader **out)
+{
+    if (!r || !out)
+        return -EINVAL;
+    struct cv_ring_reader *c = malloc(sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    *c = *r;
+    c->borrowed = true;
+    /* Positioned as a new reader is: at the newest keyframe of the current generation. */
+    c->gen = atomic_load_explicit(&c->hdr->generation, memory_order_acquire);
+    c->gen_start = atomic_load_explicit(&c->hdr->gen_start_seq, memory_order_relaxed);
+    c->need_key = true;
+    c->min_key = c->gen_start;
+    c->next_seq = 0;
+    c->skipped = 0;
+    c->delivered = c->count_skips = c->discont = false;
+    *out = c;
+    return 0;
+}
+
 void cv_ring_reader_close(struct cv_ring_reader *r)
 {
     if (!r)
         return;
-    munmap((void *)r->base, r->map_size);
+    if (!r->borrowed)
+        munmap((void *)r->base, r->map_size);
     free(r);
 }
 

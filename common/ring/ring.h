@@ -57,6 +57,12 @@ enum cv_ring_read_result {
 };
 
 int cv_ring_reader_open(int fd, struct cv_ring_reader **out);
+/*
+ * A second cursor on r's mapping (no new mapping), positioned as a newly opened reader: at the
+ * newest keyframe. What a consumer uses to send a new viewer the frames since that keyframe while
+ * the live reader stays where it is. Close it before r.
+ */
+int cv_ring_reader_clone(const struct cv_ring_reader *r, struct cv_ring_reader **out);
 void cv_ring_reader_close(struct cv_ring_reader *r);
 /*
  * Copies the next frame into buf (cap bytes). Returns CV_RING_OK, CV_RING_EMPTY, -ENOBUFS if cap

@@ -285,7 +285,7 @@ static bool cv_conn_codec_in(const char *list, enum cv_codec codec)
  */
 static int cv_conn_select(struct cv_rtsp_conn *c, const char *query)
 {
-    const struct cv_stream_info *info = &c->feed->info;
+    const struct cv_stream_info *info = c->feed->info;
     bool used[CV_MAX_TRACKS] = {false};
     c->selected_count = 0;
     if (!query[0])
@@ -457,7 +457,7 @@ static void cv_conn_describe_answer(struct cv_rtsp_conn *c, uint32_t cseq, const
         cv_conn_error(c, 404, cseq, "no track matches the query");
         return;
     }
-    int n = cv_sdp_build(&c->feed->info, sel, (unsigned)c->selected_count,
+    int n = cv_sdp_build(c->feed->info, sel, (unsigned)c->selected_count,
                          (uint64_t)cv_clock_mono_ns(), sdp, sizeof(c->srv->sdp));
     if (n < 0) {
         cv_conn_error(c, 500, cseq, "cannot describe the stream");
@@ -472,13 +472,17 @@ void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *c)
 {
     if (!c->describe_pending)
         return;
-    if (!cv_rtsp_feed_ready(c->feed)) {
-        if (c->feed->sub_status < 0 || cv_clock_mono_ms() >= c->describe_deadline_ms) {
+    bool ready = cv_feed_ready(c->feed->feed);
+    if (!c->describe_pending)
+        return; /* loading new parameters answered it already (the feed's on_params) */
+    const char *reason;
+    int status = cv_feed_status(c->feed->feed, &reason);
+    if (!ready) {
+        if (status < 0 || cv_clock_mono_ms() >= c->describe_deadline_ms) {
             c->describe_pending = false;
             char why[192];
             snprintf(why, sizeof(why), "%s",
-                     c->feed->sub_status < 0 ? c->feed->sub_reason
-                                             : "camera sent no codec parameters within 10 s");
+                     status < 0 ? reason : "camera sent no codec parameters within 10 s");
             cv_info("%s: 503 %s", c->peer, why);
             char hdr[256];
             snprintf(hdr, sizeof(hdr), "X-Reason: %s\r\n", why);
@@ -523,6 +527,7 @@ static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *came
         c->feed = cv_rtsp_feed_get(c->srv, camera);
         if (!c->feed)
             return 500;
+        cv_feed_viewer_attach(c->feed->feed, &c->view);
     }
     return 0;
 }
@@ -558,7 +563,7 @@ static void cv_conn_setup(struct cv_rtsp_conn *c, uint32_t cseq)
         cv_conn_error(c, st, cseq, "SETUP for an unknown camera");
         return;
     }
-    if (!cv_rtsp_feed_ready(c->feed)) {
+    if (!cv_feed_ready(c->feed->feed)) {
         cv_conn_error(c, 503, cseq, "SETUP before the camera is ready");
         return;
     }
@@ -815,13 +820,13 @@ static void cv_conn_send_sr(struct cv_rtsp_conn *c, const struct cv_rtsp_track_o
 {
     const struct cv_rtsp_feed *f = c->feed;
     int t = o->feed_track;
-    if (!f || t < 0 || (uint32_t)t >= f->info.track_count || f->last_arrival_ns[t] == 0)
+    if (!f || t < 0 || (uint32_t)t >= f->info->track_count || f->last_arrival_ns[t] == 0)
         return;
     uint64_t now = cv_clock_mono_ns(), since = now - f->last_arrival_ns[t];
     if (now < f->last_arrival_ns[t] || since > CV_RTSP_SR_MAX_AGE_MS * 1000000ull)
         return;
     const struct cv_rtp_packer *p = &f->packers[t];
-    uint64_t ticks = since * f->info.tracks[t].clock_rate / 1000000000ull;
+    uint64_t ticks = since * f->info->tracks[t].clock_rate / 1000000000ull;
     struct cv_rtcp_sr sr = {.ssrc = p->ssrc,
                             .ntp = cv_rtcp_ntp_from_unix_ns(cv_clock_real_ns()),
                             .rtp_ts = (uint32_t)(f->last_pts[t] + p->ts_offset + (int64_t)ticks),
@@ -1027,6 +1032,7 @@ void cv_rtsp_conn_reap(struct cv_rtsp_srv *srv)
     while (srv->dead) {
         struct cv_rtsp_conn *c = srv->dead;
         srv->dead = c->next;
+        cv_feed_viewer_detach(&c->view);
         if (c->feed)
             cv_rtsp_feed_put(c->feed);
         event_free(c->rd_ev);

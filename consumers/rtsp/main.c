@@ -80,8 +80,7 @@ static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     switch (m->type) {
     case CV_MSG_CATALOGUE: cv_srv_on_catalogue(srv, &m->u.catalogue); return 0;
     case CV_MSG_SUBSCRIBED:
-        cv_rtsp_feed_on_subscribed(srv, &m->u.subscribed, nfds == 1 ? fds[0] : -1);
-        return nfds == 1;
+        return cv_feed_set_on_subscribed(&srv->feed_set, &m->u.subscribed, nfds == 1 ? fds[0] : -1);
     default: cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type)); return 0;
     }
 }
@@ -190,6 +189,7 @@ int main(void)
     srv.base = event_base_new();
     if (!srv.base)
         return 1;
+    cv_feed_set_init(&srv.feed_set, srv.base, srv.ctl);
     if (cv_srv_udp_pair(&srv) < 0)
         cv_warn("no UDP ports for RTP: UDP clients get 461 and retry over TCP");
     srv.ctl_ev = event_new(srv.base, srv.ctl, EV_READ | EV_PERSIST, cv_srv_ctl_cb, &srv);

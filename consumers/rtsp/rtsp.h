@@ -8,7 +8,7 @@
  *   conn  one client TCP connection with its RTSP session (a session lives on its connection)
  *
  * Ownership: srv owns feeds and conns (lists). A conn holds a reference on the feed it described
- * or set up; a feed unsubscribes when its last reference goes.
+ * or set up, and is one of its viewers; a feed unsubscribes when its last reference goes.
  */
 #ifndef CV_RTSP_H
 #define CV_RTSP_H
@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "common/consumer/feed.h"
 #include "common/media/media.h"
 #include "common/ring/ring.h"
 #include "common/net/rtp.h"
@@ -49,29 +50,18 @@ struct cv_rtsp_conn;
 #define CV_RTSP_AUTH_SLOTS       64 /* addresses with recent failures remembered */
 
 struct cv_rtsp_feed {
-    struct cv_rtsp_feed *next;
+    struct cv_rtsp_feed *next; /* in srv->feeds */
     struct cv_rtsp_srv *srv;
+    struct cv_feed *feed; /* owned: the subscription (common/consumer/feed.h) */
     char camera[CV_NAME_MAX];
-    uint32_t sub_id;
-    int refs;                      /* conns that described or set up this feed */
-    int efd;                       /* doorbell eventfd, owned */
-    struct event *bell_ev;         /* owned */
-    int ring_fd;                   /* read-only ring, owned; -1 until subscribed */
-    struct cv_ring_reader *reader; /* owned: the live reader */
-    int64_t info_seq;              /* params sequence we last loaded */
-    struct cv_stream_info info;
+    const struct cv_stream_info *info; /* the feed's codec parameters */
+    int refs;                          /* conns that described or set up this feed */
     struct cv_rtp_packer packers[CV_MAX_TRACKS];
     int64_t last_pts[CV_MAX_TRACKS];         /* of the last frame fanned out, for RTP-Info */
     uint64_t last_arrival_ns[CV_MAX_TRACKS]; /* its arrival (CLOCK_MONOTONIC), for RTCP SRs */
-    uint64_t generation;                     /* of the ring's writer we last read from */
     bool rebase[CV_MAX_TRACKS]; /* a new writer: move ts_offset at the track's next frame */
-    uint64_t next_seq;          /* ring sequence after the last frame fanned out */
-    bool subscribed;
-    int sub_status; /* negative errno when the supervisor refused */
-    char sub_reason[128];
-    uint8_t *frame;          /* owned: one frame read from the ring */
-    uint8_t *arena;          /* owned: its RTP packets */
-    struct cv_rtp_pkt *pkts; /* owned */
+    uint8_t *arena;             /* owned: one frame's RTP packets */
+    struct cv_rtp_pkt *pkts;    /* owned */
 };
 
 enum cv_rtsp_conn_state { CV_CONN_INIT, CV_CONN_READY, CV_CONN_PLAYING };
@@ -93,7 +83,8 @@ struct cv_rtsp_conn {
     struct sockaddr_storage peer_sa; /* for UDP media: no getpeername() per frame */
     socklen_t peer_salen;
     bool loopback;
-    struct cv_rtsp_feed *feed; /* referenced, not owned */
+    struct cv_rtsp_feed *feed;  /* referenced, not owned */
+    struct cv_feed_viewer view; /* in feed->feed's viewers while bound to it */
     enum cv_rtsp_conn_state state;
     char session[32];
     struct cv_rtsp_track_out out[CV_MAX_TRACKS];
@@ -130,11 +121,11 @@ struct cv_rtsp_srv {
     struct evconnlistener *listener;
     struct cv_msg_catalogue cat;
     bool have_catalogue;
+    struct cv_feed_set feed_set; /* the subscriptions (common/consumer/feed.h) */
     struct cv_rtsp_feed *feeds;
     struct cv_rtsp_conn *conns;
     struct cv_rtsp_conn *dead; /* closed conns, freed by reap_ev */
     struct event *reap_ev;
-    uint32_t next_sub;
     int udp_rtp, udp_rtcp; /* our UDP pair for RTP/AVP unicast, owned */
     uint16_t udp_port;
     uint32_t conn_count;     /* live conns */
@@ -155,10 +146,6 @@ struct cv_rtsp_srv {
 /* feed.c */
 struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camera);
 void cv_rtsp_feed_put(struct cv_rtsp_feed *feed);
-void cv_rtsp_feed_on_subscribed(struct cv_rtsp_srv *srv, const struct cv_msg_subscribed *m,
-                                int ring_fd);
-/* True once the ring holds codec parameters for at least one track. */
-bool cv_rtsp_feed_ready(struct cv_rtsp_feed *feed);
 /* The frames since the newest keyframe, sent at once to a session that starts playing. */
 struct cv_rtsp_catchup {
     uint16_t seq0[CV_MAX_TRACKS]; /* RTP sequence number of its first packet, per track */

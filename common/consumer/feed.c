@@ -1,0 +1,283 @@
+/*
+ * One consumer process's subscription to one camera's ring: see common/consumer/feed.h for the
+ * contract. The doorbell is edge-triggered and never read: every write to an eventfd wakes an
+ * EPOLLET waiter again whatever its counter holds, so a read() would only cost a syscall per
+ * frame (the counter would need 2^64 frames to saturate).
+ */
+#include "common/consumer/feed.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/base/log.h"
+#include "proto/chan.h"
+
+struct cv_feed {
+    struct cv_feed *next; /* in set->feeds */
+    struct cv_feed_set *set;
+    const struct cv_feed_ops *ops;
+    void *ctx;
+    char camera[CV_NAME_MAX];
+    uint32_t sub_id;
+    int status; /* 1 waiting, 0 subscribed, < 0 refused */
+    char reason[128];
+    int efd;                       /* doorbell eventfd, owned */
+    struct event *bell_ev;         /* owned */
+    int ring_fd;                   /* read-only ring, owned; -1 until subscribed */
+    struct cv_ring_reader *reader; /* owned: the live cursor */
+    int64_t info_seq;              /* of the parameters in info */
+    struct cv_stream_info info;
+    uint64_t generation; /* of the writer we last read from; 0 before the first frame */
+    uint64_t next_seq;   /* after the last frame delivered live */
+    uint8_t *frame;      /* owned: one frame read from the ring */
+    struct cv_feed_viewer *viewers;
+};
+
+void cv_feed_set_init(struct cv_feed_set *s, struct event_base *base, int ctl)
+{
+    *s = (struct cv_feed_set){.base = base, .ctl = ctl};
+}
+
+void *cv_feed_ctx(const struct cv_feed *f)
+{
+    return f->ctx;
+}
+
+const char *cv_feed_camera(const struct cv_feed *f)
+{
+    return f->camera;
+}
+
+int cv_feed_status(const struct cv_feed *f, const char **reason)
+{
+    if (reason)
+        *reason = f->reason;
+    return f->status;
+}
+
+const struct cv_stream_info *cv_feed_info(const struct cv_feed *f)
+{
+    return &f->info;
+}
+
+/* Loads the ring's codec parameters when their sequence moved, and says so. */
+static void cv_feed_load_info(struct cv_feed *f)
+{
+    /* Called on every doorbell: the 5 KiB copy only when the parameters changed. */
+    if (f->info_seq > 0 && cv_ring_reader_info_seq(f->reader) == (uint64_t)f->info_seq)
+        return;
+    struct cv_stream_info info;
+    int64_t seq = cv_ring_reader_info(f->reader, &info);
+    if (seq <= 0 || seq == f->info_seq)
+        return;
+    struct cv_stream_info prev = f->info;
+    f->info = info;
+    f->info_seq = seq;
+    if (f->ops->on_params)
+        f->ops->on_params(f, &prev, &f->info);
+}
+
+bool cv_feed_ready(struct cv_feed *f)
+{
+    if (!f->reader)
+        return false;
+    cv_feed_load_info(f);
+    for (uint32_t i = 0; i < f->info.track_count; i++) {
+        const struct cv_track_info *t = &f->info.tracks[i];
+        if (t->kind == CV_TRACK_VIDEO && t->extradata_len == 0)
+            return false;
+    }
+    return f->info.track_count > 0;
+}
+
+void cv_feed_pump(struct cv_feed *f)
+{
+    if (!f->reader)
+        return;
+    cv_feed_load_info(f);
+    struct cv_frame fr;
+    for (;;) {
+        int rc = cv_ring_read(f->reader, &fr, f->frame, CV_RING_MAX_FRAME);
+        if (rc == CV_RING_EMPTY)
+            break;
+        if (rc < 0)
+            continue; /* skipped (counted by the reader); the next read resyncs */
+        f->next_seq = fr.seq + 1;
+        uint64_t gen = cv_ring_reader_generation(f->reader);
+        if (fr.flags & CV_FRAME_DISCONT)
+            cv_feed_load_info(f); /* a restarted worker may have new parameters */
+        if (f->ops->on_discontinuity && f->generation) {
+            if (gen != f->generation)
+                f->ops->on_discontinuity(f, CV_FEED_WRITER_RESTART);
+            else if (fr.flags & CV_FRAME_DISCONT)
+                f->ops->on_discontinuity(f, CV_FEED_FRAMES_LOST);
+        }
+        f->generation = gen;
+        if (fr.track >= f->info.track_count)
+            continue;
+        f->ops->on_frame(f, &fr, f->frame);
+    }
+}
+
+static void cv_feed_bell_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cv_feed_pump(arg);
+}
+
+int cv_feed_replay_frames(struct cv_feed *f, cv_feed_replay_fn fn, void *arg)
+{
+    struct cv_ring_reader *r = NULL;
+    if (!f->reader)
+        return -ENOTCONN;
+    int rc = cv_ring_reader_clone(f->reader, &r);
+    if (rc < 0)
+        return rc;
+    int frames = 0;
+    struct cv_frame fr;
+    while (cv_ring_read(r, &fr, f->frame, CV_RING_MAX_FRAME) == CV_RING_OK &&
+           fr.seq < f->next_seq) {
+        if (fr.track >= f->info.track_count)
+            continue;
+        fn(arg, &fr, f->frame);
+        frames++;
+    }
+    cv_ring_reader_close(r);
+    return frames;
+}
+
+/* ---- subscription -----------------------------------------------------------------------------
+ */
+
+struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera,
+                             const struct cv_feed_ops *ops, void *ctx)
+{
+    struct cv_feed *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->set = s;
+    f->ops = ops;
+    f->ctx = ctx;
+    f->ring_fd = -1;
+    f->status = 1;
+    f->sub_id = ++s->next_sub;
+    snprintf(f->camera, sizeof(f->camera), "%s", camera);
+    f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    f->frame = malloc(CV_RING_MAX_FRAME);
+    if (f->efd >= 0)
+        f->bell_ev = event_new(s->base, f->efd, EV_READ | EV_PERSIST | EV_ET, cv_feed_bell_cb, f);
+    f->next = s->feeds;
+    s->feeds = f;
+    if (!f->bell_ev || !f->frame) {
+        cv_err("camera %s: cannot subscribe: out of memory or descriptors", camera);
+        goto fail;
+    }
+    event_add(f->bell_ev, NULL);
+
+    struct cv_msg m = {.type = CV_MSG_SUBSCRIBE};
+    m.u.subscribe.sub_id = f->sub_id;
+    snprintf(m.u.subscribe.camera, sizeof(m.u.subscribe.camera), "%s", camera);
+    int rc = cv_chan_send(s->ctl, &m, &f->efd, 1);
+    if (rc < 0) {
+        cv_err("camera %s: cannot subscribe: %s", camera, strerror(-rc));
+        goto fail;
+    }
+    return f;
+fail:
+    f->status = -EIO;
+    cv_feed_close(f);
+    return NULL;
+}
+
+void cv_feed_close(struct cv_feed *f)
+{
+    struct cv_feed_set *s = f->set;
+    for (struct cv_feed **pp = &s->feeds; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    while (f->viewers)
+        cv_feed_viewer_detach(f->viewers);
+    if (f->status >= 0) { /* asked for, or granted: the supervisor drops the doorbell */
+        struct cv_msg m = {.type = CV_MSG_UNSUBSCRIBE};
+        m.u.unsubscribe.sub_id = f->sub_id;
+        cv_chan_send(s->ctl, &m, NULL, 0);
+    }
+    if (f->bell_ev)
+        event_free(f->bell_ev);
+    if (f->efd >= 0)
+        close(f->efd);
+    if (f->reader)
+        cv_ring_reader_close(f->reader);
+    if (f->ring_fd >= 0)
+        close(f->ring_fd);
+    free(f->frame);
+    free(f);
+}
+
+int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscribed *m, int ring_fd)
+{
+    struct cv_feed *f = s->feeds;
+    while (f && f->sub_id != m->sub_id)
+        f = f->next;
+    if (!f || f->status != 1)
+        return 0; /* closed meanwhile, or answered twice */
+    int kept = 0;
+    if (m->status < 0 || ring_fd < 0) {
+        f->status = m->status < 0 ? m->status : -EIO;
+        snprintf(f->reason, sizeof(f->reason), "%s", m->reason);
+    } else {
+        int rc = cv_ring_reader_open(ring_fd, &f->reader);
+        if (rc < 0) {
+            cv_err("camera %s: cannot map its ring: %s", f->camera, strerror(-rc));
+            f->status = rc;
+            snprintf(f->reason, sizeof(f->reason), "ring unavailable");
+        } else {
+            f->ring_fd = ring_fd;
+            f->status = 0;
+            kept = 1;
+            cv_feed_load_info(f);
+        }
+    }
+    if (f->ops->on_subscribed)
+        f->ops->on_subscribed(f, f->status, f->reason);
+    return kept;
+}
+
+/* ---- viewers ----------------------------------------------------------------------------------
+ */
+
+void cv_feed_viewer_attach(struct cv_feed *f, struct cv_feed_viewer *v)
+{
+    if (v->feed)
+        cv_feed_viewer_detach(v);
+    v->feed = f;
+    v->next = f->viewers;
+    if (v->next)
+        v->next->pprev = &v->next;
+    v->pprev = &f->viewers;
+    f->viewers = v;
+}
+
+void cv_feed_viewer_detach(struct cv_feed_viewer *v)
+{
+    if (!v->feed)
+        return;
+    *v->pprev = v->next;
+    if (v->next)
+        v->next->pprev = v->pprev;
+    *v = (struct cv_feed_viewer){0};
+}
+
+struct cv_feed_viewer *cv_feed_viewers(const struct cv_feed *f)
+{
+    return f->viewers;
+}

@@ -1,0 +1,109 @@
+/*
+ * The consumer API, data side: how a consumer process (camvisor-rtsp today; camvisor-http and
+ * camvisor-webrtc next) follows a camera's ring. docs/architecture.md has the diagram.
+ *
+ *   cv_feed_open(set, camera, ops, ctx)   -> SUBSCRIBE{camera} to the supervisor, with an
+ *                                            eventfd doorbell for the camera's worker to ring
+ *   SUBSCRIBED{status, ring fd}           -> cv_feed_set_on_subscribed(): the ring is mapped
+ *                                            read-only, ops->on_subscribed() says so (or why not)
+ *   doorbell                              -> every new frame is read once: ops->on_params()
+ *                                            before the first frame read after the codec
+ *                                            parameters changed, ops->on_discontinuity() before
+ *                                            the first frame after a writer restart or a loss,
+ *                                            then ops->on_frame() for each frame
+ *   cv_feed_replay_frames()               -> a new viewer's catch-up: the frames from the newest
+ *                                            keyframe to the live position, read with a copy of
+ *                                            the live cursor (no second mapping)
+ *   cv_feed_close()                       -> UNSUBSCRIBE; the worker forgets the doorbell
+ *
+ * Each feed keeps its own viewers (cv_feed_viewer, embedded in the consumer's connection), so a
+ * frame is offered to the viewers of that camera only, never to every connection of the process.
+ * One feed per (camera) a process follows; whatever a protocol needs per feed (packetisers,
+ * muxers) lives in the consumer's own struct, reached through cv_feed_ctx().
+ *
+ * Ownership: the set owns its feeds' list links only; a feed is owned by whoever opened it and
+ * freed by cv_feed_close(). The feed owns its doorbell, ring fd, reader and frame buffer.
+ * Single-threaded, on the process's libevent loop.
+ */
+#ifndef CV_CONSUMER_FEED_H
+#define CV_CONSUMER_FEED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/media/media.h"
+#include "common/ring/ring.h"
+#include "proto/msg.h"
+
+struct event;
+struct event_base;
+struct cv_feed;
+
+/* One viewer of a feed: embed it in the connection; the feed links it, never frees it. */
+struct cv_feed_viewer {
+    struct cv_feed_viewer *next, **pprev;
+    struct cv_feed *feed; /* NULL while not attached */
+};
+
+enum cv_feed_discont {
+    CV_FEED_WRITER_RESTART = 1, /* a new worker: its clock and sequence start again */
+    CV_FEED_FRAMES_LOST = 2,    /* this reader was lapped or a read was torn: frames skipped */
+};
+
+struct cv_feed_ops {
+    /* The supervisor answered: status 0 (ring mapped) or a negative errno with its reason. */
+    void (*on_subscribed)(struct cv_feed *f, int status, const char *reason);
+    /* New codec parameters; prev is what was there before (track_count 0 the first time). */
+    void (*on_params)(struct cv_feed *f, const struct cv_stream_info *prev,
+                      const struct cv_stream_info *info);
+    /* Before the first frame after a discontinuity; that frame is a keyframe of its track. */
+    void (*on_discontinuity)(struct cv_feed *f, enum cv_feed_discont why);
+    /* One frame, read once for all viewers; data is valid during the call only. */
+    void (*on_frame)(struct cv_feed *f, const struct cv_frame *fr, const uint8_t *data);
+};
+
+/* The process's feeds and its control socket (it does not own the socket). */
+struct cv_feed_set {
+    struct event_base *base;
+    int ctl;
+    uint32_t next_sub;
+    struct cv_feed *feeds;
+};
+
+void cv_feed_set_init(struct cv_feed_set *s, struct event_base *base, int ctl);
+/* A SUBSCRIBED message: returns 1 when ring_fd was kept, 0 when the caller closes it. */
+int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscribed *m,
+                              int ring_fd);
+
+/* Subscribes to camera. NULL (logged) when the subscription cannot even be asked for. */
+struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera,
+                             const struct cv_feed_ops *ops, void *ctx);
+/* Unsubscribes and frees. Viewers still attached are detached (not freed). */
+void cv_feed_close(struct cv_feed *f);
+
+void *cv_feed_ctx(const struct cv_feed *f);
+const char *cv_feed_camera(const struct cv_feed *f);
+/* 0 once subscribed, 1 while waiting for the answer, or the refusal's negative errno. */
+int cv_feed_status(const struct cv_feed *f, const char **reason);
+/* The codec parameters as last loaded (stable pointer for the feed's life). */
+const struct cv_stream_info *cv_feed_info(const struct cv_feed *f);
+/* Loads new parameters now (calling on_params); true once every video track has its
+ * parameter sets, which is what a viewer needs to start (an SDP, an fMP4 init segment). */
+bool cv_feed_ready(struct cv_feed *f);
+/* Reads whatever is new now, as the doorbell would (before planning a catch-up). */
+void cv_feed_pump(struct cv_feed *f);
+
+/*
+ * Calls fn for each frame from the newest keyframe up to the last one delivered live, read with
+ * a clone of the live cursor. Returns the number of frames, or a negative errno.
+ */
+typedef void (*cv_feed_replay_fn)(void *arg, const struct cv_frame *fr, const uint8_t *data);
+int cv_feed_replay_frames(struct cv_feed *f, cv_feed_replay_fn fn, void *arg);
+
+void cv_feed_viewer_attach(struct cv_feed *f, struct cv_feed_viewer *v);
+void cv_feed_viewer_detach(struct cv_feed_viewer *v);
+/* The first viewer (then v->next). Detach only outside on_frame, or fetch next first. */
+struct cv_feed_viewer *cv_feed_viewers(const struct cv_feed *f);
+
+#endif
