@@ -87,8 +87,8 @@ static void request(void)
         authorization(v, msg.method_str ? msg.method_str : "OPTIONS");
     if (msg.uri && cv_rtsp_url_split(msg.uri, path, sizeof(path), query, sizeof(query)) == 0) {
         const char *cur = query;
-        for (int i = 0;
-             i < 64 && cv_query_next(&cur, k, sizeof(k), val, sizeof(val)) != -ENOENT; i++)
+        for (int i = 0; i < 64 && cv_query_next(&cur, k, sizeof(k), val, sizeof(val)) != -ENOENT;
+             i++)
             ;
     }
 }

@@ -1,7 +1,8 @@
 /*
- * URL parse, redact, credential insertion and the query-string lookup on any bytes. The input is "url[\nuser[\npass]]".
- * Checked beyond "no crash": a password written once in the URL never appears in its redacted
- * form, and credentials put in by cv_url_with_credentials() come back out of cv_url_parse().
+ * URL parse, redact, credential insertion and the query-string lookup on any bytes. The input is
+ * "url[\nuser[\npass]]". Checked beyond "no crash": a password written once in the URL never
+ * appears in its redacted form, and credentials put in by cv_url_with_credentials() come back out
+ * of cv_url_parse().
  */
 #include <stddef.h>
 #include <stdint.h>
