@@ -977,8 +977,8 @@ void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr 
      */
     int sndbuf = CV_RTSP_SNDBUF;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    c->rd_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, cv_conn_read_cb, c);
-    c->wr_ev = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, cv_conn_write_cb, c);
+    c->rd_ev = event_new(srv->proc.base, fd, EV_READ | EV_PERSIST, cv_conn_read_cb, c);
+    c->wr_ev = event_new(srv->proc.base, fd, EV_WRITE | EV_PERSIST, cv_conn_write_cb, c);
     if (!c->rd_ev || !c->wr_ev) {
         if (c->rd_ev)
             event_free(c->rd_ev);
@@ -1024,7 +1024,7 @@ void cv_rtsp_conn_close(struct cv_rtsp_conn *c, const char *why)
     event_del(c->wr_ev);
     c->next = srv->dead;
     srv->dead = c;
-    event_active(srv->reap_ev, EV_TIMEOUT, 0);
+    cv_consumer_reap_soon(&srv->proc);
 }
 
 void cv_rtsp_conn_reap(struct cv_rtsp_srv *srv)

@@ -1,27 +1,21 @@
 /*
- * camvisor-rtsp: the RTSP restream process. Started by the supervisor with its control socket on
- * fd 3 and the listening socket (already bound, so a restart never refuses a client) on fd 4.
- * If it is killed, its sessions are lost, the cameras are not: the supervisor restarts it and the
- * clients reconnect.
+ * camvisor-rtsp: the RTSP restream process, on the consumer skeleton (common/consumer/process.h).
+ * Started by the supervisor with its control socket on fd 3 and the listening socket (already
+ * bound, so a restart never refuses a client) on fd 4. If it is killed, its sessions are lost,
+ * the cameras are not: the supervisor restarts it and the clients reconnect.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/base/clock.h"
 #include "common/base/log.h"
-#include "common/net/rtsp-auth.h"
 #include "consumers/rtsp/rtsp.h"
-#include "proto/chan.h"
 #include "proto/child.h"
 
 static void cv_srv_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -76,52 +70,36 @@ static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_cat
 
 static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
 {
+    (void)fds;
+    (void)nfds;
     struct cv_rtsp_srv *srv = ctx;
-    switch (m->type) {
-    case CV_MSG_CATALOGUE: cv_srv_on_catalogue(srv, &m->u.catalogue); return 0;
-    case CV_MSG_SUBSCRIBED:
-        return cv_feed_set_on_subscribed(&srv->feed_set, &m->u.subscribed, nfds == 1 ? fds[0] : -1);
-    default: cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type)); return 0;
-    }
+    if (m->type == CV_MSG_CATALOGUE)
+        cv_srv_on_catalogue(srv, &m->u.catalogue);
+    else
+        cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
+    return 0;
 }
 
-static void cv_srv_ctl_cb(evutil_socket_t fd, short what, void *arg)
+static void cv_srv_on_tick(void *ctx, uint64_t now_ms)
 {
-    (void)what;
-    struct cv_rtsp_srv *srv = arg;
-    static struct cv_msg m; /* the catalogue is large: keep it off the stack */
-    if (cv_chan_drain(fd, &m, cv_srv_on_message, srv, INT32_MAX, "supervisor") < 0) {
-        cv_info("supervisor gone, exiting");
-        event_base_loopbreak(srv->base);
-    }
-}
-
-static void cv_srv_tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct cv_rtsp_srv *srv = arg;
-    uint64_t now = cv_clock_mono_ms();
+    struct cv_rtsp_srv *srv = ctx;
     for (struct cv_rtsp_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
-        cv_rtsp_conn_tick(c, now);
+        cv_rtsp_conn_tick(c, now_ms);
     }
 }
 
-static void cv_srv_reap_cb(evutil_socket_t fd, short what, void *arg)
+static void cv_srv_on_reap(void *ctx)
 {
-    (void)fd;
-    (void)what;
-    cv_rtsp_conn_reap(arg);
+    cv_rtsp_conn_reap(ctx);
 }
 
-static void cv_srv_sig_cb(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    struct cv_rtsp_srv *srv = arg;
-    event_base_loopbreak(srv->base);
-}
+static const struct cv_consumer_ops cv_srv_ops = {
+    .role = CV_ROLE_RTSP,
+    .on_message = cv_srv_on_message,
+    .on_tick = cv_srv_on_tick,
+    .on_reap = cv_srv_on_reap,
+};
 
 /*
  * An even/odd UDP port pair for RTP/RTCP to UDP clients, on the RTSP listener's own address:
@@ -175,72 +153,37 @@ static int cv_srv_udp_pair(struct cv_rtsp_srv *srv)
 
 int main(void)
 {
-    static struct cv_rtsp_srv srv;
+    static struct cv_rtsp_srv srv; /* the process's one server, ~100 KiB of scratch included */
     int rc = 1;
-    cv_log_init("rtsp", NULL);
-    if (cv_child_init() < 0) {
-        cv_err("cannot make this process non-dumpable: %s", strerror(errno));
-        return 1;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    srv.ctl = CV_CHILD_CTL_FD;
     srv.udp_rtp = srv.udp_rtcp = -1;
-
-    srv.base = event_base_new();
-    if (!srv.base)
-        return 1;
-    cv_feed_set_init(&srv.feed_set, srv.base, srv.ctl);
+    if (cv_consumer_init(&srv.proc, "rtsp", &cv_srv_ops, &srv, 500) < 0)
+        goto out;
+    struct event_base *base = srv.proc.base;
     if (cv_srv_udp_pair(&srv) < 0)
         cv_warn("no UDP ports for RTP: UDP clients get 461 and retry over TCP");
-    srv.ctl_ev = event_new(srv.base, srv.ctl, EV_READ | EV_PERSIST, cv_srv_ctl_cb, &srv);
-    srv.sig_ev = evsignal_new(srv.base, SIGTERM, cv_srv_sig_cb, &srv);
-    srv.tick_ev = event_new(srv.base, -1, EV_PERSIST, cv_srv_tick_cb, &srv);
-    srv.reap_ev = event_new(srv.base, -1, 0, cv_srv_reap_cb, &srv);
-    srv.resume_ev = event_new(srv.base, -1, 0, cv_srv_accept_resume_cb, &srv);
+    srv.resume_ev = event_new(base, -1, 0, cv_srv_accept_resume_cb, &srv);
     srv.listener =
-        evconnlistener_new(srv.base, cv_srv_accept_cb, &srv,
+        evconnlistener_new(base, cv_srv_accept_cb, &srv,
                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, CV_CHILD_LISTEN_FD);
-    if (!srv.ctl_ev || !srv.sig_ev || !srv.tick_ev || !srv.reap_ev || !srv.resume_ev ||
-        !srv.listener) {
+    if (!srv.resume_ev || !srv.listener) {
         cv_err("cannot set up (no listening socket on fd %d?)", CV_CHILD_LISTEN_FD);
         goto out;
     }
     evconnlistener_set_error_cb(srv.listener, cv_srv_accept_error_cb);
-    struct timeval tick = {0, 500000};
-    event_add(srv.ctl_ev, NULL);
-    event_add(srv.sig_ev, NULL);
-    cv_child_term_ready();
-    event_add(srv.tick_ev, &tick);
-
-    struct cv_msg hello = {.type = CV_MSG_HELLO};
-    hello.u.hello.role = CV_ROLE_RTSP;
-    hello.u.hello.pid = (uint32_t)getpid();
-    if (cv_chan_send(srv.ctl, &hello, NULL, 0) < 0) {
-        cv_err("no control socket on fd %d: not started by camvisor?", CV_CHILD_CTL_FD);
-        goto out;
-    }
-    event_base_dispatch(srv.base);
-    rc = 0;
+    if (cv_consumer_run(&srv.proc) == 0)
+        rc = 0;
 out:
     while (srv.conns)
         cv_rtsp_conn_close(srv.conns, NULL);
     cv_rtsp_conn_reap(&srv);
     if (srv.listener)
         evconnlistener_free(srv.listener);
-    if (srv.reap_ev)
-        event_free(srv.reap_ev);
     if (srv.resume_ev)
         event_free(srv.resume_ev);
-    if (srv.tick_ev)
-        event_free(srv.tick_ev);
-    if (srv.sig_ev)
-        event_free(srv.sig_ev);
-    if (srv.ctl_ev)
-        event_free(srv.ctl_ev);
     if (srv.udp_rtp >= 0)
         close(srv.udp_rtp);
     if (srv.udp_rtcp >= 0)
         close(srv.udp_rtcp);
-    event_base_free(srv.base);
+    cv_consumer_fini(&srv.proc);
     return rc;
 }

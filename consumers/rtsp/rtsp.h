@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 
 #include "common/consumer/feed.h"
+#include "common/consumer/process.h"
 #include "common/media/media.h"
 #include "common/ring/ring.h"
 #include "common/net/rtp.h"
@@ -115,18 +116,15 @@ struct cv_rtsp_conn {
 };
 
 struct cv_rtsp_srv {
-    struct event_base *base;
-    int ctl; /* fd 3 */
-    struct event *ctl_ev, *sig_ev, *tick_ev;
-    struct evconnlistener *listener;
+    struct cv_consumer
+        proc; /* the process skeleton: loop, control socket, feeds (common/consumer) */
+    struct evconnlistener *listener; /* owned, on fd 4 */
     struct cv_msg_catalogue cat;
     bool have_catalogue;
-    struct cv_feed_set feed_set; /* the subscriptions (common/consumer/feed.h) */
     struct cv_rtsp_feed *feeds;
     struct cv_rtsp_conn *conns;
-    struct cv_rtsp_conn *dead; /* closed conns, freed by reap_ev */
-    struct event *reap_ev;
-    int udp_rtp, udp_rtcp; /* our UDP pair for RTP/AVP unicast, owned */
+    struct cv_rtsp_conn *dead; /* closed conns, freed by the skeleton's reap */
+    int udp_rtp, udp_rtcp;     /* our UDP pair for RTP/AVP unicast, owned */
     uint16_t udp_port;
     uint32_t conn_count;     /* live conns */
     size_t backlog_total;    /* bytes queued over all conns, against CV_RTSP_MAX_BACKLOG_ALL */

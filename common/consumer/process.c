@@ -1,0 +1,125 @@
+/* The consumer process skeleton: see common/consumer/process.h. */
+#include "common/consumer/process.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "proto/chan.h"
+#include "proto/child.h"
+
+static int cv_consumer_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
+{
+    struct cv_consumer *p = ctx;
+    if (m->type == CV_MSG_SUBSCRIBED)
+        return cv_feed_set_on_subscribed(&p->feeds, &m->u.subscribed, nfds == 1 ? fds[0] : -1);
+    if (p->ops->on_message)
+        return p->ops->on_message(p->ctx, m, fds, nfds);
+    cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
+    return 0;
+}
+
+static void cv_consumer_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_consumer *p = arg;
+    if (cv_chan_drain(fd, &p->msg, cv_consumer_on_message, p, INT32_MAX, "supervisor") < 0) {
+        cv_info("supervisor gone, exiting");
+        event_base_loopbreak(p->base);
+    }
+}
+
+static void cv_consumer_sig_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct cv_consumer *p = arg;
+    event_base_loopbreak(p->base);
+}
+
+static void cv_consumer_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_consumer *p = arg;
+    p->ops->on_tick(p->ctx, cv_clock_mono_ms());
+}
+
+static void cv_consumer_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_consumer *p = arg;
+    if (p->ops->on_reap)
+        p->ops->on_reap(p->ctx);
+}
+
+int cv_consumer_init(struct cv_consumer *p, const char *ident, const struct cv_consumer_ops *ops,
+                     void *ctx, unsigned tick_ms)
+{
+    memset(p, 0, sizeof(*p));
+    cv_log_init(ident, NULL);
+    if (cv_child_init() < 0) {
+        cv_err("cannot make this process non-dumpable: %s", strerror(errno));
+        return -EPERM;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    p->ops = ops;
+    p->ctx = ctx;
+    p->ctl = CV_CHILD_CTL_FD;
+    p->tick_ms = tick_ms;
+    p->base = event_base_new();
+    if (!p->base)
+        return -ENOMEM;
+    cv_feed_set_init(&p->feeds, p->base, p->ctl);
+    p->ctl_ev = event_new(p->base, p->ctl, EV_READ | EV_PERSIST, cv_consumer_ctl_cb, p);
+    p->sig_ev = evsignal_new(p->base, SIGTERM, cv_consumer_sig_cb, p);
+    p->reap_ev = event_new(p->base, -1, 0, cv_consumer_reap_cb, p);
+    if (ops->on_tick)
+        p->tick_ev = event_new(p->base, -1, EV_PERSIST, cv_consumer_tick_cb, p);
+    if (!p->ctl_ev || !p->sig_ev || !p->reap_ev || (ops->on_tick && !p->tick_ev)) {
+        cv_err("cannot set up the event loop");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int cv_consumer_run(struct cv_consumer *p)
+{
+    event_add(p->ctl_ev, NULL);
+    event_add(p->sig_ev, NULL);
+    cv_child_term_ready();
+    if (p->tick_ev) {
+        struct timeval tv = {p->tick_ms / 1000, (p->tick_ms % 1000) * 1000};
+        event_add(p->tick_ev, &tv);
+    }
+    struct cv_msg hello = {.type = CV_MSG_HELLO};
+    hello.u.hello.role = p->ops->role;
+    hello.u.hello.pid = (uint32_t)getpid();
+    if (cv_chan_send(p->ctl, &hello, NULL, 0) < 0) {
+        cv_err("no control socket on fd %d: not started by camvisor?", CV_CHILD_CTL_FD);
+        return -ENOTCONN;
+    }
+    event_base_dispatch(p->base);
+    return 0;
+}
+
+void cv_consumer_reap_soon(struct cv_consumer *p)
+{
+    event_active(p->reap_ev, EV_TIMEOUT, 0);
+}
+
+void cv_consumer_fini(struct cv_consumer *p)
+{
+    struct event *evs[] = {p->reap_ev, p->tick_ev, p->sig_ev, p->ctl_ev};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (p->base)
+        event_base_free(p->base);
+    memset(p, 0, sizeof(*p));
+}

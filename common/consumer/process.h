@@ -1,0 +1,57 @@
+/*
+ * The consumer API, process side: the skeleton every consumer process is built on (camvisor-rtsp
+ * today, camvisor-http and camvisor-webrtc next), so that a consumer is only its protocol.
+ *
+ *   cv_consumer_init()   log identity, non-dumpable (proto/child.h), the event loop, the control
+ *                        socket on fd 3, SIGTERM, a periodic tick, a deferred reap
+ *   ... the consumer opens its listener on fd 4 and anything else on p->base ...
+ *   cv_consumer_run()    takes SIGTERM from now on (cv_child_term_ready), says HELLO, runs the
+ *                        loop until SIGTERM or until the supervisor goes away
+ *   cv_consumer_fini()
+ *
+ * Messages: SUBSCRIBED goes to the feeds (common/consumer/feed.h, p->feeds); every other message
+ * to ops->on_message. Connections closed from deep inside a callback are freed later, from the
+ * loop, by ops->on_reap after cv_consumer_reap_soon(): nobody holds a pointer to them by then.
+ *
+ * Ownership: p owns its event base, events and message buffer; not the control socket (fd 3,
+ * the supervisor's contract).
+ */
+#ifndef CV_CONSUMER_PROCESS_H
+#define CV_CONSUMER_PROCESS_H
+
+#include <stdint.h>
+
+#include "common/consumer/feed.h"
+#include "proto/msg.h"
+
+struct event;
+struct event_base;
+
+struct cv_consumer_ops {
+    enum cv_role role; /* told to the supervisor in HELLO */
+    /* A message other than SUBSCRIBED; returns how many of fds it kept (proto/chan.h). */
+    int (*on_message)(void *ctx, struct cv_msg *m, int *fds, int nfds);
+    void (*on_tick)(void *ctx, uint64_t now_ms); /* every tick_ms; may be NULL */
+    void (*on_reap)(void *ctx);                  /* after cv_consumer_reap_soon(); may be NULL */
+};
+
+struct cv_consumer {
+    struct event_base *base; /* owned: the process's one loop */
+    int ctl;                 /* fd 3, not owned */
+    struct cv_feed_set feeds;
+    const struct cv_consumer_ops *ops;
+    void *ctx;
+    unsigned tick_ms;
+    struct event *ctl_ev, *sig_ev, *tick_ev, *reap_ev; /* owned */
+    struct cv_msg msg; /* receive buffer: the catalogue is large, so not on the stack */
+};
+
+/* 0, or a negative errno (logged). On failure call cv_consumer_fini() all the same. */
+int cv_consumer_init(struct cv_consumer *p, const char *ident, const struct cv_consumer_ops *ops,
+                     void *ctx, unsigned tick_ms);
+/* Runs until SIGTERM (0) or the supervisor's end of fd 3 closes (0, logged); <0 on set-up. */
+int cv_consumer_run(struct cv_consumer *p);
+void cv_consumer_reap_soon(struct cv_consumer *p);
+void cv_consumer_fini(struct cv_consumer *p);
+
+#endif
