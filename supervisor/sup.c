@@ -26,6 +26,7 @@
 #include "common/base/log.h"
 #include "common/ring/ring.h"
 #include "proto/chan.h"
+#include "supervisor/roles.h"
 
 #define CV_SUP_STOP_GRACE_MS 4000
 #define CV_SUP_SILENT_MS     5000 /* a worker this long without a message is hung */
@@ -38,12 +39,15 @@ static void cv_sup_restart_cb(evutil_socket_t fd, short what, void *arg);
 
 static const char *cv_child_name(const struct cv_child *c, char *buf, size_t len)
 {
-    if (c->role == CV_ROLE_WORKER)
-        snprintf(buf, len, "worker %s", c->cam->cfg.name);
+    if (c->def)
+        snprintf(buf, len, "%s", c->def->name);
     else
-        snprintf(buf, len, "rtsp");
+        snprintf(buf, len, "worker %s", c->cam->cfg.name);
     return buf;
 }
+
+#define cv_sup_for_each_consumer(sup, c)                                                           \
+    for (struct cv_child *c = (sup)->consumers; c < (sup)->consumers + cv_role_count; c++)
 
 static uint32_t cv_sup_random(void)
 {
@@ -255,26 +259,20 @@ static void cv_sup_drop_subs_where(struct cv_sup *sup, struct cv_child *consumer
 
 /* ---- children ---------------------------------------------------------------------------- */
 
-static void cv_sup_send_catalogue(struct cv_sup *sup)
+/* The catalogue, with the consumer's own settings, to one consumer. */
+static void cv_sup_send_catalogue_to(struct cv_sup *sup, struct cv_child *c)
 {
-    static struct cv_msg m; /* 17 KiB: keep it off the stack */
-    memset(&m, 0, sizeof(m));
-    m.type = CV_MSG_CATALOGUE;
-    struct cv_msg_catalogue *cat = &m.u.catalogue;
+    struct cv_msg *m = &sup->scratch; /* 17 KiB: not on the stack */
+    memset(m, 0, sizeof(*m));
+    m->type = CV_MSG_CATALOGUE;
+    struct cv_msg_catalogue *cat = &m->u.catalogue;
     for (size_t i = 0; i < sup->cam_count && cat->camera_count < CV_PROTO_MAX_CAMS; i++)
         if (!sup->cams[i]->removed)
             snprintf(cat->cameras[cat->camera_count++], CV_NAME_MAX, "%s", sup->cams[i]->cfg.name);
-    snprintf(cat->username, sizeof(cat->username), "%s", sup->cfg->rtsp_username);
-    snprintf(cat->password, sizeof(cat->password), "%s", sup->cfg->rtsp_password);
-    cat->local_auth = sup->cfg->rtsp_local_auth;
     cat->log_level = sup->cfg->log_level;
-    snprintf(cat->default_query, sizeof(cat->default_query), "%s", sup->cfg->rtsp_default_query);
-    const struct cv_conn_limits *lim = &sup->cfg->rtsp_limits;
-    cat->max_conns = lim->max_conns;
-    cat->max_conns_per_client = lim->max_conns_per_client;
-    cat->request_timeout_ms = lim->request_timeout_ms;
-    cat->idle_timeout_ms = lim->idle_timeout_ms;
-    cv_sup_send(&sup->rtsp, &m, NULL, 0);
+    c->def->settings(sup->cfg, cat);
+    cv_sup_send(c, m, NULL, 0);
+    explicit_bzero(m, sizeof(*m)); /* it held the consumer's password */
 }
 
 static void cv_sup_on_worker_ready(struct cv_sup *sup, struct cv_child *c)
@@ -308,13 +306,13 @@ static void cv_sup_child_start(struct cv_child *c)
         cv_err("%s: socketpair: %s", name, strerror(-rc));
         goto retry;
     }
-    const char *prog = c->role == CV_ROLE_WORKER ? "camvisor-worker" : "camvisor-rtsp";
-    snprintf(path, sizeof(path), "%s/%s", sup->bindir, prog);
+    snprintf(path, sizeof(path), "%s/%s", sup->bindir,
+             c->def ? c->def->program : "camvisor-worker");
     struct cv_proc_spec spec = {
         .path = path,
-        .argv1 = c->role == CV_ROLE_WORKER ? c->cam->cfg.name : "rtsp",
+        .argv1 = c->def ? c->def->name : c->cam->cfg.name,
         .ctl_fd = sv[1],
-        .listen_fd = c->role == CV_ROLE_RTSP ? sup->rtsp_listen_fd : -1,
+        .listen_fd = c->def ? c->listen_fd : -1,
         .cred = &sup->cred,
     };
     pid_t pid = cv_proc_spawn(&spec);
@@ -333,10 +331,10 @@ static void cv_sup_child_start(struct cv_child *c)
     cv_info("%s: started pid %d", name, (int)pid);
 
     /* The socket is new and empty, so these sends cannot find it full. */
-    if (c->role == CV_ROLE_WORKER)
-        cv_sup_on_worker_ready(sup, c);
+    if (c->def)
+        cv_sup_send_catalogue_to(sup, c);
     else
-        cv_sup_send_catalogue(sup);
+        cv_sup_on_worker_ready(sup, c);
     return;
 
 retry:;
@@ -435,8 +433,10 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
 
 static struct cv_child *cv_sup_child_by_pid(struct cv_sup *sup, pid_t pid)
 {
-    if (sup->rtsp.pid == pid)
-        return &sup->rtsp;
+    cv_sup_for_each_consumer(sup, c) {
+        if (c->pid == pid)
+            return c;
+    }
     for (size_t i = 0; i < sup->cam_count; i++)
         if (sup->cams[i]->worker.pid == pid)
             return &sup->cams[i]->worker;
@@ -445,8 +445,10 @@ static struct cv_child *cv_sup_child_by_pid(struct cv_sup *sup, pid_t pid)
 
 static bool cv_sup_any_running(struct cv_sup *sup)
 {
-    if (sup->rtsp.pid > 0)
-        return true;
+    cv_sup_for_each_consumer(sup, c) {
+        if (c->pid > 0)
+            return true;
+    }
     for (size_t i = 0; i < sup->cam_count; i++)
         if (sup->cams[i]->worker.pid > 0)
             return true;
@@ -620,26 +622,33 @@ static void cv_sup_reload(struct cv_sup *sup)
             event_del(cam->idle_ev);
     }
 
-    bool rtsp_moved = strcmp(sup->cfg->rtsp_listen.host, next->rtsp_listen.host) != 0 ||
-                      sup->cfg->rtsp_listen.port != next->rtsp_listen.port ||
-                      sup->cfg->rtsp_listen.enabled != next->rtsp_listen.enabled;
+    const struct cv_config *prev = sup->cfg;
+    bool moved[CV_SUP_MAX_ROLES];
+    cv_sup_for_each_consumer(sup, c) {
+        const struct cv_listen *o = c->def->listen(prev), *n = c->def->listen(next);
+        moved[c - sup->consumers] =
+            strcmp(o->host, n->host) != 0 || o->port != n->port || o->enabled != n->enabled;
+    }
     cv_config_free(sup->cfg);
     sup->cfg = next;
     cv_log_set_level(next->log_level);
 
-    if (rtsp_moved) {
-        cv_info("rtsp: listen address changed, restarting");
-        cv_sup_child_stop(&sup->rtsp);
-        if (sup->rtsp_listen_fd >= 0)
-            close(sup->rtsp_listen_fd);
-        sup->rtsp_listen_fd = next->rtsp_listen.enabled ? cv_sup_listen(&next->rtsp_listen) : -1;
-        if (sup->rtsp_listen_fd >= 0) {
-            sup->rtsp.wanted = true; /* the death handler restarts it on the new socket */
-            if (sup->rtsp.pid == 0)
-                cv_sup_child_start(&sup->rtsp);
+    cv_sup_for_each_consumer(sup, c) {
+        if (!moved[c - sup->consumers]) {
+            cv_sup_send_catalogue_to(sup, c);
+            continue;
         }
-    } else {
-        cv_sup_send_catalogue(sup);
+        cv_info("%s: listen address changed, restarting", c->def->name);
+        cv_sup_child_stop(c);
+        if (c->listen_fd >= 0)
+            close(c->listen_fd);
+        const struct cv_listen *l = c->def->listen(next);
+        c->listen_fd = l->enabled ? cv_sup_listen(l) : -1;
+        if (c->listen_fd >= 0) {
+            c->wanted = true; /* the death handler restarts it on the new socket */
+            if (c->pid == 0)
+                cv_sup_child_start(c);
+        }
     }
     cv_info("reloaded: %zu added, %zu removed, %zu changed, %zu cameras", added, removed, changed,
             next->camera_count);
@@ -653,7 +662,9 @@ static void cv_sup_begin_stop(struct cv_sup *sup, const char *why)
         return;
     cv_info("%s: stopping", why);
     sup->stopping = true;
-    cv_sup_child_stop(&sup->rtsp);
+    cv_sup_for_each_consumer(sup, c) {
+        cv_sup_child_stop(c);
+    }
     for (size_t i = 0; i < sup->cam_count; i++)
         cv_sup_child_stop(&sup->cams[i]->worker); /* each SIGKILLed if still there after 4 s */
     if (!cv_sup_any_running(sup))
@@ -679,7 +690,6 @@ int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg)
 {
     memset(sup, 0, sizeof(*sup));
     sup->cfg = cfg;
-    sup->rtsp_listen_fd = -1;
     snprintf(sup->cfg_path, sizeof(sup->cfg_path), "%s", cfg_path);
 
     /* Children live beside us: build/camvisor next to build/camvisor-worker. */
@@ -708,16 +718,23 @@ int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg)
             return -ENOMEM;
     }
     signal(SIGPIPE, SIG_IGN);
-    sup->rtsp = (struct cv_child){.sup = sup, .role = CV_ROLE_RTSP, .ctl = -1};
-    sup->rtsp.timer = evtimer_new(sup->base, cv_sup_restart_cb, &sup->rtsp);
+    if (cv_role_count > CV_SUP_MAX_ROLES)
+        return -E2BIG;
+    cv_sup_for_each_consumer(sup, c) {
+        const struct cv_role_def *def = &cv_roles[c - sup->consumers];
+        *c = (struct cv_child){
+            .sup = sup, .role = def->role, .def = def, .ctl = -1, .listen_fd = -1};
+        c->timer = evtimer_new(sup->base, cv_sup_restart_cb, c);
+        if (!c->timer)
+            return -ENOMEM;
+    }
     sup->watchdog_ev = event_new(sup->base, -1, EV_PERSIST, cv_sup_watchdog_cb, sup);
-    if (!sup->rtsp.timer || !sup->watchdog_ev)
+    if (!sup->watchdog_ev)
         return -ENOMEM;
-
-    if (cfg->rtsp_listen.enabled) {
-        sup->rtsp_listen_fd = cv_sup_listen(&cfg->rtsp_listen);
-        if (sup->rtsp_listen_fd < 0)
-            return sup->rtsp_listen_fd;
+    cv_sup_for_each_consumer(sup, c) {
+        const struct cv_listen *l = c->def->listen(cfg);
+        if (l->enabled && (c->listen_fd = cv_sup_listen(l)) < 0)
+            return c->listen_fd;
     }
     return 0;
 }
@@ -757,11 +774,12 @@ int cv_sup_run(struct cv_sup *sup)
         if (!cv_sup_cam_new(sup, cc))
             return -ENOMEM;
     }
-    if (sup->rtsp_listen_fd >= 0) {
-        cv_sup_child_start(&sup->rtsp);
-        cv_info("rtsp: listening on %s:%u",
-                sup->cfg->rtsp_listen.host[0] ? sup->cfg->rtsp_listen.host : "0.0.0.0",
-                sup->cfg->rtsp_listen.port);
+    cv_sup_for_each_consumer(sup, c) {
+        if (c->listen_fd < 0)
+            continue;
+        const struct cv_listen *l = c->def->listen(sup->cfg);
+        cv_sup_child_start(c);
+        cv_info("%s: listening on %s:%u", c->def->name, l->host[0] ? l->host : "0.0.0.0", l->port);
     }
     struct timeval second = {1, 0};
     event_add(sup->watchdog_ev, &second);
@@ -783,16 +801,18 @@ void cv_sup_free(struct cv_sup *sup)
         cv_sup_cam_free(sup, cam);
     }
     free(sup->cams);
-    cv_sup_child_close(&sup->rtsp);
-    if (sup->rtsp.timer)
-        event_free(sup->rtsp.timer);
+    cv_sup_for_each_consumer(sup, c) {
+        cv_sup_child_close(c);
+        if (c->timer)
+            event_free(c->timer);
+        if (c->listen_fd >= 0)
+            close(c->listen_fd);
+    }
     if (sup->watchdog_ev)
         event_free(sup->watchdog_ev);
     for (int i = 0; i < 4; i++)
         if (sup->sig_ev[i])
             event_free(sup->sig_ev[i]);
-    if (sup->rtsp_listen_fd >= 0)
-        close(sup->rtsp_listen_fd);
     if (sup->base)
         event_base_free(sup->base);
     cv_config_free(sup->cfg);

@@ -19,16 +19,21 @@ struct event;
 struct event_base;
 struct cv_sup;
 struct cv_cam;
+struct cv_role_def;
+
+#define CV_SUP_MAX_ROLES 8
 
 /* One supervised child process slot, which outlives the processes that fill it. */
 struct cv_child {
     struct cv_sup *sup;
     enum cv_role role;
-    struct cv_cam *cam;   /* workers: the camera (not owned); NULL for consumers */
-    pid_t pid;            /* 0 when not running */
-    int ctl;              /* our end of its control socket, owned; -1 when not running */
-    struct event *ctl_ev; /* owned */
-    struct event *timer;  /* owned: restart backoff, or the deadline after a SIGTERM */
+    struct cv_cam *cam;            /* workers: the camera (not owned); NULL for consumers */
+    const struct cv_role_def *def; /* consumers: their row of cv_roles; NULL for workers */
+    int listen_fd;                 /* consumers: their listening socket, owned; -1 if none */
+    pid_t pid;                     /* 0 when not running */
+    int ctl;                       /* our end of its control socket, owned; -1 when not running */
+    struct event *ctl_ev;          /* owned */
+    struct event *timer;           /* owned: restart backoff, or the deadline after a SIGTERM */
     uint64_t started_ms;
     uint64_t heard_ms; /* its last message (or its start): workers report every second */
     uint32_t quick_deaths;
@@ -65,13 +70,13 @@ struct cv_sup {
     struct cv_proc_cred cred;
     struct cv_cam **cams; /* owned array of owned cameras */
     size_t cam_count;
-    struct cv_child rtsp;
-    int rtsp_listen_fd;  /* owned, -1 when [rtsp] listen is empty */
-    struct cv_sub *subs; /* owned list */
+    struct cv_child consumers[CV_SUP_MAX_ROLES]; /* one per row of cv_roles, in its order */
+    struct cv_sub *subs;                         /* owned list */
     uint32_t next_bell;
     bool stopping;
     struct event *sig_ev[4];   /* owned */
     struct event *watchdog_ev; /* owned: finds workers that stopped reporting */
+    struct cv_msg scratch;     /* one outgoing catalogue at a time (17 KiB) */
 };
 
 int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg);

@@ -85,7 +85,8 @@ def test_connection_caps_refuse_politely(camvisor):
         reply = read_until_closed(extra)
         assert reply.startswith(b"RTSP/1.0 503 Service Unavailable\r\n"), reply
         assert b"Retry-After:" in reply
-        assert "max_connections_per_client reached" in cv.logs()
+        wait_for(lambda: "max_connections_per_client reached" in cv.logs(), 5,
+                 what="the refusal logged")
         # The five are untouched and can still talk.
         c = socks[0]
         c.sendall(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
