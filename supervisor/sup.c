@@ -623,7 +623,7 @@ static void cv_sup_reload(struct cv_sup *sup)
     }
 
     const struct cv_config *prev = sup->cfg;
-    bool moved[CV_SUP_MAX_ROLES];
+    bool moved[CV_SUP_MAX_ROLES] = {false};
     cv_sup_for_each_consumer(sup, c) {
         const struct cv_listen *o = c->def->listen(prev), *n = c->def->listen(next);
         moved[c - sup->consumers] =
