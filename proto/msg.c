@@ -10,21 +10,23 @@
 #include <stdbool.h>
 #include <string.h>
 
-enum cv_field_kind { F_U32, F_I32, F_U64, F_STR, F_STRARR };
+enum cv_field_kind { F_U32, F_I32, F_U64, F_STR, F_STRARR, F_MAPARR };
 
 struct cv_field {
     const char *key;
     enum cv_field_kind kind;
     size_t offset; /* within the message's union member */
-    size_t size;   /* of the C field (strings: buffer size incl. NUL) */
+    size_t size;   /* of the C field (strings: buffer size incl. NUL; arrays: one element) */
     bool required;
-    size_t count_offset; /* F_STRARR: offset of the uint32_t element count */
-    size_t max_count;    /* F_STRARR */
+    size_t count_offset;        /* F_STRARR, F_MAPARR: offset of the uint32_t element count */
+    size_t max_count;           /* F_STRARR, F_MAPARR */
+    const struct cv_field *sub; /* F_MAPARR: each element is a map of these fields */
+    size_t nsub;
 };
 
 #define FLD(type, member, k, req)                                                                  \
     {                                                                                              \
-#member, k, offsetof(type, member), sizeof(((type *)0)->member), req, 0, 0                 \
+#member, k, offsetof(type, member), sizeof(((type *)0)->member), req, 0, 0, NULL, 0        \
     }
 
 static const struct cv_field hello_fields[] = {
@@ -39,22 +41,36 @@ static const struct cv_field camera_fields[] = {
     FLD(struct cv_msg_camera, ring_size, F_U32, false),
     FLD(struct cv_msg_camera, log_level, F_U32, false),
 };
+static const struct cv_field camera_entry_fields[] = {
+    FLD(struct cv_msg_camera_entry, name, F_STR, true),
+    FLD(struct cv_msg_camera_entry, state, F_U32, true),
+    FLD(struct cv_msg_camera_entry, codecs, F_STR, false),
+    FLD(struct cv_msg_camera_entry, restarts, F_U32, false),
+};
 static const struct cv_field catalogue_fields[] = {
-    {"cameras", F_STRARR, offsetof(struct cv_msg_catalogue, cameras), CV_NAME_MAX, true,
-     offsetof(struct cv_msg_catalogue, camera_count), CV_PROTO_MAX_CAMS},
-    FLD(struct cv_msg_catalogue, username, F_STR, false),
-    FLD(struct cv_msg_catalogue, password, F_STR, false),
-    FLD(struct cv_msg_catalogue, local_auth, F_U32, false),
-    FLD(struct cv_msg_catalogue, default_query, F_STR, false),
+    {"cameras", F_MAPARR, offsetof(struct cv_msg_catalogue, cameras),
+     sizeof(struct cv_msg_camera_entry), true, offsetof(struct cv_msg_catalogue, camera_count),
+     CV_PROTO_MAX_CAMS, camera_entry_fields,
+     sizeof(camera_entry_fields) / sizeof(camera_entry_fields[0])},
     FLD(struct cv_msg_catalogue, log_level, F_U32, false),
-    FLD(struct cv_msg_catalogue, max_conns, F_U32, false),
-    FLD(struct cv_msg_catalogue, max_conns_per_client, F_U32, false),
-    FLD(struct cv_msg_catalogue, request_timeout_ms, F_U32, false),
-    FLD(struct cv_msg_catalogue, idle_timeout_ms, F_U32, false),
+};
+static const struct cv_field rtsp_settings_fields[] = {
+    FLD(struct cv_msg_rtsp_settings, username, F_STR, false),
+    FLD(struct cv_msg_rtsp_settings, password, F_STR, false),
+    FLD(struct cv_msg_rtsp_settings, local_auth, F_U32, false),
+    FLD(struct cv_msg_rtsp_settings, default_query, F_STR, false),
+    FLD(struct cv_msg_rtsp_settings, max_conns, F_U32, false),
+    FLD(struct cv_msg_rtsp_settings, max_conns_per_client, F_U32, false),
+    FLD(struct cv_msg_rtsp_settings, request_timeout_ms, F_U32, false),
+    FLD(struct cv_msg_rtsp_settings, idle_timeout_ms, F_U32, false),
 };
 static const struct cv_field subscribe_fields[] = {
     FLD(struct cv_msg_subscribe, sub_id, F_U32, true),
     FLD(struct cv_msg_subscribe, camera, F_STR, true),
+    FLD(struct cv_msg_subscribe, variant, F_STR, true),
+};
+static const struct cv_field keyframe_fields[] = {
+    FLD(struct cv_msg_keyframe, sub_id, F_U32, true),
 };
 static const struct cv_field subscribed_fields[] = {
     FLD(struct cv_msg_subscribed, sub_id, F_U32, true),
@@ -97,6 +113,8 @@ static const struct {
     [CV_MSG_DOORBELL_ADD] = TYPE("doorbell_add", doorbell_fields),
     [CV_MSG_DOORBELL_DEL] = TYPE("doorbell_del", doorbell_fields),
     [CV_MSG_STATUS] = TYPE("status", status_fields),
+    [CV_MSG_RTSP_SETTINGS] = TYPE("rtsp_settings", rtsp_settings_fields),
+    [CV_MSG_KEYFRAME] = TYPE("keyframe", keyframe_fields),
 };
 
 const char *cv_msg_type_name(uint32_t type)
@@ -133,6 +151,42 @@ static void cv_pack_str(msgpack_packer *pk, const char *s, size_t max)
     msgpack_pack_str_body(pk, s, n);
 }
 
+/* The key/value pairs of fields (the caller packed the map header). */
+static int cv_pack_fields(msgpack_packer *pk, const struct cv_field *fields, size_t nfields,
+                          const uint8_t *base)
+{
+    for (size_t i = 0; i < nfields; i++) {
+        const struct cv_field *f = &fields[i];
+        const uint8_t *p = base + f->offset;
+        cv_pack_str(pk, f->key, 64);
+        switch (f->kind) {
+        case F_U32: msgpack_pack_uint32(pk, *(const uint32_t *)p); break;
+        case F_I32: msgpack_pack_int32(pk, *(const int32_t *)p); break;
+        case F_U64: msgpack_pack_uint64(pk, *(const uint64_t *)p); break;
+        case F_STR: cv_pack_str(pk, (const char *)p, f->size); break;
+        case F_STRARR:
+        case F_MAPARR: {
+            uint32_t n = *(const uint32_t *)(base + f->count_offset);
+            if (n > f->max_count)
+                return -EINVAL;
+            msgpack_pack_array(pk, n);
+            for (uint32_t j = 0; j < n; j++) {
+                const uint8_t *e = p + (size_t)j * f->size;
+                if (f->kind == F_STRARR) {
+                    cv_pack_str(pk, (const char *)e, f->size);
+                    continue;
+                }
+                msgpack_pack_map(pk, f->nsub);
+                if (cv_pack_fields(pk, f->sub, f->nsub, e) < 0)
+                    return -EINVAL;
+            }
+            break;
+        }
+        }
+    }
+    return 0;
+}
+
 int cv_msg_encode(const struct cv_msg *m, uint8_t *buf, size_t cap)
 {
     if (m->type == CV_MSG_NONE || m->type >= CV_MSG_TYPE_COUNT)
@@ -143,34 +197,13 @@ int cv_msg_encode(const struct cv_msg *m, uint8_t *buf, size_t cap)
 
     const struct cv_field *fields = cv_msg_types[m->type].fields;
     size_t nfields = cv_msg_types[m->type].nfields;
-    const uint8_t *base = (const uint8_t *)&m->u;
-
     msgpack_pack_map(&pk, 2 + nfields);
     cv_pack_str(&pk, "v", 1);
     msgpack_pack_uint32(&pk, CV_PROTO_VERSION);
     cv_pack_str(&pk, "t", 1);
     cv_pack_str(&pk, cv_msg_types[m->type].name, 32);
-
-    for (size_t i = 0; i < nfields; i++) {
-        const struct cv_field *f = &fields[i];
-        const uint8_t *p = base + f->offset;
-        cv_pack_str(&pk, f->key, 64);
-        switch (f->kind) {
-        case F_U32: msgpack_pack_uint32(&pk, *(const uint32_t *)p); break;
-        case F_I32: msgpack_pack_int32(&pk, *(const int32_t *)p); break;
-        case F_U64: msgpack_pack_uint64(&pk, *(const uint64_t *)p); break;
-        case F_STR: cv_pack_str(&pk, (const char *)p, f->size); break;
-        case F_STRARR: {
-            uint32_t n = *(const uint32_t *)(base + f->count_offset);
-            if (n > f->max_count)
-                return -EINVAL;
-            msgpack_pack_array(&pk, n);
-            for (uint32_t j = 0; j < n; j++)
-                cv_pack_str(&pk, (const char *)p + (size_t)j * f->size, f->size);
-            break;
-        }
-        }
-    }
+    if (cv_pack_fields(&pk, fields, nfields, (const uint8_t *)&m->u) < 0)
+        return -EINVAL;
     return out.overflow ? -EMSGSIZE : (int)out.len;
 }
 
@@ -202,6 +235,9 @@ static int cv_obj_uint(const msgpack_object *o, uint64_t max, uint64_t *out)
     *out = o->via.u64;
     return 0;
 }
+
+static int cv_decode_fields(const msgpack_object_map *map, const struct cv_field *fields,
+                            size_t nfields, uint8_t *base);
 
 static int cv_decode_field(const struct cv_field *f, const msgpack_object *v, uint8_t *base)
 {
@@ -235,8 +271,45 @@ static int cv_decode_field(const struct cv_field *f, const msgpack_object *v, ui
                 return -EBADMSG;
         *(uint32_t *)(base + f->count_offset) = v->via.array.size;
         return 0;
+    case F_MAPARR:
+        if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > f->max_count)
+            return -EBADMSG;
+        for (uint32_t j = 0; j < v->via.array.size; j++) {
+            const msgpack_object *e = &v->via.array.ptr[j];
+            if (e->type != MSGPACK_OBJECT_MAP ||
+                cv_decode_fields(&e->via.map, f->sub, f->nsub, p + (size_t)j * f->size) < 0)
+                return -EBADMSG;
+        }
+        *(uint32_t *)(base + f->count_offset) = v->via.array.size;
+        return 0;
     }
     return -EBADMSG;
+}
+
+/*
+ * Every known key of map into base. Unknown keys are ignored (a newer peer may add some); a key
+ * twice or a missing required one refuses the whole message.
+ */
+static int cv_decode_fields(const msgpack_object_map *map, const struct cv_field *fields,
+                            size_t nfields, uint8_t *base)
+{
+    uint64_t seen = 0;
+    for (uint32_t i = 0; i < map->size; i++) {
+        const msgpack_object_kv *kv = &map->ptr[i];
+        for (size_t f = 0; f < nfields; f++) {
+            if (!cv_obj_is_key(&kv->key, fields[f].key))
+                continue;
+            if (seen & (1ull << f))
+                return -EBADMSG; /* a key twice is ambiguous: refuse rather than pick one */
+            if (cv_decode_field(&fields[f], &kv->val, base) < 0)
+                return -EBADMSG;
+            seen |= 1ull << f;
+        }
+    }
+    for (size_t f = 0; f < nfields; f++)
+        if (fields[f].required && !(seen & (1ull << f)))
+            return -EBADMSG;
+    return 0;
 }
 
 static int cv_decode_map(const msgpack_object *root, struct cv_msg *m)
@@ -263,25 +336,8 @@ static int cv_decode_map(const msgpack_object *root, struct cv_msg *m)
     if (m->type == CV_MSG_NONE)
         return -EBADMSG;
 
-    const struct cv_field *fields = cv_msg_types[m->type].fields;
-    size_t nfields = cv_msg_types[m->type].nfields;
-    uint64_t seen = 0;
-    for (uint32_t i = 0; i < map->size; i++) {
-        const msgpack_object_kv *kv = &map->ptr[i];
-        for (size_t f = 0; f < nfields; f++) {
-            if (!cv_obj_is_key(&kv->key, fields[f].key))
-                continue;
-            if (seen & (1ull << f))
-                return -EBADMSG; /* a key twice is ambiguous: refuse rather than pick one */
-            if (cv_decode_field(&fields[f], &kv->val, (uint8_t *)&m->u) < 0)
-                return -EBADMSG;
-            seen |= 1ull << f;
-        }
-    }
-    for (size_t f = 0; f < nfields; f++)
-        if (fields[f].required && !(seen & (1ull << f)))
-            return -EBADMSG;
-    return 0;
+    return cv_decode_fields(map, cv_msg_types[m->type].fields, cv_msg_types[m->type].nfields,
+                            (uint8_t *)&m->u);
 }
 
 /*

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CV_PROTO_VERSION  1
+#define CV_PROTO_VERSION  2
 #define CV_PROTO_MAX_MSG  65536
 #define CV_PROTO_MAX_FDS  4
 #define CV_NAME_MAX       64 /* camera names: [A-Za-z0-9._-]{1,63} */
@@ -26,15 +26,17 @@
 
 enum cv_msg_type {
     CV_MSG_NONE = 0,
-    CV_MSG_HELLO,        /* child -> sup: role, camera, pid */
-    CV_MSG_CAMERA,       /* sup -> worker: what to ingest (URL with credentials) */
-    CV_MSG_CATALOGUE,    /* sup -> consumer: camera names and protocol settings */
-    CV_MSG_SUBSCRIBE,    /* consumer -> sup: camera, sub_id; fd: doorbell eventfd */
-    CV_MSG_SUBSCRIBED,   /* sup -> consumer: sub_id, status; fd: read-only ring */
-    CV_MSG_UNSUBSCRIBE,  /* consumer -> sup: sub_id */
-    CV_MSG_DOORBELL_ADD, /* sup -> worker: id; fd: eventfd to ring after each frame */
-    CV_MSG_DOORBELL_DEL, /* sup -> worker: id */
-    CV_MSG_STATUS,       /* worker -> sup: state and stream figures */
+    CV_MSG_HELLO,         /* child -> sup: role, camera, pid */
+    CV_MSG_CAMERA,        /* sup -> worker: what to ingest (URL with credentials) */
+    CV_MSG_CATALOGUE,     /* sup -> consumer: every camera with its state and codecs */
+    CV_MSG_SUBSCRIBE,     /* consumer -> sup: camera, variant, sub_id; fd: doorbell eventfd */
+    CV_MSG_SUBSCRIBED,    /* sup -> consumer: sub_id, status; fd: read-only ring */
+    CV_MSG_UNSUBSCRIBE,   /* consumer -> sup: sub_id */
+    CV_MSG_DOORBELL_ADD,  /* sup -> worker: id; fd: eventfd to ring after each frame */
+    CV_MSG_DOORBELL_DEL,  /* sup -> worker: id */
+    CV_MSG_STATUS,        /* worker -> sup: state and stream figures */
+    CV_MSG_RTSP_SETTINGS, /* sup -> camvisor-rtsp: its [rtsp] section */
+    CV_MSG_KEYFRAME,      /* consumer -> sup: sub_id; sup -> worker: a keyframe, please */
     CV_MSG_TYPE_COUNT,
 };
 
@@ -65,21 +67,46 @@ struct cv_msg_camera {
     uint32_t log_level; /* enum cv_log_level */
 };
 
+/* One camera as every consumer sees it: its name and what its worker last reported. */
+struct cv_msg_camera_entry {
+    char name[CV_NAME_MAX];
+    uint32_t state;    /* enum cv_worker_state */
+    char codecs[64];   /* "h264,aac"; "" until the worker has streamed */
+    uint32_t restarts; /* of its worker, since the supervisor started */
+};
+
+/*
+ * Sent to each consumer when it starts, on every reload and whenever a camera's state or codecs
+ * change. The consumer's own settings come in a message of their own (CV_MSG_<ROLE>_SETTINGS).
+ */
 struct cv_msg_catalogue {
     uint32_t camera_count;
-    char cameras[CV_PROTO_MAX_CAMS][CV_NAME_MAX];
-    char username[128]; /* RTSP auth; empty = none */
+    struct cv_msg_camera_entry cameras[CV_PROTO_MAX_CAMS];
+    uint32_t log_level; /* enum cv_log_level */
+};
+
+/* camvisor-rtsp's [rtsp] section; sent before its first catalogue and on every reload. */
+struct cv_msg_rtsp_settings {
+    char username[128]; /* auth; empty = none */
     char password[128];
     uint32_t local_auth;
     char default_query[128];
-    uint32_t log_level;                           /* enum cv_log_level */
     uint32_t max_conns, max_conns_per_client;     /* 0 = no limit */
     uint32_t request_timeout_ms, idle_timeout_ms; /* 0 = none */
 };
 
+#define CV_VARIANT_MAX    16
+#define CV_VARIANT_NATIVE "native" /* the camera's own stream: every camera has it */
+
 struct cv_msg_subscribe {
     uint32_t sub_id;
     char camera[CV_NAME_MAX];
+    char variant[CV_VARIANT_MAX]; /* "native"; an unknown or unavailable one is refused */
+};
+
+/* consumer -> sup: sub_id names the camera; sup -> worker: sub_id is 0. */
+struct cv_msg_keyframe {
+    uint32_t sub_id;
 };
 
 struct cv_msg_subscribed {
@@ -118,6 +145,8 @@ struct cv_msg {
         struct cv_msg_unsubscribe unsubscribe;
         struct cv_msg_doorbell doorbell;
         struct cv_msg_status status;
+        struct cv_msg_rtsp_settings rtsp_settings;
+        struct cv_msg_keyframe keyframe;
     } u;
 };
 

@@ -8,16 +8,18 @@ static const struct cv_listen *cv_rtsp_listen(const struct cv_config *cfg)
     return &cfg->rtsp_listen;
 }
 
-static void cv_rtsp_settings(const struct cv_config *cfg, struct cv_msg_catalogue *cat)
+static void cv_rtsp_settings(const struct cv_config *cfg, struct cv_msg *m)
 {
-    snprintf(cat->username, sizeof(cat->username), "%s", cfg->rtsp_username);
-    snprintf(cat->password, sizeof(cat->password), "%s", cfg->rtsp_password);
-    cat->local_auth = cfg->rtsp_local_auth;
-    snprintf(cat->default_query, sizeof(cat->default_query), "%s", cfg->rtsp_default_query);
-    cat->max_conns = cfg->rtsp_limits.max_conns;
-    cat->max_conns_per_client = cfg->rtsp_limits.max_conns_per_client;
-    cat->request_timeout_ms = cfg->rtsp_limits.request_timeout_ms;
-    cat->idle_timeout_ms = cfg->rtsp_limits.idle_timeout_ms;
+    m->type = CV_MSG_RTSP_SETTINGS;
+    struct cv_msg_rtsp_settings *set = &m->u.rtsp_settings;
+    snprintf(set->username, sizeof(set->username), "%s", cfg->rtsp_username);
+    snprintf(set->password, sizeof(set->password), "%s", cfg->rtsp_password);
+    set->local_auth = cfg->rtsp_local_auth;
+    snprintf(set->default_query, sizeof(set->default_query), "%s", cfg->rtsp_default_query);
+    set->max_conns = cfg->rtsp_limits.max_conns;
+    set->max_conns_per_client = cfg->rtsp_limits.max_conns_per_client;
+    set->request_timeout_ms = cfg->rtsp_limits.request_timeout_ms;
+    set->idle_timeout_ms = cfg->rtsp_limits.idle_timeout_ms;
 }
 
 const struct cv_role_def cv_roles[] = {

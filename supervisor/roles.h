@@ -18,8 +18,8 @@ struct cv_role_def {
     /* The address it serves; not enabled (empty `listen`) means the process is not run. Its
      * socket is bound by the supervisor and handed over as fd 4, so a restart refuses nobody. */
     const struct cv_listen *(*listen)(const struct cv_config *cfg);
-    /* The settings it receives with the catalogue: its section's keys. */
-    void (*settings)(const struct cv_config *cfg, struct cv_msg_catalogue *cat);
+    /* Its settings message (its section's keys), sent at its start and on every reload. */
+    void (*settings)(const struct cv_config *cfg, struct cv_msg *m);
 };
 
 extern const struct cv_role_def cv_roles[];

@@ -27,6 +27,7 @@
 #include "common/ring/ring.h"
 #include "proto/chan.h"
 #include "supervisor/roles.h"
+#include "supervisor/variants.h"
 
 #define CV_SUP_STOP_GRACE_MS 4000
 #define CV_SUP_SILENT_MS     5000 /* a worker this long without a message is hung */
@@ -203,6 +204,13 @@ static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
         close(efd);
         return;
     }
+    char why[128];
+    int vrc = cv_variant_available(&cam->cfg, req->variant, why, sizeof(why));
+    if (vrc < 0) {
+        cv_sup_reply_subscribed(c, req->sub_id, vrc, why, -1);
+        close(efd);
+        return;
+    }
     for (struct cv_sub *s = sup->subs; s; s = s->next) {
         if (s->consumer == c && s->sub_id == req->sub_id) {
             cv_sup_reply_subscribed(c, req->sub_id, -EEXIST, "subscription id in use", -1);
@@ -259,20 +267,42 @@ static void cv_sup_drop_subs_where(struct cv_sup *sup, struct cv_child *consumer
 
 /* ---- children ---------------------------------------------------------------------------- */
 
-/* The catalogue, with the consumer's own settings, to one consumer. */
+/* Its own section of the configuration, to one consumer: at its start and on every reload. */
+static void cv_sup_send_settings_to(struct cv_sup *sup, struct cv_child *c)
+{
+    struct cv_msg *m = &sup->scratch;
+    memset(m, 0, sizeof(*m));
+    c->def->settings(sup->cfg, m);
+    cv_sup_send(c, m, NULL, 0);
+    explicit_bzero(m, sizeof(*m)); /* it held the consumer's password */
+}
+
+/* Every camera with its state and codecs, to one consumer. */
 static void cv_sup_send_catalogue_to(struct cv_sup *sup, struct cv_child *c)
 {
-    struct cv_msg *m = &sup->scratch; /* 17 KiB: not on the stack */
+    struct cv_msg *m = &sup->scratch; /* the catalogue is ~35 KiB: not on the stack */
     memset(m, 0, sizeof(*m));
     m->type = CV_MSG_CATALOGUE;
     struct cv_msg_catalogue *cat = &m->u.catalogue;
-    for (size_t i = 0; i < sup->cam_count && cat->camera_count < CV_PROTO_MAX_CAMS; i++)
-        if (!sup->cams[i]->removed)
-            snprintf(cat->cameras[cat->camera_count++], CV_NAME_MAX, "%s", sup->cams[i]->cfg.name);
+    for (size_t i = 0; i < sup->cam_count && cat->camera_count < CV_PROTO_MAX_CAMS; i++) {
+        const struct cv_cam *cam = sup->cams[i];
+        if (cam->removed)
+            continue;
+        struct cv_msg_camera_entry *e = &cat->cameras[cat->camera_count++];
+        snprintf(e->name, sizeof(e->name), "%s", cam->cfg.name);
+        e->state = cam->worker.pid > 0 ? cam->status.state : CV_STATE_STOPPED;
+        snprintf(e->codecs, sizeof(e->codecs), "%s", cam->status.codecs);
+        e->restarts = cam->worker.restarts;
+    }
     cat->log_level = sup->cfg->log_level;
-    c->def->settings(sup->cfg, cat);
     cv_sup_send(c, m, NULL, 0);
-    explicit_bzero(m, sizeof(*m)); /* it held the consumer's password */
+}
+
+static void cv_sup_send_catalogue(struct cv_sup *sup)
+{
+    cv_sup_for_each_consumer(sup, c) {
+        cv_sup_send_catalogue_to(sup, c);
+    }
 }
 
 static void cv_sup_on_worker_ready(struct cv_sup *sup, struct cv_child *c)
@@ -331,10 +361,12 @@ static void cv_sup_child_start(struct cv_child *c)
     cv_info("%s: started pid %d", name, (int)pid);
 
     /* The socket is new and empty, so these sends cannot find it full. */
-    if (c->def)
+    if (c->def) {
+        cv_sup_send_settings_to(sup, c);
         cv_sup_send_catalogue_to(sup, c);
-    else
+    } else {
         cv_sup_on_worker_ready(sup, c);
+    }
     return;
 
 retry:;
@@ -402,7 +434,7 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
     if (c->role != CV_ROLE_WORKER)
         cv_sup_drop_subs_where(sup, c, NULL);
     else
-        memset(&c->cam->status, 0, sizeof(c->cam->status));
+        memset(&c->cam->status, 0, sizeof(c->cam->status)); /* the catalogue, below, says so */
 
     cv_proc_describe_status(wstatus, how, sizeof(how));
     if (!c->wanted || sup->stopping) {
@@ -429,6 +461,8 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
                 (unsigned long long)ran, c->restarts, delay);
     struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
     evtimer_add(c->timer, &tv);
+    if (!c->def)
+        cv_sup_send_catalogue(sup); /* its camera is stopped now, one restart more */
 }
 
 static struct cv_child *cv_sup_child_by_pid(struct cv_sup *sup, pid_t pid)
@@ -476,7 +510,22 @@ static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
     if (st->state != cam->status.state && st->state == CV_STATE_STREAMING)
         cv_info("camera %s: streaming %s at %.1f fps, %.2f Mbit/s", cam->cfg.name, st->codecs,
                 st->fps_x100 / 100.0, st->bitrate / 1e6);
+    bool changed = st->state != cam->status.state || strcmp(st->codecs, cam->status.codecs) != 0;
     cam->status = *st;
+    if (changed) /* what the catalogue says of each camera: rare, so sent whole */
+        cv_sup_send_catalogue(c->sup);
+}
+
+/* A consumer's viewer needs a keyframe (an RTCP PLI/FIR, a new WebRTC peer): ask the worker. */
+static void cv_sup_on_keyframe(struct cv_sup *sup, struct cv_child *c, uint32_t sub_id)
+{
+    for (struct cv_sub *s = sup->subs; s; s = s->next) {
+        if (s->consumer == c && s->sub_id == sub_id) {
+            struct cv_msg m = {.type = CV_MSG_KEYFRAME};
+            cv_sup_send(&s->cam->worker, &m, NULL, 0);
+            return;
+        }
+    }
 }
 
 static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
@@ -508,6 +557,10 @@ static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     case CV_MSG_UNSUBSCRIBE:
         if (c->role != CV_ROLE_WORKER)
             cv_sup_on_unsubscribe(sup, c, m->u.unsubscribe.sub_id);
+        break;
+    case CV_MSG_KEYFRAME:
+        if (c->role != CV_ROLE_WORKER)
+            cv_sup_on_keyframe(sup, c, m->u.keyframe.sub_id);
         break;
     default: cv_warn("%s: unexpected %s message, ignored", name, cv_msg_type_name(m->type)); break;
     }
@@ -635,6 +688,7 @@ static void cv_sup_reload(struct cv_sup *sup)
 
     cv_sup_for_each_consumer(sup, c) {
         if (!moved[c - sup->consumers]) {
+            cv_sup_send_settings_to(sup, c);
             cv_sup_send_catalogue_to(sup, c);
             continue;
         }

@@ -225,6 +225,11 @@ static int cv_worker_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     }
     if (m->type == CV_MSG_DOORBELL_DEL)
         cv_worker_bell_del(w, m->u.doorbell.id);
+    else if (m->type == CV_MSG_KEYFRAME)
+        /* Every source today passes the camera's stream through: the next keyframe comes with
+         * the camera's GOP. An encoding variant will answer this by coding one at once. */
+        cv_info("a viewer asked for a keyframe: this source passes the camera's stream "
+                "through, the next one comes with its GOP");
     else
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
     return 0;

@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/base/clock.h"
 #include "common/base/log.h"
 #include "proto/chan.h"
 
@@ -23,8 +24,10 @@ struct cv_feed {
     const struct cv_feed_ops *ops;
     void *ctx;
     char camera[CV_NAME_MAX];
+    char variant[CV_VARIANT_MAX];
     uint32_t sub_id;
-    int status; /* 1 waiting, 0 subscribed, < 0 refused */
+    uint64_t keyframe_asked_ms; /* the last keyframe request sent */
+    int status;                 /* 1 waiting, 0 subscribed, < 0 refused */
     char reason[128];
     int efd;                       /* doorbell eventfd, owned */
     struct event *bell_ev;         /* owned */
@@ -51,6 +54,22 @@ void *cv_feed_ctx(const struct cv_feed *f)
 const char *cv_feed_camera(const struct cv_feed *f)
 {
     return f->camera;
+}
+
+const char *cv_feed_variant(const struct cv_feed *f)
+{
+    return f->variant;
+}
+
+void cv_feed_request_keyframe(struct cv_feed *f)
+{
+    uint64_t now = cv_clock_mono_ms();
+    if (f->status != 0 || (f->keyframe_asked_ms && now - f->keyframe_asked_ms < 1000))
+        return;
+    f->keyframe_asked_ms = now;
+    struct cv_msg m = {.type = CV_MSG_KEYFRAME};
+    m.u.keyframe.sub_id = f->sub_id;
+    cv_chan_send(f->set->ctl, &m, NULL, 0);
 }
 
 int cv_feed_status(const struct cv_feed *f, const char **reason)
@@ -155,7 +174,7 @@ int cv_feed_replay_frames(struct cv_feed *f, cv_feed_replay_fn fn, void *arg)
 /* ---- subscription -----------------------------------------------------------------------------
  */
 
-struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera,
+struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera, const char *variant,
                              const struct cv_feed_ops *ops, void *ctx)
 {
     struct cv_feed *f = calloc(1, sizeof(*f));
@@ -168,6 +187,7 @@ struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera,
     f->status = 1;
     f->sub_id = ++s->next_sub;
     snprintf(f->camera, sizeof(f->camera), "%s", camera);
+    snprintf(f->variant, sizeof(f->variant), "%s", variant);
     f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     f->frame = malloc(CV_RING_MAX_FRAME);
     if (f->efd >= 0)
@@ -183,6 +203,7 @@ struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera,
     struct cv_msg m = {.type = CV_MSG_SUBSCRIBE};
     m.u.subscribe.sub_id = f->sub_id;
     snprintf(m.u.subscribe.camera, sizeof(m.u.subscribe.camera), "%s", camera);
+    snprintf(m.u.subscribe.variant, sizeof(m.u.subscribe.variant), "%s", variant);
     int rc = cv_chan_send(s->ctl, &m, &f->efd, 1);
     if (rc < 0) {
         cv_err("camera %s: cannot subscribe: %s", camera, strerror(-rc));

@@ -2,7 +2,8 @@
  * The consumer API, data side: how a consumer process (camvisor-rtsp today; camvisor-http and
  * camvisor-webrtc next) follows a camera's ring. docs/architecture.md has the diagram.
  *
- *   cv_feed_open(set, camera, ops, ctx)   -> SUBSCRIBE{camera} to the supervisor, with an
+ *   cv_feed_open(set, camera, variant,    -> SUBSCRIBE{camera, variant} to the supervisor, with an
+ *                ops, ctx)
  *                                            eventfd doorbell for the camera's worker to ring
  *   SUBSCRIBED{status, ring fd}           -> cv_feed_set_on_subscribed(): the ring is mapped
  *                                            read-only, ops->on_subscribed() says so (or why not)
@@ -76,14 +77,18 @@ void cv_feed_set_init(struct cv_feed_set *s, struct event_base *base, int ctl);
 int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscribed *m,
                               int ring_fd);
 
-/* Subscribes to camera. NULL (logged) when the subscription cannot even be asked for. */
-struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera,
+/* Subscribes to (camera, variant). NULL (logged) when it cannot even be asked for. */
+struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera, const char *variant,
                              const struct cv_feed_ops *ops, void *ctx);
+/* A viewer needs a keyframe (RTCP PLI/FIR, a new peer): asks the camera's worker, at most once
+ * a second per feed however many viewers ask. */
+void cv_feed_request_keyframe(struct cv_feed *f);
 /* Unsubscribes and frees. Viewers still attached are detached (not freed). */
 void cv_feed_close(struct cv_feed *f);
 
 void *cv_feed_ctx(const struct cv_feed *f);
 const char *cv_feed_camera(const struct cv_feed *f);
+const char *cv_feed_variant(const struct cv_feed *f);
 /* 0 once subscribed, 1 while waiting for the answer, or the refusal's negative errno. */
 int cv_feed_status(const struct cv_feed *f, const char **reason);
 /* The codec parameters as last loaded (stable pointer for the feed's life). */

@@ -45,6 +45,8 @@ int cv_rtcp_parse(const uint8_t *buf, size_t len, struct cv_rtcp_info *info)
             info->has_sr = true;
         } else if (p[1] == CV_RTCP_BYE) {
             info->bye = true;
+        } else if (p[1] == CV_RTCP_PSFB && ((p[0] & 0x1f) == 1 || (p[0] & 0x1f) == 4)) {
+            info->wants_keyframe = true;
         }
         pos += plen;
     }

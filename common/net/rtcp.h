@@ -1,7 +1,8 @@
 /*
  * RTCP (RFC 3550 6.4) as far as camvisor needs it: the camera client reads Sender Reports to map
  * RTP timestamps to wallclock and notices BYE; it sends Receiver Reports so that cameras streaming
- * over UDP keep the session alive. The RTSP server may send Sender Reports. Pure code.
+ * over UDP keep the session alive. The RTSP server sends Sender Reports and reads its viewers'
+ * PLI/FIR (a keyframe request). Pure code.
  */
 #ifndef CV_RTCP_H
 #define CV_RTCP_H
@@ -14,6 +15,7 @@
 #define CV_RTCP_RR   201
 #define CV_RTCP_SDES 202
 #define CV_RTCP_BYE  203
+#define CV_RTCP_PSFB 206 /* payload-specific feedback (RFC 4585): FMT 1 PLI, FMT 4 FIR (5104) */
 
 struct cv_rtcp_sr {
     uint32_t ssrc;
@@ -27,6 +29,7 @@ struct cv_rtcp_sr {
 struct cv_rtcp_info {
     bool has_sr;
     bool bye;
+    bool wants_keyframe; /* a PLI or FIR: a viewer lost the picture and asks for a keyframe */
     struct cv_rtcp_sr sr;
 };
 

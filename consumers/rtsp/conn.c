@@ -289,7 +289,7 @@ static int cv_conn_select(struct cv_rtsp_conn *c, const char *query)
     bool used[CV_MAX_TRACKS] = {false};
     c->selected_count = 0;
     if (!query[0])
-        query = c->srv->cat.default_query[0] ? c->srv->cat.default_query : "video&audio";
+        query = c->srv->settings.default_query[0] ? c->srv->settings.default_query : "video&audio";
     const char *cur = query;
     char key[32], val[128];
     bool any_filter = false;
@@ -328,7 +328,7 @@ static int cv_conn_select(struct cv_rtsp_conn *c, const char *query)
         }
     }
     if (!any_filter) /* only unknown parameters: behave as the default */
-        return query == c->srv->cat.default_query ? 0 : cv_conn_select(c, "");
+        return query == c->srv->settings.default_query ? 0 : cv_conn_select(c, "");
     return c->selected_count;
 }
 
@@ -396,7 +396,7 @@ static bool cv_conn_digest_uri_ok(const char *digest_uri, const char *request_ur
  */
 static bool cv_conn_authorized(struct cv_rtsp_conn *c, uint32_t cseq)
 {
-    const struct cv_msg_catalogue *cat = &c->srv->cat;
+    const struct cv_msg_rtsp_settings *cat = &c->srv->settings;
     if (!cat->username[0] || (c->loopback && !cat->local_auth))
         return true;
     uint64_t now = cv_clock_mono_ms();
@@ -517,7 +517,7 @@ static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *came
     memcpy(camera, path, strlen(path) + 1);
     bool known = false;
     for (uint32_t i = 0; i < c->srv->cat.camera_count; i++)
-        if (!strcmp(c->srv->cat.cameras[i], camera))
+        if (!strcmp(c->srv->cat.cameras[i].name, camera))
             known = true;
     if (!known)
         return 404;
@@ -721,6 +721,25 @@ static void cv_conn_handle(struct cv_rtsp_conn *c)
 
 /* ---- input --------------------------------------------------------------------------------- */
 
+/*
+ * Interleaved data from a client: RTCP on a track's odd channel. Receiver reports are proof of
+ * life; a PLI or FIR (the client lost the picture) becomes a keyframe request to the camera's
+ * worker, which the feed throttles to one a second.
+ */
+static void cv_conn_on_rtcp(struct cv_rtsp_conn *c, const struct cv_rtsp_item *it)
+{
+    c->last_seen_ms = cv_clock_mono_ms();
+    bool rtcp = false;
+    for (int i = 0; i < CV_MAX_TRACKS; i++)
+        rtcp |= c->out[i].setup && !c->out[i].udp && it->channel == c->out[i].channel + 1;
+    struct cv_rtcp_info info;
+    if (rtcp && c->feed && cv_rtcp_parse(it->data, it->data_len, &info) == 0 &&
+        info.wants_keyframe) {
+        cv_dbg("%s: keyframe requested (RTCP PLI/FIR)", c->peer);
+        cv_feed_request_keyframe(c->feed->feed);
+    }
+}
+
 static void cv_conn_parse(struct cv_rtsp_conn *c)
 {
     size_t off = 0;
@@ -743,7 +762,7 @@ static void cv_conn_parse(struct cv_rtsp_conn *c)
             break;
         }
         if (it.is_data)
-            c->last_seen_ms = cv_clock_mono_ms(); /* RTCP receiver reports: proof of life */
+            cv_conn_on_rtcp(c, &it);
         else
             cv_conn_handle(c);
         off += it.size;
@@ -858,7 +877,7 @@ static void cv_conn_send_sr(struct cv_rtsp_conn *c, const struct cv_rtsp_track_o
 
 void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
 {
-    const struct cv_msg_catalogue *cat = &c->srv->cat;
+    const struct cv_msg_rtsp_settings *cat = &c->srv->settings;
     if (c->lingering) {
         if (now_ms >= c->linger_deadline_ms)
             cv_rtsp_conn_close(c, NULL);
@@ -917,7 +936,7 @@ static uint32_t cv_conn_count_from(const struct cv_rtsp_srv *srv, const struct s
 static bool cv_conn_refuse_over_limit(struct cv_rtsp_srv *srv, int fd,
                                       const struct sockaddr_storage *ss)
 {
-    const struct cv_msg_catalogue *cat = &srv->cat;
+    const struct cv_msg_rtsp_settings *cat = &srv->settings;
     const char *which = NULL;
     if (cat->max_conns && srv->conn_count >= cat->max_conns)
         which = "max_connections";

@@ -219,7 +219,7 @@ struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camer
     f->arena = malloc(CV_RTSP_ARENA);
     f->pkts = calloc(CV_RTSP_MAX_PKTS, sizeof(*f->pkts));
     if (f->arena && f->pkts)
-        f->feed = cv_feed_open(&srv->proc.feeds, camera, &cv_rtsp_feed_ops, f);
+        f->feed = cv_feed_open(&srv->proc.feeds, camera, CV_VARIANT_NATIVE, &cv_rtsp_feed_ops, f);
     if (!f->feed) {
         cv_rtsp_feed_free(f);
         return NULL;

@@ -56,9 +56,9 @@ static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_cat
         for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
             bool kept = false;
             for (uint32_t j = 0; j < cat->camera_count; j++)
-                kept |= strcmp(srv->cat.cameras[i], cat->cameras[j]) == 0;
+                kept |= strcmp(srv->cat.cameras[i].name, cat->cameras[j].name) == 0;
             if (!kept)
-                cv_rtsp_feed_drop_all(srv, srv->cat.cameras[i]);
+                cv_rtsp_feed_drop_all(srv, srv->cat.cameras[i].name);
         }
     }
     srv->cat = *cat;
@@ -75,6 +75,8 @@ static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     struct cv_rtsp_srv *srv = ctx;
     if (m->type == CV_MSG_CATALOGUE)
         cv_srv_on_catalogue(srv, &m->u.catalogue);
+    else if (m->type == CV_MSG_RTSP_SETTINGS)
+        srv->settings = m->u.rtsp_settings; /* applies to the next request and tick */
     else
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
     return 0;

@@ -119,8 +119,9 @@ struct cv_rtsp_srv {
     struct cv_consumer
         proc; /* the process skeleton: loop, control socket, feeds (common/consumer) */
     struct evconnlistener *listener; /* owned, on fd 4 */
-    struct cv_msg_catalogue cat;
+    struct cv_msg_catalogue cat;     /* the cameras there are */
     bool have_catalogue;
+    struct cv_msg_rtsp_settings settings; /* [rtsp]: auth, default query, limits */
     struct cv_rtsp_feed *feeds;
     struct cv_rtsp_conn *conns;
     struct cv_rtsp_conn *dead; /* closed conns, freed by the skeleton's reap */

@@ -187,3 +187,24 @@ def test_client_that_stops_reading_does_not_slow_others(camvisor):
     finally:
         w.stop()
         stuck.close()
+
+
+def test_rtcp_pli_asks_the_worker_for_a_keyframe(camvisor):
+    """A client that lost the picture sends RTCP PLI (or FIR) on its RTCP channel: camvisor-rtsp
+    passes it on as a keyframe request, through the supervisor, to the camera's worker (which,
+    passing the camera's stream through, can only say so). Throttled to one a second a feed."""
+    cv = camvisor({"demo": TESTSRC})
+    c = RawClient(cv.rtsp_port)
+    url = cv.url("demo")
+    assert c.request("DESCRIBE", url).startswith("RTSP/1.0 200")
+    r = c.request("SETUP", url + "/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+    session = re.search(r"Session: *([^;\r]+)", r).group(1)
+    assert c.request("PLAY", url, f"Session: {session}\r\n").startswith("RTSP/1.0 200")
+    rr = bytes([0x80, 201, 0, 1, 9, 9, 9, 9])
+    pli = bytes([0x81, 206, 0, 2, 9, 9, 9, 9, 1, 2, 3, 4])
+    for _ in range(5):  # five in a burst: one request reaches the worker
+        c.s.sendall(b"$\x01" + struct.pack("!H", len(rr + pli)) + rr + pli)
+    wait_for(lambda: "asked for a keyframe" in cv.logs(), 10, what="the worker to hear of it")
+    time.sleep(0.5)
+    assert cv.logs().count("asked for a keyframe") == 1
+    c.close()

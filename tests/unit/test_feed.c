@@ -106,13 +106,14 @@ static void set_info(struct rig *r, uint16_t width)
 /* Opens a feed and plays the supervisor's part: takes the SUBSCRIBE, answers with the ring. */
 static void subscribe(struct rig *r, bool grant)
 {
-    r->feed = cv_feed_open(&r->set, "door", &ops, &r->seen);
+    r->feed = cv_feed_open(&r->set, "door", CV_VARIANT_NATIVE, &ops, &r->seen);
     assert_non_null(r->feed);
     struct cv_msg m;
     int fds[CV_PROTO_MAX_FDS], nfds = 0;
     assert_int_equal(cv_chan_recv(r->sup, &m, fds, &nfds), 0);
     assert_int_equal(m.type, CV_MSG_SUBSCRIBE);
     assert_string_equal(m.u.subscribe.camera, "door");
+    assert_string_equal(m.u.subscribe.variant, "native");
     assert_int_equal(nfds, 1);
     r->bell = fds[0];
     r->sub_id = m.u.subscribe.sub_id;

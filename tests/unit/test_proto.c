@@ -1,8 +1,14 @@
-/* Control messages: encode/decode round trips, and the decoder refusing what it must refuse. */
+/*
+ * Control messages: every type round-trips and keeps its golden bytes (tests/unit/golden-msg.inc),
+ * and the decoder refuses what it must refuse.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -42,23 +48,103 @@ static void test_roundtrip_catalogue(void **state)
 {
     (void)state;
     static struct cv_msg in = {.type = CV_MSG_CATALOGUE}, out;
-    in.u.catalogue.camera_count = 3;
-    strcpy(in.u.catalogue.cameras[0], "front_door");
-    strcpy(in.u.catalogue.cameras[1], "garage");
-    strcpy(in.u.catalogue.cameras[2], "a.b-c");
-    strcpy(in.u.catalogue.default_query, "video&audio");
-    in.u.catalogue.max_conns = 512;
-    in.u.catalogue.max_conns_per_client = 128;
-    in.u.catalogue.request_timeout_ms = 10000;
-    in.u.catalogue.idle_timeout_ms = 60000;
+    in.u.catalogue.camera_count = CV_PROTO_MAX_CAMS; /* a full one fits a datagram */
+    for (uint32_t i = 0; i < CV_PROTO_MAX_CAMS; i++) {
+        struct cv_msg_camera_entry *e = &in.u.catalogue.cameras[i];
+        snprintf(e->name, sizeof(e->name), "camera_%03u_with_a_long_name_for_the_size_test", i);
+        e->state = CV_STATE_STREAMING;
+        strcpy(e->codecs, "h265,pcm_alaw");
+        e->restarts = i;
+    }
     roundtrip(&in, &out);
-    assert_int_equal(out.u.catalogue.camera_count, 3);
-    assert_string_equal(out.u.catalogue.cameras[2], "a.b-c");
-    assert_string_equal(out.u.catalogue.default_query, "video&audio");
-    assert_int_equal(out.u.catalogue.max_conns, 512);
-    assert_int_equal(out.u.catalogue.max_conns_per_client, 128);
-    assert_int_equal(out.u.catalogue.request_timeout_ms, 10000);
-    assert_int_equal(out.u.catalogue.idle_timeout_ms, 60000);
+    assert_int_equal(out.u.catalogue.camera_count, CV_PROTO_MAX_CAMS);
+    assert_memory_equal(&in, &out, sizeof(in));
+}
+
+/*
+ * One sample of every message type, each field set: every type must round-trip to the same bytes
+ * of the struct, and its encoding must stay the golden bytes pinned below. A renamed struct field
+ * or key, a reordered table or a changed type changes them: that is a new protocol version, and
+ * the golden bytes are regenerated deliberately (print them with CV_PROTO_PRINT_GOLDEN=1).
+ */
+static void sample(uint32_t type, struct cv_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = type;
+    switch (type) {
+    case CV_MSG_HELLO: m->u.hello = (struct cv_msg_hello){2, 4242, "door"}; break;
+    case CV_MSG_CAMERA:
+        strcpy(m->u.camera.name, "door");
+        strcpy(m->u.camera.url, "rtsp://u:p@cam/s1");
+        m->u.camera.transport = 1;
+        m->u.camera.ring_size = 6u << 20;
+        m->u.camera.log_level = 1;
+        break;
+    case CV_MSG_CATALOGUE:
+        m->u.catalogue.camera_count = 2;
+        m->u.catalogue.cameras[0] = (struct cv_msg_camera_entry){"door", 2, "h264,aac", 1};
+        m->u.catalogue.cameras[1] = (struct cv_msg_camera_entry){"yard", 1, "", 0};
+        m->u.catalogue.log_level = 1;
+        break;
+    case CV_MSG_SUBSCRIBE: m->u.subscribe = (struct cv_msg_subscribe){7, "door", "native"}; break;
+    case CV_MSG_SUBSCRIBED:
+        m->u.subscribed = (struct cv_msg_subscribed){7, -95, "variant jpeg is not produced"};
+        break;
+    case CV_MSG_UNSUBSCRIBE: m->u.unsubscribe.sub_id = 7; break;
+    case CV_MSG_DOORBELL_ADD:
+    case CV_MSG_DOORBELL_DEL: m->u.doorbell.id = 3; break;
+    case CV_MSG_STATUS:
+        /* Field by field: a struct literal may leave its padding undefined. */
+        m->u.status.state = 2;
+        m->u.status.fps_x100 = 2500;
+        m->u.status.bitrate = 4000000;
+        m->u.status.frames = 1ull << 40;
+        m->u.status.gop_ms = 2000;
+        m->u.status.ring_span_ms = 4100;
+        strcpy(m->u.status.codecs, "h264,aac");
+        strcpy(m->u.status.error, "timeout");
+        break;
+    case CV_MSG_RTSP_SETTINGS:
+        m->u.rtsp_settings =
+            (struct cv_msg_rtsp_settings){"viewer", "pw", 1, "video&audio", 512, 128, 10000, 60000};
+        break;
+    case CV_MSG_KEYFRAME: m->u.keyframe.sub_id = 7; break;
+    default: fail_msg("message type %u has no sample: add one (and its golden bytes)", type);
+    }
+}
+
+static const char *const golden[CV_MSG_TYPE_COUNT] = {
+#include "golden-msg.inc"
+};
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static void test_every_type_roundtrips_to_golden_bytes(void **state)
+{
+    (void)state;
+    static struct cv_msg in, out;
+    static uint8_t buf[CV_PROTO_MAX_MSG];
+    static char text[2 * CV_PROTO_MAX_MSG + 1];
+    bool print = getenv("CV_PROTO_PRINT_GOLDEN") != NULL;
+    for (uint32_t t = CV_MSG_NONE + 1; t < CV_MSG_TYPE_COUNT; t++) {
+        sample(t, &in);
+        int n = cv_msg_encode(&in, buf, sizeof(buf));
+        assert_true(n > 0);
+        assert_int_equal(cv_msg_decode(buf, (size_t)n, &out), 0);
+        assert_memory_equal(&in, &out, sizeof(in));
+        hex(buf, (size_t)n, text);
+        if (print) {
+            printf("    [%u] = /* %s */ \"%s\",\n", t, cv_msg_type_name(t), text);
+            continue;
+        }
+        if (!golden[t] || strcmp(golden[t], text) != 0)
+            fail_msg("%s: wire bytes changed:\n got %s\nwant %s", cv_msg_type_name(t), text,
+                     golden[t] ? golden[t] : "(none pinned)");
+    }
 }
 
 static void test_roundtrip_subscribed_negative(void **state)
@@ -202,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_status),
         cmocka_unit_test(test_roundtrip_catalogue),
+        cmocka_unit_test(test_every_type_roundtrips_to_golden_bytes),
         cmocka_unit_test(test_roundtrip_subscribed_negative),
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_declared_sizes_bounded),

@@ -800,6 +800,17 @@ static void test_rtcp(void **state)
     memcpy(buf + n, bye, sizeof(bye));
     assert_int_equal(cv_rtcp_parse(buf, (size_t)n + sizeof(bye), &info), 0);
     assert_true(info.has_sr && info.bye);
+    assert_false(info.wants_keyframe);
+    /* A receiver report then a PLI (PSFB, FMT 1), and a FIR (FMT 4): a keyframe is wanted. */
+    const uint8_t rr_pli[] = {0x80, 201, 0, 1, 9, 9, 9, 9, 0x81, 206, 0, 2, 9, 9, 9, 9, 1, 2, 3, 4};
+    assert_int_equal(cv_rtcp_parse(rr_pli, sizeof(rr_pli), &info), 0);
+    assert_true(info.wants_keyframe);
+    const uint8_t fir[] = {0x84, 206, 0, 4, 9, 9, 9, 9, 0, 0, 0, 0, 1, 2, 3, 4, 7, 0, 0, 0};
+    assert_int_equal(cv_rtcp_parse(fir, sizeof(fir), &info), 0);
+    assert_true(info.wants_keyframe);
+    const uint8_t other_psfb[] = {0x8f, 206, 0, 2, 9, 9, 9, 9, 1, 2, 3, 4}; /* FMT 15: AFB */
+    assert_int_equal(cv_rtcp_parse(other_psfb, sizeof(other_psfb), &info), 0);
+    assert_false(info.wants_keyframe);
     assert_int_equal(cv_rtcp_parse(buf, (size_t)n + sizeof(bye) - 1, &info), -EBADMSG);
     buf[3] = 5; /* an SR too short to hold sender info */
     assert_int_equal(cv_rtcp_parse(buf, 24, &info), -EBADMSG);
