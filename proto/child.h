@@ -16,6 +16,13 @@
 #define CV_CHILD_LISTEN_FD 4
 
 /*
+ * Exit codes a child uses to tell the supervisor why it could not run. Any other non-zero code
+ * is a failure to restart with backoff; 0 is a stop that was asked for.
+ */
+#define CV_CHILD_EXIT_FAILED   1 /* could not start (bad source, set-up error): retried */
+#define CV_CHILD_EXIT_RING_BAD 3 /* the ring handed over is unusable: recreate it, then retry */
+
+/*
  * Makes this process non-dumpable: another process of the same account (any child of ours, or
  * another daemon sharing the account) can then neither ptrace it nor read /proc/<pid>/mem, fd/
  * or environ: no frames, rings or camera passwords out of our memory. exec resets this flag, so

@@ -106,6 +106,7 @@ static struct cv_cam *cv_sup_cam_new(struct cv_sup *sup, const struct cv_camera_
         free(cam);
         return NULL;
     }
+    cam->ring_bytes = cfg->ring_size;
     cam->worker = (struct cv_child){.sup = sup, .role = CV_ROLE_WORKER, .cam = cam, .ctl = -1};
     cam->worker.timer = evtimer_new(sup->base, cv_sup_restart_cb, &cam->worker);
     cam->idle_ev = evtimer_new(sup->base, cv_sup_idle_cb, cam);
@@ -193,6 +194,42 @@ static void cv_sup_reply_subscribed(struct cv_child *c, uint32_t sub_id, int sta
     m.u.subscribed.status = status;
     snprintf(m.u.subscribed.reason, sizeof(m.u.subscribed.reason), "%s", reason);
     cv_sup_send(c, &m, ring_fd >= 0 ? &ring_fd : NULL, ring_fd >= 0 ? 1 : 0);
+}
+
+/*
+ * The ring hand-over: a new ring for cam (its worker found the old one unusable, or it is being
+ * resized), and every subscription to cam moved onto it. A consumer takes the second SUBSCRIBED
+ * for a sub_id it already holds as "same feed, new ring": its viewers stay and see a
+ * discontinuity. The worker gets the new ring when it (re)starts. 0 or a negative errno (the
+ * old ring is kept then).
+ */
+static int cv_sup_ring_replace(struct cv_sup *sup, struct cv_cam *cam, uint64_t size,
+                               const char *why)
+{
+    int fd = -1;
+    int rc = cv_ring_create(cam->cfg.name, size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS, &fd);
+    if (rc < 0) {
+        cv_err("camera %s: cannot create a new %llu-byte ring: %s", cam->cfg.name,
+               (unsigned long long)size, strerror(-rc));
+        return rc;
+    }
+    close(cam->ring_fd);
+    cam->ring_fd = fd;
+    cam->ring_bytes = size;
+    unsigned moved = 0;
+    for (struct cv_sub *s = sup->subs; s; s = s->next) {
+        if (s->cam != cam)
+            continue;
+        int ro = cv_ring_reopen_readonly(fd);
+        if (ro < 0)
+            continue; /* that consumer stays on the old ring until it resubscribes */
+        cv_sup_reply_subscribed(s->consumer, s->sub_id, 0, "ring replaced", ro);
+        close(ro);
+        moved++;
+    }
+    cv_warn("camera %s: %s: a new %llu-byte ring, %u subscriptions moved onto it", cam->cfg.name,
+            why, (unsigned long long)size, moved);
+    return 0;
 }
 
 static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
@@ -450,6 +487,8 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
         evtimer_add(c->timer, &now);
         return;
     }
+    if (!c->def && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == CV_CHILD_EXIT_RING_BAD)
+        cv_sup_ring_replace(sup, c->cam, c->cam->ring_bytes, "its ring was unusable");
     c->quick_deaths = ran >= CV_PROC_HEALTHY_MS ? 0 : c->quick_deaths + 1;
     uint32_t delay = cv_proc_backoff_ms(c->quick_deaths, cv_sup_random());
     c->restarts++;

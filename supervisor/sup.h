@@ -46,6 +46,7 @@ struct cv_child {
 struct cv_cam {
     struct cv_camera_config cfg; /* copy from the generation that created or changed it */
     int ring_fd;                 /* read-write memfd, owned */
+    uint64_t ring_bytes;         /* its data size, as created (a broken header is not asked) */
     struct cv_child worker;
     uint32_t demand;             /* live subscriptions */
     struct event *idle_ev;       /* owned: on-demand stop timer */

@@ -48,6 +48,7 @@ struct cv_worker {
     uint64_t last_frames, last_video, last_bytes, last_report_ns;
     uint64_t last_key_ns, gop_ns;
     bool warned_ring;
+    int exit_code; /* 0 unless it could not start: proto/child.h's CV_CHILD_EXIT_* */
 };
 
 struct event_base *cv_worker_base(struct cv_worker *w)
@@ -173,18 +174,21 @@ static int cv_worker_on_camera(struct cv_worker *w, const struct cv_msg_camera *
         cv_log_set_level((enum cv_log_level)cam->log_level);
     int rc = cv_ring_writer_open(ring_fd, &w->ring);
     if (rc < 0) {
-        cv_err("cannot open ring: %s", strerror(-rc));
+        cv_err("cannot open ring: %s; asking for a new one", strerror(-rc));
+        w->exit_code = CV_CHILD_EXIT_RING_BAD;
         return rc;
     }
     w->src = cv_source_find(cam->url);
     if (!w->src) {
         cv_err("no source for this URL scheme");
+        w->exit_code = CV_CHILD_EXIT_FAILED;
         return -EPROTONOSUPPORT;
     }
     w->state = CV_STATE_CONNECTING;
     rc = w->src->start(w, cam, &w->src_state);
     if (rc < 0) {
         cv_err("%s source failed to start: %s", w->src->scheme, strerror(-rc));
+        w->exit_code = CV_CHILD_EXIT_FAILED;
         return rc;
     }
     return 0;
@@ -290,7 +294,7 @@ int main(int argc, char **argv)
         goto out;
     }
     event_base_dispatch(w.base);
-    rc = 0;
+    rc = w.exit_code;
 out:
     if (w.src && w.src_state)
         w.src->stop(w.src_state);

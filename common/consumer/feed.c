@@ -35,9 +35,11 @@ struct cv_feed {
     struct cv_ring_reader *reader; /* owned: the live cursor */
     int64_t info_seq;              /* of the parameters in info */
     struct cv_stream_info info;
-    uint64_t generation; /* of the writer we last read from; 0 before the first frame */
-    uint64_t next_seq;   /* after the last frame delivered live */
-    uint8_t *frame;      /* owned: one frame read from the ring */
+    uint64_t generation;      /* of the writer we last read from; 0 before the first frame */
+    uint64_t next_seq;        /* after the last frame delivered live */
+    uint64_t last_arrival_ns; /* of the last frame delivered */
+    uint64_t skip_until_ns;   /* after a ring hand-over: frames up to here were delivered */
+    uint8_t *frame;           /* owned: one frame read from the ring */
     struct cv_feed_viewer *viewers;
 };
 
@@ -127,6 +129,9 @@ void cv_feed_pump(struct cv_feed *f)
         if (rc < 0)
             continue; /* skipped (counted by the reader); the next read resyncs */
         f->next_seq = fr.seq + 1;
+        if (fr.arrival_ns <= f->skip_until_ns)
+            continue; /* delivered already, from the ring this one replaced */
+        f->last_arrival_ns = fr.arrival_ns;
         uint64_t gen = cv_ring_reader_generation(f->reader);
         if (fr.flags & CV_FRAME_DISCONT)
             cv_feed_load_info(f); /* a restarted worker may have new parameters */
@@ -244,13 +249,46 @@ void cv_feed_close(struct cv_feed *f)
     free(f);
 }
 
+/*
+ * The ring hand-over (a second SUBSCRIBED for a granted subscription): first read what is left
+ * of the old ring, then follow the new one from its newest keyframe. Frames the new ring holds
+ * that were already delivered from the old one (a resize copies the frames since the last
+ * keyframe) are recognised by their arrival time and skipped, so viewers get each frame once.
+ * Viewers stay; the consumer is told with on_discontinuity(CV_FEED_RING_REPLACED).
+ */
+static int cv_feed_replace_ring(struct cv_feed *f, const struct cv_msg_subscribed *m, int ring_fd)
+{
+    struct cv_ring_reader *r = NULL;
+    int rc = m->status < 0 || ring_fd < 0 ? -EINVAL : cv_ring_reader_open(ring_fd, &r);
+    if (rc < 0) {
+        cv_err("camera %s: cannot take over its new ring: %s", f->camera, strerror(-rc));
+        return 0; /* stay on the old one: it still works for what it holds */
+    }
+    cv_feed_pump(f);
+    cv_ring_reader_close(f->reader);
+    close(f->ring_fd);
+    f->reader = r;
+    f->ring_fd = ring_fd;
+    f->skip_until_ns = f->last_arrival_ns;
+    f->info_seq = 0; /* load the new ring's parameters, whatever their sequence number */
+    f->generation = 0;
+    if (f->ops->on_discontinuity)
+        f->ops->on_discontinuity(f, CV_FEED_RING_REPLACED);
+    cv_feed_pump(f);
+    return 1;
+}
+
 int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscribed *m, int ring_fd)
 {
     struct cv_feed *f = s->feeds;
     while (f && f->sub_id != m->sub_id)
         f = f->next;
-    if (!f || f->status != 1)
-        return 0; /* closed meanwhile, or answered twice */
+    if (!f)
+        return 0; /* closed meanwhile */
+    if (f->status == 0)
+        return cv_feed_replace_ring(f, m, ring_fd);
+    if (f->status != 1)
+        return 0; /* refused already: a late answer changes nothing */
     int kept = 0;
     if (m->status < 0 || ring_fd < 0) {
         f->status = m->status < 0 ? m->status : -EIO;

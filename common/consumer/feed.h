@@ -15,6 +15,9 @@
  *   cv_feed_replay_frames()               -> a new viewer's catch-up: the frames from the newest
  *                                            keyframe to the live position, read with a copy of
  *                                            the live cursor (no second mapping)
+ *   SUBSCRIBED again, same sub_id         -> the ring hand-over: the feed moves onto a new ring
+ *                                            (resized, or rebuilt after corruption); viewers
+ *                                            stay, ops->on_discontinuity(RING_REPLACED)
  *   cv_feed_close()                       -> UNSUBSCRIBE; the worker forgets the doorbell
  *
  * Each feed keeps its own viewers (cv_feed_viewer, embedded in the consumer's connection), so a
@@ -50,6 +53,7 @@ struct cv_feed_viewer {
 enum cv_feed_discont {
     CV_FEED_WRITER_RESTART = 1, /* a new worker: its clock and sequence start again */
     CV_FEED_FRAMES_LOST = 2,    /* this reader was lapped or a read was torn: frames skipped */
+    CV_FEED_RING_REPLACED = 3,  /* the supervisor moved the feed onto a new ring (resize, repair) */
 };
 
 struct cv_feed_ops {

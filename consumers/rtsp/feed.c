@@ -56,8 +56,12 @@ static void cv_feed_on_params(struct cv_feed *feed, const struct cv_stream_info 
 static void cv_feed_on_discontinuity(struct cv_feed *feed, enum cv_feed_discont why)
 {
     struct cv_rtsp_feed *f = cv_feed_ctx(feed);
-    /* A restarted worker starts its clock again: rebase each track when it resumes. */
-    if (why == CV_FEED_WRITER_RESTART)
+    /*
+     * A restarted worker starts its clock again, and a new ring may come with a new worker:
+     * rebase each track when it resumes (for a resized ring of the same worker this only evens
+     * out one frame interval).
+     */
+    if (why == CV_FEED_WRITER_RESTART || why == CV_FEED_RING_REPLACED)
         memset(f->rebase, 1, sizeof(f->rebase));
 }
 

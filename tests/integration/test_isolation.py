@@ -125,6 +125,32 @@ def test_hung_worker_is_replaced(camvisor):
         w.stop()
 
 
+@pytest.mark.may_die("worker cam")
+def test_corrupted_ring_is_rebuilt_under_its_viewers(camvisor):
+    """Garbage over a ring's header once left every new worker failing with 'cannot open ring:
+    Bad message', exiting 0 and retried forever. Now the worker says so (exit code 3), the
+    supervisor makes a new ring and moves the subscriptions onto it: the viewer, still on its
+    RTSP session, gets frames again."""
+    cv = camvisor({"cam": TESTSRC, "other": TESTSRC})
+    w = Watcher(cv.url("cam")).start()
+    o = Watcher(cv.url("other")).start()
+    try:
+        wait_for(lambda: w.count() >= 10 and o.count() >= 10, 30, what="frames at both")
+        ring = next(f"/proc/{cv.proc.pid}/fd/{fd}" for fd in os.listdir(f"/proc/{cv.proc.pid}/fd")
+                    if os.readlink(f"/proc/{cv.proc.pid}/fd/{fd}").startswith("/memfd:cam "))
+        with open(ring, "r+b") as f:
+            f.write(b"\xa5" * 4096)  # the header, gone
+        t = time.monotonic()
+        os.kill(cv.worker_pid("cam"), signal.SIGKILL)
+        wait_for(lambda: "its ring was unusable" in cv.logs(), 15, what="the ring rebuilt")
+        wait_for(lambda: w.frames_since(t + 0.5) >= 10, 20, what="frames on the same session")
+        assert "exit code 3" in cv.logs()
+        assert o.max_gap(t) < 0.5, "the other camera noticed"
+    finally:
+        w.stop()
+        o.stop()
+
+
 @pytest.mark.may_die("worker broken")
 def test_crash_loop_backs_off(camvisor, tmp_path):
     # A file that does not exist: the worker exits at start, again and again.
