@@ -129,7 +129,7 @@ void cv_feed_pump(struct cv_feed *f)
         if (rc < 0)
             continue; /* skipped (counted by the reader); the next read resyncs */
         f->next_seq = fr.seq + 1;
-        if (fr.arrival_ns <= f->skip_until_ns)
+        if (f->skip_until_ns && fr.arrival_ns <= f->skip_until_ns)
             continue; /* delivered already, from the ring this one replaced */
         f->last_arrival_ns = fr.arrival_ns;
         uint64_t gen = cv_ring_reader_generation(f->reader);

@@ -20,7 +20,7 @@
 #include "proto/chan.h"
 
 struct seen {
-    int subscribed, status, params, restarts, lost, frames;
+    int subscribed, status, params, restarts, lost, replaced, frames;
     uint64_t last_seq;
     uint32_t params_tracks;
     int order_ok; /* parameters arrived before the first frame */
@@ -48,6 +48,8 @@ static void on_discont(struct cv_feed *f, enum cv_feed_discont why)
     struct seen *s = cv_feed_ctx(f);
     if (why == CV_FEED_WRITER_RESTART)
         s->restarts++;
+    else if (why == CV_FEED_RING_REPLACED)
+        s->replaced++;
     else
         s->lost++;
 }
@@ -80,7 +82,8 @@ static void publish(struct rig *r, int64_t pts, uint32_t flags)
 {
     uint8_t data[64];
     memset(data, (uint8_t)pts, sizeof(data));
-    struct cv_frame fr = {.flags = flags, .track = 0, .pts = pts, .dts = pts};
+    struct cv_frame fr = {
+        .flags = flags, .track = 0, .pts = pts, .dts = pts, .arrival_ns = 1000 + (uint64_t)pts};
     assert_int_equal(cv_ring_write(r->w, &fr, data, sizeof(data)), 0);
     uint64_t one = 1;
     assert_int_equal(write(r->bell, &one, sizeof(one)), sizeof(one));
@@ -240,6 +243,45 @@ static void test_replay_from_newest_keyframe_without_a_second_mapping(void **sta
     assert_int_equal(r->seen.frames, 6);
 }
 
+/*
+ * The ring hand-over: a second SUBSCRIBED for the same sub_id moves the feed onto a new ring.
+ * What the new ring holds that was delivered already (same arrival time) is skipped; what is new
+ * is delivered; the consumer hears of it once.
+ */
+static void test_ring_handover(void **state)
+{
+    struct rig *r = *state;
+    set_info(r, 640);
+    subscribe(r, true);
+    publish(r, 20, CV_FRAME_KEY);
+    spin(r);
+    publish(r, 21, 0);
+    spin(r);
+    assert_int_equal(r->seen.frames, 2);
+
+    /* A new ring holding a copy of the frames since the keyframe, then one more. */
+    int fd2;
+    struct cv_ring_writer *w2;
+    assert_int_equal(cv_ring_create("door", 256 << 10, 64, &fd2), 0);
+    assert_int_equal(cv_ring_writer_open(fd2, &w2), 0);
+    struct cv_ring_writer *w1 = r->w;
+    r->w = w2;
+    set_info(r, 640);
+    publish(r, 20, CV_FRAME_KEY);
+    publish(r, 21, 0);
+    struct cv_msg_subscribed again = {.sub_id = r->sub_id, .status = 0};
+    int ro = cv_ring_reopen_readonly(fd2);
+    assert_int_equal(cv_feed_set_on_subscribed(&r->set, &again, ro), 1);
+    assert_int_equal(r->seen.frames, 2); /* the copies were not delivered again */
+    publish(r, 22, 0);
+    spin(r);
+    assert_int_equal(r->seen.frames, 3);
+    assert_int_equal(r->seen.replaced, 1);
+    cv_ring_writer_close(w1);
+    close(r->ring_rw);
+    r->ring_rw = fd2;
+}
+
 static void test_refused_subscription(void **state)
 {
     struct rig *r = *state;
@@ -294,6 +336,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_frames_after_params_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay_from_newest_keyframe_without_a_second_mapping,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring_handover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_subscription, setup, teardown),
         cmocka_unit_test_setup_teardown(test_viewers_per_feed, setup, teardown),
     };
