@@ -69,6 +69,9 @@ static const struct cv_field subscribe_fields[] = {
     FLD(struct cv_msg_subscribe, camera, F_STR, true),
     FLD(struct cv_msg_subscribe, variant, F_STR, true),
 };
+static const struct cv_field ring_fields[] = {
+    FLD(struct cv_msg_ring, size, F_U64, true),
+};
 static const struct cv_field keyframe_fields[] = {
     FLD(struct cv_msg_keyframe, sub_id, F_U32, true),
 };
@@ -115,6 +118,7 @@ static const struct {
     [CV_MSG_STATUS] = TYPE("status", status_fields),
     [CV_MSG_RTSP_SETTINGS] = TYPE("rtsp_settings", rtsp_settings_fields),
     [CV_MSG_KEYFRAME] = TYPE("keyframe", keyframe_fields),
+    [CV_MSG_RING] = TYPE("ring", ring_fields),
 };
 
 const char *cv_msg_type_name(uint32_t type)

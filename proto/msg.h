@@ -37,6 +37,7 @@ enum cv_msg_type {
     CV_MSG_STATUS,        /* worker -> sup: state and stream figures */
     CV_MSG_RTSP_SETTINGS, /* sup -> camvisor-rtsp: its [rtsp] section */
     CV_MSG_KEYFRAME,      /* consumer -> sup: sub_id; sup -> worker: a keyframe, please */
+    CV_MSG_RING,          /* sup -> worker: fd: a new ring to move to; worker -> sup: moved */
     CV_MSG_TYPE_COUNT,
 };
 
@@ -104,6 +105,12 @@ struct cv_msg_subscribe {
     char variant[CV_VARIANT_MAX]; /* "native"; an unknown or unavailable one is refused */
 };
 
+/* The ring hand-over with a live writer: the worker copies the frames since the newest keyframe
+ * into the new ring, writes there from now on, and answers with the same message. */
+struct cv_msg_ring {
+    uint64_t size; /* data bytes of the new ring */
+};
+
 /* consumer -> sup: sub_id names the camera; sup -> worker: sub_id is 0. */
 struct cv_msg_keyframe {
     uint32_t sub_id;
@@ -147,6 +154,7 @@ struct cv_msg {
         struct cv_msg_status status;
         struct cv_msg_rtsp_settings rtsp_settings;
         struct cv_msg_keyframe keyframe;
+        struct cv_msg_ring ring;
     } u;
 };
 

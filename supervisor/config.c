@@ -324,6 +324,10 @@ static int cv_config_parse_count(const char *v, uint32_t *out)
 static int cv_config_parse_size(const char *v, uint64_t *out)
 {
     uint64_t n;
+    if (strcmp(v, "auto") == 0) {
+        *out = CV_CONFIG_RING_AUTO;
+        return 0;
+    }
     if (cv_config_parse_digits(&v, &n) < 0)
         return -EINVAL;
     if (*v == 'K' || *v == 'k')
@@ -568,7 +572,8 @@ static void cv_config_set(struct cv_config_parser *p, const struct cv_config_key
         break;
     case CV_T_SIZE:
         rc = cv_config_parse_size(v, (uint64_t *)dst);
-        snprintf(why, sizeof(why), "expected bytes with an optional K or M suffix, 256K to 256M");
+        snprintf(why, sizeof(why),
+                 "expected auto, or bytes with an optional K or M suffix, 256K to 256M");
         break;
     case CV_T_COUNT:
         rc = cv_config_parse_count(v, (uint32_t *)dst);
@@ -784,7 +789,7 @@ static void cv_config_begin_file(struct cv_config_parser *p, enum cv_config_kind
     p->cam.cam.transport = CV_TRANSPORT_TCP;
     p->cam.cam.hwaccel = CV_HWACCEL_AUTO;
     p->cam.cam.enabled = true;
-    p->cam.cam.ring_size = CV_CONFIG_RING_DEFAULT;
+    p->cam.cam.ring_size = CV_CONFIG_RING_AUTO;
 }
 
 static void cv_config_parse_src(struct cv_config_parser *p, struct cv_config_src *s)
@@ -1256,7 +1261,9 @@ static const char *cv_config_fmt_listen(const struct cv_listen *l, char *buf, si
 
 static const char *cv_config_fmt_size(uint64_t n, char *buf, size_t len)
 {
-    if (n % (1u << 20) == 0)
+    if (n == CV_CONFIG_RING_AUTO)
+        snprintf(buf, len, "auto");
+    else if (n % (1u << 20) == 0)
         snprintf(buf, len, "%lluM", (unsigned long long)(n >> 20));
     else if (n % (1u << 10) == 0)
         snprintf(buf, len, "%lluK", (unsigned long long)(n >> 10));

@@ -29,7 +29,8 @@
 #define CV_CONFIG_FILE_MAX     (256 << 10) /* bytes in one INI file; a camera file is ~200 */
 #define CV_CONFIG_RING_MIN     (256ull << 10)
 #define CV_CONFIG_RING_MAX     (256ull << 20)
-#define CV_CONFIG_RING_DEFAULT (6ull << 20)
+#define CV_CONFIG_RING_DEFAULT (6ull << 20) /* an auto ring's first size, before it is measured */
+#define CV_CONFIG_RING_AUTO    0            /* ring_size = auto: sized to the stream */
 
 enum cv_camera_mode {
     CV_MODE_ALWAYS,    /* worker runs whenever the camera is enabled */
@@ -68,7 +69,7 @@ struct cv_camera_config {
     enum cv_transport transport;
     enum cv_hwaccel hwaccel;
     bool enabled;
-    uint64_t ring_size;            /* bytes, CV_CONFIG_RING_MIN..CV_CONFIG_RING_MAX */
+    uint64_t ring_size; /* bytes, CV_CONFIG_RING_MIN..CV_CONFIG_RING_MAX, or CV_CONFIG_RING_AUTO */
     char file[CV_CONFIG_PATH_MAX]; /* where it was defined, for messages */
     int line;                      /* line of its name key, else of its [camera] header */
 };

@@ -98,15 +98,17 @@ static struct cv_cam *cv_sup_cam_new(struct cv_sup *sup, const struct cv_camera_
         return NULL;
     cam->cfg = *cfg;
     cam->ring_fd = -1;
-    int rc = cv_ring_create(cfg->name, cfg->ring_size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS,
-                            &cam->ring_fd);
+    cam->pending_ring_fd = -1;
+    /* An auto ring starts at the default and is resized once the stream has been measured. */
+    uint64_t size = cfg->ring_size == CV_CONFIG_RING_AUTO ? CV_CONFIG_RING_DEFAULT : cfg->ring_size;
+    int rc = cv_ring_create(cfg->name, size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS, &cam->ring_fd);
     if (rc < 0) {
         cv_err("camera %s: cannot create its %llu-byte ring: %s", cfg->name,
-               (unsigned long long)cfg->ring_size, strerror(-rc));
+               (unsigned long long)size, strerror(-rc));
         free(cam);
         return NULL;
     }
-    cam->ring_bytes = cfg->ring_size;
+    cam->ring_bytes = size;
     cam->worker = (struct cv_child){.sup = sup, .role = CV_ROLE_WORKER, .cam = cam, .ctl = -1};
     cam->worker.timer = evtimer_new(sup->base, cv_sup_restart_cb, &cam->worker);
     cam->idle_ev = evtimer_new(sup->base, cv_sup_idle_cb, cam);
@@ -141,6 +143,8 @@ static void cv_sup_cam_free(struct cv_sup *sup, struct cv_cam *cam)
     event_free(cam->idle_ev);
     if (cam->ring_fd >= 0)
         close(cam->ring_fd);
+    if (cam->pending_ring_fd >= 0)
+        close(cam->pending_ring_fd);
     free(cam);
 }
 
@@ -197,26 +201,15 @@ static void cv_sup_reply_subscribed(struct cv_child *c, uint32_t sub_id, int sta
 }
 
 /*
- * The ring hand-over: a new ring for cam (its worker found the old one unusable, or it is being
- * resized), and every subscription to cam moved onto it. A consumer takes the second SUBSCRIBED
- * for a sub_id it already holds as "same feed, new ring": its viewers stay and see a
- * discontinuity. The worker gets the new ring when it (re)starts. 0 or a negative errno (the
- * old ring is kept then).
+ * The ring hand-over: cam's ring becomes fd (size data bytes), and every subscription to cam is
+ * moved onto it. A consumer takes the second SUBSCRIBED for a sub_id it already holds as "same
+ * feed, new ring": its viewers stay and see a discontinuity. Takes fd.
  */
-static int cv_sup_ring_replace(struct cv_sup *sup, struct cv_cam *cam, uint64_t size,
-                               const char *why)
+static void cv_sup_ring_adopt(struct cv_sup *sup, struct cv_cam *cam, int fd, uint64_t size)
 {
-    int fd = -1;
-    int rc = cv_ring_create(cam->cfg.name, size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS, &fd);
-    if (rc < 0) {
-        cv_err("camera %s: cannot create a new %llu-byte ring: %s", cam->cfg.name,
-               (unsigned long long)size, strerror(-rc));
-        return rc;
-    }
     close(cam->ring_fd);
     cam->ring_fd = fd;
     cam->ring_bytes = size;
-    unsigned moved = 0;
     for (struct cv_sub *s = sup->subs; s; s = s->next) {
         if (s->cam != cam)
             continue;
@@ -225,11 +218,85 @@ static int cv_sup_ring_replace(struct cv_sup *sup, struct cv_cam *cam, uint64_t 
             continue; /* that consumer stays on the old ring until it resubscribes */
         cv_sup_reply_subscribed(s->consumer, s->sub_id, 0, "ring replaced", ro);
         close(ro);
-        moved++;
     }
-    cv_warn("camera %s: %s: a new %llu-byte ring, %u subscriptions moved onto it", cam->cfg.name,
-            why, (unsigned long long)size, moved);
-    return 0;
+}
+
+static int cv_sup_ring_create(struct cv_cam *cam, uint64_t size, int *fd)
+{
+    int rc = cv_ring_create(cam->cfg.name, size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS, fd);
+    if (rc < 0)
+        cv_err("camera %s: cannot create a new %llu-byte ring: %s", cam->cfg.name,
+               (unsigned long long)size, strerror(-rc));
+    return rc;
+}
+
+/* The worker found the ring unusable: a new one, for the worker's next start. */
+static void cv_sup_ring_rebuild(struct cv_sup *sup, struct cv_cam *cam)
+{
+    int fd;
+    if (cv_sup_ring_create(cam, cam->ring_bytes, &fd) < 0)
+        return;
+    cv_sup_ring_adopt(sup, cam, fd, cam->ring_bytes);
+    cv_warn("camera %s: its ring was unusable: a new one, subscriptions moved onto it",
+            cam->cfg.name);
+}
+
+/*
+ * ring_size = auto: once the stream has been measured (a few status reports, at least two GOPs),
+ * the ring holds two GOPs of its bitrate with 50 % headroom, within the configured limits. The
+ * worker moves to the new ring live (CV_MSG_RING) and says when it has; the consumers follow.
+ */
+static void cv_sup_ring_measure(struct cv_cam *cam, const struct cv_msg_status *st)
+{
+    if (cam->cfg.ring_size != CV_CONFIG_RING_AUTO || cam->ring_sized || cam->pending_ring_fd >= 0 ||
+        st->state != CV_STATE_STREAMING || st->gop_ms == 0)
+        return;
+    cam->measured_bits += st->bitrate;
+    cam->measured_reports++;
+    if (cam->measured_reports < 3 || cam->measured_reports * 1000ull < 2ull * st->gop_ms)
+        return;
+    cam->ring_sized = true; /* one decision per worker run */
+    uint64_t bytes_per_s = cam->measured_bits / cam->measured_reports / 8;
+    uint64_t want = bytes_per_s * st->gop_ms * 3 / 1000; /* 2 GOPs + 50 % */
+    want = (want + 0xffff) & ~(uint64_t)0xffff;
+    if (want < CV_CONFIG_RING_MIN)
+        want = CV_CONFIG_RING_MIN;
+    if (want > CV_CONFIG_RING_MAX)
+        want = CV_CONFIG_RING_MAX;
+    if (want <= cam->ring_bytes && want * 4 >= cam->ring_bytes * 3)
+        return; /* within 25 % below: not worth a move */
+    int fd;
+    if (cv_sup_ring_create(cam, want, &fd) < 0)
+        return;
+    struct cv_msg m = {.type = CV_MSG_RING};
+    m.u.ring.size = want;
+    cam->pending_ring_fd = fd;
+    cam->pending_ring_bytes = want;
+    cv_info("camera %s: %.2f Mbit/s, GOP %u ms: ring %llu KiB -> %llu KiB", cam->cfg.name,
+            bytes_per_s * 8 / 1e6, st->gop_ms, (unsigned long long)(cam->ring_bytes >> 10),
+            (unsigned long long)(want >> 10));
+    cv_sup_send(&cam->worker, &m, &fd, 1);
+}
+
+/* The worker writes into the pending ring now: it is the camera's ring. */
+static void cv_sup_on_ring_moved(struct cv_sup *sup, struct cv_cam *cam)
+{
+    if (cam->pending_ring_fd < 0)
+        return;
+    int fd = cam->pending_ring_fd;
+    cam->pending_ring_fd = -1;
+    cv_sup_ring_adopt(sup, cam, fd, cam->pending_ring_bytes);
+}
+
+/* A worker gone mid-move: the move is off, and measuring starts again with the next one. */
+static void cv_sup_ring_forget_pending(struct cv_cam *cam)
+{
+    if (cam->pending_ring_fd >= 0)
+        close(cam->pending_ring_fd);
+    cam->pending_ring_fd = -1;
+    cam->ring_sized = false;
+    cam->measured_bits = 0;
+    cam->measured_reports = 0;
 }
 
 static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
@@ -468,10 +535,12 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
     c->termed = false;
     event_del(c->timer); /* a stop deadline */
     cv_sup_child_close(c);
-    if (c->role != CV_ROLE_WORKER)
+    if (c->role != CV_ROLE_WORKER) {
         cv_sup_drop_subs_where(sup, c, NULL);
-    else
+    } else {
         memset(&c->cam->status, 0, sizeof(c->cam->status)); /* the catalogue, below, says so */
+        cv_sup_ring_forget_pending(c->cam);
+    }
 
     cv_proc_describe_status(wstatus, how, sizeof(how));
     if (!c->wanted || sup->stopping) {
@@ -488,7 +557,7 @@ static void cv_sup_on_death(struct cv_sup *sup, struct cv_child *c, int wstatus)
         return;
     }
     if (!c->def && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == CV_CHILD_EXIT_RING_BAD)
-        cv_sup_ring_replace(sup, c->cam, c->cam->ring_bytes, "its ring was unusable");
+        cv_sup_ring_rebuild(sup, c->cam);
     c->quick_deaths = ran >= CV_PROC_HEALTHY_MS ? 0 : c->quick_deaths + 1;
     uint32_t delay = cv_proc_backoff_ms(c->quick_deaths, cv_sup_random());
     c->restarts++;
@@ -551,6 +620,7 @@ static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
                 st->fps_x100 / 100.0, st->bitrate / 1e6);
     bool changed = st->state != cam->status.state || strcmp(st->codecs, cam->status.codecs) != 0;
     cam->status = *st;
+    cv_sup_ring_measure(cam, st);
     if (changed) /* what the catalogue says of each camera: rare, so sent whole */
         cv_sup_send_catalogue(c->sup);
 }
@@ -600,6 +670,10 @@ static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     case CV_MSG_KEYFRAME:
         if (c->role != CV_ROLE_WORKER)
             cv_sup_on_keyframe(sup, c, m->u.keyframe.sub_id);
+        break;
+    case CV_MSG_RING:
+        if (c->role == CV_ROLE_WORKER)
+            cv_sup_on_ring_moved(sup, c->cam);
         break;
     default: cv_warn("%s: unexpected %s message, ignored", name, cv_msg_type_name(m->type)); break;
     }

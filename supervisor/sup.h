@@ -47,6 +47,11 @@ struct cv_cam {
     struct cv_camera_config cfg; /* copy from the generation that created or changed it */
     int ring_fd;                 /* read-write memfd, owned */
     uint64_t ring_bytes;         /* its data size, as created (a broken header is not asked) */
+    int pending_ring_fd;         /* owned: the ring the worker is moving to, or -1 */
+    uint64_t pending_ring_bytes;
+    bool ring_sized;        /* ring_size = auto: measured and decided for this worker run */
+    uint64_t measured_bits; /* ... sum of the reported bitrates so far */
+    uint32_t measured_reports;
     struct cv_child worker;
     uint32_t demand;             /* live subscriptions */
     struct event *idle_ev;       /* owned: on-demand stop timer */

@@ -35,6 +35,7 @@ struct cv_worker {
     int ctl;                                   /* fd 3, owned */
     struct cv_msg_camera cam;
     struct cv_ring_writer *ring; /* owned */
+    int ring_fd;                 /* owned: the ring's memfd, to read it back when moving */
     const struct cv_source_ops *src;
     void *src_state; /* owned by src */
     struct cv_stream_info info;
@@ -178,6 +179,7 @@ static int cv_worker_on_camera(struct cv_worker *w, const struct cv_msg_camera *
         w->exit_code = CV_CHILD_EXIT_RING_BAD;
         return rc;
     }
+    w->ring_fd = ring_fd;
     w->src = cv_source_find(cam->url);
     if (!w->src) {
         cv_err("no source for this URL scheme");
@@ -192,6 +194,54 @@ static int cv_worker_on_camera(struct cv_worker *w, const struct cv_msg_camera *
         return rc;
     }
     return 0;
+}
+
+/*
+ * The ring hand-over with this worker writing (a resize): the frames since the newest keyframe
+ * are copied into the new ring first, so a viewer that moves to it can start at once, then every
+ * frame goes there. The supervisor hears "moved" only after the last write into the old ring,
+ * so the consumers it then moves lose nothing (they skip the copies by arrival time).
+ */
+static void cv_worker_move_ring(struct cv_worker *w, int fd)
+{
+    struct cv_ring_writer *next = NULL;
+    struct cv_ring_reader *old = NULL;
+    uint8_t *buf = malloc(CV_RING_MAX_FRAME);
+    int rc = buf ? cv_ring_writer_open(fd, &next) : -ENOMEM;
+    if (rc == 0 && w->info.track_count)
+        rc = cv_ring_writer_set_info(next, &w->info);
+    if (rc < 0) {
+        cv_err("cannot move to the new ring: %s; staying on the old one", strerror(-rc));
+        goto out;
+    }
+    unsigned copied = 0;
+    struct cv_frame f;
+    if (cv_ring_reader_open(w->ring_fd, &old) == 0) {
+        while (cv_ring_read(old, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK) {
+            f.flags &= ~(uint32_t)CV_FRAME_DISCONT;
+            if (cv_ring_write(next, &f, buf, f.len) == 0)
+                copied++;
+        }
+        cv_ring_reader_close(old);
+    }
+    cv_ring_writer_close(w->ring);
+    close(w->ring_fd);
+    w->ring = next;
+    w->ring_fd = fd;
+    fd = -1;
+    next = NULL;
+    w->warned_ring = false;
+    cv_info("moved to a %llu-byte ring (%u frames since the last keyframe copied)",
+            (unsigned long long)cv_ring_writer_data_size(w->ring), copied);
+    struct cv_msg m = {.type = CV_MSG_RING};
+    m.u.ring.size = cv_ring_writer_data_size(w->ring);
+    cv_chan_send(w->ctl, &m, NULL, 0);
+out:
+    if (next)
+        cv_ring_writer_close(next);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
 }
 
 static void cv_worker_bell_add(struct cv_worker *w, uint32_t id, int fd)
@@ -220,8 +270,13 @@ static int cv_worker_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     struct cv_worker *w = ctx;
     if (m->type == CV_MSG_CAMERA && nfds == 1) {
         int rc = cv_worker_on_camera(w, &m->u.camera, fds[0]);
-        close(fds[0]); /* the mapping keeps the ring */
+        if (rc < 0 || w->ring_fd != fds[0])
+            close(fds[0]);
         return rc < 0 ? rc : 1;
+    }
+    if (m->type == CV_MSG_RING && nfds == 1) {
+        cv_worker_move_ring(w, fds[0]);
+        return 1;
     }
     if (m->type == CV_MSG_DOORBELL_ADD && nfds == 1) {
         cv_worker_bell_add(w, m->u.doorbell.id, fds[0]);
@@ -270,6 +325,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     w.ctl = CV_CHILD_CTL_FD;
+    w.ring_fd = -1;
     w.base = event_base_new();
     if (!w.base)
         return 1;
@@ -302,6 +358,8 @@ out:
         close(w.bells[i].fd);
     if (w.ring)
         cv_ring_writer_close(w.ring);
+    if (w.ring_fd >= 0)
+        close(w.ring_fd);
     if (w.status_ev)
         event_free(w.status_ev);
     if (w.sig_ev)

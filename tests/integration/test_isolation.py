@@ -185,3 +185,37 @@ def test_children_run_unprivileged(camvisor):
         with open(f"/proc/{pid}/environ", "rb") as f:
             env = f.read().split(b"\0")
         assert not [e for e in env if e.startswith((b"CAM_SECRET", b"HOME", b"PATH"))], env
+
+
+def ring_bytes(cv, camera):
+    """The size of the camera's ring memfd, as the supervisor holds it."""
+    d = f"/proc/{cv.proc.pid}/fd"
+    for fd in os.listdir(d):
+        try:
+            if os.readlink(f"{d}/{fd}").startswith(f"/memfd:{camera} "):
+                return os.stat(f"{d}/{fd}").st_size
+        except OSError:
+            pass
+    return None
+
+
+def test_auto_ring_is_sized_to_the_stream_under_its_viewer(camvisor):
+    """ring_size = auto (the default): a ring starts at 6 MiB and, once the stream is measured,
+    moves to one holding two GOPs of it with headroom. The worker moves live and the viewer
+    stays on its session without a gap; a new viewer starts at once from the new ring."""
+    cv = camvisor({"cam": TESTSRC})
+    w = Watcher(cv.url("cam")).start()
+    try:
+        wait_for(lambda: w.count() >= 10, 30, what="frames")
+        first = ring_bytes(cv, "cam")
+        assert first > 6 << 20
+        t = time.monotonic()
+        wait_for(lambda: "moved to a" in cv.logs(), 20, what="the worker to move to a sized ring")
+        wait_for(lambda: (ring_bytes(cv, "cam") or first) < first, 5, what="the old ring freed")
+        assert ring_bytes(cv, "cam") < 1 << 20  # 320x240 at ~0.3 Mbit/s: the 256 KiB minimum
+        time.sleep(1)
+        assert w.max_gap(t) < 0.5, f"the viewer saw a {w.max_gap(t):.2f} s gap"
+        assert ffprobe(cv.url("cam"))[0]["codec_name"] == "h264"
+        assert "KiB -> " in cv.logs()
+    finally:
+        w.stop()

@@ -170,7 +170,7 @@ static void test_full_config(void **state)
     assert_int_equal(demo->transport, CV_TRANSPORT_TCP);
     assert_int_equal(demo->hwaccel, CV_HWACCEL_AUTO);
     assert_true(demo->enabled);
-    assert_true(demo->ring_size == 6u << 20);
+    assert_true(demo->ring_size == CV_CONFIG_RING_AUTO); /* the default */
     assert_int_equal(demo->line, 1);
 
     assert_string_equal(door->name, "door");
@@ -734,7 +734,7 @@ static void test_camera_equal(void **state)
     /* The same camera written elsewhere and differently is equal. */
     put(f, "etc/cameras.d/door.ini",
         "\n\n[camera]\n  password = p\nusername = u\nurl = rtsp://cam/\n"
-        "mode = always\nring_size = 6144K\n");
+        "mode = always\nring_size = auto\n");
     assert_int_equal(load(f), 0);
     assert_true(cv_config_camera_equal(&a->cameras[0], &f->cfg->cameras[0]));
     assert_int_not_equal(a->cameras[0].line, f->cfg->cameras[0].line);

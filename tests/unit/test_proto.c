@@ -109,6 +109,7 @@ static void sample(uint32_t type, struct cv_msg *m)
             (struct cv_msg_rtsp_settings){"viewer", "pw", 1, "video&audio", 512, 128, 10000, 60000};
         break;
     case CV_MSG_KEYFRAME: m->u.keyframe.sub_id = 7; break;
+    case CV_MSG_RING: m->u.ring.size = 1u << 20; break;
     default: fail_msg("message type %u has no sample: add one (and its golden bytes)", type);
     }
 }
