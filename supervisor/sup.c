@@ -88,7 +88,20 @@ static void cv_sup_idle_cb(evutil_socket_t fd, short what, void *arg)
     if (cam->demand == 0 && cam->cfg.mode == CV_MODE_ON_DEMAND && cam->worker.wanted) {
         cv_info("camera %s: idle for %u ms, stopping", cam->cfg.name, cam->cfg.idle_timeout_ms);
         cv_sup_child_stop(&cam->worker);
+        /* Its ring goes too (the worker's mapping holds it until the worker is gone). The
+         * next subscription makes a new one, of the size measured this time. */
+        close(cam->ring_fd);
+        cam->ring_fd = -1;
     }
+}
+
+static int cv_sup_ring_create(struct cv_cam *cam, uint64_t size, int *fd)
+{
+    int rc = cv_ring_create(cam->cfg.name, size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS, fd);
+    if (rc < 0)
+        cv_err("camera %s: cannot create a new %llu-byte ring: %s", cam->cfg.name,
+               (unsigned long long)size, strerror(-rc));
+    return rc;
 }
 
 static struct cv_cam *cv_sup_cam_new(struct cv_sup *sup, const struct cv_camera_config *cfg)
@@ -99,16 +112,18 @@ static struct cv_cam *cv_sup_cam_new(struct cv_sup *sup, const struct cv_camera_
     cam->cfg = *cfg;
     cam->ring_fd = -1;
     cam->pending_ring_fd = -1;
-    /* An auto ring starts at the default and is resized once the stream has been measured. */
-    uint64_t size = cfg->ring_size == CV_CONFIG_RING_AUTO ? CV_CONFIG_RING_DEFAULT : cfg->ring_size;
-    int rc = cv_ring_create(cfg->name, size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS, &cam->ring_fd);
-    if (rc < 0) {
-        cv_err("camera %s: cannot create its %llu-byte ring: %s", cfg->name,
-               (unsigned long long)size, strerror(-rc));
+    /*
+     * An auto ring starts at the default and is resized once the stream has been measured. An
+     * on-demand camera gets its ring at its first subscription and gives it back when it goes
+     * idle: 500 idle on-demand cameras once held 3 GiB of rings.
+     */
+    cam->ring_bytes =
+        cfg->ring_size == CV_CONFIG_RING_AUTO ? CV_CONFIG_RING_DEFAULT : cfg->ring_size;
+    if (cfg->mode == CV_MODE_ALWAYS &&
+        cv_sup_ring_create(cam, cam->ring_bytes, &cam->ring_fd) < 0) {
         free(cam);
         return NULL;
     }
-    cam->ring_bytes = size;
     cam->worker = (struct cv_child){.sup = sup, .role = CV_ROLE_WORKER, .cam = cam, .ctl = -1};
     cam->worker.timer = evtimer_new(sup->base, cv_sup_restart_cb, &cam->worker);
     cam->idle_ev = evtimer_new(sup->base, cv_sup_idle_cb, cam);
@@ -120,7 +135,8 @@ static struct cv_cam *cv_sup_cam_new(struct cv_sup *sup, const struct cv_camera_
             event_free(cam->worker.timer);
         if (cam->idle_ev)
             event_free(cam->idle_ev);
-        close(cam->ring_fd);
+        if (cam->ring_fd >= 0)
+            close(cam->ring_fd);
         free(cam);
         return NULL;
     }
@@ -207,7 +223,8 @@ static void cv_sup_reply_subscribed(struct cv_child *c, uint32_t sub_id, int sta
  */
 static void cv_sup_ring_adopt(struct cv_sup *sup, struct cv_cam *cam, int fd, uint64_t size)
 {
-    close(cam->ring_fd);
+    if (cam->ring_fd >= 0)
+        close(cam->ring_fd);
     cam->ring_fd = fd;
     cam->ring_bytes = size;
     for (struct cv_sub *s = sup->subs; s; s = s->next) {
@@ -219,15 +236,6 @@ static void cv_sup_ring_adopt(struct cv_sup *sup, struct cv_cam *cam, int fd, ui
         cv_sup_reply_subscribed(s->consumer, s->sub_id, 0, "ring replaced", ro);
         close(ro);
     }
-}
-
-static int cv_sup_ring_create(struct cv_cam *cam, uint64_t size, int *fd)
-{
-    int rc = cv_ring_create(cam->cfg.name, size & ~(uint64_t)63, CV_RING_DEFAULT_SLOTS, fd);
-    if (rc < 0)
-        cv_err("camera %s: cannot create a new %llu-byte ring: %s", cam->cfg.name,
-               (unsigned long long)size, strerror(-rc));
-    return rc;
 }
 
 /* The worker found the ring unusable: a new one, for the worker's next start. */
@@ -321,6 +329,11 @@ static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
             close(efd);
             return;
         }
+    }
+    if (cam->ring_fd < 0 && cv_sup_ring_create(cam, cam->ring_bytes, &cam->ring_fd) < 0) {
+        cv_sup_reply_subscribed(c, req->sub_id, -ENOMEM, "no memory for the camera's ring", -1);
+        close(efd);
+        return;
     }
     int ro = cv_ring_reopen_readonly(cam->ring_fd);
     struct cv_sub *s = ro >= 0 ? calloc(1, sizeof(*s)) : NULL;
@@ -418,6 +431,10 @@ static void cv_sup_on_worker_ready(struct cv_sup *sup, struct cv_child *c)
     m.u.camera.transport = cam->cfg.transport == CV_TRANSPORT_UDP;
     m.u.camera.ring_size = (uint32_t)cam->cfg.ring_size;
     m.u.camera.log_level = sup->cfg->log_level;
+    if (cam->ring_fd < 0 && cv_sup_ring_create(cam, cam->ring_bytes, &cam->ring_fd) < 0) {
+        kill(c->pid, SIGKILL); /* nothing to run it on: it dies and restarts with backoff */
+        return;
+    }
     cv_sup_send(c, &m, &cam->ring_fd, 1);
     for (struct cv_sub *s = sup->subs; s; s = s->next)
         if (s->cam == cam)

@@ -54,15 +54,35 @@ def test_bad_config_refuses_to_start(tmp_path):
     assert "camvisor.ini:3" in out.stderr, out.stderr
 
 
+def rings_held(cv):
+    """Names of the rings the supervisor holds (memfd:<camera>)."""
+    d = f"/proc/{cv.proc.pid}/fd"
+    names = []
+    for fd in os.listdir(d):
+        try:
+            target = os.readlink(f"{d}/{fd}")
+        except OSError:
+            continue
+        if target.startswith("/memfd:"):
+            names.append(target[len("/memfd:"):].split(" ")[0])
+    return sorted(names)
+
+
 def test_on_demand_starts_on_use_and_stops_when_idle(camvisor):
-    cv = camvisor({"lazy": TESTSRC + "mode = on-demand\nidle_timeout = 2\n"})
+    """An on-demand camera holds no worker and no ring while nobody watches (500 idle ones once
+    held 3 GiB of rings): both come with the first viewer and go after idle_timeout."""
+    cv = camvisor({"lazy": TESTSRC + "mode = on-demand\nidle_timeout = 2\n", "always": TESTSRC})
     time.sleep(1)
     assert cv.worker_pid("lazy") is None, "on-demand camera started without a viewer"
+    assert rings_held(cv) == ["always"]
     t = time.monotonic()
     streams = ffprobe(cv.url("lazy"))
     assert streams[0]["codec_name"] == "h264"
     assert time.monotonic() - t < 10
     wait_for(lambda: cv.worker_pid("lazy") is None, 2 + 5, what="idle stop")
+    assert rings_held(cv) == ["always"]
+    # And again: a new ring for the next viewer.
+    assert ffprobe(cv.url("lazy"))[0]["codec_name"] == "h264"
 
 
 def test_reload_adds_removes_and_keeps_untouched(camvisor):
