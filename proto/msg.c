@@ -85,6 +85,10 @@ static const struct cv_field unsubscribe_fields[] = {
 };
 static const struct cv_field doorbell_fields[] = {
     FLD(struct cv_msg_doorbell, id, F_U32, true),
+    FLD(struct cv_msg_doorbell, variant, F_STR, false),
+};
+static const struct cv_field variant_fields[] = {
+    FLD(struct cv_msg_variant, variant, F_STR, true),
 };
 static const struct cv_field status_fields[] = {
     FLD(struct cv_msg_status, state, F_U32, true),
@@ -119,6 +123,8 @@ static const struct {
     [CV_MSG_RTSP_SETTINGS] = TYPE("rtsp_settings", rtsp_settings_fields),
     [CV_MSG_KEYFRAME] = TYPE("keyframe", keyframe_fields),
     [CV_MSG_RING] = TYPE("ring", ring_fields),
+    [CV_MSG_VARIANT_START] = TYPE("variant_start", variant_fields),
+    [CV_MSG_VARIANT_STOP] = TYPE("variant_stop", variant_fields),
 };
 
 const char *cv_msg_type_name(uint32_t type)

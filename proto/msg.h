@@ -38,6 +38,8 @@ enum cv_msg_type {
     CV_MSG_RTSP_SETTINGS, /* sup -> camvisor-rtsp: its [rtsp] section */
     CV_MSG_KEYFRAME,      /* consumer -> sup: sub_id; sup -> worker: a keyframe, please */
     CV_MSG_RING,          /* sup -> worker: fd: a new ring to move to; worker -> sup: moved */
+    CV_MSG_VARIANT_START, /* sup -> worker: variant; fd: its ring (rw): produce it */
+    CV_MSG_VARIANT_STOP,  /* sup -> worker: variant: nobody wants it any more */
     CV_MSG_TYPE_COUNT,
 };
 
@@ -128,6 +130,11 @@ struct cv_msg_unsubscribe {
 
 struct cv_msg_doorbell {
     uint32_t id;
+    char variant[CV_VARIANT_MAX]; /* add: ring it after each frame of this variant's ring */
+};
+
+struct cv_msg_variant {
+    char variant[CV_VARIANT_MAX];
 };
 
 struct cv_msg_status {
@@ -155,6 +162,7 @@ struct cv_msg {
         struct cv_msg_rtsp_settings rtsp_settings;
         struct cv_msg_keyframe keyframe;
         struct cv_msg_ring ring;
+        struct cv_msg_variant variant;
     } u;
 };
 

@@ -112,6 +112,8 @@ static struct cv_cam *cv_sup_cam_new(struct cv_sup *sup, const struct cv_camera_
     cam->cfg = *cfg;
     cam->ring_fd = -1;
     cam->pending_ring_fd = -1;
+    for (int i = 0; i < CV_SUP_MAX_VARIANTS; i++)
+        cam->variants[i].ring_fd = -1;
     /*
      * An auto ring starts at the default and is resized once the stream has been measured. An
      * on-demand camera gets its ring at its first subscription and gives it back when it goes
@@ -147,6 +149,15 @@ static struct cv_cam *cv_sup_cam_new(struct cv_sup *sup, const struct cv_camera_
     return cam;
 }
 
+static void cv_sup_variant_free(struct cv_variant_ring *v)
+{
+    if (v->ring_fd >= 0)
+        close(v->ring_fd);
+    if (v->stop_ev)
+        event_free(v->stop_ev);
+    *v = (struct cv_variant_ring){.ring_fd = -1};
+}
+
 static void cv_sup_cam_free(struct cv_sup *sup, struct cv_cam *cam)
 {
     for (size_t i = 0; i < sup->cam_count; i++) {
@@ -161,6 +172,8 @@ static void cv_sup_cam_free(struct cv_sup *sup, struct cv_cam *cam)
         close(cam->ring_fd);
     if (cam->pending_ring_fd >= 0)
         close(cam->pending_ring_fd);
+    for (int i = 0; i < CV_SUP_MAX_VARIANTS; i++)
+        cv_sup_variant_free(&cam->variants[i]);
     free(cam);
 }
 
@@ -186,7 +199,71 @@ static void cv_sup_send_doorbell(struct cv_sub *s)
 {
     struct cv_msg m = {.type = CV_MSG_DOORBELL_ADD};
     m.u.doorbell.id = s->bell_id;
+    snprintf(m.u.doorbell.variant, sizeof(m.u.doorbell.variant), "%s",
+             s->variant ? s->variant->name : CV_VARIANT_NATIVE);
     cv_sup_send(&s->cam->worker, &m, &s->efd, 1);
+}
+
+/* ---- variant rings ----------------------------------------------------------------------- */
+
+static void cv_sup_variant_start(struct cv_cam *cam, struct cv_variant_ring *v)
+{
+    struct cv_msg m = {.type = CV_MSG_VARIANT_START};
+    snprintf(m.u.variant.variant, sizeof(m.u.variant.variant), "%s", v->name);
+    cv_sup_send(&cam->worker, &m, &v->ring_fd, 1);
+}
+
+static void cv_sup_variant_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_variant_ring *v = arg;
+    if (v->demand > 0)
+        return;
+    struct cv_msg m = {.type = CV_MSG_VARIANT_STOP};
+    snprintf(m.u.variant.variant, sizeof(m.u.variant.variant), "%s", v->name);
+    cv_sup_send(&v->cam->worker, &m, NULL, 0);
+    cv_info("camera %s: variant %s unused for %u ms, stopped", v->cam->cfg.name, v->name,
+            CV_SUP_VARIANT_LINGER_MS);
+    cv_sup_variant_free(v);
+}
+
+/* The ring of (cam, name), made (and its production started) at its first subscription. */
+static struct cv_variant_ring *cv_sup_variant_get(struct cv_sup *sup, struct cv_cam *cam,
+                                                  const char *name)
+{
+    struct cv_variant_ring *free_slot = NULL;
+    for (int i = 0; i < CV_SUP_MAX_VARIANTS; i++) {
+        struct cv_variant_ring *v = &cam->variants[i];
+        if (v->name[0] && strcmp(v->name, name) == 0)
+            return v;
+        if (!v->name[0] && !free_slot)
+            free_slot = v;
+    }
+    if (!free_slot)
+        return NULL;
+    struct cv_variant_ring *v = free_slot;
+    *v = (struct cv_variant_ring){.ring_fd = -1, .cam = cam};
+    v->stop_ev = evtimer_new(sup->base, cv_sup_variant_stop_cb, v);
+    if (!v->stop_ev || cv_sup_ring_create(cam, cam->ring_bytes, &v->ring_fd) < 0) {
+        cv_sup_variant_free(v);
+        return NULL;
+    }
+    snprintf(v->name, sizeof(v->name), "%s", name);
+    cv_info("camera %s: variant %s wanted, starting it", cam->cfg.name, name);
+    cv_sup_variant_start(cam, v); /* a worker not running yet gets it when it starts */
+    return v;
+}
+
+static void cv_sup_variant_demand(struct cv_variant_ring *v, int delta)
+{
+    v->demand = (uint32_t)((int)v->demand + delta);
+    if (v->demand > 0) {
+        event_del(v->stop_ev);
+        return;
+    }
+    struct timeval tv = {CV_SUP_VARIANT_LINGER_MS / 1000, (CV_SUP_VARIANT_LINGER_MS % 1000) * 1000};
+    evtimer_add(v->stop_ev, &tv);
 }
 
 /* Unlinks and frees s; the worker forgets its doorbell. */
@@ -201,6 +278,8 @@ static void cv_sup_sub_drop(struct cv_sup *sup, struct cv_sub *s)
     struct cv_msg m = {.type = CV_MSG_DOORBELL_DEL};
     m.u.doorbell.id = s->bell_id;
     cv_sup_send(&s->cam->worker, &m, NULL, 0);
+    if (s->variant)
+        cv_sup_variant_demand(s->variant, -1);
     cv_sup_demand(s->cam, -1);
     close(s->efd);
     free(s);
@@ -228,8 +307,8 @@ static void cv_sup_ring_adopt(struct cv_sup *sup, struct cv_cam *cam, int fd, ui
     cam->ring_fd = fd;
     cam->ring_bytes = size;
     for (struct cv_sub *s = sup->subs; s; s = s->next) {
-        if (s->cam != cam)
-            continue;
+        if (s->cam != cam || s->variant)
+            continue; /* a variant's subscribers are on the variant's ring */
         int ro = cv_ring_reopen_readonly(fd);
         if (ro < 0)
             continue; /* that consumer stays on the old ring until it resubscribes */
@@ -335,7 +414,14 @@ static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
         close(efd);
         return;
     }
-    int ro = cv_ring_reopen_readonly(cam->ring_fd);
+    struct cv_variant_ring *v = NULL;
+    if (strcmp(req->variant, CV_VARIANT_NATIVE) != 0 &&
+        !(v = cv_sup_variant_get(sup, cam, req->variant))) {
+        cv_sup_reply_subscribed(c, req->sub_id, -ENOMEM, "no room for another variant", -1);
+        close(efd);
+        return;
+    }
+    int ro = cv_ring_reopen_readonly(v ? v->ring_fd : cam->ring_fd);
     struct cv_sub *s = ro >= 0 ? calloc(1, sizeof(*s)) : NULL;
     if (!s) {
         cv_err("camera %s: cannot subscribe: %s", cam->cfg.name,
@@ -351,7 +437,10 @@ static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
                          .cam = cam,
                          .sub_id = req->sub_id,
                          .bell_id = ++sup->next_bell,
+                         .variant = v,
                          .efd = efd};
+    if (v)
+        cv_sup_variant_demand(v, +1);
     sup->subs = s;
     cv_sup_send_doorbell(s);
     cv_sup_reply_subscribed(c, req->sub_id, 0, "", ro);
@@ -436,6 +525,9 @@ static void cv_sup_on_worker_ready(struct cv_sup *sup, struct cv_child *c)
         return;
     }
     cv_sup_send(c, &m, &cam->ring_fd, 1);
+    for (int i = 0; i < CV_SUP_MAX_VARIANTS; i++) /* before the doorbells that follow them */
+        if (cam->variants[i].name[0])
+            cv_sup_variant_start(cam, &cam->variants[i]);
     for (struct cv_sub *s = sup->subs; s; s = s->next)
         if (s->cam == cam)
             cv_sup_send_doorbell(s);

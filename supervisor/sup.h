@@ -43,6 +43,22 @@ struct cv_child {
     bool termed; /* sent SIGTERM: SIGKILL when the timer fires first */
 };
 
+/*
+ * A (camera, variant) ring other than the camera's own, while someone subscribes to it. Made at
+ * the first subscription; the worker is told to produce it; a few seconds after the last
+ * subscription goes, the worker is told to stop and the ring is freed.
+ */
+struct cv_variant_ring {
+    char name[CV_VARIANT_MAX]; /* "" = free slot */
+    int ring_fd;               /* read-write memfd, owned */
+    uint32_t demand;           /* its subscriptions */
+    struct event *stop_ev;     /* owned: the linger after the last one leaves */
+    struct cv_cam *cam;        /* back pointer for stop_ev */
+};
+
+#define CV_SUP_MAX_VARIANTS      4
+#define CV_SUP_VARIANT_LINGER_MS 3000 /* a variant lives on this long after its last viewer */
+
 struct cv_cam {
     struct cv_camera_config cfg; /* copy from the generation that created or changed it */
     int ring_fd;                 /* read-write memfd, owned */
@@ -57,15 +73,17 @@ struct cv_cam {
     struct event *idle_ev;       /* owned: on-demand stop timer */
     struct cv_msg_status status; /* last report from the worker */
     bool removed;
+    struct cv_variant_ring variants[CV_SUP_MAX_VARIANTS];
 };
 
 struct cv_sub {
     struct cv_sub *next;
-    struct cv_child *consumer; /* not owned */
-    struct cv_cam *cam;        /* not owned */
-    uint32_t sub_id;           /* chosen by the consumer */
-    uint32_t bell_id;          /* chosen by us, names the doorbell to the worker */
-    int efd;                   /* the consumer's doorbell eventfd, owned */
+    struct cv_child *consumer;       /* not owned */
+    struct cv_cam *cam;              /* not owned */
+    uint32_t sub_id;                 /* chosen by the consumer */
+    uint32_t bell_id;                /* chosen by us, names the doorbell to the worker */
+    struct cv_variant_ring *variant; /* not owned: NULL for the camera's own ring */
+    int efd;                         /* the consumer's doorbell eventfd, owned */
 };
 
 struct cv_sup {

@@ -12,8 +12,8 @@ static const struct {
     const char *name;
     bool produced; /* a worker can make it today */
 } cv_variants[] = {
-    {CV_VARIANT_NATIVE, true}, {"video", false}, {"h264", false}, {"h265", false},
-    {"opus", false},           {"aac", false},   {"jpeg", false}, {"raw", false},
+    {CV_VARIANT_NATIVE, true}, {"video", true}, {"h264", false}, {"h265", false},
+    {"opus", false},           {"aac", false},  {"jpeg", false}, {"raw", false},
 };
 
 int cv_variant_available(const struct cv_camera_config *cam, const char *variant, char *why,

@@ -21,12 +21,27 @@
 #include "proto/child.h"
 #include "worker/worker.h"
 
-#define CV_WORKER_MAX_BELLS 16
-#define CV_WORKER_STATUS_MS 1000
+#define CV_WORKER_MAX_BELLS    16
+#define CV_WORKER_STATUS_MS    1000
+#define CV_WORKER_MAX_VARIANTS 4
 
 struct cv_doorbell {
     uint32_t id;
-    int fd; /* eventfd, owned */
+    int fd;      /* eventfd, owned */
+    int variant; /* the ring it follows: -1 the camera's own, else an index into variants[] */
+};
+
+/*
+ * One variant this worker writes besides the camera's own stream, while someone wants it. The
+ * only producer today is `video`: the camera's video tracks, passed through (what a viewer who
+ * asked for no audio gets). Transcoding producers (h264, opus, jpeg) will fill the same slot.
+ */
+struct cv_variant_out {
+    char name[CV_VARIANT_MAX];   /* "" = free slot */
+    struct cv_ring_writer *ring; /* owned */
+    int fd;                      /* owned */
+    int map[CV_MAX_TRACKS];      /* camera track -> this ring's track, -1 when not carried */
+    struct cv_stream_info info;
 };
 
 struct cv_worker {
@@ -41,6 +56,7 @@ struct cv_worker {
     struct cv_stream_info info;
     struct cv_doorbell bells[CV_WORKER_MAX_BELLS];
     int bell_count;
+    struct cv_variant_out variants[CV_WORKER_MAX_VARIANTS];
 
     /* Figures for the status report. */
     enum cv_worker_state state;
@@ -62,6 +78,20 @@ const char *cv_worker_camera(const struct cv_worker *w)
     return w->cam.name;
 }
 
+/* The variant's tracks out of the camera's: for `video`, its video tracks. */
+static void cv_variant_derive(struct cv_variant_out *v, const struct cv_stream_info *in)
+{
+    memset(&v->info, 0, sizeof(v->info));
+    for (uint32_t i = 0; i < CV_MAX_TRACKS; i++)
+        v->map[i] = -1;
+    for (uint32_t i = 0; i < in->track_count; i++) {
+        if (in->tracks[i].kind != CV_TRACK_VIDEO)
+            continue;
+        v->map[i] = (int)v->info.track_count;
+        v->info.tracks[v->info.track_count++] = in->tracks[i];
+    }
+}
+
 void cv_worker_set_info(struct cv_worker *w, const struct cv_stream_info *info)
 {
     if (memcmp(&w->info, info, sizeof(*info)) == 0)
@@ -69,14 +99,39 @@ void cv_worker_set_info(struct cv_worker *w, const struct cv_stream_info *info)
     w->info = *info;
     int rc = cv_ring_writer_set_info(w->ring, info);
     CV_ASSERT(rc == 0);
+    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
+        struct cv_variant_out *v = &w->variants[i];
+        if (!v->name[0])
+            continue;
+        cv_variant_derive(v, info);
+        if (v->info.track_count)
+            cv_ring_writer_set_info(v->ring, &v->info);
+    }
 }
 
-static void cv_worker_ring_bells(struct cv_worker *w)
+static void cv_worker_ring_bells(struct cv_worker *w, int variant)
 {
     static const uint64_t one = 1;
     for (int i = 0; i < w->bell_count; i++) {
+        if (w->bells[i].variant != variant)
+            continue;
         ssize_t n = write(w->bells[i].fd, &one, sizeof(one));
         (void)n; /* EAGAIN means the counter is already huge: the reader is awake anyway */
+    }
+}
+
+/* The frame into every variant that carries its track. */
+static void cv_worker_publish_variants(struct cv_worker *w, const struct cv_frame *f,
+                                       const uint8_t *data)
+{
+    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
+        struct cv_variant_out *v = &w->variants[i];
+        if (!v->name[0] || v->map[f->track] < 0)
+            continue;
+        struct cv_frame vf = *f;
+        vf.track = (uint32_t)v->map[f->track];
+        if (cv_ring_write(v->ring, &vf, data, f->len) == 0)
+            cv_worker_ring_bells(w, i);
     }
 }
 
@@ -95,6 +150,7 @@ void cv_worker_publish(struct cv_worker *w, uint32_t track, const uint8_t *data,
         cv_warn("dropped a %zu-byte frame: %s", len, strerror(-rc));
         return;
     }
+    cv_worker_publish_variants(w, &f, data);
     w->frames++;
     w->bytes += len;
     if (w->info.tracks[track].kind == CV_TRACK_VIDEO) {
@@ -105,7 +161,7 @@ void cv_worker_publish(struct cv_worker *w, uint32_t track, const uint8_t *data,
             w->last_key_ns = arrival_ns;
         }
     }
-    cv_worker_ring_bells(w);
+    cv_worker_ring_bells(w, -1);
 }
 
 void cv_worker_set_state(struct cv_worker *w, enum cv_worker_state state, const char *error)
@@ -244,14 +300,88 @@ out:
     free(buf);
 }
 
-static void cv_worker_bell_add(struct cv_worker *w, uint32_t id, int fd)
+static int cv_worker_variant_index(const struct cv_worker *w, const char *name)
+{
+    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++)
+        if (w->variants[i].name[0] && strcmp(w->variants[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * Starts writing a variant into the ring fd (owned from here). The frames since the newest
+ * keyframe of the camera's ring are copied in first, so its first viewer starts at once.
+ */
+static void cv_worker_variant_start(struct cv_worker *w, const char *name, int fd)
+{
+    int slot = -1;
+    for (int i = 0; i < CV_WORKER_MAX_VARIANTS && slot < 0; i++)
+        if (!w->variants[i].name[0])
+            slot = i;
+    if (strcmp(name, "video") != 0 || slot < 0 || cv_worker_variant_index(w, name) >= 0) {
+        cv_warn("variant %s not started (%s)", name,
+                slot < 0 ? "too many variants" : "unknown here, or running already");
+        close(fd);
+        return;
+    }
+    struct cv_variant_out *v = &w->variants[slot];
+    if (cv_ring_writer_open(fd, &v->ring) < 0) {
+        cv_err("variant %s: cannot open its ring", name);
+        close(fd);
+        return;
+    }
+    snprintf(v->name, sizeof(v->name), "%s", name);
+    v->fd = fd;
+    cv_variant_derive(v, &w->info);
+    if (v->info.track_count)
+        cv_ring_writer_set_info(v->ring, &v->info);
+    struct cv_ring_reader *own = NULL;
+    uint8_t *buf = malloc(CV_RING_MAX_FRAME);
+    unsigned copied = 0;
+    if (buf && cv_ring_reader_open(w->ring_fd, &own) == 0) {
+        struct cv_frame f;
+        while (cv_ring_read(own, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK) {
+            if (f.track >= CV_MAX_TRACKS || v->map[f.track] < 0)
+                continue;
+            f.flags &= ~(uint32_t)CV_FRAME_DISCONT;
+            f.track = (uint32_t)v->map[f.track];
+            copied += cv_ring_write(v->ring, &f, buf, f.len) == 0;
+        }
+        cv_ring_reader_close(own);
+    }
+    free(buf);
+    cv_info("variant %s: producing (%u tracks, %u frames since the last keyframe copied)", name,
+            v->info.track_count, copied);
+}
+
+static void cv_worker_variant_stop(struct cv_worker *w, const char *name)
+{
+    int i = cv_worker_variant_index(w, name);
+    if (i < 0)
+        return;
+    struct cv_variant_out *v = &w->variants[i];
+    cv_ring_writer_close(v->ring);
+    close(v->fd);
+    *v = (struct cv_variant_out){0};
+    for (int b = 0; b < w->bell_count; b++)
+        if (w->bells[b].variant == i)
+            w->bells[b].variant = -2; /* its subscription is gone too: DOORBELL_DEL follows */
+    cv_info("variant %s: stopped, nobody wants it", name);
+}
+
+static void cv_worker_bell_add(struct cv_worker *w, uint32_t id, int fd, const char *variant)
 {
     if (w->bell_count == CV_WORKER_MAX_BELLS) {
         cv_warn("doorbell %u refused: %d already", id, CV_WORKER_MAX_BELLS);
         close(fd);
         return;
     }
-    w->bells[w->bell_count++] = (struct cv_doorbell){.id = id, .fd = fd};
+    int v = !variant[0] || strcmp(variant, CV_VARIANT_NATIVE) == 0
+                ? -1
+                : cv_worker_variant_index(w, variant);
+    if (v == -1 && variant[0] && strcmp(variant, CV_VARIANT_NATIVE) != 0)
+        v = -2; /* a variant not (yet) produced: rung by nothing until it is */
+    w->bells[w->bell_count++] = (struct cv_doorbell){.id = id, .fd = fd, .variant = v};
 }
 
 static void cv_worker_bell_del(struct cv_worker *w, uint32_t id)
@@ -279,8 +409,16 @@ static int cv_worker_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         return 1;
     }
     if (m->type == CV_MSG_DOORBELL_ADD && nfds == 1) {
-        cv_worker_bell_add(w, m->u.doorbell.id, fds[0]);
+        cv_worker_bell_add(w, m->u.doorbell.id, fds[0], m->u.doorbell.variant);
         return 1;
+    }
+    if (m->type == CV_MSG_VARIANT_START && nfds == 1) {
+        cv_worker_variant_start(w, m->u.variant.variant, fds[0]);
+        return 1;
+    }
+    if (m->type == CV_MSG_VARIANT_STOP) {
+        cv_worker_variant_stop(w, m->u.variant.variant);
+        return 0;
     }
     if (m->type == CV_MSG_DOORBELL_DEL)
         cv_worker_bell_del(w, m->u.doorbell.id);
@@ -356,6 +494,9 @@ out:
         w.src->stop(w.src_state);
     for (int i = 0; i < w.bell_count; i++)
         close(w.bells[i].fd);
+    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++)
+        if (w.variants[i].name[0])
+            cv_worker_variant_stop(&w, w.variants[i].name);
     if (w.ring)
         cv_ring_writer_close(w.ring);
     if (w.ring_fd >= 0)

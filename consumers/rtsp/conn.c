@@ -502,6 +502,25 @@ void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *c)
 }
 
 /* Binds the conn to the camera named by the request path (and keeps the query aside). */
+/*
+ * The variant a query asks for. Video and no audio (`?video`, `?video=h264`) is the `video`
+ * variant, the camera's video tracks only, made by its worker while wanted: the first variant,
+ * on the path that transcoded ones will take. Everything else is the camera's own stream, from
+ * which the query then picks tracks.
+ */
+static const char *cv_conn_variant_for(const char *query)
+{
+    char key[32], val[128];
+    bool video = false, other = false;
+    for (const char *cur = query; cv_query_next(&cur, key, sizeof(key), val, sizeof(val)) == 0;) {
+        if (!strcmp(key, "video"))
+            video = true;
+        else if (!strcmp(key, "audio") || !strcmp(key, "mp4"))
+            other = true;
+    }
+    return video && !other ? "video" : CV_VARIANT_NATIVE;
+}
+
 static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *camera, size_t clen,
                              char *query, size_t qlen)
 {
@@ -524,7 +543,7 @@ static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *came
     if (c->feed && strcmp(c->feed->camera, camera) != 0)
         return 455; /* one camera per session */
     if (!c->feed) {
-        c->feed = cv_rtsp_feed_get(c->srv, camera);
+        c->feed = cv_rtsp_feed_get(c->srv, camera, cv_conn_variant_for(query));
         if (!c->feed)
             return 500;
         cv_feed_viewer_attach(c->feed->feed, &c->view);

@@ -204,10 +204,12 @@ static void cv_rtsp_feed_free(struct cv_rtsp_feed *f)
     free(f);
 }
 
-struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camera)
+struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camera,
+                                      const char *variant)
 {
     for (struct cv_rtsp_feed *f = srv->feeds; f; f = f->next) {
-        if (strcmp(f->camera, camera) == 0 && cv_feed_status(f->feed, NULL) >= 0) {
+        if (strcmp(f->camera, camera) == 0 && strcmp(f->variant, variant) == 0 &&
+            cv_feed_status(f->feed, NULL) >= 0) {
             f->refs++;
             return f;
         }
@@ -218,12 +220,13 @@ struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camer
     f->srv = srv;
     f->refs = 1;
     snprintf(f->camera, sizeof(f->camera), "%s", camera);
+    snprintf(f->variant, sizeof(f->variant), "%s", variant);
     f->next = srv->feeds;
     srv->feeds = f;
     f->arena = malloc(CV_RTSP_ARENA);
     f->pkts = calloc(CV_RTSP_MAX_PKTS, sizeof(*f->pkts));
     if (f->arena && f->pkts)
-        f->feed = cv_feed_open(&srv->proc.feeds, camera, CV_VARIANT_NATIVE, &cv_rtsp_feed_ops, f);
+        f->feed = cv_feed_open(&srv->proc.feeds, camera, variant, &cv_rtsp_feed_ops, f);
     if (!f->feed) {
         cv_rtsp_feed_free(f);
         return NULL;

@@ -55,6 +55,7 @@ struct cv_rtsp_feed {
     struct cv_rtsp_srv *srv;
     struct cv_feed *feed; /* owned: the subscription (common/consumer/feed.h) */
     char camera[CV_NAME_MAX];
+    char variant[CV_VARIANT_MAX];
     const struct cv_stream_info *info; /* the feed's codec parameters */
     int refs;                          /* conns that described or set up this feed */
     struct cv_rtp_packer packers[CV_MAX_TRACKS];
@@ -143,7 +144,8 @@ struct cv_rtsp_srv {
 };
 
 /* feed.c */
-struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camera);
+struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camera,
+                                      const char *variant);
 void cv_rtsp_feed_put(struct cv_rtsp_feed *feed);
 /* The frames since the newest keyframe, sent at once to a session that starts playing. */
 struct cv_rtsp_catchup {

@@ -121,3 +121,31 @@ def test_file_source_loops(camvisor, tmp_path):
     # 100 frames is 4 s: the 2 s clip must have looped at least once.
     took, _ = ffmpeg_frames(cv.url("clip"), 100)
     assert took < 20
+
+
+def test_video_variant_made_while_wanted(camvisor, tmp_path):
+    """`?video` (video, no audio) is the camera's `video` variant: a ring of its own that the
+    worker fills while someone watches it and stops a few seconds after the last viewer leaves,
+    the path transcoded variants will take. Viewers of the camera's own stream are untouched."""
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "2",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", str(clip)],
+        check=True, timeout=60)
+    cv = camvisor({"clip": f"url = file:{clip}\n"})
+    assert sorted(s["codec_name"] for s in ffprobe(cv.url("clip"))) == ["aac", "h264"]
+    assert "variant video" not in cv.logs()
+    assert [s["codec_name"] for s in ffprobe(cv.url("clip", "video"))] == ["h264"]
+    took, _ = ffmpeg_frames(cv.url("clip", "video=h264"), 50)
+    assert took < 15
+    log = cv.logs()
+    assert "variant video wanted, starting it" in log
+    assert "variant video: producing (1 tracks" in log
+    # Gone a few seconds after the last viewer.
+    wait_for(lambda: "variant video: stopped" in cv.logs(), 15, what="the variant stopped")
+    assert "variant video unused for 3000 ms, stopped" in cv.logs()
+    # And made again on demand; the camera's own stream never stopped.
+    assert [s["codec_name"] for s in ffprobe(cv.url("clip", "video"))] == ["h264"]
+    assert cv.logs().count("variant video wanted, starting it") == 2
+    assert sorted(s["codec_name"] for s in ffprobe(cv.url("clip"))) == ["aac", "h264"]

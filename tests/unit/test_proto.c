@@ -92,6 +92,9 @@ static void sample(uint32_t type, struct cv_msg *m)
         break;
     case CV_MSG_UNSUBSCRIBE: m->u.unsubscribe.sub_id = 7; break;
     case CV_MSG_DOORBELL_ADD:
+        m->u.doorbell.id = 3;
+        strcpy(m->u.doorbell.variant, "video");
+        break;
     case CV_MSG_DOORBELL_DEL: m->u.doorbell.id = 3; break;
     case CV_MSG_STATUS:
         /* Field by field: a struct literal may leave its padding undefined. */
@@ -110,6 +113,8 @@ static void sample(uint32_t type, struct cv_msg *m)
         break;
     case CV_MSG_KEYFRAME: m->u.keyframe.sub_id = 7; break;
     case CV_MSG_RING: m->u.ring.size = 1u << 20; break;
+    case CV_MSG_VARIANT_START:
+    case CV_MSG_VARIANT_STOP: strcpy(m->u.variant.variant, "video"); break;
     default: fail_msg("message type %u has no sample: add one (and its golden bytes)", type);
     }
 }

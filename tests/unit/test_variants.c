@@ -16,6 +16,7 @@ static void test_variants(void **state)
     struct cv_camera_config cam = {.name = "door"};
     char why[128] = "";
     assert_int_equal(cv_variant_available(&cam, "native", why, sizeof(why)), 0);
+    assert_int_equal(cv_variant_available(&cam, "video", why, sizeof(why)), 0);
     assert_int_equal(cv_variant_available(&cam, "jpeg", why, sizeof(why)), -EOPNOTSUPP);
     assert_string_equal(why, "camera door: variant jpeg is not produced yet");
     assert_int_equal(cv_variant_available(&cam, "NATIVE", why, sizeof(why)), -EINVAL);
