@@ -55,7 +55,16 @@
 #define CV_SRC_RTSP_TIMEOUT_MS     5000 /* connect (resolve, TCP, TLS), and each answer */
 #define CV_SRC_RTSP_STALL_MS       5000 /* playing but no access unit for this long: reconnect */
 #define CV_SRC_RTSP_TICK_MS        500  /* stall, keep-alive and receiver-report checks */
-#define CV_SRC_RTSP_RR_MS          5000 /* RTCP receiver reports */
+#define CV_SRC_RTSP_RR_MS          5000 /* RTCP receiver reports over UDP */
+/*
+ * ... and over TCP, much less often. GStreamer's RTSP server (and the cameras built on it)
+ * holds a TCP client's next frame back by one frame interval each time it receives RTCP from
+ * that client: with a report every 5 s, a 25 fps stream lost 40 ms every 5 s, through camvisor
+ * and just as much straight to GStreamer's own client, which sends them too (bench/camera_gaps.py,
+ * bench/RESULTS.md §11). Over TCP the RTSP keep-alive holds the session; the report stays, for
+ * cameras that watch RTCP for liveness, at a cadence well inside their 60 s session timeout.
+ */
+#define CV_SRC_RTSP_RR_TCP_MS 30000
 #define CV_SRC_RTSP_BACKOFF_MIN_MS 500
 #define CV_SRC_RTSP_BACKOFF_MAX_MS 10000
 #define CV_SRC_RTSP_LOUD_TRIES     3     /* failed attempts logged as warnings, then debug ... */
@@ -119,6 +128,11 @@ struct cv_src_rtsp {
 static void cv_src_rtsp_setup(struct cv_src_rtsp_conn *c);
 
 /* ---- failure and reconnect ---------------------------------------------------------------- */
+
+static uint64_t cv_src_rtsp_rr_ms(const struct cv_src_rtsp_conn *c)
+{
+    return c->udp ? CV_SRC_RTSP_RR_MS : CV_SRC_RTSP_RR_TCP_MS;
+}
 
 __attribute__((format(printf, 3, 4))) static void cv_src_rtsp_fail(struct cv_src_rtsp *s, int err,
                                                                    const char *fmt, ...)
@@ -446,7 +460,7 @@ static void cv_src_rtsp_on_play(struct cv_src_rtsp_conn *c, const struct cv_rtsp
     cv_rtspc_session(c->client, &timeout);
     uint64_t now = cv_clock_mono_ns();
     c->phase = CV_PH_PLAYING;
-    c->next_rr_ns = now + CV_SRC_RTSP_RR_MS * 1000000ull;
+    c->next_rr_ns = now + cv_src_rtsp_rr_ms(c) * 1000000ull;
     c->next_ka_ns = now + (uint64_t)(timeout ? timeout : 60) * 500000000ull;
     cv_dbg("playing %s, %u tracks over %s", s->log_url, c->track_count, c->udp ? "udp" : "tcp");
 }
@@ -533,7 +547,7 @@ static void cv_src_rtsp_tick(evutil_socket_t fd, short what, void *arg)
     if (now >= c->next_rr_ns) {
         for (unsigned i = 0; i < c->track_count; i++)
             cv_rtsp_track_send_rr(&c->tracks[i], c->client, now);
-        c->next_rr_ns = now + CV_SRC_RTSP_RR_MS * 1000000ull;
+        c->next_rr_ns = now + cv_src_rtsp_rr_ms(c) * 1000000ull;
     }
     if (now >= c->next_ka_ns) {
         unsigned timeout;
