@@ -4,9 +4,19 @@
 #include "common/base/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static void cv_chan_queued_free(struct cv_chan_queued *e)
+{
+    free(e->buf);
+    for (int i = 0; i < e->nfds; i++)
+        close(e->fds[i]);
+    *e = (struct cv_chan_queued){0};
+}
 
 int cv_chan_pair(int sv[2])
 {
@@ -15,16 +25,10 @@ int cv_chan_pair(int sv[2])
     return 0;
 }
 
-int cv_chan_send(int sock, const struct cv_msg *m, const int *fds, int nfds)
+/* One encoded datagram with its descriptors: all of it, or -EAGAIN and nothing. */
+static int cv_chan_send_raw(int sock, const uint8_t *buf, size_t len, const int *fds, int nfds)
 {
-    uint8_t buf[CV_PROTO_MAX_MSG];
-    if (nfds < 0 || nfds > CV_PROTO_MAX_FDS)
-        return -EINVAL;
-    int len = cv_msg_encode(m, buf, sizeof(buf));
-    if (len < 0)
-        return len;
-
-    struct iovec iov = {.iov_base = buf, .iov_len = (size_t)len};
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int) * CV_PROTO_MAX_FDS)];
@@ -47,6 +51,78 @@ int cv_chan_send(int sock, const struct cv_msg *m, const int *fds, int nfds)
     if (n < 0)
         return errno == ECONNRESET ? -EPIPE : -errno;
     return 0;
+}
+
+int cv_chan_send(int sock, const struct cv_msg *m, const int *fds, int nfds)
+{
+    uint8_t buf[CV_PROTO_MAX_MSG];
+    if (nfds < 0 || nfds > CV_PROTO_MAX_FDS)
+        return -EINVAL;
+    int len = cv_msg_encode(m, buf, sizeof(buf));
+    if (len < 0)
+        return len;
+    return cv_chan_send_raw(sock, buf, (size_t)len, fds, nfds);
+}
+
+int cv_chan_out_send(struct cv_chan_out *o, int sock, const struct cv_msg *m, const int *fds,
+                     int nfds)
+{
+    uint8_t buf[CV_PROTO_MAX_MSG];
+    if (nfds < 0 || nfds > CV_PROTO_MAX_FDS)
+        return -EINVAL;
+    int len = cv_msg_encode(m, buf, sizeof(buf));
+    if (len < 0)
+        return len;
+    if (o->count == 0) {
+        int rc = cv_chan_send_raw(sock, buf, (size_t)len, fds, nfds);
+        if (rc != -EAGAIN)
+            return rc;
+    }
+    if (o->count == CV_CHAN_QUEUE)
+        return -ENOBUFS;
+    struct cv_chan_queued *e = &o->q[(o->head + o->count) % CV_CHAN_QUEUE];
+    *e = (struct cv_chan_queued){.buf = malloc((size_t)len), .len = (size_t)len};
+    if (!e->buf)
+        return -ENOMEM;
+    memcpy(e->buf, buf, (size_t)len);
+    for (int i = 0; i < nfds; i++) {
+        e->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+        if (e->fds[i] < 0) {
+            int err = -errno;
+            e->nfds = i;
+            cv_chan_queued_free(e);
+            return err;
+        }
+    }
+    e->nfds = nfds;
+    o->count++;
+    return 1;
+}
+
+int cv_chan_out_flush(struct cv_chan_out *o, int sock)
+{
+    while (o->count > 0) {
+        struct cv_chan_queued *e = &o->q[o->head];
+        int rc = cv_chan_send_raw(sock, e->buf, e->len, e->fds, e->nfds);
+        if (rc == -EAGAIN)
+            return 1;
+        if (rc < 0)
+            return rc;
+        cv_chan_queued_free(e);
+        o->head = (o->head + 1) % CV_CHAN_QUEUE;
+        o->count--;
+    }
+    return 0;
+}
+
+void cv_chan_out_clear(struct cv_chan_out *o)
+{
+    while (o->count > 0) {
+        cv_chan_queued_free(&o->q[o->head]);
+        o->head = (o->head + 1) % CV_CHAN_QUEUE;
+        o->count--;
+    }
+    o->head = 0;
 }
 
 int cv_chan_recv(int sock, struct cv_msg *m, int *fds, int *nfds)

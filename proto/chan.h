@@ -33,4 +33,34 @@ int cv_chan_drain(int sock, struct cv_msg *m, cv_chan_handler fn, void *ctx, int
 /* A connected SOCK_SEQPACKET pair, both ends close-on-exec and non-blocking. */
 int cv_chan_pair(int sv[2]);
 
+/*
+ * What the supervisor sends a child that is slow to read: messages the socket would not take
+ * wait here, in order, with their descriptors (duplicated), until the socket is writable again.
+ * Nothing is dropped: when CV_CHAN_QUEUE messages wait, the peer is stuck and the sender must
+ * treat it as such (the supervisor kills and restarts it), never skip a message.
+ */
+#define CV_CHAN_QUEUE 64
+
+struct cv_chan_out {
+    struct cv_chan_queued {
+        uint8_t *buf; /* owned: the encoded message */
+        size_t len;
+        int fds[CV_PROTO_MAX_FDS]; /* owned duplicates */
+        int nfds;
+    } q[CV_CHAN_QUEUE];
+    unsigned head, count;
+};
+
+/*
+ * Sends now when nothing waits and the socket takes it, else queues. 0 sent, 1 queued (flush
+ * when the socket is writable), -ENOBUFS the queue is full (the peer is stuck), or another
+ * negative errno (the peer is gone, the message is invalid).
+ */
+int cv_chan_out_send(struct cv_chan_out *o, int sock, const struct cv_msg *m, const int *fds,
+                     int nfds);
+/* Sends what waits. 0 when nothing is left, 1 when the socket filled again, or -errno. */
+int cv_chan_out_flush(struct cv_chan_out *o, int sock);
+/* Drops what waits (the peer is gone), closing its descriptors. */
+void cv_chan_out_clear(struct cv_chan_out *o);
+
 #endif

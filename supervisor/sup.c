@@ -58,16 +58,35 @@ static uint32_t cv_sup_random(void)
     return r;
 }
 
+/*
+ * To a child, in order, whatever its socket can take now: the rest waits in c->out. A child
+ * that leaves CV_CHAN_QUEUE messages unread is stuck; it is killed (and, like any death,
+ * restarted with a fresh state) rather than sent an incomplete picture.
+ */
 static void cv_sup_send(struct cv_child *c, const struct cv_msg *m, const int *fds, int nfds)
 {
     if (c->ctl < 0)
         return;
-    int rc = cv_chan_send(c->ctl, m, fds, nfds);
-    if (rc < 0) {
-        char name[96];
+    char name[96];
+    int rc = cv_chan_out_send(&c->out, c->ctl, m, fds, nfds);
+    if (rc == 1) {
+        event_add(c->wr_ev, NULL);
+    } else if (rc == -ENOBUFS) {
+        cv_err("%s: pid %d leaves %d control messages unread: stuck, killing it",
+               cv_child_name(c, name, sizeof(name)), (int)c->pid, CV_CHAN_QUEUE);
+        kill(c->pid, SIGKILL);
+    } else if (rc < 0) { /* gone: its death is on the way */
         cv_warn("sending %s to %s failed: %s", cv_msg_type_name(m->type),
                 cv_child_name(c, name, sizeof(name)), strerror(-rc));
     }
+}
+
+static void cv_sup_wr_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct cv_child *c = arg;
+    if (cv_chan_out_flush(&c->out, fd) != 1)
+        event_del(c->wr_ev); /* all sent, or the child is gone (its death follows) */
 }
 
 /* ---- cameras ----------------------------------------------------------------------------- */
@@ -570,6 +589,7 @@ static void cv_sup_child_start(struct cv_child *c)
     c->hello = false;
     c->started_ms = c->heard_ms = cv_clock_mono_ms();
     c->ctl_ev = event_new(sup->base, c->ctl, EV_READ | EV_PERSIST, cv_sup_ctl_cb, c);
+    c->wr_ev = event_new(sup->base, c->ctl, EV_WRITE | EV_PERSIST, cv_sup_wr_cb, c);
     event_add(c->ctl_ev, NULL);
     cv_info("%s: started pid %d", name, (int)pid);
 
@@ -627,6 +647,11 @@ static void cv_sup_child_close(struct cv_child *c)
         event_free(c->ctl_ev);
         c->ctl_ev = NULL;
     }
+    if (c->wr_ev) {
+        event_free(c->wr_ev);
+        c->wr_ev = NULL;
+    }
+    cv_chan_out_clear(&c->out);
     if (c->ctl >= 0) {
         close(c->ctl);
         c->ctl = -1;

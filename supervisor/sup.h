@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/chan.h"
 #include "proto/msg.h"
 #include "supervisor/config.h"
 #include "supervisor/proc.h"
@@ -33,6 +34,8 @@ struct cv_child {
     pid_t pid;                     /* 0 when not running */
     int ctl;                       /* our end of its control socket, owned; -1 when not running */
     struct event *ctl_ev;          /* owned */
+    struct event *wr_ev;           /* owned: waits for the socket to take what out holds */
+    struct cv_chan_out out;        /* messages it has not read yet: never dropped (proto/chan.h) */
     struct event *timer;           /* owned: restart backoff, or the deadline after a SIGTERM */
     uint64_t started_ms;
     uint64_t heard_ms; /* its last message (or its start): workers report every second */

@@ -52,10 +52,10 @@
 #include "worker/rtsp-track.h"
 #include "worker/worker.h"
 
-#define CV_SRC_RTSP_TIMEOUT_MS     5000 /* connect (resolve, TCP, TLS), and each answer */
-#define CV_SRC_RTSP_STALL_MS       5000 /* playing but no access unit for this long: reconnect */
-#define CV_SRC_RTSP_TICK_MS        500  /* stall, keep-alive and receiver-report checks */
-#define CV_SRC_RTSP_RR_MS          5000 /* RTCP receiver reports over UDP */
+#define CV_SRC_RTSP_TIMEOUT_MS 5000 /* connect (resolve, TCP, TLS), and each answer */
+#define CV_SRC_RTSP_STALL_MS   5000 /* playing but no access unit for this long: reconnect */
+#define CV_SRC_RTSP_TICK_MS    500  /* stall, keep-alive and receiver-report checks */
+#define CV_SRC_RTSP_RR_MS      5000 /* RTCP receiver reports over UDP */
 /*
  * ... and over TCP, much less often. GStreamer's RTSP server (and the cameras built on it)
  * holds a TCP client's next frame back by one frame interval each time it receives RTCP from
@@ -64,7 +64,7 @@
  * bench/RESULTS.md §11). Over TCP the RTSP keep-alive holds the session; the report stays, for
  * cameras that watch RTCP for liveness, at a cadence well inside their 60 s session timeout.
  */
-#define CV_SRC_RTSP_RR_TCP_MS 30000
+#define CV_SRC_RTSP_RR_TCP_MS      30000
 #define CV_SRC_RTSP_BACKOFF_MIN_MS 500
 #define CV_SRC_RTSP_BACKOFF_MAX_MS 10000
 #define CV_SRC_RTSP_LOUD_TRIES     3     /* failed attempts logged as warnings, then debug ... */
