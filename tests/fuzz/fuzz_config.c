@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* A password in the effective URL never survives into the redacted one. */
         if (u.password[0] && !strstr(c->url_redacted, ":***@"))
             __builtin_trap();
-        if (c->ring_size < CV_CONFIG_RING_MIN || c->ring_size > CV_CONFIG_RING_MAX)
+        if (c->ring_size != CV_CONFIG_RING_AUTO &&
+            (c->ring_size < CV_CONFIG_RING_MIN || c->ring_size > CV_CONFIG_RING_MAX))
             __builtin_trap();
     }
     cv_config_free(cfg);
