@@ -25,6 +25,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/base/outq.h"
 #include "common/base/query.h"
 #include "common/net/rtcp.h"
 #include "common/net/rtsp-auth.h"
@@ -41,11 +42,6 @@ static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void cv_conn_parse(struct cv_rtsp_conn *c);
 static void cv_conn_finish(struct cv_rtsp_conn *c);
 
-static bool cv_conn_backlog_empty(const struct cv_rtsp_conn *c)
-{
-    return c->backlog_off == c->backlog_len;
-}
-
 /*
  * Reads only while there is room for input and no reply waits in the backlog (or, lingering,
  * to drain what the client still sends): this is what bounds a pipelining client.
@@ -54,7 +50,7 @@ static void cv_conn_update_read(struct cv_rtsp_conn *c)
 {
     if (c->dead)
         return;
-    bool want = c->lingering || (cv_conn_backlog_empty(c) && c->in_len < sizeof(c->in));
+    bool want = c->lingering || (cv_outq_empty(&c->outq) && c->in_len < sizeof(c->in));
     if (want)
         event_add(c->rd_ev, NULL);
     else
@@ -69,104 +65,26 @@ static bool cv_conn_gone(int err)
     return err == -EPIPE || err == -ECONNRESET;
 }
 
-static int cv_conn_backlog_add(struct cv_rtsp_conn *c, const void *p, size_t n)
-{
-    if (c->backlog_len - c->backlog_off + n > CV_RTSP_MAX_BACKLOG ||
-        c->srv->backlog_total + n > CV_RTSP_MAX_BACKLOG_ALL)
-        return -ENOBUFS;
-    if (c->backlog_off == c->backlog_len) {
-        c->backlog_off = c->backlog_len = 0;
-        c->backlog_since_ms = cv_clock_mono_ms();
-    }
-    if (c->backlog_len + n > c->backlog_cap) {
-        /* Compact first; grow only if that is not enough. */
-        if (c->backlog_off > 0) {
-            memmove(c->backlog, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
-            c->backlog_len -= c->backlog_off;
-            c->backlog_off = 0;
-        }
-        if (c->backlog_len + n > c->backlog_cap) {
-            size_t cap = c->backlog_cap ? c->backlog_cap : 65536;
-            while (cap < c->backlog_len + n)
-                cap *= 2;
-            uint8_t *b = realloc(c->backlog, cap);
-            if (!b)
-                return -ENOMEM;
-            c->backlog = b;
-            c->backlog_cap = cap;
-        }
-    }
-    memcpy(c->backlog + c->backlog_len, p, n);
-    c->backlog_len += n;
-    c->srv->backlog_total += n;
-    event_add(c->wr_ev, NULL);
-    return 0;
-}
-
-/* Marks n backlog bytes as written. */
-static void cv_conn_backlog_sent(struct cv_rtsp_conn *c, size_t n)
-{
-    c->backlog_off += n;
-    c->srv->backlog_total -= n;
-}
-
-/* Writes iov in full or queues the rest. Returns 0, or <0 when the conn must be dropped. */
+/* Writes iov now or queues the rest (common/base/outq.h). 0, or <0 when the conn must go. */
 static int cv_conn_writev(struct cv_rtsp_conn *c, struct iovec *iov, int iovcnt)
 {
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    size_t done = 0;
-    if (c->backlog_len == c->backlog_off) {
-        while (iovcnt > 0) {
-            int batch = iovcnt > IOV_MAX ? IOV_MAX : iovcnt;
-            ssize_t n = writev(c->fd, iov, batch);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN)
-                    break;
-                return -errno;
-            }
-            done += (size_t)n;
-            /* Step past what went out. */
-            while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-                n -= (ssize_t)iov->iov_len;
-                iov++;
-                iovcnt--;
-            }
-            if (iovcnt > 0 && n > 0) {
-                iov->iov_base = (uint8_t *)iov->iov_base + n;
-                iov->iov_len -= (size_t)n;
-                break; /* the socket is full */
-            }
-        }
-    }
-    if (done == total)
-        return 0;
-    for (int i = 0; i < iovcnt; i++)
-        if (cv_conn_backlog_add(c, iov[i].iov_base, iov[i].iov_len) < 0)
-            return -ENOBUFS;
-    return 0;
+    int rc = cv_outq_writev(&c->outq, c->fd, iov, iovcnt);
+    if (rc == 1)
+        event_add(c->wr_ev, NULL);
+    return rc < 0 ? rc : 0;
 }
 
 static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct cv_rtsp_conn *c = arg;
-    while (c->backlog_off < c->backlog_len) {
-        ssize_t n = write(fd, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                return;
-            cv_rtsp_conn_close(c, cv_conn_gone(-errno) ? NULL : strerror(errno));
-            return;
-        }
-        cv_conn_backlog_sent(c, (size_t)n);
+    int rc = cv_outq_flush(&c->outq, fd);
+    if (rc == 1)
+        return;
+    if (rc < 0) {
+        cv_rtsp_conn_close(c, cv_conn_gone(rc) ? NULL : strerror(-rc));
+        return;
     }
-    c->backlog_off = c->backlog_len = 0;
     event_del(c->wr_ev);
     if (c->closing) {
         cv_conn_finish(c);
@@ -174,7 +92,7 @@ static void cv_conn_write_cb(evutil_socket_t fd, short what, void *arg)
     }
     /* The reply is out: requests that waited behind it are next. */
     cv_conn_parse(c);
-    if (c->closing && !c->dead && cv_conn_backlog_empty(c))
+    if (c->closing && !c->dead && cv_outq_empty(&c->outq))
         cv_conn_finish(c);
     else
         cv_conn_update_read(c);
@@ -762,7 +680,7 @@ static void cv_conn_on_rtcp(struct cv_rtsp_conn *c, const struct cv_rtsp_item *i
 static void cv_conn_parse(struct cv_rtsp_conn *c)
 {
     size_t off = 0;
-    while (off < c->in_len && !c->closing && !c->dead && cv_conn_backlog_empty(c)) {
+    while (off < c->in_len && !c->closing && !c->dead && cv_outq_empty(&c->outq)) {
         struct cv_rtsp_item it;
         int rc = cv_rtsp_next_item(c->in + off, c->in_len - off, sizeof(c->in), &c->msg, &it);
         if (rc == -EAGAIN)
@@ -803,7 +721,7 @@ static void cv_conn_finish(struct cv_rtsp_conn *c)
 {
     if (c->dead || c->lingering)
         return;
-    if (!cv_conn_backlog_empty(c)) {
+    if (!cv_outq_empty(&c->outq)) {
         c->closing = true; /* the write callback comes back here */
         return;
     }
@@ -842,7 +760,7 @@ static void cv_conn_read_cb(evutil_socket_t fd, short what, void *arg)
     cv_conn_parse(c);
     if (c->dead)
         return;
-    if (c->closing && cv_conn_backlog_empty(c))
+    if (c->closing && cv_outq_empty(&c->outq))
         cv_conn_finish(c);
     else
         cv_conn_update_read(c);
@@ -906,7 +824,7 @@ void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
      * Input left over with nothing queued before it is an incomplete request (a complete one
      * would have been handled); input waiting behind an unsent reply is not the client's delay.
      */
-    if (cat->request_timeout_ms && c->in_len > 0 && cv_conn_backlog_empty(c) &&
+    if (cat->request_timeout_ms && c->in_len > 0 && cv_outq_empty(&c->outq) &&
         now_ms - c->req_start_ms > cat->request_timeout_ms) {
         /* Half a request for this long: a slowloris, or a client that lost its way. */
         cv_conn_error(c, 408, 0, "request not complete in time");
@@ -934,8 +852,7 @@ void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
         udp |= c->out[i].setup && c->out[i].udp;
     if (udp && now_ms - c->last_seen_ms > CV_RTSP_SESSION_TIMEOUT * 1000ull)
         cv_rtsp_conn_close(c, "session timed out");
-    else if (c->backlog_len > c->backlog_off &&
-             now_ms - c->backlog_since_ms > CV_RTSP_MAX_BACKLOG_MS)
+    else if (!cv_outq_empty(&c->outq) && now_ms - c->outq.since_ms > CV_RTSP_MAX_BACKLOG_MS)
         cv_rtsp_conn_close(c, "client too slow, behind for 5 s");
 }
 
@@ -987,6 +904,7 @@ void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr 
     }
     c->srv = srv;
     c->fd = fd;
+    cv_outq_init(&c->outq, CV_RTSP_MAX_BACKLOG, &srv->out_budget);
     if (salen > 0 && (size_t)salen <= sizeof(c->peer_sa)) {
         memcpy(&c->peer_sa, sa, (size_t)salen);
         c->peer_salen = (socklen_t)salen;
@@ -1056,8 +974,7 @@ void cv_rtsp_conn_close(struct cv_rtsp_conn *c, const char *why)
     c->dead = true;
     c->state = CV_CONN_INIT;
     srv->conn_count--;
-    srv->backlog_total -= c->backlog_len - c->backlog_off;
-    c->backlog_off = c->backlog_len;
+    cv_outq_free(&c->outq); /* what waited for it counts no more against the process */
     event_del(c->rd_ev);
     event_del(c->wr_ev);
     c->next = srv->dead;
@@ -1076,7 +993,6 @@ void cv_rtsp_conn_reap(struct cv_rtsp_srv *srv)
         event_free(c->rd_ev);
         event_free(c->wr_ev);
         close(c->fd);
-        free(c->backlog);
         free(c);
     }
 }

@@ -158,6 +158,7 @@ int main(void)
     static struct cv_rtsp_srv srv; /* the process's one server, ~100 KiB of scratch included */
     int rc = 1;
     srv.udp_rtp = srv.udp_rtcp = -1;
+    srv.out_budget.max = CV_RTSP_MAX_BACKLOG_ALL;
     if (cv_consumer_init(&srv.proc, "rtsp", &cv_srv_ops, &srv, 500) < 0)
         goto out;
     struct event_base *base = srv.proc.base;

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "common/base/outq.h"
 #include "common/consumer/feed.h"
 #include "common/consumer/process.h"
 #include "common/media/media.h"
@@ -108,12 +109,9 @@ struct cv_rtsp_conn {
     /* input */
     uint8_t in[16384];
     size_t in_len;
-    uint64_t req_start_ms; /* when the incomplete item at the start of in[] began */
-    /* output backlog when the socket is full */
-    uint8_t *backlog;
-    size_t backlog_len, backlog_cap, backlog_off;
-    uint64_t backlog_since_ms; /* when the backlog last went from empty to non-empty */
-    struct cv_rtsp_msg msg;    /* the request being handled */
+    uint64_t req_start_ms;  /* when the incomplete item at the start of in[] began */
+    struct cv_outq outq;    /* what the socket did not take yet (common/base/outq.h) */
+    struct cv_rtsp_msg msg; /* the request being handled */
 };
 
 struct cv_rtsp_srv {
@@ -128,9 +126,9 @@ struct cv_rtsp_srv {
     struct cv_rtsp_conn *dead; /* closed conns, freed by the skeleton's reap */
     int udp_rtp, udp_rtcp;     /* our UDP pair for RTP/AVP unicast, owned */
     uint16_t udp_port;
-    uint32_t conn_count;     /* live conns */
-    size_t backlog_total;    /* bytes queued over all conns, against CV_RTSP_MAX_BACKLOG_ALL */
-    struct event *resume_ev; /* owned: re-enables accepting after running out of fds */
+    uint32_t conn_count;              /* live conns */
+    struct cv_outq_budget out_budget; /* queued over all conns, against CV_RTSP_MAX_BACKLOG_ALL */
+    struct event *resume_ev;          /* owned: re-enables accepting after running out of fds */
     /* Addresses that recently sent bad credentials (password guessing is throttled). */
     struct cv_rtsp_auth_fail {
         struct sockaddr_storage addr; /* port zeroed */
