@@ -87,6 +87,16 @@ static const struct cv_field doorbell_fields[] = {
     FLD(struct cv_msg_doorbell, id, F_U32, true),
     FLD(struct cv_msg_doorbell, variant, F_STR, false),
 };
+static const struct cv_field camera_status_fields[] = {
+    FLD(struct cv_msg_camera_status, camera, F_STR, true),
+    FLD(struct cv_msg_camera_status, state, F_U32, true),
+    FLD(struct cv_msg_camera_status, fps_x100, F_U32, false),
+    FLD(struct cv_msg_camera_status, bitrate, F_U32, false),
+    FLD(struct cv_msg_camera_status, restarts, F_U32, false),
+    FLD(struct cv_msg_camera_status, frames, F_U64, false),
+    FLD(struct cv_msg_camera_status, codecs, F_STR, false),
+    FLD(struct cv_msg_camera_status, error, F_STR, false),
+};
 static const struct cv_field variant_fields[] = {
     FLD(struct cv_msg_variant, variant, F_STR, true),
 };
@@ -125,6 +135,7 @@ static const struct {
     [CV_MSG_RING] = TYPE("ring", ring_fields),
     [CV_MSG_VARIANT_START] = TYPE("variant_start", variant_fields),
     [CV_MSG_VARIANT_STOP] = TYPE("variant_stop", variant_fields),
+    [CV_MSG_CAMERA_STATUS] = TYPE("camera_status", camera_status_fields),
 };
 
 const char *cv_msg_type_name(uint32_t type)

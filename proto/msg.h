@@ -40,6 +40,7 @@ enum cv_msg_type {
     CV_MSG_RING,          /* sup -> worker: fd: a new ring to move to; worker -> sup: moved */
     CV_MSG_VARIANT_START, /* sup -> worker: variant; fd: its ring (rw): produce it */
     CV_MSG_VARIANT_STOP,  /* sup -> worker: variant: nobody wants it any more */
+    CV_MSG_CAMERA_STATUS, /* sup -> consumers that want it: a worker's status, each second */
     CV_MSG_TYPE_COUNT,
 };
 
@@ -133,6 +134,18 @@ struct cv_msg_doorbell {
     char variant[CV_VARIANT_MAX]; /* add: ring it after each frame of this variant's ring */
 };
 
+/* A worker's last status, as the supervisor passes it on (CV_MSG_CAMERA_STATUS). */
+struct cv_msg_camera_status {
+    char camera[CV_NAME_MAX];
+    uint32_t state; /* enum cv_worker_state */
+    uint32_t fps_x100;
+    uint32_t bitrate;
+    uint32_t restarts;
+    uint64_t frames;
+    char codecs[64];
+    char error[128]; /* the camera's last connection error, redacted; "" while streaming */
+};
+
 struct cv_msg_variant {
     char variant[CV_VARIANT_MAX];
 };
@@ -163,6 +176,7 @@ struct cv_msg {
         struct cv_msg_keyframe keyframe;
         struct cv_msg_ring ring;
         struct cv_msg_variant variant;
+        struct cv_msg_camera_status camera_status;
     } u;
 };
 

@@ -23,6 +23,7 @@ static void cv_rtsp_settings(const struct cv_config *cfg, struct cv_msg *m)
 }
 
 const struct cv_role_def cv_roles[] = {
-    {CV_ROLE_RTSP, "rtsp", "camvisor-rtsp", cv_rtsp_listen, cv_rtsp_settings},
+    /* camvisor-rtsp wants the status to say why a camera is not there (503 X-Reason). */
+    {CV_ROLE_RTSP, "rtsp", "camvisor-rtsp", cv_rtsp_listen, true, cv_rtsp_settings},
 };
 const size_t cv_role_count = sizeof(cv_roles) / sizeof(cv_roles[0]);

@@ -6,6 +6,7 @@
 #ifndef CV_SUP_ROLES_H
 #define CV_SUP_ROLES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proto/msg.h"
@@ -18,6 +19,8 @@ struct cv_role_def {
     /* The address it serves; not enabled (empty `listen`) means the process is not run. Its
      * socket is bound by the supervisor and handed over as fd 4, so a restart refuses nobody. */
     const struct cv_listen *(*listen)(const struct cv_config *cfg);
+    /* It is sent every worker's status each second (CV_MSG_CAMERA_STATUS). */
+    bool wants_status;
     /* Its settings message (its section's keys), sent at its start and on every reload. */
     void (*settings)(const struct cv_config *cfg, struct cv_msg *m);
 };

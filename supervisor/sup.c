@@ -755,6 +755,20 @@ static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
     bool changed = st->state != cam->status.state || strcmp(st->codecs, cam->status.codecs) != 0;
     cam->status = *st;
     cv_sup_ring_measure(cam, st);
+    struct cv_msg m = {.type = CV_MSG_CAMERA_STATUS};
+    struct cv_msg_camera_status *cs = &m.u.camera_status;
+    snprintf(cs->camera, sizeof(cs->camera), "%s", cam->cfg.name);
+    cs->state = st->state;
+    cs->fps_x100 = st->fps_x100;
+    cs->bitrate = st->bitrate;
+    cs->restarts = c->restarts;
+    cs->frames = st->frames;
+    snprintf(cs->codecs, sizeof(cs->codecs), "%s", st->codecs);
+    snprintf(cs->error, sizeof(cs->error), "%s", st->error);
+    cv_sup_for_each_consumer(c->sup, k) {
+        if (k->def->wants_status)
+            cv_sup_send(k, &m, NULL, 0);
+    }
     if (changed) /* what the catalogue says of each camera: rare, so sent whole */
         cv_sup_send_catalogue(c->sup);
 }

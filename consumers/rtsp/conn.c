@@ -399,8 +399,14 @@ void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *c)
         if (status < 0 || cv_clock_mono_ms() >= c->describe_deadline_ms) {
             c->describe_pending = false;
             char why[192];
-            snprintf(why, sizeof(why), "%s",
-                     status < 0 ? reason : "camera sent no codec parameters within 10 s");
+            /* The worker's own words when it has any: "connect: Connection refused". */
+            const struct cv_msg_camera_status *cs = cv_rtsp_camera_status(c->srv, c->feed->camera);
+            if (status < 0)
+                snprintf(why, sizeof(why), "%s", reason);
+            else if (cs && cs->error[0])
+                snprintf(why, sizeof(why), "camera not streaming: %.150s", cs->error);
+            else
+                snprintf(why, sizeof(why), "camera sent no codec parameters within 10 s");
             cv_info("%s: 503 %s", c->peer, why);
             char hdr[256];
             snprintf(hdr, sizeof(hdr), "X-Reason: %s\r\n", why);

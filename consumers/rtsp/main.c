@@ -68,6 +68,25 @@ static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_cat
     cv_dbg("catalogue: %u cameras", cat->camera_count);
 }
 
+const struct cv_msg_camera_status *cv_rtsp_camera_status(const struct cv_rtsp_srv *srv,
+                                                         const char *camera)
+{
+    for (uint32_t i = 0; i < srv->cam_status_count; i++)
+        if (strcmp(srv->cam_status[i].camera, camera) == 0)
+            return &srv->cam_status[i];
+    return NULL;
+}
+
+static void cv_srv_on_camera_status(struct cv_rtsp_srv *srv, const struct cv_msg_camera_status *st)
+{
+    struct cv_msg_camera_status *slot =
+        (struct cv_msg_camera_status *)cv_rtsp_camera_status(srv, st->camera);
+    if (!slot && srv->cam_status_count < CV_PROTO_MAX_CAMS)
+        slot = &srv->cam_status[srv->cam_status_count++];
+    if (slot)
+        *slot = *st;
+}
+
 static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
 {
     (void)fds;
@@ -77,6 +96,8 @@ static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         cv_srv_on_catalogue(srv, &m->u.catalogue);
     else if (m->type == CV_MSG_RTSP_SETTINGS)
         srv->settings = m->u.rtsp_settings; /* applies to the next request and tick */
+    else if (m->type == CV_MSG_CAMERA_STATUS)
+        cv_srv_on_camera_status(srv, &m->u.camera_status);
     else
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
     return 0;

@@ -121,6 +121,9 @@ struct cv_rtsp_srv {
     struct cv_msg_catalogue cat;     /* the cameras there are */
     bool have_catalogue;
     struct cv_msg_rtsp_settings settings; /* [rtsp]: auth, default query, limits */
+    /* Each camera's last worker status (CV_MSG_CAMERA_STATUS), to say why one is not there. */
+    struct cv_msg_camera_status cam_status[CV_PROTO_MAX_CAMS];
+    uint32_t cam_status_count;
     struct cv_rtsp_feed *feeds;
     struct cv_rtsp_conn *conns;
     struct cv_rtsp_conn *dead; /* closed conns, freed by the skeleton's reap */
@@ -156,6 +159,10 @@ void cv_rtsp_feed_catch_up_plan(struct cv_rtsp_feed *feed, struct cv_rtsp_catchu
 void cv_rtsp_feed_catch_up_send(struct cv_rtsp_feed *feed, struct cv_rtsp_conn *conn,
                                 struct cv_rtsp_catchup *plan);
 void cv_rtsp_feed_drop_all(struct cv_rtsp_srv *srv, const char *camera);
+
+/* main.c: the last status of camera, or NULL */
+const struct cv_msg_camera_status *cv_rtsp_camera_status(const struct cv_rtsp_srv *srv,
+                                                         const char *camera);
 
 /* conn.c */
 void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr *sa, int salen);

@@ -208,3 +208,18 @@ def test_rtcp_pli_asks_the_worker_for_a_keyframe(camvisor):
     time.sleep(0.5)
     assert cv.logs().count("asked for a keyframe") == 1
     c.close()
+
+
+def test_503_says_why_the_camera_is_not_there(camvisor):
+    """The worker's status reaches camvisor-rtsp each second (camera_status): a viewer of a camera
+    that cannot be reached gets the worker's own reason in the 503, not just a timeout."""
+    from conftest import free_port
+    cv = camvisor({"gone": f"url = rtsp://127.0.0.1:{free_port()}/cam\n"})
+    wait_for(lambda: "Connection refused" in cv.logs(), 15, what="the worker to fail connecting")
+    c = RawClient(cv.rtsp_port)
+    c.s.settimeout(20)
+    r = c.request("DESCRIBE", cv.url("gone"))
+    assert r.startswith("RTSP/1.0 503"), r
+    reason = re.search(r"X-Reason: (.*)\r\n", r).group(1)
+    assert reason.startswith("camera not streaming: ") and "Connection refused" in reason, reason
+    c.close()

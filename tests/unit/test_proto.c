@@ -113,6 +113,16 @@ static void sample(uint32_t type, struct cv_msg *m)
         break;
     case CV_MSG_KEYFRAME: m->u.keyframe.sub_id = 7; break;
     case CV_MSG_RING: m->u.ring.size = 1u << 20; break;
+    case CV_MSG_CAMERA_STATUS:
+        strcpy(m->u.camera_status.camera, "door");
+        m->u.camera_status.state = 3;
+        m->u.camera_status.fps_x100 = 2500;
+        m->u.camera_status.bitrate = 4000000;
+        m->u.camera_status.restarts = 2;
+        m->u.camera_status.frames = 1ull << 33;
+        strcpy(m->u.camera_status.codecs, "h264");
+        strcpy(m->u.camera_status.error, "connect: Connection refused");
+        break;
     case CV_MSG_VARIANT_START:
     case CV_MSG_VARIANT_STOP: strcpy(m->u.variant.variant, "video"); break;
     default: fail_msg("message type %u has no sample: add one (and its golden bytes)", type);
