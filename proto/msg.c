@@ -96,6 +96,27 @@ static const struct cv_field camera_status_fields[] = {
     FLD(struct cv_msg_camera_status, frames, F_U64, false),
     FLD(struct cv_msg_camera_status, codecs, F_STR, false),
     FLD(struct cv_msg_camera_status, error, F_STR, false),
+    FLD(struct cv_msg_camera_status, width, F_U32, false),
+    FLD(struct cv_msg_camera_status, height, F_U32, false),
+    FLD(struct cv_msg_camera_status, uptime_ms, F_U64, false),
+    FLD(struct cv_msg_camera_status, bytes, F_U64, false),
+    FLD(struct cv_msg_camera_status, source, F_STR, false),
+};
+static const struct cv_field http_settings_fields[] = {
+    FLD(struct cv_msg_http_settings, username, F_STR, false),
+    FLD(struct cv_msg_http_settings, password, F_STR, false),
+    FLD(struct cv_msg_http_settings, token, F_STR, false),
+    FLD(struct cv_msg_http_settings, local_auth, F_U32, false),
+    FLD(struct cv_msg_http_settings, allow_write, F_U32, false),
+    FLD(struct cv_msg_http_settings, origin, F_STR, false),
+    FLD(struct cv_msg_http_settings, base_path, F_STR, false),
+    FLD(struct cv_msg_http_settings, static_dir, F_STR, false),
+    FLD(struct cv_msg_http_settings, rtsp_port, F_U32, false),
+    FLD(struct cv_msg_http_settings, rtsp_listen, F_STR, false),
+    FLD(struct cv_msg_http_settings, max_conns, F_U32, false),
+    FLD(struct cv_msg_http_settings, max_conns_per_client, F_U32, false),
+    FLD(struct cv_msg_http_settings, request_timeout_ms, F_U32, false),
+    FLD(struct cv_msg_http_settings, idle_timeout_ms, F_U32, false),
 };
 static const struct cv_field variant_fields[] = {
     FLD(struct cv_msg_variant, variant, F_STR, true),
@@ -109,6 +130,10 @@ static const struct cv_field status_fields[] = {
     FLD(struct cv_msg_status, ring_span_ms, F_U32, false),
     FLD(struct cv_msg_status, codecs, F_STR, false),
     FLD(struct cv_msg_status, error, F_STR, false),
+    FLD(struct cv_msg_status, width, F_U32, false),
+    FLD(struct cv_msg_status, height, F_U32, false),
+    FLD(struct cv_msg_status, uptime_ms, F_U64, false),
+    FLD(struct cv_msg_status, bytes, F_U64, false),
 };
 
 #define TYPE(name, fields)                                                                         \
@@ -136,6 +161,7 @@ static const struct {
     [CV_MSG_VARIANT_START] = TYPE("variant_start", variant_fields),
     [CV_MSG_VARIANT_STOP] = TYPE("variant_stop", variant_fields),
     [CV_MSG_CAMERA_STATUS] = TYPE("camera_status", camera_status_fields),
+    [CV_MSG_HTTP_SETTINGS] = TYPE("http_settings", http_settings_fields),
 };
 
 const char *cv_msg_type_name(uint32_t type)

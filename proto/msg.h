@@ -41,6 +41,7 @@ enum cv_msg_type {
     CV_MSG_VARIANT_START, /* sup -> worker: variant; fd: its ring (rw): produce it */
     CV_MSG_VARIANT_STOP,  /* sup -> worker: variant: nobody wants it any more */
     CV_MSG_CAMERA_STATUS, /* sup -> consumers that want it: a worker's status, each second */
+    CV_MSG_HTTP_SETTINGS, /* sup -> camvisor-http: its [api] section */
     CV_MSG_TYPE_COUNT,
 };
 
@@ -48,6 +49,7 @@ enum cv_role {
     CV_ROLE_SUPERVISOR = 0,
     CV_ROLE_WORKER = 1,
     CV_ROLE_RTSP = 2,
+    CV_ROLE_HTTP = 3,
 };
 
 enum cv_worker_state {
@@ -143,7 +145,27 @@ struct cv_msg_camera_status {
     uint32_t restarts;
     uint64_t frames;
     char codecs[64];
-    char error[128]; /* the camera's last connection error, redacted; "" while streaming */
+    char error[128];         /* the camera's last connection error, redacted; "" while streaming */
+    uint32_t width, height;  /* of the first video track; 0 when not known yet */
+    uint64_t uptime_ms;      /* since the worker last started streaming; 0 when not streaming */
+    uint64_t bytes;          /* received from the camera since the worker started */
+    char source[CV_URL_MAX]; /* the camera's URL, redacted (no password) */
+};
+
+/* camvisor-http's [api] section; sent before its first catalogue and on every reload. */
+struct cv_msg_http_settings {
+    char username[128]; /* HTTP basic; empty = none */
+    char password[128];
+    char token[128];     /* bearer token; empty = none */
+    uint32_t local_auth; /* ask loopback clients too */
+    uint32_t allow_write;
+    char origin[128];     /* CORS and WebSocket origin: "" same host only, "*" any */
+    char base_path[128];  /* "" or "/prefix" */
+    char static_dir[512]; /* "" = the www/ installed next to the program */
+    uint32_t rtsp_port;   /* for the links and GET /api's rtsp block */
+    char rtsp_listen[80];
+    uint32_t max_conns, max_conns_per_client;
+    uint32_t request_timeout_ms, idle_timeout_ms;
 };
 
 struct cv_msg_variant {
@@ -155,10 +177,13 @@ struct cv_msg_status {
     uint32_t fps_x100;
     uint32_t bitrate; /* bits per second over the last interval */
     uint64_t frames;
-    uint32_t gop_ms;       /* last keyframe interval */
-    uint32_t ring_span_ms; /* how much time the ring holds at the current rate */
-    char codecs[64];       /* "h264,aac" */
-    char error[128];       /* last connection error, redacted */
+    uint32_t gop_ms;        /* last keyframe interval */
+    uint32_t ring_span_ms;  /* how much time the ring holds at the current rate */
+    uint32_t width, height; /* of the first video track; 0 when not known yet */
+    uint64_t uptime_ms;     /* since it last started streaming; 0 when not streaming */
+    uint64_t bytes;         /* received from the camera since the worker started */
+    char codecs[64];        /* "h264,aac" */
+    char error[128];        /* last connection error, redacted */
 };
 
 struct cv_msg {
@@ -177,6 +202,7 @@ struct cv_msg {
         struct cv_msg_ring ring;
         struct cv_msg_variant variant;
         struct cv_msg_camera_status camera_status;
+        struct cv_msg_http_settings http_settings;
     } u;
 };
 

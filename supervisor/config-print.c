@@ -87,10 +87,18 @@ void cv_config_print_summary(const struct cv_config *cfg, FILE *fp)
             "idle_timeout=%ums\n",
             cfg->rtsp_limits.max_conns, cfg->rtsp_limits.max_conns_per_client,
             cfg->rtsp_limits.request_timeout_ms, cfg->rtsp_limits.idle_timeout_ms);
-    fprintf(fp, "api      listen=%s auth=%s%s local_auth=%s\n",
+    fprintf(fp,
+            "api      listen=%s auth=%s%s%s local_auth=%s allow_write=%s origin=%s base_path=%s\n",
             cv_config_fmt_listen(&cfg->api_listen, a, sizeof(a)),
             cfg->api_username[0] ? "user:" : "none", cfg->api_username,
-            cfg->api_local_auth ? "yes" : "no");
+            cfg->api_token[0] ? " token" : "", cfg->api_local_auth ? "yes" : "no",
+            cfg->api_allow_write ? "yes" : "no", cfg->api_origin[0] ? cfg->api_origin : "same-host",
+            cfg->api_base_path[0] ? cfg->api_base_path : "/");
+    fprintf(fp,
+            "api      max_connections=%u max_connections_per_client=%u request_timeout=%ums "
+            "idle_timeout=%ums\n",
+            cfg->api_limits.max_conns, cfg->api_limits.max_conns_per_client,
+            cfg->api_limits.request_timeout_ms, cfg->api_limits.idle_timeout_ms);
     fprintf(fp, "webrtc   listen=%s\n", cv_config_fmt_listen(&cfg->webrtc_listen, a, sizeof(a)));
     fprintf(fp, "cameras  %zu\n", cfg->camera_count);
     for (size_t i = 0; i < cfg->camera_count; i++) {

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "common/base/url.h"
+#include "consumers/http/config-keys.h"
 #include "consumers/rtsp/config-keys.h"
 #include "supervisor/config-internal.h"
 
@@ -61,11 +62,10 @@ const struct cv_config_key cv_config_keys[] = {
 #define CV_RTSP_KEY(key, type, m) CV_G(CV_SEC_RTSP, key, type, m),
     CV_RTSP_CONFIG_KEYS(CV_RTSP_KEY)
 #undef CV_RTSP_KEY
-        CV_G(CV_SEC_API, "listen", CV_T_LISTEN, api_listen),
-    CV_G(CV_SEC_API, "username", CV_T_USER, api_username),
-    CV_G(CV_SEC_API, "password", CV_T_SECRET, api_password),
-    CV_G(CV_SEC_API, "local_auth", CV_T_BOOL, api_local_auth),
-    CV_G(CV_SEC_WEBRTC, "listen", CV_T_LISTEN, webrtc_listen),
+#define CV_HTTP_KEY(key, type, m) CV_G(CV_SEC_API, key, type, m),
+        CV_HTTP_CONFIG_KEYS(CV_HTTP_KEY)
+#undef CV_HTTP_KEY
+            CV_G(CV_SEC_WEBRTC, "listen", CV_T_LISTEN, webrtc_listen),
     CV_C("url", CV_T_URL, url),
     CV_C("name", CV_T_NAME, cam.name),
     CV_C("mode", CV_T_MODE, cam.mode),
@@ -175,9 +175,9 @@ static int cv_config_start(struct cv_config_parser *p, const char *path, char *e
     snprintf(cfg->user, sizeof(cfg->user), "camvisor");
     cfg->log_level = CV_LOG_INF;
     snprintf(cfg->cameras_dir, sizeof(cfg->cameras_dir), "cameras.d");
-    cfg->api_listen = (struct cv_listen){"0.0.0.0", 1984, true};
     cfg->webrtc_listen = (struct cv_listen){"0.0.0.0", 8555, true};
     cv_rtsp_config_defaults(cfg);
+    cv_http_config_defaults(cfg);
     if (!path || strlen(path) >= sizeof(cfg->path)) {
         cv_config_err(p, 0, "config path missing or too long");
         return -EINVAL;

@@ -97,7 +97,12 @@ struct cv_config {
     struct cv_conn_limits rtsp_limits;
 
     char api_username[CV_CONFIG_CRED_MAX], api_password[CV_CONFIG_CRED_MAX];
-    bool api_local_auth;
+    char api_token[CV_CONFIG_CRED_MAX]; /* bearer token; "" = none */
+    bool api_local_auth, api_allow_write;
+    char api_origin[128];    /* CORS / WebSocket origin: "" same host, "*" any */
+    char api_base_path[128]; /* "" or "/prefix" */
+    char api_static_dir[CV_CONFIG_PATH_MAX];
+    struct cv_conn_limits api_limits;
 
     size_t camera_count;
     struct cv_camera_config *cameras; /* owned; sorted by file name */

@@ -765,6 +765,11 @@ static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
     cs->frames = st->frames;
     snprintf(cs->codecs, sizeof(cs->codecs), "%s", st->codecs);
     snprintf(cs->error, sizeof(cs->error), "%s", st->error);
+    cs->width = st->width;
+    cs->height = st->height;
+    cs->uptime_ms = st->uptime_ms;
+    cs->bytes = st->bytes;
+    snprintf(cs->source, sizeof(cs->source), "%s", cam->cfg.url_redacted);
     cv_sup_for_each_consumer(c->sup, k) {
         if (k->def->wants_status)
             cv_sup_send(k, &m, NULL, 0);

@@ -62,6 +62,7 @@ struct cv_worker {
     enum cv_worker_state state;
     char error[128];
     uint64_t frames, video_frames, bytes;
+    uint64_t streaming_since_ns; /* when the state last became STREAMING; 0 otherwise */
     uint64_t last_frames, last_video, last_bytes, last_report_ns;
     uint64_t last_key_ns, gop_ns;
     bool warned_ring;
@@ -170,6 +171,10 @@ void cv_worker_set_state(struct cv_worker *w, enum cv_worker_state state, const 
         snprintf(w->error, sizeof(w->error), "%s", error);
     else if (state == CV_STATE_STREAMING)
         w->error[0] = '\0';
+    if (state != CV_STATE_STREAMING)
+        w->streaming_since_ns = 0;
+    else if (w->state != CV_STATE_STREAMING || !w->streaming_since_ns)
+        w->streaming_since_ns = cv_clock_mono_ns();
     w->state = state;
 }
 
@@ -200,6 +205,15 @@ static void cv_worker_status_cb(evutil_socket_t fd, short what, void *arg)
                  cv_codec_name(w->info.tracks[i].codec));
     }
     snprintf(st->error, sizeof(st->error), "%s", w->error);
+    st->bytes = w->bytes;
+    st->uptime_ms = w->streaming_since_ns ? (now - w->streaming_since_ns) / 1000000 : 0;
+    for (uint32_t i = 0; i < w->info.track_count; i++) {
+        if (w->info.tracks[i].kind == CV_TRACK_VIDEO) {
+            st->width = w->info.tracks[i].width;
+            st->height = w->info.tracks[i].height;
+            break;
+        }
+    }
 
     /* Two GOPs must fit, or a new viewer may find no keyframe to start from. */
     if (st->gop_ms && rate && st->ring_span_ms < 2 * st->gop_ms && !w->warned_ring) {

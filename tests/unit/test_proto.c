@@ -106,6 +106,10 @@ static void sample(uint32_t type, struct cv_msg *m)
         m->u.status.ring_span_ms = 4100;
         strcpy(m->u.status.codecs, "h264,aac");
         strcpy(m->u.status.error, "timeout");
+        m->u.status.width = 1920;
+        m->u.status.height = 1080;
+        m->u.status.uptime_ms = 1ull << 35;
+        m->u.status.bytes = 1ull << 41;
         break;
     case CV_MSG_RTSP_SETTINGS:
         m->u.rtsp_settings =
@@ -122,7 +126,30 @@ static void sample(uint32_t type, struct cv_msg *m)
         m->u.camera_status.frames = 1ull << 33;
         strcpy(m->u.camera_status.codecs, "h264");
         strcpy(m->u.camera_status.error, "connect: Connection refused");
+        m->u.camera_status.width = 1280;
+        m->u.camera_status.height = 720;
+        m->u.camera_status.uptime_ms = 90000;
+        m->u.camera_status.bytes = 1ull << 34;
+        strcpy(m->u.camera_status.source, "rtsp://admin:***@10.0.0.5/main");
         break;
+    case CV_MSG_HTTP_SETTINGS: {
+        struct cv_msg_http_settings *h = &m->u.http_settings;
+        strcpy(h->username, "admin");
+        strcpy(h->password, "pw");
+        strcpy(h->token, "tok");
+        h->local_auth = 1;
+        h->allow_write = 1;
+        strcpy(h->origin, "*");
+        strcpy(h->base_path, "/go2rtc");
+        strcpy(h->static_dir, "/srv/www");
+        h->rtsp_port = 8554;
+        strcpy(h->rtsp_listen, "0.0.0.0:8554");
+        h->max_conns = 512;
+        h->max_conns_per_client = 64;
+        h->request_timeout_ms = 10000;
+        h->idle_timeout_ms = 60000;
+        break;
+    }
     case CV_MSG_VARIANT_START:
     case CV_MSG_VARIANT_STOP: strcpy(m->u.variant.variant, "video"); break;
     default: fail_msg("message type %u has no sample: add one (and its golden bytes)", type);
