@@ -14,10 +14,15 @@ void cv_outq_init(struct cv_outq *q, size_t max, struct cv_outq_budget *budget)
     *q = (struct cv_outq){.max = max, .budget = budget};
 }
 
+static bool cv_outq_fits(const struct cv_outq *q, size_t n)
+{
+    return cv_outq_size(q) + n <= q->max &&
+           !(q->budget && q->budget->max && q->budget->used + n > q->budget->max);
+}
+
 static int cv_outq_add(struct cv_outq *q, const void *p, size_t n)
 {
-    if (cv_outq_size(q) + n > q->max ||
-        (q->budget && q->budget->max && q->budget->used + n > q->budget->max))
+    if (!cv_outq_fits(q, n))
         return -ENOBUFS;
     if (cv_outq_empty(q)) {
         q->off = q->len = 0;
@@ -102,6 +107,37 @@ int cv_outq_flush(struct cv_outq *q, int fd)
     }
     q->off = q->len = 0;
     return 0;
+}
+
+int cv_outq_put(struct cv_outq *q, const struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (!cv_outq_fits(q, total))
+        return -ENOBUFS;
+    size_t before = cv_outq_size(q);
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len == 0)
+            continue;
+        int rc = cv_outq_add(q, iov[i].iov_base, iov[i].iov_len);
+        if (rc < 0) { /* out of memory half way: take back what went in (compaction kept it) */
+            if (q->budget)
+                q->budget->used -= cv_outq_size(q) - before;
+            q->len = q->off + before;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void cv_outq_consume(struct cv_outq *q, size_t n)
+{
+    if (n > cv_outq_size(q))
+        n = cv_outq_size(q);
+    cv_outq_sent(q, n);
+    if (cv_outq_empty(q))
+        q->off = q->len = 0;
 }
 
 void cv_outq_free(struct cv_outq *q)

@@ -46,6 +46,18 @@ static inline size_t cv_outq_size(const struct cv_outq *q)
 int cv_outq_writev(struct cv_outq *q, int fd, struct iovec *iov, int iovcnt);
 /* 0 empty now, 1 the socket is full again, or the socket's -errno. */
 int cv_outq_flush(struct cv_outq *q, int fd);
+/*
+ * For a writer that is not a plain socket (camvisor-http writes through libwebsockets, one
+ * message per writable callback): queues iov whole or not at all (-ENOBUFS over a limit,
+ * -ENOMEM), without writing; the caller takes bytes from cv_outq_head() and says how many went
+ * with cv_outq_consume(). The head pointer is valid until the next put.
+ */
+int cv_outq_put(struct cv_outq *q, const struct iovec *iov, int iovcnt);
+static inline uint8_t *cv_outq_head(struct cv_outq *q)
+{
+    return q->buf + q->off;
+}
+void cv_outq_consume(struct cv_outq *q, size_t n);
 /* Forgets what waits (the client is gone) and frees the buffer. */
 void cv_outq_free(struct cv_outq *q);
 

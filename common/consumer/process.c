@@ -1,8 +1,11 @@
 /* The consumer process skeleton: see common/consumer/process.h. */
 #include "common/consumer/process.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,7 +91,7 @@ int cv_consumer_init(struct cv_consumer *p, const char *ident, const struct cv_c
     return 0;
 }
 
-int cv_consumer_run(struct cv_consumer *p)
+int cv_consumer_start(struct cv_consumer *p)
 {
     event_add(p->ctl_ev, NULL);
     event_add(p->sig_ev, NULL);
@@ -104,8 +107,65 @@ int cv_consumer_run(struct cv_consumer *p)
         cv_err("no control socket on fd %d: not started by camvisor?", CV_CHILD_CTL_FD);
         return -ENOTCONN;
     }
+    return 0;
+}
+
+int cv_consumer_run(struct cv_consumer *p)
+{
+    int rc = cv_consumer_start(p);
+    if (rc < 0)
+        return rc;
     event_base_dispatch(p->base);
     return 0;
+}
+
+/*
+ * libevent does not publish its backend's descriptor, so it is found the way a person would:
+ * the one epoll instance among this process's descriptors, looked up before anything else
+ * (libwebsockets polls with poll(2), not epoll) creates another.
+ */
+int cv_consumer_loop_fd(struct cv_consumer *p)
+{
+    if (strcmp(event_base_get_method(p->base), "epoll") != 0) {
+        cv_err("libevent uses %s, not epoll: cannot nest its loop", event_base_get_method(p->base));
+        return -ENOTSUP;
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        cv_err("cannot list /proc/self/fd: %s", strerror(errno));
+        return -errno;
+    }
+    int found = -1, count = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[64], link[64];
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d))
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, link, sizeof(link) - 1);
+        if (n > 0 && (link[n] = '\0', strcmp(link, "anon_inode:[eventpoll]") == 0)) {
+            found = fd;
+            count++;
+        }
+    }
+    closedir(d);
+    if (count != 1) {
+        cv_err("expected libevent's one epoll descriptor, found %d", count);
+        return -ENOENT;
+    }
+    int dup_fd = fcntl(found, F_DUPFD_CLOEXEC, 3);
+    if (dup_fd < 0) {
+        cv_err("cannot duplicate libevent's epoll descriptor: %s", strerror(errno));
+        return -errno;
+    }
+    return dup_fd;
+}
+
+bool cv_consumer_step(struct cv_consumer *p)
+{
+    event_base_loop(p->base, EVLOOP_NONBLOCK);
+    return !event_base_got_break(p->base) && !event_base_got_exit(p->base);
 }
 
 void cv_consumer_reap_soon(struct cv_consumer *p)

@@ -19,6 +19,7 @@
 #ifndef CV_CONSUMER_PROCESS_H
 #define CV_CONSUMER_PROCESS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/consumer/feed.h"
@@ -52,6 +53,22 @@ int cv_consumer_init(struct cv_consumer *p, const char *ident, const struct cv_c
 /* Runs until SIGTERM (0) or the supervisor's end of fd 3 closes (0, logged); <0 on set-up. */
 int cv_consumer_run(struct cv_consumer *p);
 void cv_consumer_reap_soon(struct cv_consumer *p);
+
+/*
+ * For a consumer whose loop is another library's (camvisor-http runs libwebsockets' own loop,
+ * docs/architecture.md says why): libevent's loop nested inside it.
+ *   cv_consumer_start()   what cv_consumer_run() does before it dispatches (SIGTERM, HELLO)
+ *   cv_consumer_loop_fd() a duplicate of libevent's epoll descriptor, owned by the caller: it is
+ *                         readable whenever one of libevent's events is ready, so the outer loop
+ *                         polls it as one descriptor
+ *   cv_consumer_step()    runs what is ready without waiting; false once the process should
+ *                         stop (SIGTERM, the supervisor gone)
+ * libevent timers do not make that descriptor readable: the outer loop must wake at least every
+ * tick_ms (libwebsockets: a timer of its own) and step.
+ */
+int cv_consumer_start(struct cv_consumer *p);
+int cv_consumer_loop_fd(struct cv_consumer *p);
+bool cv_consumer_step(struct cv_consumer *p);
 void cv_consumer_fini(struct cv_consumer *p);
 
 #endif

@@ -98,11 +98,41 @@ static void test_limits(void **state)
     close(sv2[1]);
 }
 
+/* Records for a writer that is not a socket (camvisor-http): whole or nothing, in order. */
+static void test_put_consume(void **state)
+{
+    (void)state;
+    struct cv_outq_budget budget = {.max = 100};
+    struct cv_outq q;
+    cv_outq_init(&q, 64, &budget);
+    char a[10] = "0123456789", b[30];
+    memset(b, 'b', sizeof(b));
+    struct iovec v[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+    assert_int_equal(cv_outq_put(&q, v, 2), 0);
+    assert_int_equal(cv_outq_size(&q), 40);
+    assert_int_equal(budget.used, 40);
+    /* 40 + 40 > 64: refused whole, nothing of it queued. */
+    assert_int_equal(cv_outq_put(&q, v, 2), -ENOBUFS);
+    assert_int_equal(cv_outq_size(&q), 40);
+    assert_memory_equal(cv_outq_head(&q), a, 10);
+    cv_outq_consume(&q, 10);
+    assert_int_equal(budget.used, 30);
+    assert_int_equal(cv_outq_head(&q)[0], 'b');
+    cv_outq_consume(&q, 1000); /* more than there is: all of it */
+    assert_true(cv_outq_empty(&q));
+    assert_int_equal(budget.used, 0);
+    assert_int_equal(cv_outq_put(&q, v, 1), 0);
+    assert_memory_equal(cv_outq_head(&q), a, 10);
+    cv_outq_free(&q);
+    assert_int_equal(budget.used, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_and_flush),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_put_consume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
