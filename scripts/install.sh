@@ -1,8 +1,9 @@
 #!/bin/sh
 # `make install`: the programs, the example configuration and the systemd unit.
 #
-#   PREFIX/lib/camvisor/   camvisor, camvisor-worker, camvisor-rtsp, camvisor-ffmpeg.so
-#                          (the supervisor starts its children from its own folder)
+#   PREFIX/lib/camvisor/   camvisor, camvisor-worker, camvisor-rtsp, camvisor-http,
+#                          camvisor-ffmpeg.so (the supervisor starts its children from its own
+#                          folder) and www/, the web UI camvisor-http serves
 #   PREFIX/bin/camvisor    a link to the supervisor
 #   SYSCONFDIR/camvisor/   camvisor.ini and cameras.d/ (demo camera), only where there is no
 #                          camvisor.ini yet: an existing configuration is never overwritten
@@ -17,8 +18,10 @@ B=${B:-build}
 
 lib="$DESTDIR$PREFIX/lib/camvisor"
 install -d "$lib" "$DESTDIR$PREFIX/bin" "$DESTDIR$UNITDIR"
-install -m 755 "$B/camvisor" "$B/camvisor-worker" "$B/camvisor-rtsp" "$lib/"
+install -m 755 "$B/camvisor" "$B/camvisor-worker" "$B/camvisor-rtsp" "$B/camvisor-http" "$lib/"
 install -m 644 "$B/camvisor-ffmpeg.so" "$lib/"
+install -d "$lib/www"
+install -m 644 www/* "$lib/www/"
 ln -sfn "../lib/camvisor/camvisor" "$DESTDIR$PREFIX/bin/camvisor"
 
 conf="$DESTDIR$SYSCONFDIR/camvisor"

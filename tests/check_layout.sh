@@ -4,7 +4,8 @@
 # link line someone widened. Prints "N passed, N failed" (run-all.sh counts it).
 #   camvisor (supervisor): no network parser (common/net) and no media code (common/media);
 #   camvisor-rtsp: no worker code (it must not be able to ingest or write a ring);
-#   camvisor-worker: no consumer code.
+#   camvisor-worker: no consumer code;
+#   camvisor-http: no worker, supervisor or RTSP-server code (and nobody else has its code).
 set -u
 B=${1:-build}
 passed=0
@@ -40,5 +41,11 @@ check camvisor-rtsp sup
 check camvisor-worker rtsp
 check camvisor-worker sup
 check camvisor-worker consumer
+check camvisor http
+check camvisor-http worker
+check camvisor-http sup
+check camvisor-http rtsp
+check camvisor-rtsp http
+check camvisor-worker http
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -55,11 +55,12 @@ class Camvisor:
     """One supervisor instance with its config folder."""
 
     def __init__(self, tmp_path, cameras, rtsp_extra="", log_level="info", user="root",
-                 nofile=None, env=None):
+                 nofile=None, env=None, api_extra=""):
         self.nofile = nofile  # RLIMIT_NOFILE for the supervisor and so its children
         self.env = env or {}  # added to the supervisor's environment
         self.dir = tmp_path
         self.rtsp_port = free_port()
+        self.api_port = free_port()
         self.conf = tmp_path / "camvisor.ini"
         self.cams_dir = tmp_path / "cameras.d"
         self.cams_dir.mkdir(exist_ok=True)
@@ -71,7 +72,7 @@ class Camvisor:
             + (f"user = {user}\n" if user else "")
             + "[rtsp]\n"
             f"listen = 127.0.0.1:{self.rtsp_port}\n" + rtsp_extra + "[api]\n"
-            f"listen = 127.0.0.1:{free_port()}\n"
+            f"listen = 127.0.0.1:{self.api_port}\n" + api_extra
         )
         for name, body in cameras.items():
             self.write_camera(name, body)
@@ -98,7 +99,17 @@ class Camvisor:
             stdout=self.log, stderr=subprocess.STDOUT, env=env, preexec_fn=limit)
         wait_for(lambda: self.rtsp_pid(), 10, what="camvisor-rtsp to start")
         wait_for(self.port_open, 10, what="the RTSP port")
+        wait_for(lambda: self.http_pid(), 10, what="camvisor-http to start")
         return self
+
+    def http_url(self, path):
+        return f"http://127.0.0.1:{self.api_port}{path}"
+
+    def http_pid(self):
+        for pid, cmd in self.children().items():
+            if "camvisor-http" in cmd:
+                return pid
+        return None
 
     def port_open(self):
         try:
@@ -158,7 +169,7 @@ class Camvisor:
 
 # Every child's end as the supervisor logs it: "worker door: pid 12 died (signal 6) after ...",
 # "rtsp: pid 9 stopped (exit code 0)".
-CHILD_END = re.compile(r"\b(worker \S+|rtsp): pid (\d+) (died|stopped) \(([^)]*)\)")
+CHILD_END = re.compile(r"\b(worker \S+|rtsp|http): pid (\d+) (died|stopped) \(([^)]*)\)")
 SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "AddressSanitizer:DEADLYSIGNAL",
              "runtime error:", "UndefinedBehaviorSanitizer")
 
@@ -166,7 +177,7 @@ SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "AddressSanitize
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "may_die(*children): the test kills or breaks these children on purpose "
-        "('worker NAME', 'rtsp', or 'supervisor'); any other death still fails it")
+        "('worker NAME', 'rtsp', 'http', or 'supervisor'); any other death still fails it")
 
 
 def unexpected_ends(log, allowed):

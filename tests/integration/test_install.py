@@ -45,12 +45,22 @@ def test_install_into_destdir_and_run(tmp_path):
         shutil.rmtree(top)
 
 
+def http_get(url):
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.read()
+    except OSError:
+        return None
+
+
 def run_installed(tmp_path, dest):
     install(dest)
     lib = dest / "usr/lib/camvisor"
-    for prog in ("camvisor", "camvisor-worker", "camvisor-rtsp"):
+    for prog in ("camvisor", "camvisor-worker", "camvisor-rtsp", "camvisor-http"):
         assert os.access(lib / prog, os.X_OK), prog
     assert (lib / "camvisor-ffmpeg.so").exists()
+    assert (lib / "www/index.html").exists() and (lib / "www/video-stream.js").exists()
     assert os.readlink(dest / "usr/bin/camvisor") == "../lib/camvisor/camvisor"
     unit = (dest / "lib/systemd/system/camvisor.service").read_text()
     assert "ExecStart=/usr/bin/camvisor -c /etc/camvisor/camvisor.ini" in unit
@@ -67,12 +77,12 @@ def run_installed(tmp_path, dest):
     assert not (dest / "etc/camvisor/cameras.d/demo.ini").exists()
 
     # The installed program, through its bin/ link, with the installed demo camera.
-    port = free_port()
+    port, api_port = free_port(), free_port()
     (dest / "etc/camvisor/cameras.d/demo.ini").write_text(
         "[camera]\nurl = testsrc://?width=320&height=240&fps=25\n")
     ini = conf.read_text().replace("log_level = warn", "log_level = info")
     for default, mine in (("0.0.0.0:8554", f"127.0.0.1:{port}"),
-                          ("0.0.0.0:1984", f"127.0.0.1:{free_port()}"),
+                          ("0.0.0.0:1984", f"127.0.0.1:{api_port}"),
                           ("0.0.0.0:8555", f"127.0.0.1:{free_port()}")):
         assert f"listen = {default}" in ini
         ini = ini.replace(f"listen = {default}", f"listen = {mine}")
@@ -87,6 +97,10 @@ def run_installed(tmp_path, dest):
                      10, what="the installed camvisor to start")
             streams = wait_for(lambda: probe(url), 20, interval=0.5, what="the demo camera")
             assert streams[0]["codec_name"] == "h264"
+            # The installed camvisor-http serves the web UI installed beside it.
+            page = wait_for(lambda: http_get(f"http://127.0.0.1:{api_port}/"), 10,
+                            what="the installed web UI")
+            assert b"<html" in page.lower()
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)

@@ -1,0 +1,284 @@
+/*
+ * go2rtc's JSON API (reference/go2rtc.md §1), camvisor's own /api/cameras and /metrics. Paths,
+ * parameters and field names are go2rtc's, so Home Assistant, Frigate and go2rtc's player work
+ * unchanged. Camera URLs are shown redacted (the supervisor redacts them): no answer carries a
+ * password.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/base/clock.h"
+#include "common/base/json.h"
+#include "common/base/log.h"
+#include "common/base/version.h"
+#include "consumers/http/http.h"
+
+static const char *const cv_http_state_names[] = {"stopped", "connecting", "streaming",
+                                                  "reconnecting"};
+
+static const char *cv_http_state_name(uint32_t s)
+{
+    return s < sizeof(cv_http_state_names) / sizeof(cv_http_state_names[0]) ? cv_http_state_names[s]
+                                                                            : "unknown";
+}
+
+static int cv_http_json_reply(struct cv_http_conn *c, struct cv_json *j)
+{
+    size_t n = 0;
+    char *s = cv_json_take(j, &n);
+    if (!s)
+        return cv_http_respond_text(c, 500, "out of memory");
+    return cv_http_respond(c, 200, "application/json", s, n);
+}
+
+/* GET /api: go2rtc's shape; `version` is the go2rtc API level (Home Assistant checks it). */
+static int cv_http_api_info(struct cv_http_conn *c)
+{
+    struct cv_json j;
+    char host[256] = "";
+    lws_hdr_copy(c->wsi, host, sizeof(host), WSI_TOKEN_HOST);
+    cv_json_init(&j);
+    cv_json_obj_open(&j);
+    cv_json_kv_str(&j, "version", CV_GO2RTC_API_LEVEL);
+    cv_json_kv_str(&j, "revision", "camvisor-" CV_VERSION);
+    cv_json_kv_str(&j, "config_path", "");
+    cv_json_kv_str(&j, "host", host);
+    cv_json_key(&j, "rtsp");
+    cv_json_obj_open(&j);
+    cv_json_kv_str(&j, "listen", c->srv->set.rtsp_listen);
+    cv_json_kv_str(&j, "default_query", "video&audio");
+    cv_json_obj_close(&j);
+    cv_json_key(&j, "camvisor");
+    cv_json_obj_open(&j);
+    cv_json_kv_str(&j, "version", CV_VERSION);
+    cv_json_kv_u64(&j, "uptime_s", (cv_clock_mono_ms() - c->srv->started_ms) / 1000);
+    cv_json_obj_close(&j);
+    cv_json_obj_close(&j);
+    return cv_http_json_reply(c, &j);
+}
+
+/* "video, recvonly, H264" for each codec of "h264,aac". */
+static void cv_http_medias(struct cv_json *j, const char *codecs, const char *dir)
+{
+    cv_json_arr_open(j);
+    const char *p = codecs;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char name[16], up[16];
+        snprintf(name, sizeof(name), "%.*s", (int)(n < 15 ? n : 15), p);
+        for (size_t i = 0; i <= strlen(name); i++)
+            up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+        bool video =
+            strcmp(name, "h264") == 0 || strcmp(name, "hevc") == 0 || strcmp(name, "h265") == 0;
+        char m[64];
+        snprintf(m, sizeof(m), "%s, %s, %s", video ? "video" : "audio", dir,
+                 strcmp(up, "HEVC") == 0 ? "H265" : up);
+        cv_json_str(j, m);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    cv_json_arr_close(j);
+}
+
+static void cv_http_stream_info(struct cv_http_srv *srv, struct cv_json *j, const char *name)
+{
+    const struct cv_http_cam *cam = cv_http_cam_find(srv, name);
+    cv_json_obj_open(j);
+    cv_json_key(j, "producers");
+    cv_json_arr_open(j);
+    cv_json_obj_open(j);
+    bool live = cam && cam->st.state == CV_STATE_STREAMING;
+    if (live) {
+        cv_json_kv_u64(j, "id", 1);
+        cv_json_kv_str(j, "format_name", strncmp(cam->st.source, "rtsp", 4) == 0 ? "rtsp" : "file");
+        cv_json_kv_str(j, "protocol", "rtsp+tcp");
+        cv_json_key(j, "medias");
+        cv_http_medias(j, cam->st.codecs, "recvonly");
+        cv_json_kv_u64(j, "bytes_recv", cam->st.bytes);
+    }
+    cv_json_kv_str(j, "url", cam ? cam->st.source : "");
+    cv_json_obj_close(j);
+    cv_json_arr_close(j);
+    cv_json_key(j, "consumers");
+    cv_json_arr_open(j);
+    unsigned id = 2;
+    for (struct cv_http_conn *c = srv->conns; c; c = c->next) {
+        bool ws = cv_http_mse_viewer_is_ws(c);
+        if (!c->viewer || strcmp(ws ? c->ws_camera : c->stream_camera, name) != 0)
+            continue;
+        cv_json_obj_open(j);
+        cv_json_kv_u64(j, "id", id++);
+        cv_json_kv_str(j, "format_name", ws ? "mse/fmp4" : "mp4");
+        cv_json_kv_str(j, "protocol", ws ? "ws" : "http");
+        cv_json_kv_str(j, "remote_addr", c->peer_str);
+        cv_json_key(j, "medias");
+        cv_http_medias(j, cam ? cam->st.codecs : "", "sendonly");
+        cv_json_kv_u64(j, "bytes_send", cv_http_mse_viewer_bytes(c));
+        cv_json_obj_close(j);
+    }
+    cv_json_arr_close(j);
+    cv_json_obj_close(j);
+}
+
+static int cv_http_api_streams(struct cv_http_conn *c, const char *method,
+                               const struct cv_http_args *args)
+{
+    struct cv_http_srv *srv = c->srv;
+    if (strcmp(method, "GET") != 0) {
+        if (!srv->set.allow_write)
+            return cv_http_respond_text(c, 403, "writes are disabled ([api] allow_write)");
+        return cv_http_respond_text(c, 501, "changing streams through the API is not built yet");
+    }
+    const char *src = cv_http_arg(args, "src");
+    struct cv_json j;
+    cv_json_init(&j);
+    if (src) {
+        if (!cv_http_camera_exists(srv, src)) {
+            cv_json_free(&j);
+            return cv_http_respond_text(c, 404, "stream not found");
+        }
+        cv_http_stream_info(srv, &j, src);
+    } else {
+        cv_json_obj_open(&j);
+        for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
+            cv_json_key(&j, srv->cat.cameras[i].name);
+            cv_http_stream_info(srv, &j, srv->cat.cameras[i].name);
+        }
+        cv_json_obj_close(&j);
+    }
+    return cv_http_json_reply(c, &j);
+}
+
+/* camvisor's own: what the web UI shows of each camera. */
+static int cv_http_api_cameras(struct cv_http_conn *c)
+{
+    struct cv_http_srv *srv = c->srv;
+    struct cv_json j;
+    cv_json_init(&j);
+    cv_json_obj_open(&j);
+    cv_json_key(&j, "cameras");
+    cv_json_arr_open(&j);
+    for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
+        const struct cv_msg_camera_entry *e = &srv->cat.cameras[i];
+        const struct cv_http_cam *cam = cv_http_cam_find(srv, e->name);
+        const struct cv_msg_camera_status *st = cam ? &cam->st : NULL;
+        cv_json_obj_open(&j);
+        cv_json_kv_str(&j, "name", e->name);
+        cv_json_kv_str(&j, "state", cv_http_state_name(st ? st->state : e->state));
+        cv_json_kv_str(&j, "codecs", st ? st->codecs : e->codecs);
+        cv_json_kv_u64(&j, "width", st ? st->width : 0);
+        cv_json_kv_u64(&j, "height", st ? st->height : 0);
+        cv_json_kv_num(&j, "fps", st ? st->fps_x100 / 100.0 : 0);
+        cv_json_kv_u64(&j, "bitrate", st ? st->bitrate : 0);
+        cv_json_kv_u64(&j, "uptime_s", st ? st->uptime_ms / 1000 : 0);
+        cv_json_kv_u64(&j, "restarts", st ? st->restarts : e->restarts);
+        cv_json_kv_u64(&j, "bytes_recv", st ? st->bytes : 0);
+        cv_json_kv_str(&j, "error", st ? st->error : "");
+        cv_json_key(&j, "viewers");
+        cv_json_obj_open(&j);
+        cv_json_kv_u64(&j, "mse", cv_http_mse_viewers(srv, e->name, "mse"));
+        cv_json_kv_u64(&j, "mp4", cv_http_mse_viewers(srv, e->name, "mp4"));
+        cv_json_obj_close(&j);
+        cv_json_obj_close(&j);
+    }
+    cv_json_arr_close(&j);
+    cv_json_obj_close(&j);
+    return cv_http_json_reply(c, &j);
+}
+
+static int cv_http_api_schemes(struct cv_http_conn *c)
+{
+    static const char body[] = "[\"rtsp\",\"file\",\"testsrc\",\"ffmpeg\"]";
+    char *b = strdup(body);
+    return b ? cv_http_respond(c, 200, "application/json", b, sizeof(body) - 1) : -1;
+}
+
+static int cv_http_api_mp4(struct cv_http_conn *c, const struct cv_http_args *args)
+{
+    const char *src = cv_http_arg(args, "src");
+    if (!src || !src[0])
+        return cv_http_respond_text(c, 400, "src is required");
+    if (!cv_http_camera_exists(c->srv, src))
+        return cv_http_respond_text(c, 404, "stream not found");
+    snprintf(c->stream_camera, sizeof(c->stream_camera), "%s", src);
+    return cv_http_mse_start_mp4(c, src);
+}
+
+/* Prometheus text format: one family per figure, a sample per camera. */
+static int cv_http_metrics(struct cv_http_conn *c)
+{
+    struct cv_http_srv *srv = c->srv;
+    struct cv_json j; /* used as a plain growable buffer */
+    cv_json_init(&j);
+    char line[512];
+#define CV_METRIC(fmt, ...)                                                                        \
+    do {                                                                                           \
+        int n_ = snprintf(line, sizeof(line), fmt "\n", __VA_ARGS__);                              \
+        if (n_ > 0)                                                                                \
+            cv_json_raw(&j, line, (size_t)n_ < sizeof(line) ? (size_t)n_ : sizeof(line) - 1);      \
+    } while (0)
+    cv_json_raw(&j, "# TYPE camvisor_camera_state gauge\n", 35);
+    for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
+        const struct cv_msg_camera_entry *e = &srv->cat.cameras[i];
+        const struct cv_http_cam *cam = cv_http_cam_find(srv, e->name);
+        const struct cv_msg_camera_status *st = cam ? &cam->st : NULL;
+        uint32_t state = st ? st->state : e->state;
+        CV_METRIC("camvisor_camera_up{camera=\"%s\"} %d", e->name, state == CV_STATE_STREAMING);
+        CV_METRIC("camvisor_camera_state{camera=\"%s\",state=\"%s\"} 1", e->name,
+                  cv_http_state_name(state));
+        CV_METRIC("camvisor_camera_restarts_total{camera=\"%s\"} %u", e->name,
+                  st ? st->restarts : e->restarts);
+        CV_METRIC("camvisor_camera_fps{camera=\"%s\"} %.2f", e->name,
+                  st ? st->fps_x100 / 100.0 : 0.0);
+        CV_METRIC("camvisor_camera_bitrate_bits{camera=\"%s\"} %u", e->name, st ? st->bitrate : 0);
+        CV_METRIC("camvisor_camera_bytes_in_total{camera=\"%s\"} %llu", e->name,
+                  (unsigned long long)(st ? st->bytes : 0));
+        CV_METRIC("camvisor_camera_frames_total{camera=\"%s\"} %llu", e->name,
+                  (unsigned long long)(st ? st->frames : 0));
+        CV_METRIC("camvisor_viewers{camera=\"%s\",protocol=\"mse\"} %u", e->name,
+                  cv_http_mse_viewers(srv, e->name, "mse"));
+        CV_METRIC("camvisor_viewers{camera=\"%s\",protocol=\"mp4\"} %u", e->name,
+                  cv_http_mse_viewers(srv, e->name, "mp4"));
+    }
+    CV_METRIC("camvisor_http_connections %u", srv->conn_count);
+    CV_METRIC("camvisor_http_requests_total %llu", (unsigned long long)srv->requests);
+    CV_METRIC("camvisor_http_auth_failures_total %llu", (unsigned long long)srv->auth_failures);
+    CV_METRIC("camvisor_http_dropped_slow_total %llu", (unsigned long long)srv->dropped_slow);
+#undef CV_METRIC
+    size_t n = 0;
+    char *s = cv_json_take(&j, &n);
+    if (!s)
+        return cv_http_respond_text(c, 500, "out of memory");
+    return cv_http_respond(c, 200, "text/plain; version=0.0.4", s, n);
+}
+
+int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *path,
+                      const struct cv_http_args *args)
+{
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    int rc;
+    if (strcmp(path, "/api") == 0 && get)
+        rc = cv_http_api_info(c);
+    else if (strcmp(path, "/api/streams") == 0)
+        rc = cv_http_api_streams(c, method, args);
+    else if (strcmp(path, "/api/cameras") == 0 && get)
+        rc = cv_http_api_cameras(c);
+    else if (strcmp(path, "/api/schemes") == 0 && get)
+        rc = cv_http_api_schemes(c);
+    else if (strcmp(path, "/api/stream.mp4") == 0 && get)
+        rc = cv_http_api_mp4(c, args);
+    else if (strcmp(path, "/api/ws") == 0)
+        rc = cv_http_respond_text(c, 400, "a WebSocket upgrade is expected here");
+    else if (strcmp(path, "/metrics") == 0 && get)
+        rc = cv_http_metrics(c);
+    else if (!strcmp(path, "/api/frame.jpeg") || !strcmp(path, "/api/stream.m3u8") ||
+             !strcmp(path, "/api/stream.mjpeg") || !strcmp(path, "/api/webrtc") ||
+             !strcmp(path, "/api/preload") || !strcmp(path, "/api/config"))
+        rc = cv_http_respond_text(c, 501, "not built yet in camvisor");
+    else
+        return 0;
+    return rc < 0 ? -1 : 1;
+}

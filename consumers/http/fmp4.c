@@ -1,0 +1,930 @@
+/*
+ * Fragmented MP4 from ring frames (the contract is in fmp4.h). Three parts:
+ *
+ *   parameter sets -> sample entry: the ring carries SPS/PPS (VPS) as length-prefixed NAL units,
+ *     not an avcC/hvcC record. We build the record here from a bounds-checked parse of the SPS
+ *     (which also gives width/height when the track info has none, and the RFC 6381 codecs
+ *     string). Handing libavformat Annex-B extradata instead would make its mov muxer treat every
+ *     packet as Annex-B too and rescan it for start codes, and a 4-byte length of 256..511 reads
+ *     as one; with a record it copies our length-prefixed frames as they are.
+ *   the timeline: every track's output decode time is the sum of the durations written before,
+ *     so it is continuous and strictly increasing by construction, whatever the input does. A
+ *     sample's duration is the input's last dts step (the next frame is not there yet); steps that
+ *     are not plausible (backwards, zero, over CV_FMP4_MAX_STEP_S) and the first frame after a
+ *     discontinuity take the previous duration instead. Since the guess lags by one frame the
+ *     output never drifts from the input by more than one step's error.
+ *   libavformat: "mp4" with empty_moov+default_base_moof+frag_custom into a growable memory buffer;
+ *     av_write_frame then av_write_frame(NULL) writes one moof+mdat per frame (frag_custom: the
+ *     muxer never cuts fragments on its own). FFmpeg 5.1 writes tfdt as version 1 (64-bit); we
+ *     find it by walking the boxes and refuse anything else rather than guess an offset.
+ */
+#include "consumers/http/fmp4.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/mathematics.h>
+
+#include "common/base/log.h"
+#include "common/media/nal.h"
+#include "common/ring/ring-types.h"
+
+#define CV_FMP4_MAX_OUT_TRACKS 2    /* one video track, at most one AAC track */
+#define CV_FMP4_IOBUF          4096 /* libavformat's write buffer; ours grows behind it */
+#define CV_FMP4_MAX_OUT        (64u << 20)
+#define CV_FMP4_MAX_STEP_S     10 /* a dts step above this is a jump, not a frame interval */
+#define CV_FMP4_MAX_DIM        16384
+#define CV_FMP4_RECORD_MAX     (CV_MAX_EXTRADATA + 64)
+
+/* What the SPS tells us: the picture size and what avcC/hvcC and the codecs string need. */
+struct cv_fmp4_sps {
+    unsigned width, height;
+    unsigned chroma_format, bit_depth_luma_m8, bit_depth_chroma_m8;
+    uint8_t ptl[12];       /* H.264: profile_idc, constraint flags, level_idc; H.265: general PTL */
+    unsigned sub_layers;   /* H.265: sps_max_sub_layers_minus1 + 1 */
+    bool temporal_nesting; /* H.265 */
+};
+
+struct cv_fmp4_track {
+    uint32_t in_track; /* ring track index */
+    uint8_t codec;     /* enum cv_codec */
+    bool video;
+    uint32_t clock;     /* of the input timestamps */
+    uint32_t timescale; /* of the output track (libavformat's choice, read after the header) */
+    bool live;          /* video: a keyframe written since open or the last discontinuity */
+    bool have_prev;     /* prev_dts is valid: the next frame's step can be measured */
+    int64_t prev_dts;   /* previous input dts, in timescale units */
+    int64_t next_dts;   /* output decode time of the next sample: the sum of durations so far */
+    int64_t last_dur;   /* duration of the last sample written; 0 before the first */
+    int64_t def_dur;    /* used when no step is known yet */
+};
+
+struct cv_fmp4 {
+    AVFormatContext *fc; /* owned; its streams are tracks[] in order */
+    AVIOContext *pb;     /* owned, with its buffer (av_malloc'd, freed through pb->buffer) */
+    AVPacket *pkt;       /* owned; only ever points at the caller's data, never refcounted */
+    uint8_t *out;        /* owned: what the muxer wrote since the last reset (the fragment) */
+    size_t out_len, out_cap;
+    uint8_t *init; /* owned copy of the init segment */
+    size_t init_len;
+    int err; /* sticky: the first error of cv_fmp4_write, returned again after it */
+    uint32_t ntracks;
+    struct cv_fmp4_track tracks[CV_FMP4_MAX_OUT_TRACKS];
+    int out_of_in[CV_MAX_TRACKS];
+    unsigned steps_replaced, frames_malformed; /* counted; the first of each is logged */
+    char name[64];
+    char codecs[96];
+    char mime[128];
+};
+
+/* ---- bits and parameter sets -------------------------------------------------------------- */
+
+struct cv_fmp4_bits {
+    const uint8_t *p;
+    size_t len; /* bytes */
+    size_t pos; /* bits */
+    bool bad;   /* a read went past the end or a value was out of range */
+};
+
+static uint32_t cv_fmp4_u(struct cv_fmp4_bits *b, unsigned n)
+{
+    uint32_t v = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (b->pos >= b->len * 8) {
+            b->bad = true;
+            return 0;
+        }
+        v = (v << 1) | ((b->p[b->pos >> 3] >> (7 - (b->pos & 7))) & 1u);
+        b->pos++;
+    }
+    return v;
+}
+
+static void cv_fmp4_skip(struct cv_fmp4_bits *b, size_t n)
+{
+    if (n > b->len * 8 - b->pos)
+        b->bad = true;
+    else
+        b->pos += n;
+}
+
+/* Exp-Golomb ue(v); values that need more than 32 bits are malformed. */
+static uint32_t cv_fmp4_ue(struct cv_fmp4_bits *b)
+{
+    unsigned lz = 0;
+    while (!b->bad && cv_fmp4_u(b, 1) == 0)
+        if (++lz > 31)
+            b->bad = true;
+    if (b->bad)
+        return 0;
+    return (uint32_t)(((uint64_t)1 << lz) - 1 + cv_fmp4_u(b, lz));
+}
+
+static int32_t cv_fmp4_se(struct cv_fmp4_bits *b)
+{
+    uint32_t k = cv_fmp4_ue(b);
+    return (k & 1) ? (int32_t)((k + 1) / 2) : -(int32_t)(k / 2);
+}
+
+/* A ue(v) that must be <= max. */
+static uint32_t cv_fmp4_ue_max(struct cv_fmp4_bits *b, uint32_t max)
+{
+    uint32_t v = cv_fmp4_ue(b);
+    if (v > max)
+        b->bad = true;
+    return v;
+}
+
+/* NAL payload without its emulation prevention bytes (00 00 03 -> 00 00); out holds n bytes. */
+static size_t cv_fmp4_unescape(const uint8_t *in, size_t n, uint8_t *out)
+{
+    size_t w = 0, zeros = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (zeros >= 2 && in[i] == 3) {
+            zeros = 0;
+            continue;
+        }
+        zeros = in[i] == 0 ? zeros + 1 : 0;
+        out[w++] = in[i];
+    }
+    return w;
+}
+
+static void cv_fmp4_h264_scaling_list(struct cv_fmp4_bits *b, unsigned size)
+{
+    int32_t last = 8, next = 8;
+    for (unsigned j = 0; j < size && !b->bad; j++) {
+        if (next != 0) {
+            int32_t delta = cv_fmp4_se(b);
+            if (delta < -128 || delta > 127)
+                b->bad = true;
+            next = (last + delta + 256) % 256;
+        }
+        last = next == 0 ? last : next;
+    }
+}
+
+/* H.264 seq_parameter_set_rbsp (7.3.2.1.1) up to the cropping window: rbsp starts after the
+ * one-byte NAL header. */
+static int cv_fmp4_h264_sps(const uint8_t *rbsp, size_t len, struct cv_fmp4_sps *s)
+{
+    struct cv_fmp4_bits b = {rbsp, len, 0, false};
+    unsigned profile = cv_fmp4_u(&b, 8);
+    s->ptl[0] = (uint8_t)profile;
+    s->ptl[1] = (uint8_t)cv_fmp4_u(&b, 8);
+    s->ptl[2] = (uint8_t)cv_fmp4_u(&b, 8);
+    cv_fmp4_ue_max(&b, 31);
+    s->chroma_format = 1;
+    bool separate_planes = false;
+    if (profile == 100 || profile == 110 || profile == 122 || profile == 244 || profile == 44 ||
+        profile == 83 || profile == 86 || profile == 118 || profile == 128 || profile == 138 ||
+        profile == 139 || profile == 134 || profile == 135) {
+        s->chroma_format = cv_fmp4_ue_max(&b, 3);
+        if (s->chroma_format == 3)
+            separate_planes = cv_fmp4_u(&b, 1);
+        s->bit_depth_luma_m8 = cv_fmp4_ue_max(&b, 6);
+        s->bit_depth_chroma_m8 = cv_fmp4_ue_max(&b, 6);
+        cv_fmp4_u(&b, 1); /* qpprime_y_zero_transform_bypass_flag */
+        if (cv_fmp4_u(&b, 1))
+            for (unsigned i = 0; i < (s->chroma_format != 3 ? 8u : 12u) && !b.bad; i++)
+                if (cv_fmp4_u(&b, 1))
+                    cv_fmp4_h264_scaling_list(&b, i < 6 ? 16 : 64);
+    }
+    cv_fmp4_ue_max(&b, 12); /* log2_max_frame_num_minus4 */
+    uint32_t poc_type = cv_fmp4_ue_max(&b, 2);
+    if (poc_type == 0) {
+        cv_fmp4_ue_max(&b, 12);
+    } else if (poc_type == 1) {
+        cv_fmp4_u(&b, 1);
+        cv_fmp4_se(&b);
+        cv_fmp4_se(&b);
+        uint32_t cycle = cv_fmp4_ue_max(&b, 255);
+        for (uint32_t i = 0; i < cycle && !b.bad; i++)
+            cv_fmp4_se(&b);
+    }
+    cv_fmp4_ue(&b); /* max_num_ref_frames */
+    cv_fmp4_u(&b, 1);
+    uint64_t w_mbs = (uint64_t)cv_fmp4_ue_max(&b, CV_FMP4_MAX_DIM / 16) + 1;
+    uint64_t h_units = (uint64_t)cv_fmp4_ue_max(&b, CV_FMP4_MAX_DIM / 16) + 1;
+    unsigned frame_mbs_only = cv_fmp4_u(&b, 1);
+    if (!frame_mbs_only)
+        cv_fmp4_u(&b, 1);
+    cv_fmp4_u(&b, 1);
+    uint64_t crop[4] = {0, 0, 0, 0};
+    if (cv_fmp4_u(&b, 1))
+        for (int i = 0; i < 4; i++)
+            crop[i] = cv_fmp4_ue(&b);
+    if (b.bad)
+        return -EBADMSG;
+    /* Crop units (7-19, 7-20): chroma subsampling, doubled vertically for field coding. */
+    unsigned cat = separate_planes ? 0 : s->chroma_format;
+    uint64_t ux = cat == 1 || cat == 2 ? 2 : 1;
+    uint64_t uy = (cat == 1 ? 2 : 1) * (2 - frame_mbs_only);
+    uint64_t w = w_mbs * 16, h = h_units * 16 * (2 - frame_mbs_only);
+    uint64_t cw = ux * (crop[0] + crop[1]), ch = uy * (crop[2] + crop[3]);
+    if (cw >= w || ch >= h || h > CV_FMP4_MAX_DIM)
+        return -EBADMSG;
+    s->width = (unsigned)(w - cw);
+    s->height = (unsigned)(h - ch);
+    return 0;
+}
+
+/* H.265 seq_parameter_set_rbsp (7.3.2.2) up to the bit depths: rbsp starts after the two-byte
+ * NAL header. */
+static int cv_fmp4_h265_sps(const uint8_t *rbsp, size_t len, struct cv_fmp4_sps *s)
+{
+    struct cv_fmp4_bits b = {rbsp, len, 0, false};
+    cv_fmp4_u(&b, 4); /* sps_video_parameter_set_id */
+    unsigned max_sub = cv_fmp4_u(&b, 3);
+    s->temporal_nesting = cv_fmp4_u(&b, 1);
+    if (max_sub > 6 || len < 13)
+        return -EBADMSG;
+    s->sub_layers = max_sub + 1;
+    /* profile_tier_level(1, max_sub): the 12 general bytes are byte aligned, copied as they are. */
+    memcpy(s->ptl, rbsp + 1, 12);
+    cv_fmp4_skip(&b, 96);
+    unsigned prof[8] = {0}, lev[8] = {0};
+    for (unsigned i = 0; i < max_sub; i++) {
+        prof[i] = cv_fmp4_u(&b, 1);
+        lev[i] = cv_fmp4_u(&b, 1);
+    }
+    if (max_sub > 0)
+        cv_fmp4_skip(&b, 2 * (8 - max_sub));
+    for (unsigned i = 0; i < max_sub; i++)
+        cv_fmp4_skip(&b, (prof[i] ? 88 : 0) + (lev[i] ? 8 : 0));
+    cv_fmp4_ue_max(&b, 15); /* sps_seq_parameter_set_id */
+    s->chroma_format = cv_fmp4_ue_max(&b, 3);
+    bool separate_planes = s->chroma_format == 3 && cv_fmp4_u(&b, 1);
+    uint64_t w = cv_fmp4_ue_max(&b, CV_FMP4_MAX_DIM), h = cv_fmp4_ue_max(&b, CV_FMP4_MAX_DIM);
+    uint64_t crop[4] = {0, 0, 0, 0};
+    if (cv_fmp4_u(&b, 1))
+        for (int i = 0; i < 4; i++)
+            crop[i] = cv_fmp4_ue(&b);
+    s->bit_depth_luma_m8 = cv_fmp4_ue_max(&b, 8);
+    s->bit_depth_chroma_m8 = cv_fmp4_ue_max(&b, 8);
+    if (b.bad)
+        return -EBADMSG;
+    unsigned cf = separate_planes ? 0 : s->chroma_format;
+    uint64_t ux = cf == 1 || cf == 2 ? 2 : 1, uy = cf == 1 ? 2 : 1;
+    uint64_t cw = ux * (crop[0] + crop[1]), ch = uy * (crop[2] + crop[3]);
+    if (cw >= w || ch >= h)
+        return -EBADMSG;
+    s->width = (unsigned)(w - cw);
+    s->height = (unsigned)(h - ch);
+    return 0;
+}
+
+static void cv_fmp4_put16(uint8_t *p, size_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/*
+ * Length-prefixed parameter sets -> avcC (ISO 14496-15 5.3.3.1) or hvcC (8.3.3.1.2), parsing the
+ * first SPS. Every NAL unit of extradata must be well formed; those that are not parameter sets
+ * are left out. The record's lengthSizeMinusOne is 3, the ring's own prefix size. Returns the
+ * record's length.
+ */
+static int cv_fmp4_record(uint8_t codec, const uint8_t *ed, size_t len, uint8_t *rec,
+                          struct cv_fmp4_sps *sps)
+{
+    const bool hevc = codec == CV_CODEC_H265;
+    /* Types in record order; H.264 has two arrays, H.265 three. */
+    const int types[3] = {hevc ? 32 : 7, hevc ? 33 : 8, 34};
+    const int ntypes = hevc ? 3 : 2, sps_type = hevc ? 33 : 7;
+    const size_t hdr = hevc ? 2 : 1;
+    const uint8_t *nal;
+    size_t off = 0, n;
+    unsigned count[3] = {0, 0, 0};
+    bool have_sps = false;
+    uint8_t rbsp[CV_MAX_EXTRADATA];
+
+    while (cv_nal_next(ed, len, &off, &nal, &n)) {
+        int t = cv_nal_type(codec, nal);
+        if (n <= hdr || (nal[0] & 0x80))
+            return -EBADMSG;
+        if (!cv_nal_is_param_set(codec, t))
+            continue; /* an SEI next to them has no place in the record */
+        for (int k = 0; k < ntypes; k++)
+            count[k] += types[k] == t;
+        if (t == sps_type && !have_sps) {
+            size_t rn = cv_fmp4_unescape(nal + hdr, n - hdr, rbsp);
+            int r = hevc ? cv_fmp4_h265_sps(rbsp, rn, sps) : cv_fmp4_h264_sps(rbsp, rn, sps);
+            if (r < 0)
+                return r;
+            have_sps = true;
+        }
+    }
+    if (off != len || !have_sps)
+        return -EBADMSG;
+    for (int k = 0; k < ntypes; k++)
+        if (count[k] == 0 || count[k] > (hevc ? 0xffffu : k == 0 ? 31u : 255u))
+            return -EBADMSG;
+
+    size_t w;
+    if (hevc) {
+        rec[0] = 1;
+        memcpy(rec + 1, sps->ptl, 12);
+        rec[13] = 0xf0; /* min_spatial_segmentation_idc 0: not signalled */
+        rec[14] = 0x00;
+        rec[15] = 0xfc; /* parallelismType 0: unknown */
+        rec[16] = (uint8_t)(0xfc | sps->chroma_format);
+        rec[17] = (uint8_t)(0xf8 | sps->bit_depth_luma_m8);
+        rec[18] = (uint8_t)(0xf8 | sps->bit_depth_chroma_m8);
+        rec[19] = rec[20] = 0; /* avgFrameRate unknown */
+        rec[21] = (uint8_t)((sps->sub_layers << 3) | (sps->temporal_nesting << 2) | 3);
+        rec[22] = 3;
+        w = 23;
+    } else {
+        rec[0] = 1;
+        memcpy(rec + 1, sps->ptl, 3);
+        rec[4] = 0xff; /* lengthSizeMinusOne 3 */
+        w = 5;
+    }
+    for (int k = 0; k < ntypes; k++) {
+        if (hevc) {
+            rec[w++] = (uint8_t)(0x80 | types[k]); /* array_completeness: all of them are here */
+            cv_fmp4_put16(rec + w, count[k]);
+            w += 2;
+        } else {
+            rec[w++] = (uint8_t)(k == 0 ? 0xe0 | count[k] : count[k]);
+        }
+        off = 0;
+        while (cv_nal_next(ed, len, &off, &nal, &n)) {
+            if (cv_nal_type(codec, nal) != types[k])
+                continue;
+            cv_fmp4_put16(rec + w, n);
+            memcpy(rec + w + 2, nal, n);
+            w += 2 + n;
+        }
+    }
+    /* High profiles carry chroma format and bit depths (14496-15 5.3.3.1.2). */
+    unsigned p = sps->ptl[0];
+    if (!hevc && (p == 100 || p == 110 || p == 122 || p == 144)) {
+        rec[w++] = (uint8_t)(0xfc | sps->chroma_format);
+        rec[w++] = (uint8_t)(0xf8 | sps->bit_depth_luma_m8);
+        rec[w++] = (uint8_t)(0xf8 | sps->bit_depth_chroma_m8);
+        rec[w++] = 0;
+    }
+    return (int)w;
+}
+
+/* RFC 6381 / ISO 14496-15 annex E: avc1.PPCCLL, hvc1.[A-C]P.COMPAT.TLL.CC[.CC...]. */
+static void cv_fmp4_video_codecs(uint8_t codec, const struct cv_fmp4_sps *s, char *out, size_t cap)
+{
+    if (codec == CV_CODEC_H264) {
+        snprintf(out, cap, "avc1.%02X%02X%02X", s->ptl[0], s->ptl[1], s->ptl[2]);
+        return;
+    }
+    static const char *const space[4] = {"", "A", "B", "C"};
+    uint32_t compat = ((uint32_t)s->ptl[1] << 24) | ((uint32_t)s->ptl[2] << 16) |
+                      ((uint32_t)s->ptl[3] << 8) | s->ptl[4];
+    uint32_t rev = 0;
+    for (int i = 0; i < 32; i++)
+        rev |= ((compat >> i) & 1u) << (31 - i);
+    int n = snprintf(out, cap, "hvc1.%s%u.%" PRIX32 ".%c%u", space[s->ptl[0] >> 6],
+                     s->ptl[0] & 0x1fu, rev, (s->ptl[0] & 0x20) ? 'H' : 'L', s->ptl[11]);
+    int last = 5;
+    while (last >= 0 && s->ptl[5 + last] == 0)
+        last--;
+    for (int i = 0; i <= last && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(out + n, cap - (size_t)n, ".%X", s->ptl[5 + i]);
+}
+
+/* AudioSpecificConfig (ISO 14496-3 1.6.2.1): object type, sampling rate, channel configuration. */
+static int cv_fmp4_asc(const uint8_t *p, size_t len, unsigned *aot, unsigned *rate, unsigned *chans)
+{
+    static const unsigned rates[13] = {96000, 88200, 64000, 48000, 44100, 32000, 24000,
+                                       22050, 16000, 12000, 11025, 8000,  7350};
+    struct cv_fmp4_bits b = {p, len, 0, false};
+    *aot = cv_fmp4_u(&b, 5);
+    if (*aot == 31)
+        *aot = 32 + cv_fmp4_u(&b, 6);
+    unsigned idx = cv_fmp4_u(&b, 4);
+    *rate = idx == 15 ? cv_fmp4_u(&b, 24) : idx < 13 ? rates[idx] : 0;
+    *chans = cv_fmp4_u(&b, 4);
+    return b.bad || *aot == 0 || *rate == 0 ? -EBADMSG : 0;
+}
+
+/* ---- output buffer and boxes -------------------------------------------------------------- */
+
+#if LIBAVFORMAT_VERSION_MAJOR < 61
+typedef uint8_t cv_fmp4_io_byte;
+#else
+typedef const uint8_t cv_fmp4_io_byte;
+#endif
+
+/* libavformat's AVIOContext writes here: everything since the last reset is one output unit. */
+static int cv_fmp4_io_write(void *opaque, cv_fmp4_io_byte *buf, int n)
+{
+    struct cv_fmp4 *m = opaque;
+    if (n <= 0)
+        return 0;
+    if ((size_t)n > CV_FMP4_MAX_OUT - m->out_len)
+        return AVERROR(EMSGSIZE);
+    if (m->out_len + (size_t)n > m->out_cap) {
+        size_t cap = m->out_cap ? m->out_cap : 65536;
+        while (cap < m->out_len + (size_t)n)
+            cap *= 2;
+        uint8_t *p = realloc(m->out, cap);
+        if (!p)
+            return AVERROR(ENOMEM);
+        m->out = p;
+        m->out_cap = cap;
+    }
+    memcpy(m->out + m->out_len, buf, (size_t)n);
+    m->out_len += (size_t)n;
+    return n;
+}
+
+static uint32_t cv_fmp4_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t cv_fmp4_be64(const uint8_t *p)
+{
+    return ((uint64_t)cv_fmp4_be32(p) << 32) | cv_fmp4_be32(p + 4);
+}
+
+/*
+ * The next box of buf[*off, end): its type, payload start and end. False at the end or at a box
+ * whose size does not fit (then *off is left short of end, which callers treat as malformed).
+ */
+static bool cv_fmp4_box(const uint8_t *buf, size_t end, size_t *off, const uint8_t **type,
+                        size_t *body, size_t *box_end)
+{
+    if (end - *off < 8)
+        return false;
+    const uint8_t *p = buf + *off;
+    uint64_t size = cv_fmp4_be32(p);
+    size_t hdr = 8;
+    if (size == 1) {
+        if (end - *off < 16)
+            return false;
+        size = cv_fmp4_be64(p + 8);
+        hdr = 16;
+    } else if (size == 0) {
+        size = end - *off;
+    }
+    if (size < hdr || size > end - *off)
+        return false;
+    *type = p + 4;
+    *body = *off + hdr;
+    *box_end = *off + (size_t)size;
+    *off = *box_end;
+    return true;
+}
+
+/* Offset of the 64-bit baseMediaDecodeTime of track_id's traf in the fragment, or -EPROTO. */
+static int cv_fmp4_find_tfdt(const uint8_t *buf, size_t len, uint32_t track_id, size_t *tfdt_off)
+{
+    const uint8_t *type;
+    size_t off = 0, body, end;
+    while (cv_fmp4_box(buf, len, &off, &type, &body, &end)) {
+        if (memcmp(type, "moof", 4) != 0)
+            continue;
+        size_t t_off = body, t_body, t_end;
+        while (cv_fmp4_box(buf, end, &t_off, &type, &t_body, &t_end)) {
+            if (memcmp(type, "traf", 4) != 0)
+                continue;
+            size_t b_off = t_body, b_body, b_end, tfdt = 0;
+            bool ours = false;
+            while (cv_fmp4_box(buf, t_end, &b_off, &type, &b_body, &b_end)) {
+                if (memcmp(type, "tfhd", 4) == 0 && b_end - b_body >= 8)
+                    ours = cv_fmp4_be32(buf + b_body + 4) == track_id;
+                /* version 1 = 64-bit; version 0 would leave no room for the 8 bytes promised. */
+                else if (memcmp(type, "tfdt", 4) == 0 && b_end - b_body >= 12 && buf[b_body] == 1)
+                    tfdt = b_body + 4;
+            }
+            if (ours && tfdt) {
+                *tfdt_off = tfdt;
+                return 0;
+            }
+        }
+    }
+    return -EPROTO;
+}
+
+/* FFmpeg's codes are -errno on our platforms, or tags of their own. */
+static int cv_fmp4_averr(int ret)
+{
+    if (ret == AVERROR_INVALIDDATA)
+        return -EBADMSG;
+    return ret < 0 && ret > -4096 ? ret : -EIO;
+}
+
+/* ---- open ---------------------------------------------------------------------------------- */
+
+static int cv_fmp4_add_video(struct cv_fmp4 *m, uint32_t in, const struct cv_track_info *ti,
+                             char *codecs, size_t cap)
+{
+    struct cv_fmp4_sps sps;
+    uint8_t rec[CV_FMP4_RECORD_MAX];
+    memset(&sps, 0, sizeof(sps));
+    if (ti->extradata_len > CV_MAX_EXTRADATA)
+        return -EBADMSG;
+    int n = cv_fmp4_record(ti->codec, ti->extradata, ti->extradata_len, rec, &sps);
+    if (n < 0) {
+        cv_dbg("%s: track %" PRIu32 ": %s parameter sets do not parse", m->name, in,
+               cv_codec_name(ti->codec));
+        return n;
+    }
+    AVStream *st = avformat_new_stream(m->fc, NULL);
+    if (!st)
+        return -ENOMEM;
+    AVCodecParameters *par = st->codecpar;
+    par->extradata = av_mallocz((size_t)n + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (!par->extradata)
+        return -ENOMEM;
+    memcpy(par->extradata, rec, (size_t)n);
+    par->extradata_size = n;
+    par->codec_type = AVMEDIA_TYPE_VIDEO;
+    par->codec_id = ti->codec == CV_CODEC_H265 ? AV_CODEC_ID_HEVC : AV_CODEC_ID_H264;
+    /* hvc1, not libavformat's default hev1: Safari plays only hvc1, and our record holds every
+     * parameter set as hvc1 requires. */
+    par->codec_tag = ti->codec == CV_CODEC_H265 ? MKTAG('h', 'v', 'c', '1') : 0;
+    par->width = (int)sps.width;
+    par->height = (int)sps.height;
+    st->time_base = (AVRational){1, 90000};
+    cv_fmp4_video_codecs(ti->codec, &sps, codecs, cap);
+
+    struct cv_fmp4_track *t = &m->tracks[m->ntracks];
+    t->in_track = in;
+    t->codec = ti->codec;
+    t->video = true;
+    t->clock = ti->clock_rate ? ti->clock_rate : 90000;
+    m->out_of_in[in] = (int)m->ntracks++;
+    return 0;
+}
+
+/* An AAC track; a missing or malformed AudioSpecificConfig leaves the audio out, not the video. */
+static int cv_fmp4_add_audio(struct cv_fmp4 *m, uint32_t in, const struct cv_track_info *ti,
+                             char *codecs, size_t cap)
+{
+    unsigned aot, asc_rate, asc_chans;
+    if (ti->extradata_len > CV_MAX_EXTRADATA ||
+        cv_fmp4_asc(ti->extradata, ti->extradata_len, &aot, &asc_rate, &asc_chans) < 0) {
+        /* Debug level: the caller's line with the MIME type shows the audio is missing. */
+        cv_dbg("%s: track %" PRIu32 ": AAC without a valid AudioSpecificConfig, left out", m->name,
+               in);
+        return 0;
+    }
+    /* The ring's clock is what its timestamps count; for HE-AAC it is the output rate where
+     * the config names the core rate, so it wins when it is plausible. */
+    uint32_t rate = ti->clock_rate >= 1000 && ti->clock_rate <= 384000 ? ti->clock_rate : asc_rate;
+    if (rate < 1000 || rate > 384000)
+        return 0;
+    unsigned chans = ti->channels ? ti->channels : asc_chans == 7 ? 8 : asc_chans;
+    if (chans == 0 || chans > 8)
+        chans = 2;
+
+    AVStream *st = avformat_new_stream(m->fc, NULL);
+    if (!st)
+        return -ENOMEM;
+    AVCodecParameters *par = st->codecpar;
+    par->extradata = av_mallocz((size_t)ti->extradata_len + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (!par->extradata)
+        return -ENOMEM;
+    memcpy(par->extradata, ti->extradata, ti->extradata_len);
+    par->extradata_size = ti->extradata_len;
+    par->codec_type = AVMEDIA_TYPE_AUDIO;
+    par->codec_id = AV_CODEC_ID_AAC;
+    par->sample_rate = (int)rate;
+    par->frame_size = 1024;
+    av_channel_layout_default(&par->ch_layout, (int)chans);
+    st->time_base = (AVRational){1, (int)rate};
+    snprintf(codecs, cap, "mp4a.40.%u", aot);
+
+    struct cv_fmp4_track *t = &m->tracks[m->ntracks];
+    t->in_track = in;
+    t->codec = CV_CODEC_AAC;
+    t->clock = rate;
+    /* 1024 samples at the config's rate, in the output's units. */
+    t->def_dur = (int64_t)1024 * rate / asc_rate;
+    m->out_of_in[in] = (int)m->ntracks++;
+    return 0;
+}
+
+static int cv_fmp4_start(struct cv_fmp4 *m, const struct cv_stream_info *info)
+{
+    AVDictionary *opts = NULL;
+    int ret = avformat_alloc_output_context2(&m->fc, NULL, "mp4", NULL);
+    if (ret < 0 || !m->fc)
+        return ret < 0 ? cv_fmp4_averr(ret) : -ENOMEM;
+    uint8_t *iobuf = av_malloc(CV_FMP4_IOBUF);
+    if (!iobuf)
+        return -ENOMEM;
+    m->pb = avio_alloc_context(iobuf, CV_FMP4_IOBUF, 1, m, NULL, cv_fmp4_io_write, NULL);
+    if (!m->pb) {
+        av_free(iobuf);
+        return -ENOMEM;
+    }
+    m->fc->pb = m->pb;
+    /* Bit-exact: no encoder string or creation time, so equal parameters give equal init
+     * segments. */
+    m->fc->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
+    m->pkt = av_packet_alloc();
+    if (!m->pkt)
+        return -ENOMEM;
+
+    /* The first H.264/H.265 video track, then the first AAC track: one SourceBuffer plays one
+     * of each. */
+    uint32_t v = 0, a = 0;
+    while (v < info->track_count &&
+           !(info->tracks[v].kind == CV_TRACK_VIDEO &&
+             (info->tracks[v].codec == CV_CODEC_H264 || info->tracks[v].codec == CV_CODEC_H265)))
+        v++;
+    while (a < info->track_count &&
+           !(info->tracks[a].kind == CV_TRACK_AUDIO && info->tracks[a].codec == CV_CODEC_AAC))
+        a++;
+    if (v == info->track_count)
+        return -ENOTSUP;
+    char vcodecs[48] = "", acodecs[24] = "";
+    if ((ret = cv_fmp4_add_video(m, v, &info->tracks[v], vcodecs, sizeof(vcodecs))) < 0)
+        return ret;
+    if (a < info->track_count &&
+        (ret = cv_fmp4_add_audio(m, a, &info->tracks[a], acodecs, sizeof(acodecs))) < 0)
+        return ret;
+    snprintf(m->codecs, sizeof(m->codecs), "%s%s%s", vcodecs, acodecs[0] ? "," : "", acodecs);
+    snprintf(m->mime, sizeof(m->mime), "video/mp4; codecs=\"%s\"", m->codecs);
+
+    av_dict_set(&opts, "movflags", "empty_moov+default_base_moof+frag_custom", 0);
+    ret = avformat_write_header(m->fc, &opts);
+    /* An option left in opts was not taken: a libavformat without one of these flags. */
+    if (ret >= 0 && av_dict_count(opts) > 0)
+        ret = AVERROR(ENOTSUP);
+    av_dict_free(&opts);
+    if (ret < 0)
+        return cv_fmp4_averr(ret);
+    /* ftyp+moov must be all out before the first fragment is cut from the same buffer.
+     * libavformat 59.27 flushes after the header (and after each fragment) by itself; these
+     * flushes keep that true for a version that leaves it in the AVIOContext's buffer. */
+    avio_flush(m->pb);
+    if (m->pb->error < 0)
+        return cv_fmp4_averr(m->pb->error);
+    if (m->out_len == 0)
+        return -EPROTO;
+    m->init = malloc(m->out_len);
+    if (!m->init)
+        return -ENOMEM;
+    memcpy(m->init, m->out, m->out_len);
+    m->init_len = m->out_len;
+    m->out_len = 0;
+
+    for (uint32_t i = 0; i < m->ntracks; i++) {
+        struct cv_fmp4_track *t = &m->tracks[i];
+        AVRational tb = m->fc->streams[i]->time_base;
+        if (tb.num != 1 || tb.den <= 0)
+            return -EPROTO;
+        t->timescale = (uint32_t)tb.den;
+        if (t->video) {
+            unsigned fps = info->tracks[t->in_track].fps_x100;
+            t->def_dur =
+                fps >= 100 && fps <= 24000 ? (int64_t)t->timescale * 100 / fps : t->timescale / 25;
+        } else {
+            t->def_dur = av_rescale(t->def_dur, t->timescale, t->clock);
+        }
+        /* An AAC config may claim any rate; a sample of more than a second is not one. */
+        if (t->def_dur < 1 || t->def_dur > t->timescale)
+            t->def_dur = t->def_dur < 1 ? 1 : t->timescale;
+    }
+    return 0;
+}
+
+int cv_fmp4_open(struct cv_fmp4 **out, const struct cv_stream_info *info)
+{
+    *out = NULL;
+    if (!info || info->track_count == 0 || info->track_count > CV_MAX_TRACKS)
+        return -EINVAL;
+    bool any_video = false;
+    for (uint32_t i = 0; i < info->track_count; i++)
+        any_video |= info->tracks[i].kind == CV_TRACK_VIDEO;
+    if (!any_video)
+        return -EINVAL;
+
+    struct cv_fmp4 *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    snprintf(m->name, sizeof(m->name), "fmp4");
+    for (int i = 0; i < CV_MAX_TRACKS; i++)
+        m->out_of_in[i] = -1;
+    int ret = cv_fmp4_start(m, info);
+    if (ret < 0)
+        goto fail_close;
+    *out = m;
+    return 0;
+
+fail_close:
+    cv_fmp4_close(m);
+    return ret;
+}
+
+void cv_fmp4_close(struct cv_fmp4 *m)
+{
+    if (!m)
+        return;
+    /* No trailer: it would only write an mfra nobody reads. Freeing the context runs the
+     * muxer's deinit, which frees what it holds. */
+    avformat_free_context(m->fc);
+    if (m->pb)
+        av_freep(&m->pb->buffer);
+    avio_context_free(&m->pb);
+    av_packet_free(&m->pkt);
+    free(m->out);
+    free(m->init);
+    free(m);
+}
+
+void cv_fmp4_set_name(struct cv_fmp4 *m, const char *name)
+{
+    snprintf(m->name, sizeof(m->name), "%s", name);
+}
+
+const uint8_t *cv_fmp4_init(const struct cv_fmp4 *m, size_t *len)
+{
+    *len = m->init_len;
+    return m->init;
+}
+
+const char *cv_fmp4_mime(const struct cv_fmp4 *m)
+{
+    return m->mime;
+}
+
+const char *cv_fmp4_codecs(const struct cv_fmp4 *m)
+{
+    return m->codecs;
+}
+
+int cv_fmp4_out_track(const struct cv_fmp4 *m, uint32_t track)
+{
+    return track < CV_MAX_TRACKS ? m->out_of_in[track] : -1;
+}
+
+uint32_t cv_fmp4_track_count(const struct cv_fmp4 *m)
+{
+    return m->ntracks;
+}
+
+uint32_t cv_fmp4_timescale(const struct cv_fmp4 *m, uint32_t out_track)
+{
+    return out_track < m->ntracks ? m->tracks[out_track].timescale : 0;
+}
+
+/* ---- frames -------------------------------------------------------------------------------- */
+
+/* The first anomaly of a kind gets a line; the rest are counted (frames come 25+ a second). */
+static void cv_fmp4_note(const struct cv_fmp4 *m, unsigned *count, uint32_t track, const char *what)
+{
+    if ((*count)++ == 0)
+        cv_info("%s: track %" PRIu32 ": %s (the next ones are logged at debug level)", m->name,
+                track, what);
+    else
+        cv_dbg("%s: track %" PRIu32 ": %s (%u so far)", m->name, track, what, *count);
+}
+
+static int64_t cv_fmp4_rescale(int64_t v, uint32_t from, uint32_t to)
+{
+    return from == to ? v : av_rescale(v, to, from);
+}
+
+/* This sample's duration: the input's last dts step when it is plausible (see the top). */
+static int64_t cv_fmp4_duration(struct cv_fmp4 *m, struct cv_fmp4_track *t, int64_t dts)
+{
+    int64_t step;
+    if (t->have_prev) {
+        if (!__builtin_sub_overflow(dts, t->prev_dts, &step) && step > 0 &&
+            step <= (int64_t)t->timescale * CV_FMP4_MAX_STEP_S)
+            return step;
+        cv_fmp4_note(m, &m->steps_replaced, t->in_track,
+                     "timestamp went backwards or jumped; the output timeline continues");
+    }
+    return t->last_dur > 0 ? t->last_dur : t->def_dur;
+}
+
+/* Composition offset (pts - dts) in output units; 0 when missing, negative or absurd. */
+static int64_t cv_fmp4_cts(const struct cv_frame *fr, const struct cv_fmp4_track *t)
+{
+    int64_t d;
+    if (__builtin_sub_overflow(fr->pts, fr->dts, &d) || d <= 0 ||
+        d > (int64_t)t->clock * CV_FMP4_MAX_STEP_S)
+        return 0;
+    return cv_fmp4_rescale(d, t->clock, t->timescale);
+}
+
+static bool cv_fmp4_well_formed(uint8_t codec, const uint8_t *data, size_t len)
+{
+    size_t off = 0, n;
+    const uint8_t *nal;
+    /* An ADTS sync word: not a raw access unit (which cannot start with ID_END and ones), and
+     * as the first AAC packet libavformat refuses it and is unusable after. */
+    if (codec == CV_CODEC_AAC)
+        return len < 2 || (data[0] != 0xff || (data[1] & 0xf0) != 0xf0);
+    while (cv_nal_next(data, len, &off, &nal, &n))
+        ;
+    return off == len;
+}
+
+int cv_fmp4_write(struct cv_fmp4 *m, const struct cv_frame *fr, const uint8_t *data,
+                  struct cv_fmp4_frag *frag)
+{
+    if (m->err)
+        return m->err;
+    int out = cv_fmp4_out_track(m, fr->track);
+    if (out < 0 || fr->len == 0 || fr->len > INT_MAX)
+        return 0;
+    struct cv_fmp4_track *t = &m->tracks[out];
+    bool key = t->video && (fr->flags & CV_FRAME_KEY);
+    /* Steps are measured between input frames, written or not: a keyframe after dropped frames
+     * gets a frame interval, not the time spent waiting for it. */
+    int64_t dts = cv_fmp4_rescale(fr->dts, t->clock, t->timescale);
+    int64_t dur = cv_fmp4_duration(m, t, dts);
+    t->prev_dts = dts;
+    t->have_prev = true;
+    /* Video starts at a keyframe; audio waits for the video so the two start together. */
+    if (t->video ? !t->live && !key : !m->tracks[0].live)
+        return 0;
+    if (!cv_fmp4_well_formed(t->codec, data, fr->len)) {
+        cv_fmp4_note(m, &m->frames_malformed, t->in_track,
+                     t->video ? "malformed frame dropped; waiting for a keyframe"
+                              : "malformed frame dropped");
+        if (t->video)
+            t->live = false;
+        return 0;
+    }
+    if (t->next_dts > INT64_MAX / 4) {
+        m->err = -EOVERFLOW;
+        return m->err;
+    }
+
+    AVPacket *pkt = m->pkt;
+    pkt->data = (uint8_t *)data; /* read only: av_write_frame copies it into its fragment */
+    pkt->size = (int)fr->len;
+    pkt->stream_index = out;
+    pkt->dts = t->next_dts;
+    pkt->pts = t->next_dts + cv_fmp4_cts(fr, t);
+    pkt->duration = dur;
+    pkt->flags = key || !t->video ? AV_PKT_FLAG_KEY : 0; /* every AAC frame is a sync sample */
+    pkt->pos = -1;
+    m->out_len = 0;
+    const char *why = "muxing failed";
+    int ret = av_write_frame(m->fc, pkt);
+    if (ret >= 0)
+        ret = av_write_frame(m->fc, NULL); /* cut the fragment: this frame's moof+mdat */
+    pkt->data = NULL;
+    pkt->size = 0;
+    if (ret >= 0) {
+        avio_flush(m->pb);
+        ret = m->pb->error;
+    }
+    size_t tfdt_off = 0;
+    if (ret >= 0 && cv_fmp4_find_tfdt(m->out, m->out_len, (uint32_t)out + 1, &tfdt_off) < 0) {
+        why = "the muxer wrote no fragment with a 64-bit tfdt";
+        ret = AVERROR(EPROTO);
+    }
+    if (ret < 0) {
+        m->err = cv_fmp4_averr(ret);
+        cv_err("%s: track %" PRIu32 ": %s (%s)", m->name, t->in_track, why, strerror(-m->err));
+        return m->err;
+    }
+
+    t->live = true;
+    t->last_dur = dur;
+    t->next_dts += dur;
+    *frag = (struct cv_fmp4_frag){
+        .data = m->out,
+        .len = m->out_len,
+        .key = key,
+        .out_track = (uint32_t)out,
+        .timescale = t->timescale,
+        .decode_time = cv_fmp4_be64(m->out + tfdt_off),
+        .duration = (uint64_t)dur,
+        .tfdt_off = tfdt_off,
+    };
+    return 1;
+}
+
+void cv_fmp4_discontinuity(struct cv_fmp4 *m)
+{
+    /* next_dts is kept: that is what continues the timeline. A step across the gap means
+     * nothing, and video needs a keyframe to be decodable again. */
+    for (uint32_t i = 0; i < m->ntracks; i++) {
+        m->tracks[i].have_prev = false;
+        if (m->tracks[i].video)
+            m->tracks[i].live = false;
+    }
+}
+
+void cv_fmp4_set_decode_time(uint8_t *frag_copy, size_t tfdt_off, uint64_t decode_time)
+{
+    for (int i = 0; i < 8; i++)
+        frag_copy[tfdt_off + (size_t)i] = (uint8_t)(decode_time >> (56 - 8 * i));
+}

@@ -1,0 +1,159 @@
+/*
+ * camvisor-http's internals: the process (struct cv_http_srv), its client connections, its
+ * feeds. One file per concern:
+ *   main.c    the process: consumer skeleton, libwebsockets context, accepting, the loop
+ *   server.c  the libwebsockets callback: requests, auth, routing, static files, writing
+ *   api.c     go2rtc's JSON API and camvisor's own (/api, /api/streams, /api/cameras, ...)
+ *   mse.c     fMP4 feeds (one muxer per camera, fmp4.c) and their viewers: /api/ws MSE and
+ *             /api/stream.mp4
+ *
+ * One thread. libevent's loop (the consumer skeleton: control socket, ring doorbells) runs
+ * nested in libwebsockets' own loop (docs/architecture.md: "camvisor-http's loop").
+ */
+#ifndef CV_HTTP_H
+#define CV_HTTP_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/base/json.h"
+#include "common/base/outq.h"
+#include "common/consumer/process.h"
+#include "common/net/ws-msg.h"
+#include "proto/msg.h"
+
+#define CV_HTTP_ARGS_MAX        16
+#define CV_HTTP_ARG_MAX         1100         /* a value: a URL (CV_URL_MAX) with room to spare */
+#define CV_HTTP_VIEWER_MAX      (8u << 20)   /* queued for one viewer before it is dropped */
+#define CV_HTTP_BACKLOG_ALL     (256u << 20) /* queued over every connection */
+#define CV_HTTP_SLOW_MS         10000        /* a viewer this long behind is dropped */
+#define CV_HTTP_TICK_MS         250
+#define CV_HTTP_AUTH_SLOTS      64
+#define CV_HTTP_ACCEPT_PAUSE_MS 100
+
+struct cv_http_feed;
+
+/* The decoded query: lws splits and %-decodes it; each pair is copied here. */
+struct cv_http_args {
+    unsigned count;
+    struct {
+        char key[32];
+        char val[CV_HTTP_ARG_MAX];
+        bool has_val;
+    } a[CV_HTTP_ARGS_MAX];
+    bool overflow; /* more pairs, or a longer one, than fit: answered 400 */
+};
+
+enum cv_http_conn_kind {
+    CV_HTTP_CONN_PLAIN = 0, /* request/response */
+    CV_HTTP_CONN_STREAM,    /* a long HTTP response: stream.mp4 */
+    CV_HTTP_CONN_WS,        /* /api/ws */
+};
+
+/* A record in a connection's output queue: this header (LWS_PRE bytes, which lws_write()
+ * may overwrite once the header is read), then len bytes. */
+struct cv_http_rec {
+    uint32_t len;
+    uint32_t type; /* enum lws_write_protocol */
+};
+_Static_assert(sizeof(struct cv_http_rec) <= LWS_PRE, "a record header fits in LWS_PRE");
+
+/* One client socket, from accept to close; libwebsockets' opaque user data of its wsi. */
+struct cv_http_conn {
+    struct cv_http_srv *srv;
+    struct lws *wsi;
+    struct cv_http_conn *next, **pprev; /* srv->conns */
+    struct sockaddr_storage peer;
+    char peer_str[64];
+    bool loopback;
+    enum cv_http_conn_kind kind;
+    struct cv_outq out; /* records, see struct cv_http_rec; owned */
+    /* A plain response waiting for the writable callback. */
+    char *body; /* owned */
+    size_t body_len, body_off;
+    bool closing; /* drop at the next writable callback */
+    /* A viewer of an fMP4 feed (mse.c). */
+    struct cv_http_viewer *viewer; /* owned */
+    void *ws_rx;                   /* owned: a WebSocket message being received */
+    char ws_camera[CV_NAME_MAX];   /* /api/ws?src= */
+    bool ws_src_given;
+    char stream_camera[CV_NAME_MAX]; /* /api/stream.mp4?src= */
+};
+
+struct cv_http_cam {
+    struct cv_msg_camera_status st; /* its last status, st.camera names it */
+    bool have_status;
+};
+
+struct cv_http_srv {
+    struct cv_consumer proc; /* the process skeleton: libevent loop, control socket, feeds */
+    struct lws_context *lws; /* owned */
+    struct lws_vhost *vh;    /* owned by lws */
+    struct evconnlistener *listener; /* owned, on fd 4 */
+    struct event *resume_ev;         /* owned */
+    lws_sorted_usec_list_t wake;     /* the tick that lets libevent's timers run */
+    bool stopping;
+    struct cv_msg_http_settings set;
+    bool have_settings;
+    struct cv_msg_catalogue cat;
+    bool have_catalogue;
+    struct cv_http_cam cams[CV_PROTO_MAX_CAMS];
+    uint32_t cam_count;
+    char static_dir[512];
+    char exe_dir[256];
+    uint64_t started_ms;
+    struct cv_http_conn *conns;
+    uint32_t conn_count;
+    struct cv_outq_budget budget;
+    struct cv_http_feed *feeds;
+    struct cv_http_auth_fail {
+        struct sockaddr_storage addr; /* port zeroed */
+        unsigned fails;
+        uint64_t window_start_ms, locked_until_ms;
+    } auth_fails[CV_HTTP_AUTH_SLOTS];
+    /* Counters for /metrics and /api/cameras. */
+    uint64_t requests, auth_failures, dropped_slow;
+    uint64_t refused_log_ms;
+};
+
+/* server.c */
+int cv_http_server_init(struct cv_http_srv *srv);
+void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockaddr *sa,
+                           socklen_t salen);
+/* A response: status, content type and a body the connection takes ownership of (free()). */
+int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
+                    size_t len);
+int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text);
+/* Queues a record (WS text/binary, or a chunk of a stream) and asks for the writable callback.
+ * -ENOBUFS when the client is too far behind: the caller drops it (cv_http_conn_drop). */
+int cv_http_send(struct cv_http_conn *c, enum lws_write_protocol type, const void *data,
+                 size_t len);
+int cv_http_sendv(struct cv_http_conn *c, enum lws_write_protocol type, const struct iovec *iov,
+                  int iovcnt);
+void cv_http_conn_drop(struct cv_http_conn *c, const char *why);
+const char *cv_http_arg(const struct cv_http_args *a, const char *key);
+const struct cv_http_cam *cv_http_cam_find(const struct cv_http_srv *srv, const char *name);
+bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
+
+/* api.c: 1 when path was one of its routes (and answered), 0 otherwise. */
+int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *path,
+                      const struct cv_http_args *args);
+
+/* mse.c */
+/* GET /api/stream.mp4: the connection becomes a viewer of camera's fMP4. */
+int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera);
+/* The WebSocket is open (/api/ws?src=c->ws_camera); messages come to cv_http_mse_ws_message. */
+int cv_http_mse_ws_open(struct cv_http_conn *c);
+void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m);
+void cv_http_mse_viewer_free(struct cv_http_conn *c);
+void cv_http_mse_drop_camera(struct cv_http_srv *srv, const char *camera);
+void cv_http_mse_tick(struct cv_http_srv *srv, uint64_t now_ms);
+void cv_http_mse_fini(struct cv_http_srv *srv);
+/* Viewers per kind ("mse", "mp4") for a camera, for /api/cameras and /metrics. */
+unsigned cv_http_mse_viewers(const struct cv_http_srv *srv, const char *camera, const char *kind);
+uint64_t cv_http_mse_viewer_bytes(const struct cv_http_conn *c);
+bool cv_http_mse_viewer_is_ws(const struct cv_http_conn *c);
+
+#endif

@@ -1,0 +1,713 @@
+/*
+ * camvisor-http's libwebsockets side: every client socket is accepted by the process (main.c)
+ * and adopted here, so limits per client address are ours to keep; then one callback serves
+ * HTTP requests (auth, base path, routing to api.c and mse.c, the static www/ files) and the
+ * /api/ws WebSocket.
+ *
+ * Writing: nothing is written outside a writable callback except response headers. What a
+ * connection has to send waits in its output queue as records (struct cv_http_rec), one
+ * lws_write() per callback, so a slow client only ever delays itself; one too far behind
+ * (CV_HTTP_VIEWER_MAX queued, or CV_HTTP_SLOW_MS behind) is dropped.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/base/base64.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/sockaddr.h"
+#include "consumers/http/http.h"
+
+#define CV_HTTP_AUTH_MAX_FAILS 10 /* bad credentials from one address in a window */
+#define CV_HTTP_AUTH_WINDOW_MS 60000
+#define CV_HTTP_AUTH_LOCK_MS   30000 /* then 429 for this long */
+#define CV_HTTP_WS_MSG_MAX     (64u << 10)
+
+/* ---- connections ------------------------------------------------------------------------- */
+
+static unsigned cv_http_conns_from(const struct cv_http_srv *srv, const struct sockaddr_storage *a)
+{
+    unsigned n = 0;
+    for (const struct cv_http_conn *c = srv->conns; c; c = c->next)
+        n += cv_sockaddr_same_host(&c->peer, a);
+    return n;
+}
+
+void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockaddr *sa,
+                           socklen_t salen)
+{
+    struct sockaddr_storage peer = {0};
+    memcpy(&peer, sa, salen < sizeof(peer) ? salen : sizeof(peer));
+    char who[64];
+    cv_sockaddr_str(&peer, who, sizeof(who));
+    const struct cv_msg_http_settings *set = &srv->set;
+    if ((set->max_conns && srv->conn_count >= set->max_conns) ||
+        (set->max_conns_per_client &&
+         cv_http_conns_from(srv, &peer) >= set->max_conns_per_client)) {
+        /* A polite refusal costs a write; the client learns why instead of timing out. */
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\nRetry-After: 1\r\n\r\n";
+        ssize_t w = write(fd, busy, sizeof(busy) - 1);
+        (void)w;
+        close(fd);
+        uint64_t now = cv_clock_mono_ms();
+        if (now - srv->refused_log_ms > 1000) { /* a flood must not become a flood of logs */
+            cv_warn("client %s refused: too many connections (%u open)", who, srv->conn_count);
+            srv->refused_log_ms = now;
+        }
+        return;
+    }
+    struct cv_http_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->srv = srv;
+    c->peer = peer;
+    snprintf(c->peer_str, sizeof(c->peer_str), "%s", who);
+    c->loopback = cv_sockaddr_is_loopback(&peer);
+    cv_outq_init(&c->out, CV_HTTP_VIEWER_MAX, &srv->budget);
+    lws_adopt_desc_t info = {
+        .vh = srv->vh, .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP, .fd.sockfd = fd, .opaque = c};
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->pprev = &c->next;
+    c->pprev = &srv->conns;
+    srv->conns = c;
+    srv->conn_count++;
+    c->wsi = lws_adopt_descriptor_vhost_via_info(&info);
+    /* On failure lws closed the fd; its destroy callback may or may not have run for a wsi
+     * that never existed, so the connection is unlinked here only if it is still linked. */
+    if (!c->wsi && c->pprev) {
+        cv_warn("client %s: cannot adopt its socket", who);
+        *c->pprev = c->next;
+        if (c->next)
+            c->next->pprev = c->pprev;
+        srv->conn_count--;
+        cv_outq_free(&c->out);
+        free(c);
+    }
+}
+
+static void cv_http_conn_destroy(struct cv_http_conn *c)
+{
+    if (!c)
+        return;
+    cv_http_mse_viewer_free(c);
+    if (c->pprev) {
+        *c->pprev = c->next;
+        if (c->next)
+            c->next->pprev = c->pprev;
+        c->srv->conn_count--;
+    }
+    cv_outq_free(&c->out);
+    free(c->body);
+    free(c);
+}
+
+void cv_http_conn_drop(struct cv_http_conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    cv_info("client %s dropped: %s", c->peer_str, why);
+    c->closing = true;
+    cv_http_mse_viewer_free(c);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+int cv_http_sendv(struct cv_http_conn *c, enum lws_write_protocol type, const struct iovec *iov,
+                  int iovcnt)
+{
+    if (c->closing)
+        return -EPIPE;
+    uint8_t pre[LWS_PRE] = {0};
+    struct cv_http_rec rec = {0, (uint32_t)type};
+    for (int i = 0; i < iovcnt; i++)
+        rec.len += (uint32_t)iov[i].iov_len;
+    memcpy(pre, &rec, sizeof(rec));
+    struct iovec v[8];
+    if (iovcnt > 7)
+        return -EINVAL;
+    v[0] = (struct iovec){pre, sizeof(pre)};
+    memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
+    int rc = cv_outq_put(&c->out, v, iovcnt + 1);
+    if (rc < 0)
+        return rc;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int cv_http_send(struct cv_http_conn *c, enum lws_write_protocol type, const void *data, size_t len)
+{
+    struct iovec v = {(void *)data, len};
+    return cv_http_sendv(c, type, &v, 1);
+}
+
+/* One record out per writable callback: 0, or -1 to close. */
+static int cv_http_write_record(struct cv_http_conn *c)
+{
+    if (cv_outq_empty(&c->out))
+        return 0;
+    uint8_t *head = cv_outq_head(&c->out);
+    struct cv_http_rec rec;
+    memcpy(&rec, head, sizeof(rec));
+    int n = lws_write(c->wsi, head + LWS_PRE, rec.len, (enum lws_write_protocol)rec.type);
+    cv_outq_consume(&c->out, LWS_PRE + rec.len);
+    if (n < (int)rec.len)
+        return -1;
+    if (!cv_outq_empty(&c->out))
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* ---- responses --------------------------------------------------------------------------- */
+
+static int cv_http_add_header(struct cv_http_conn *c, const char *name, const char *value,
+                              unsigned char **p, unsigned char *end)
+{
+    return lws_add_http_header_by_name(c->wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* Headers every answer carries: CORS when [api] origin = *, and no caching of live data. */
+static int cv_http_common_headers(struct cv_http_conn *c, unsigned char **p, unsigned char *end)
+{
+    if (strcmp(c->srv->set.origin, "*") == 0 &&
+        cv_http_add_header(c, "access-control-allow-origin:", "*", p, end))
+        return -1;
+    return cv_http_add_header(c, "cache-control:", "no-cache", p, end);
+}
+
+static int cv_http_respond_h(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
+                             size_t len, const char *const *extra)
+{
+    unsigned char hdr[LWS_PRE + 2048];
+    unsigned char *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr) - 1;
+    free(c->body);
+    c->body = NULL;
+    /* The body is copied behind LWS_PRE bytes of headroom, which lws_write() needs. */
+    char *b = malloc(LWS_PRE + len + 1);
+    if (!b) {
+        free(body);
+        return -1;
+    }
+    if (len)
+        memcpy(b + LWS_PRE, body, len);
+    free(body);
+    c->body = b;
+    c->body_len = len;
+    c->body_off = 0;
+    if (lws_add_http_common_headers(c->wsi, status, ctype, len, &p, end) ||
+        cv_http_common_headers(c, &p, end))
+        return -1;
+    for (; extra && extra[0]; extra += 2)
+        if (cv_http_add_header(c, extra[0], extra[1], &p, end))
+            return -1;
+    if (lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
+        return -1;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
+                    size_t len)
+{
+    return cv_http_respond_h(c, status, ctype, body, len, NULL);
+}
+
+int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text)
+{
+    size_t n = strlen(text);
+    char *b = malloc(n + 2);
+    if (!b)
+        return -1;
+    memcpy(b, text, n);
+    b[n++] = '\n';
+    return cv_http_respond(c, status, "text/plain; charset=utf-8", b, n);
+}
+
+/* The body of a plain response, in pieces: 0 more to come, 1 done, -1 close. */
+static int cv_http_write_body(struct cv_http_conn *c)
+{
+    size_t left = c->body_len - c->body_off, n = left > 65536 ? 65536 : left;
+    enum lws_write_protocol t = n == left ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+    if (lws_write(c->wsi, (unsigned char *)c->body + LWS_PRE + c->body_off, n, t) < (int)n)
+        return -1;
+    c->body_off += n;
+    if (c->body_off < c->body_len) {
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    free(c->body);
+    c->body = NULL;
+    return 1;
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+const char *cv_http_arg(const struct cv_http_args *a, const char *key)
+{
+    for (unsigned i = 0; i < a->count; i++)
+        if (strcmp(a->a[i].key, key) == 0)
+            return a->a[i].val;
+    return NULL;
+}
+
+/* lws keeps the query %-decoded, one "key=value" fragment per pair. */
+static void cv_http_read_args(struct lws *wsi, struct cv_http_args *a)
+{
+    a->count = 0;
+    a->overflow = false;
+    char frag[CV_HTTP_ARG_MAX + 40];
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0) {
+            if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0)
+                a->overflow = true; /* there, but too long */
+            break;
+        }
+        if (n == 0 && lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) == 0)
+            break;
+        if (a->count == CV_HTTP_ARGS_MAX) {
+            a->overflow = true;
+            break;
+        }
+        char *eq = strchr(frag, '=');
+        size_t klen = eq ? (size_t)(eq - frag) : strlen(frag);
+        if (klen >= sizeof(a->a[0].key) || (eq && strlen(eq + 1) >= sizeof(a->a[0].val))) {
+            a->overflow = true;
+            break;
+        }
+        memcpy(a->a[a->count].key, frag, klen);
+        a->a[a->count].key[klen] = '\0';
+        snprintf(a->a[a->count].val, sizeof(a->a[0].val), "%s", eq ? eq + 1 : "");
+        a->a[a->count].has_val = eq != NULL;
+        a->count++;
+    }
+}
+
+static bool cv_http_consttime_eq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la && i < lb; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+static struct cv_http_auth_fail *cv_http_auth_slot(struct cv_http_srv *srv,
+                                                   const struct sockaddr_storage *peer, bool make)
+{
+    struct cv_http_auth_fail *oldest = &srv->auth_fails[0];
+    for (unsigned i = 0; i < CV_HTTP_AUTH_SLOTS; i++) {
+        struct cv_http_auth_fail *f = &srv->auth_fails[i];
+        if (f->fails && cv_sockaddr_same_host(&f->addr, peer))
+            return f;
+        if (f->window_start_ms < oldest->window_start_ms)
+            oldest = f;
+    }
+    if (!make)
+        return NULL;
+    *oldest = (struct cv_http_auth_fail){.addr = *peer, .window_start_ms = cv_clock_mono_ms()};
+    return oldest;
+}
+
+enum cv_http_auth { CV_HTTP_AUTH_OK, CV_HTTP_AUTH_NEEDED, CV_HTTP_AUTH_LOCKED };
+
+/* go2rtc's rule: credentials when set, except from loopback unless local_auth. */
+static enum cv_http_auth cv_http_check_auth(struct cv_http_conn *c)
+{
+    struct cv_http_srv *srv = c->srv;
+    const struct cv_msg_http_settings *set = &srv->set;
+    if (!srv->have_settings)
+        return CV_HTTP_AUTH_LOCKED; /* not configured yet: refuse rather than guess */
+    if ((!set->username[0] && !set->token[0]) || (c->loopback && !set->local_auth))
+        return CV_HTTP_AUTH_OK;
+    uint64_t now = cv_clock_mono_ms();
+    struct cv_http_auth_fail *f = cv_http_auth_slot(srv, &c->peer, false);
+    if (f && f->locked_until_ms > now)
+        return CV_HTTP_AUTH_LOCKED;
+    char h[512];
+    bool ok = false;
+    if (lws_hdr_copy(c->wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
+        if (strncasecmp(h, "Basic ", 6) == 0 && set->username[0]) {
+            uint8_t dec[400];
+            int n = cv_base64_decode(dec, h + 6, sizeof(dec) - 1);
+            if (n > 0) {
+                dec[n] = '\0';
+                char *colon = strchr((char *)dec, ':');
+                if (colon) {
+                    *colon = '\0';
+                    /* Both compared whatever the first says: no timing hint. */
+                    bool user_ok = cv_http_consttime_eq((char *)dec, set->username);
+                    bool pass_ok = cv_http_consttime_eq(colon + 1, set->password);
+                    ok = user_ok && pass_ok;
+                }
+            }
+        } else if (strncasecmp(h, "Bearer ", 7) == 0 && set->token[0]) {
+            ok = cv_http_consttime_eq(h + 7, set->token);
+        }
+        if (!ok) {
+            srv->auth_failures++;
+            f = cv_http_auth_slot(srv, &c->peer, true);
+            if (now - f->window_start_ms > CV_HTTP_AUTH_WINDOW_MS) {
+                f->window_start_ms = now;
+                f->fails = 0;
+            }
+            if (++f->fails >= CV_HTTP_AUTH_MAX_FAILS) {
+                f->locked_until_ms = now + CV_HTTP_AUTH_LOCK_MS;
+                cv_warn("client %s: %u bad credentials in a row: locked out for %u s", c->peer_str,
+                        f->fails, CV_HTTP_AUTH_LOCK_MS / 1000);
+            }
+        }
+    }
+    return ok ? CV_HTTP_AUTH_OK : CV_HTTP_AUTH_NEEDED;
+}
+
+static int cv_http_refuse_auth(struct cv_http_conn *c, enum cv_http_auth a)
+{
+    if (a == CV_HTTP_AUTH_LOCKED) {
+        static const char *const retry[] = {"retry-after:", "30", NULL};
+        return cv_http_respond_h(c, 429, "text/plain", NULL, 0, retry);
+    }
+    static const char *const www[] = {"www-authenticate:", "Basic realm=\"camvisor\"", NULL};
+    char *b = strdup("unauthorized\n");
+    return cv_http_respond_h(c, 401, "text/plain", b, b ? strlen(b) : 0, www);
+}
+
+/* The request path with [api] base_path taken off; NULL when it is not under it. */
+static const char *cv_http_strip_base(const struct cv_http_srv *srv, const char *uri)
+{
+    const char *base = srv->set.base_path;
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return uri;
+    if (strncmp(uri, base, n) != 0 || (uri[n] != '/' && uri[n] != '\0'))
+        return NULL;
+    return uri[n] ? uri + n : "/";
+}
+
+static const char *cv_http_mime(const char *name)
+{
+    static const struct {
+        const char *ext, *mime;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+    };
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].mime;
+    return NULL;
+}
+
+/* A file of www/ by its plain name (no folders, no dot files): -1 close, 0 going on, 1 none. */
+static int cv_http_static(struct cv_http_conn *c, const char *path)
+{
+    const char *name = strcmp(path, "/") == 0 ? "index.html" : path + 1;
+    const char *mime = cv_http_mime(name);
+    if (!mime || name[0] == '.' ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") != strlen(name))
+        return 1;
+    char full[1024];
+    struct stat st;
+    snprintf(full, sizeof(full), "%s/%s", c->srv->static_dir, name);
+    if (stat(full, &st) < 0 || !S_ISREG(st.st_mode))
+        return 1;
+    char extra[256];
+    unsigned char *p = (unsigned char *)extra, *end = p + sizeof(extra) - 1;
+    if (cv_http_common_headers(c, &p, end))
+        return -1;
+    int n = lws_serve_http_file(c->wsi, full, mime, extra, (int)(p - (unsigned char *)extra));
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(c->wsi)))
+        return -1;
+    return 0;
+}
+
+static const char *cv_http_method_name(int m)
+{
+    static const char *const names[] = {"GET",   "POST",   "OPTIONS", "PUT",
+                                        "PATCH", "DELETE", "CONNECT", "HEAD"};
+    return m >= 0 && m < (int)(sizeof(names) / sizeof(names[0])) ? names[m] : "?";
+}
+
+static int cv_http_on_request(struct cv_http_conn *c)
+{
+    struct cv_http_srv *srv = c->srv;
+    srv->requests++;
+    char *uri = NULL;
+    int uri_len = 0;
+    int m = lws_http_get_uri_and_method(c->wsi, &uri, &uri_len);
+    if (m < 0 || !uri)
+        return cv_http_respond_text(c, 400, "bad request");
+    char path[512];
+    snprintf(path, sizeof(path), "%.*s", uri_len, uri);
+    const char *method = cv_http_method_name(m);
+    const char *rel = cv_http_strip_base(srv, path);
+    if (!rel)
+        return cv_http_respond_text(c, 404, "not found");
+    if (strcmp(method, "OPTIONS") == 0) { /* CORS preflight */
+        static const char *const allow[] = {
+            "access-control-allow-methods:", "GET, PUT, PATCH, DELETE, POST, OPTIONS",
+            "access-control-allow-headers:", "authorization, content-type", NULL};
+        return cv_http_respond_h(c, 204, "text/plain", NULL, 0, allow);
+    }
+    enum cv_http_auth a = cv_http_check_auth(c);
+    if (a != CV_HTTP_AUTH_OK)
+        return cv_http_refuse_auth(c, a);
+    struct cv_http_args *args = malloc(sizeof(*args));
+    if (!args)
+        return -1;
+    cv_http_read_args(c->wsi, args);
+    int rc;
+    if (args->overflow)
+        rc = cv_http_respond_text(c, 400, "query too long");
+    else if ((strncmp(rel, "/api", 4) == 0 && (rel[4] == '\0' || rel[4] == '/')) ||
+             strcmp(rel, "/metrics") == 0)
+        rc =
+            cv_http_api_route(c, method, rel, args) ? 0 : cv_http_respond_text(c, 404, "not found");
+    else if (strcmp(method, "GET") == 0 && (rc = cv_http_static(c, rel)) <= 0)
+        ;
+    else
+        rc = cv_http_respond_text(c, 404, "not found");
+    free(args);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- WebSocket --------------------------------------------------------------------------- */
+
+static bool cv_http_origin_ok(struct cv_http_conn *c)
+{
+    const char *allowed = c->srv->set.origin;
+    char origin[256], host[256];
+    if (strcmp(allowed, "*") == 0 ||
+        lws_hdr_copy(c->wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+        return true; /* not a browser, or any origin allowed */
+    if (allowed[0])
+        return strcmp(origin, allowed) == 0;
+    /* Same host, any port (go2rtc's rule). */
+    if (lws_hdr_copy(c->wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
+        return false;
+    const char *o = strstr(origin, "://");
+    o = o ? o + 3 : origin;
+    size_t on = strcspn(o, ":/"), hn = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+    if (o[0] == '[')
+        on = strcspn(o, "]") + 1;
+    return on == hn && strncasecmp(o, host, on) == 0;
+}
+
+/* The upgrade: only /api/ws, authorised, from an allowed origin. 1 when refused with an
+ * HTTP answer (the connection is then closed), 0 to let it proceed. */
+static int cv_http_ws_filter(struct cv_http_conn *c)
+{
+    char path[256];
+    const char *rel = NULL;
+    if (lws_hdr_copy(c->wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0)
+        rel = cv_http_strip_base(c->srv, path);
+    if (!rel || strcmp(rel, "/api/ws") != 0) {
+        lws_return_http_status(c->wsi, 404, "no WebSocket here");
+        return 1;
+    }
+    enum cv_http_auth a = cv_http_check_auth(c);
+    if (a != CV_HTTP_AUTH_OK) {
+        cv_info("client %s: WebSocket refused: no valid credentials", c->peer_str);
+        lws_return_http_status(c->wsi, a == CV_HTTP_AUTH_LOCKED ? 429 : 401, NULL);
+        return 1;
+    }
+    if (!cv_http_origin_ok(c)) {
+        cv_info("client %s: WebSocket refused: origin not allowed", c->peer_str);
+        lws_return_http_status(c->wsi, 403, "origin not allowed");
+        return 1;
+    }
+    /* The query is read now, while the request's headers are still there. */
+    struct cv_http_args *args = malloc(sizeof(*args));
+    if (!args)
+        return 1;
+    cv_http_read_args(c->wsi, args);
+    const char *src = args->overflow ? NULL : cv_http_arg(args, "src");
+    snprintf(c->ws_camera, sizeof(c->ws_camera), "%s", src && strlen(src) < CV_NAME_MAX ? src : "");
+    c->ws_src_given = src != NULL;
+    free(args);
+    return 0;
+}
+
+static void cv_http_ws_established(struct cv_http_conn *c)
+{
+    c->kind = CV_HTTP_CONN_WS;
+    if (!c->ws_src_given) {
+        static const char msg[] = "{\"type\":\"error\",\"value\":\"ws: src is required\"}";
+        cv_http_send(c, LWS_WRITE_TEXT, msg, sizeof(msg) - 1);
+        return;
+    }
+    cv_http_mse_ws_open(c);
+}
+
+struct cv_http_ws_rx {
+    char buf[CV_HTTP_WS_MSG_MAX];
+    size_t len;
+    bool too_big;
+};
+
+static void cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len)
+{
+    if (lws_frame_is_binary(c->wsi)) /* a browser's own media (WebRTC, later): not here */
+        return;
+    struct cv_http_ws_rx *rx = (struct cv_http_ws_rx *)c->ws_rx;
+    if (!rx && !(rx = c->ws_rx = calloc(1, sizeof(*rx))))
+        return;
+    if (rx->len + len > sizeof(rx->buf) - 1)
+        rx->too_big = true;
+    else {
+        memcpy(rx->buf + rx->len, in, len);
+        rx->len += len;
+    }
+    if (!lws_is_final_fragment(c->wsi))
+        return;
+    struct cv_ws_msg *m = malloc(sizeof(*m));
+    int rc = rx->too_big ? -E2BIG : m ? cv_ws_msg_parse(rx->buf, rx->len, m) : -ENOMEM;
+    rx->len = 0;
+    rx->too_big = false;
+    if (rc < 0) {
+        static const char bad[] = "{\"type\":\"error\",\"value\":\"ws: bad message\"}";
+        cv_http_send(c, LWS_WRITE_TEXT, bad, sizeof(bad) - 1);
+    } else {
+        cv_http_mse_ws_message(c, m);
+    }
+    free(m);
+}
+
+/* ---- the callback ------------------------------------------------------------------------ */
+
+static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    (void)user;
+    struct cv_http_conn *c = lws_get_opaque_user_data(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        if (!c)
+            return -1;
+        c->wsi = wsi;
+        return cv_http_on_request(c);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION: /* a www/ file is out: ready for the next request */
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_BODY: /* request bodies are not used yet; a bounded one is ignored */
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (!c || c->closing)
+            return -1;
+        if (c->body) {
+            int r = cv_http_write_body(c);
+            if (r < 0)
+                return -1;
+            if (r > 0 && c->kind == CV_HTTP_CONN_PLAIN)
+                return lws_http_transaction_completed(wsi) ? -1 : 0;
+            return 0;
+        }
+        if (c->kind == CV_HTTP_CONN_STREAM)
+            return cv_http_write_record(c);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return c ? cv_http_ws_filter(c) : -1;
+    case LWS_CALLBACK_ESTABLISHED:
+        if (!c)
+            return -1;
+        c->wsi = wsi;
+        cv_http_ws_established(c);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        if (c && !c->closing)
+            cv_http_ws_receive(c, in, len);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!c || c->closing)
+            return -1;
+        return cv_http_write_record(c);
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (c)
+            cv_http_mse_viewer_free(c);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (c) {
+            lws_set_opaque_user_data(wsi, NULL);
+            free(c->ws_rx);
+            cv_http_conn_destroy(c);
+        }
+        return 0;
+    default: return 0;
+    }
+}
+
+/* libevent's epoll descriptor, adopted as a file: nothing to read, its readiness wakes the
+ * loop, and main.c's loop runs libevent right after. */
+static int cv_http_loop_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
+{
+    (void)wsi;
+    (void)user;
+    (void)in;
+    (void)len;
+    (void)reason;
+    return 0;
+}
+
+static const struct lws_protocols cv_http_protocols[] = {
+    {"http", cv_http_cb, 0, CV_HTTP_WS_MSG_MAX, 0, NULL, 0},
+    {"cv-loop", cv_http_loop_cb, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void cv_http_lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    cv_log(level & LLL_ERR    ? CV_LOG_ERR
+           : level & LLL_WARN ? CV_LOG_WRN
+                              : CV_LOG_INF,
+           "libwebsockets: %.*s", (int)n, line);
+}
+
+int cv_http_server_init(struct cv_http_srv *srv)
+{
+    lws_set_log_level(LLL_ERR | LLL_WARN, cv_http_lws_log);
+    struct lws_context_creation_info info = {0};
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.protocols = cv_http_protocols;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.max_http_header_data = 4096; /* a request's headers, all together */
+    info.max_http_header_pool = 64;   /* requests being parsed at once; more wait */
+    info.timeout_secs = 10;           /* a request not complete by then is dropped */
+    info.keepalive_timeout = 60;
+    info.ka_time = 0;
+    info.user = srv;
+    srv->lws = lws_create_context(&info);
+    if (!srv->lws) {
+        cv_err("cannot create the libwebsockets context");
+        return -ENOMEM;
+    }
+    info.vhost_name = "camvisor";
+    srv->vh = lws_create_vhost(srv->lws, &info);
+    if (!srv->vh) {
+        cv_err("cannot create the libwebsockets vhost");
+        return -ENOMEM;
+    }
+    return 0;
+}

@@ -1,0 +1,339 @@
+"""camvisor-http against real clients: go2rtc's API shapes, MSE over /api/ws, progressive MP4
+read by ffprobe, the web UI played by headless Chromium, auth, and SIGKILL during playback."""
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import TESTSRC, wait_for
+from wsclient import WsClient
+
+
+def get(cv, path, headers=None, timeout=10):
+    """(status, headers, body) of a GET; never raises for an HTTP error status."""
+    req = urllib.request.Request(cv.http_url(path), headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def get_json(cv, path):
+    st, _, body = get(cv, path)
+    assert st == 200, (st, body)
+    return json.loads(body)
+
+
+def streaming(cv, cam):
+    cams = get_json(cv, "/api/cameras")["cameras"]
+    return any(c["name"] == cam and c["state"] == "streaming" for c in cams)
+
+
+def boxes(data):
+    """Top-level MP4 boxes: [(type, size)]."""
+    out, off = [], 0
+    while off + 8 <= len(data):
+        size, typ = struct.unpack(">I4s", data[off:off + 8])
+        if size < 8:
+            break
+        out.append((typ.decode(errors="replace"), size))
+        off += size
+    return out
+
+
+def test_api_shapes(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_for(lambda: streaming(cv, "door"), 15, what="door streaming")
+    api = get_json(cv, "/api")
+    # Home Assistant's client: 1.9.13 <= version < 2.0.0; camvisor's own version apart.
+    major, minor, patch = (int(x) for x in api["version"].split("."))
+    assert (1, 9, 13) <= (major, minor, patch) < (2, 0, 0)
+    assert api["camvisor"]["version"]
+    assert api["rtsp"]["listen"].endswith(f":{cv.rtsp_port}")
+    assert api["host"] == f"127.0.0.1:{cv.api_port}"
+    streams = get_json(cv, "/api/streams")
+    assert set(streams) == {"door"}
+    info = streams["door"]
+    assert set(info) == {"producers", "consumers"}
+    prod = info["producers"][0]
+    assert prod["url"].startswith("testsrc://")
+    assert prod["medias"] == ["video, recvonly, H264"]
+    assert prod["bytes_recv"] > 0
+    assert info["consumers"] == []
+    one = get_json(cv, "/api/streams?src=door")
+    assert one["producers"][0]["url"] == prod["url"]
+    # Frigate's probe form answers the same shape.
+    probe = get_json(cv, "/api/streams?src=door&video=all&audio=all&microphone=")
+    assert set(probe) == {"producers", "consumers"}
+    assert get(cv, "/api/streams?src=nope")[0] == 404
+    schemes = get_json(cv, "/api/schemes")
+    assert "rtsp" in schemes
+    cam = get_json(cv, "/api/cameras")["cameras"][0]
+    assert cam["name"] == "door" and cam["codecs"] == "h264"
+    assert (cam["width"], cam["height"]) == (320, 240)
+    assert 20 <= cam["fps"] <= 30
+    assert cam["viewers"] == {"mse": 0, "mp4": 0}
+    assert get(cv, "/api/nothing")[0] == 404
+    assert get(cv, "/nothing.html")[0] == 404
+    assert get(cv, "/../../etc/passwd")[0] in (400, 403, 404)
+    assert get(cv, "/api/ws")[0] == 400  # not an upgrade
+    metrics = get(cv, "/metrics")[2].decode()
+    assert 'camvisor_camera_up{camera="door"} 1' in metrics
+    # The web UI's files are served.
+    st, hdrs, body = get(cv, "/")
+    assert st == 200 and hdrs["Content-Type"].startswith("text/html")
+    st, _, _ = get(cv, "/video-stream.js")
+    assert st == 200
+
+
+def test_credentials_never_in_answers(camvisor):
+    cv = camvisor({"yard": "url = rtsp://admin:hunter2@127.0.0.1:9/stream\n"})
+    time.sleep(1)
+    for path in ("/api/streams", "/api/streams?src=yard", "/api/cameras", "/metrics", "/api"):
+        body = get(cv, path)[2].decode()
+        assert "hunter2" not in body, path
+    assert "***" in get_json(cv, "/api/streams")["yard"]["producers"][0]["url"]
+
+
+def mse_session(cv, cam, codecs="avc1.640029,avc1.64002A,mp4a.40.2"):
+    ws = WsClient(cv.api_port, f"/api/ws?src={cam}")
+    assert ws.status == 101, ws.head
+    t0 = time.monotonic()
+    ws.send({"type": "mse", "value": codecs})
+    return ws, t0
+
+
+def test_ws_mse_init_and_fragments(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_for(lambda: streaming(cv, "door"), 15, what="door streaming")
+    ws, t0 = mse_session(cv, "door")
+    msg = ws.recv_json()
+    assert msg["type"] == "mse"
+    assert msg["value"].startswith('video/mp4; codecs="avc1.'), msg
+    op, init = ws.recv()
+    assert op == 2
+    kinds = [b for b, _ in boxes(init)]
+    assert kinds[:2] == ["ftyp", "moov"], kinds
+    op, frag = ws.recv()
+    first = time.monotonic() - t0
+    assert op == 2 and [b for b, _ in boxes(frag)] == ["moof", "mdat"]
+    assert first < 2.0, f"first fragment after {first:.2f} s"
+    # The stream goes on: one fragment per frame, 25 fps.
+    n = 0
+    t1 = time.monotonic()
+    while time.monotonic() - t1 < 2:
+        op, data = ws.recv()
+        assert op == 2
+        n += 1
+    assert n >= 30, f"{n} fragments in 2 s"
+    cam = get_json(cv, "/api/cameras")["cameras"][0]
+    assert cam["viewers"]["mse"] == 1
+    consumers = get_json(cv, "/api/streams?src=door")["consumers"]
+    assert consumers[0]["format_name"] == "mse/fmp4" and consumers[0]["protocol"] == "ws"
+    ws.close()
+
+
+def test_ws_errors(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    ws = WsClient(cv.api_port, "/api/ws?src=nope")
+    assert ws.status == 101
+    assert ws.recv_json() == {"type": "error", "value": "ws: stream not found"}
+    ws.send({"type": "mse", "value": ""})
+    assert ws.recv_json()["type"] == "error"
+    ws.close()
+    ws = WsClient(cv.api_port, "/api/ws?src=door")
+    ws.send("not json")
+    assert ws.recv_json() == {"type": "error", "value": "ws: bad message"}
+    ws.send({"type": "mse", "value": "vp8"})
+    assert ws.recv_json() == {"type": "error", "value": "mse: codecs not matched"}
+    ws.send({"type": "frobnicate"})
+    assert ws.recv_json()["value"].startswith("frobnicate:")
+    ws.close()
+    # Only /api/ws upgrades.
+    other = WsClient(cv.api_port, "/api/streams")
+    assert other.status != 101
+
+
+def test_stream_mp4_ffprobe(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_for(lambda: streaming(cv, "door"), 15, what="door streaming")
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
+         "-of", "json", cv.http_url("/api/stream.mp4?src=door")],
+        capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)["streams"][0]
+    assert (s["codec_name"], s["width"], s["height"]) == ("h264", 320, 240)
+    # ffmpeg decodes 50 frames from it without an error.
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", cv.http_url("/api/stream.mp4?src=door"),
+         "-frames:v", "50", "-f", "null", "-"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and not out.stderr.strip(), out.stderr
+    assert get(cv, "/api/stream.mp4?src=nope")[0] == 404
+    assert get(cv, "/api/stream.mp4")[0] == 400
+
+
+def test_auth(camvisor):
+    cv = camvisor({"door": TESTSRC},
+                  api_extra="username = admin\npassword = s3cret\ntoken = t0ken\nlocal_auth = true\n")
+    st, hdrs, _ = get(cv, "/api/streams")
+    assert st == 401 and hdrs["WWW-Authenticate"].startswith("Basic")
+    good = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+    assert get(cv, "/api/streams", {"Authorization": good})[0] == 200
+    assert get(cv, "/api/streams", {"Authorization": "Bearer t0ken"})[0] == 200
+    bad = "Basic " + base64.b64encode(b"admin:wrong").decode()
+    assert get(cv, "/api/streams", {"Authorization": bad})[0] == 401
+    assert get(cv, "/", {})[0] == 401  # the UI too
+    ws = WsClient(cv.api_port, "/api/ws?src=door")
+    assert ws.status != 101
+    ws = WsClient(cv.api_port, "/api/ws?src=door", headers=f"Authorization: {good}\r\n")
+    assert ws.status == 101
+    ws.close()
+    # Password guessing: locked out after ten bad tries, the good password included.
+    for _ in range(12):
+        get(cv, "/api", {"Authorization": bad})
+    assert get(cv, "/api", {"Authorization": good})[0] == 429
+    assert "s3cret" not in cv.logs()
+
+
+def test_loopback_trusted_without_local_auth(camvisor):
+    cv = camvisor({"door": TESTSRC}, api_extra="username = admin\npassword = s3cret\n")
+    assert get(cv, "/api/streams")[0] == 200  # go2rtc's rule: loopback needs no credentials
+
+
+def test_writes_refused(camvisor):
+    cv = camvisor({"door": TESTSRC}, api_extra="allow_write = false\n")
+    req = urllib.request.Request(cv.http_url("/api/streams?name=x&src=rtsp://h/s"), method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 403
+
+
+def test_cors_origin_star(camvisor):
+    cv = camvisor({"door": TESTSRC}, api_extra="origin = *\n")
+    _, hdrs, _ = get(cv, "/api")
+    assert hdrs.get("Access-Control-Allow-Origin") == "*"
+    ws = WsClient(cv.api_port, "/api/ws?src=door", headers="Origin: http://frigate.local:5000\r\n")
+    assert ws.status == 101
+
+
+def test_ws_origin_same_host(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    assert get(cv, "/api")[1].get("Access-Control-Allow-Origin") is None
+    ws = WsClient(cv.api_port, "/api/ws?src=door", headers="Origin: http://evil.example\r\n")
+    assert ws.status != 101
+    ws = WsClient(cv.api_port, "/api/ws?src=door", headers="Origin: http://127.0.0.1:8123\r\n")
+    assert ws.status == 101
+
+
+def test_base_path(camvisor):
+    cv = camvisor({"door": TESTSRC}, api_extra="base_path = /go2rtc\n")
+    assert get(cv, "/go2rtc/api")[0] == 200
+    assert get(cv, "/api")[0] == 404
+    ws = WsClient(cv.api_port, "/go2rtc/api/ws?src=door")
+    assert ws.status == 101
+
+
+@pytest.mark.may_die("http")
+def test_http_sigkill_comes_back(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_for(lambda: streaming(cv, "door"), 15, what="door streaming")
+    ws, _ = mse_session(cv, "door")
+    assert ws.recv_json()["type"] == "mse"
+    old = cv.http_pid()
+    t0 = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: cv.http_pid() not in (None, old), 5, what="a new camvisor-http")
+    wait_for(lambda: get(cv, "/api", timeout=1)[0] == 200, 5, interval=0.02,
+             what="the API answering again")
+    back = time.monotonic() - t0
+    assert back < 1.0, f"API back after {back:.2f} s"
+    with pytest.raises((ConnectionError, OSError)):
+        while True:
+            ws.recv()
+    ws, _ = mse_session(cv, "door")
+    assert ws.recv_json()["type"] == "mse"
+    # The camera never noticed: same worker.
+    assert streaming(cv, "door")
+
+
+# ---- headless Chromium ----------------------------------------------------------------------
+
+def chromium():
+    from selenium import webdriver
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"):
+        opts.add_argument(a)
+    opts.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="cv-chromium-"))
+    opts.binary_location = "/usr/bin/chromium"
+    from selenium.webdriver.chrome.service import Service
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+
+
+def video_state(drv, selector="video"):
+    return drv.execute_script(
+        "const v = document.querySelector(arguments[0]);"
+        "return v ? [v.currentTime, v.videoWidth, v.videoHeight, v.readyState] : null;", selector)
+
+
+def wait_playing(drv, selector, timeout=20):
+    """Waits until the video's currentTime has advanced by 1 s; returns its state."""
+    start = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = video_state(drv, selector)
+        if st and st[1] > 0:
+            if start is None:
+                start = st[0]
+            elif st[0] - start >= 1.0:
+                return st
+        time.sleep(0.2)
+    raise AssertionError(f"video {selector} not playing: {video_state(drv, selector)}")
+
+
+@pytest.mark.may_die("http", "worker door")
+def test_chromium_plays_ui(camvisor):
+    """The UI plays the camera through MSE, keeps playing for 10 s, and recovers by itself
+    when camvisor-http and then the camera's worker are SIGKILLed."""
+    cv = camvisor({"door": TESTSRC})
+    wait_for(lambda: streaming(cv, "door"), 15, what="door streaming")
+    drv = chromium()
+    try:
+        drv.get(cv.http_url("/"))
+        sel = '[data-camera="door"] video'
+        st = wait_playing(drv, sel)
+        assert (st[1], st[2]) == (320, 240)
+        # No stalls for 10 s: time advances by at least 8 s of video in 10 s.
+        t0, w0 = st[0], time.monotonic()
+        time.sleep(10)
+        st = video_state(drv, sel)
+        assert st[0] - t0 >= 8, f"played {st[0] - t0:.1f} s of video in {time.monotonic() - w0:.1f} s"
+        # camvisor-http killed: the page's player reconnects without a reload.
+        os.kill(cv.http_pid(), signal.SIGKILL)
+        time.sleep(1.5)
+        wait_playing(drv, sel, timeout=20)
+        # The worker killed: the camera comes back, playback goes on without a reload.
+        os.kill(cv.worker_pid("door"), signal.SIGKILL)
+        time.sleep(1.0)
+        wait_playing(drv, sel, timeout=20)
+        # The camera page and go2rtc's stream.html play too.
+        drv.get(cv.http_url("/stream.html?src=door"))
+        wait_playing(drv, "video")
+        logs = drv.get_log("browser") if hasattr(drv, "get_log") else []
+        errors = [e for e in logs if e.get("level") == "SEVERE" and "favicon" not in e["message"]]
+        assert not errors, errors
+    finally:
+        drv.quit()
