@@ -102,6 +102,20 @@ static const struct cv_field camera_status_fields[] = {
     FLD(struct cv_msg_camera_status, bytes, F_U64, false),
     FLD(struct cv_msg_camera_status, source, F_STR, false),
 };
+static const struct cv_field stream_put_fields[] = {
+    FLD(struct cv_msg_stream_put, req_id, F_U32, true),
+    FLD(struct cv_msg_stream_put, name, F_STR, true),
+    FLD(struct cv_msg_stream_put, url, F_STR, true),
+};
+static const struct cv_field stream_delete_fields[] = {
+    FLD(struct cv_msg_stream_delete, req_id, F_U32, true),
+    FLD(struct cv_msg_stream_delete, name, F_STR, true),
+};
+static const struct cv_field stream_result_fields[] = {
+    FLD(struct cv_msg_stream_result, req_id, F_U32, true),
+    FLD(struct cv_msg_stream_result, status, F_I32, true),
+    FLD(struct cv_msg_stream_result, reason, F_STR, false),
+};
 static const struct cv_field http_settings_fields[] = {
     FLD(struct cv_msg_http_settings, username, F_STR, false),
     FLD(struct cv_msg_http_settings, password, F_STR, false),
@@ -162,6 +176,9 @@ static const struct {
     [CV_MSG_VARIANT_STOP] = TYPE("variant_stop", variant_fields),
     [CV_MSG_CAMERA_STATUS] = TYPE("camera_status", camera_status_fields),
     [CV_MSG_HTTP_SETTINGS] = TYPE("http_settings", http_settings_fields),
+    [CV_MSG_STREAM_PUT] = TYPE("stream_put", stream_put_fields),
+    [CV_MSG_STREAM_DELETE] = TYPE("stream_delete", stream_delete_fields),
+    [CV_MSG_STREAM_RESULT] = TYPE("stream_result", stream_result_fields),
 };
 
 const char *cv_msg_type_name(uint32_t type)

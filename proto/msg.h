@@ -42,6 +42,9 @@ enum cv_msg_type {
     CV_MSG_VARIANT_STOP,  /* sup -> worker: variant: nobody wants it any more */
     CV_MSG_CAMERA_STATUS, /* sup -> consumers that want it: a worker's status, each second */
     CV_MSG_HTTP_SETTINGS, /* sup -> camvisor-http: its [api] section */
+    CV_MSG_STREAM_PUT,    /* camvisor-http -> sup: add or replace a camera (PUT /api/streams) */
+    CV_MSG_STREAM_DELETE, /* camvisor-http -> sup: remove a camera (DELETE /api/streams) */
+    CV_MSG_STREAM_RESULT, /* sup -> camvisor-http: how a put or delete went */
     CV_MSG_TYPE_COUNT,
 };
 
@@ -152,6 +155,30 @@ struct cv_msg_camera_status {
     char source[CV_URL_MAX]; /* the camera's URL, redacted (no password) */
 };
 
+/*
+ * A camera added or replaced through the API: written to cameras.d/<name>.ini and loaded like a
+ * SIGHUP reload. The URL carries the camera's credentials: never log it.
+ */
+struct cv_msg_stream_put {
+    uint32_t req_id;
+    char name[CV_NAME_MAX];
+    char url[CV_URL_MAX];
+};
+
+struct cv_msg_stream_delete {
+    uint32_t req_id;
+    char name[CV_NAME_MAX];
+};
+
+/* status: 0 done, 1 nothing to do (the same definition, or an unknown name on delete), or a
+ * negative errno with its reason: -EINVAL a bad definition, -EEXIST defined in a file the API
+ * does not own, -EIO the file could not be written. */
+struct cv_msg_stream_result {
+    uint32_t req_id;
+    int32_t status;
+    char reason[256];
+};
+
 /* camvisor-http's [api] section; sent before its first catalogue and on every reload. */
 struct cv_msg_http_settings {
     char username[128]; /* HTTP basic; empty = none */
@@ -203,6 +230,9 @@ struct cv_msg {
         struct cv_msg_variant variant;
         struct cv_msg_camera_status camera_status;
         struct cv_msg_http_settings http_settings;
+        struct cv_msg_stream_put stream_put;
+        struct cv_msg_stream_delete stream_delete;
+        struct cv_msg_stream_result stream_result;
     } u;
 };
 

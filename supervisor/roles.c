@@ -53,8 +53,8 @@ static void cv_http_settings(const struct cv_config *cfg, struct cv_msg *m)
 
 const struct cv_role_def cv_roles[] = {
     /* camvisor-rtsp wants the status to say why a camera is not there (503 X-Reason). */
-    {CV_ROLE_RTSP, "rtsp", "camvisor-rtsp", cv_rtsp_listen, true, cv_rtsp_settings},
+    {CV_ROLE_RTSP, "rtsp", "camvisor-rtsp", cv_rtsp_listen, true, cv_rtsp_settings, false},
     /* camvisor-http shows every camera's figures (the UI, /api/cameras, /metrics). */
-    {CV_ROLE_HTTP, "http", "camvisor-http", cv_http_listen, true, cv_http_settings},
+    {CV_ROLE_HTTP, "http", "camvisor-http", cv_http_listen, true, cv_http_settings, true},
 };
 const size_t cv_role_count = sizeof(cv_roles) / sizeof(cv_roles[0]);

@@ -23,6 +23,8 @@ struct cv_role_def {
     bool wants_status;
     /* Its settings message (its section's keys), sent at its start and on every reload. */
     void (*settings)(const struct cv_config *cfg, struct cv_msg *m);
+    /* It may add and remove cameras (STREAM_PUT/DELETE: go2rtc's PUT /api/streams). */
+    bool edits_catalogue;
 };
 
 extern const struct cv_role_def cv_roles[];

@@ -828,6 +828,17 @@ static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         if (c->role == CV_ROLE_WORKER)
             cv_sup_on_ring_moved(sup, c->cam);
         break;
+    case CV_MSG_STREAM_PUT:
+    case CV_MSG_STREAM_DELETE:
+        if (c->def && c->def->edits_catalogue) {
+            struct cv_msg r = {.type = CV_MSG_STREAM_RESULT};
+            cv_sup_api_handle(sup, m, &r.u.stream_result);
+            cv_sup_send(c, &r, NULL, 0);
+        } else {
+            cv_warn("%s: %s from a process that may not edit cameras, ignored", name,
+                    cv_msg_type_name(m->type));
+        }
+        break;
     default: cv_warn("%s: unexpected %s message, ignored", name, cv_msg_type_name(m->type)); break;
     }
     return used;
@@ -888,17 +899,18 @@ static void cv_sup_cam_remove(struct cv_sup *sup, struct cv_cam *cam)
         cv_sup_cam_free(sup, cam);
 }
 
-static void cv_sup_reload(struct cv_sup *sup)
+int cv_sup_reload(struct cv_sup *sup, char *err, size_t errlen)
 {
-    char err[4096] = "";
     struct cv_config *next = NULL;
-    int rc = cv_config_load(sup->cfg_path, &next, err, sizeof(err));
+    int rc = cv_config_load(sup->cfg_path, &next, err, errlen);
     if (rc < 0) {
         cv_err("reload failed, keeping the running config:");
-        for (char *save = NULL, *line = strtok_r(err, "\n", &save); line;
+        char copy[4096];
+        snprintf(copy, sizeof(copy), "%s", err ? err : "");
+        for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save))
             cv_err("  %s", line);
-        return;
+        return rc;
     }
     size_t added = 0, removed = 0, changed = 0;
 
@@ -972,6 +984,7 @@ static void cv_sup_reload(struct cv_sup *sup)
     }
     cv_info("reloaded: %zu added, %zu removed, %zu changed, %zu cameras", added, removed, changed,
             next->camera_count);
+    return 0;
 }
 
 /* ---- signals and life cycle -------------------------------------------------------------- */
@@ -999,7 +1012,8 @@ static void cv_sup_signal_cb(evutil_socket_t sig, short what, void *arg)
     case SIGCHLD: cv_sup_reap(sup); break;
     case SIGHUP:
         cv_info("SIGHUP: reloading %s", sup->cfg_path);
-        cv_sup_reload(sup);
+        char err[4096] = "";
+        cv_sup_reload(sup, err, sizeof(err));
         break;
     case SIGTERM: cv_sup_begin_stop(sup, "SIGTERM"); break;
     case SIGINT: cv_sup_begin_stop(sup, "SIGINT"); break;

@@ -107,6 +107,11 @@ struct cv_sup {
 };
 
 int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg);
+/* Loads the configuration again and applies the difference (SIGHUP, the API). 0, or the
+ * loader's error with every problem in err (the running configuration is kept). */
+int cv_sup_reload(struct cv_sup *sup, char *err, size_t errlen);
+/* supervisor/api.c: a STREAM_PUT or STREAM_DELETE from camvisor-http, answered in r. */
+void cv_sup_api_handle(struct cv_sup *sup, const struct cv_msg *m, struct cv_msg_stream_result *r);
 int cv_sup_run(struct cv_sup *sup);
 void cv_sup_free(struct cv_sup *sup);
 

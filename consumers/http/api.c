@@ -13,6 +13,7 @@
 #include "common/base/json.h"
 #include "common/base/log.h"
 #include "common/base/version.h"
+#include "proto/chan.h"
 #include "consumers/http/http.h"
 
 static const char *const cv_http_state_names[] = {"stopped", "connecting", "streaming",
@@ -123,6 +124,123 @@ static void cv_http_stream_info(struct cv_http_srv *srv, struct cv_json *j, cons
     cv_json_obj_close(j);
 }
 
+/* A program-execution source: never run by camvisor, whoever asks. */
+static bool cv_http_exec_source(const char *src)
+{
+    return strncmp(src, "exec:", 5) == 0 || strncmp(src, "echo:", 5) == 0 ||
+           strncmp(src, "expr:", 5) == 0;
+}
+
+/*
+ * go2rtc's `ffmpeg:NAME#video=h264#audio=opus...`, Home Assistant's way of asking for a
+ * transcoded form of the same camera: accepted as a request for that camera's variants, which
+ * its worker produces on demand when a viewer asks. Nothing is run.
+ */
+static bool cv_http_variant_request(const char *src, const char *name)
+{
+    if (strncmp(src, "ffmpeg:", 7) != 0)
+        return false;
+    size_t n = strcspn(src + 7, "#");
+    return n == strlen(name) && strncmp(src + 7, name, n) == 0;
+}
+
+/* Sends a put/delete to the supervisor; the answer (STREAM_RESULT) completes the request. */
+static int cv_http_api_ask_supervisor(struct cv_http_conn *c, struct cv_msg *m, uint32_t *req_id)
+{
+    struct cv_http_srv *srv = c->srv;
+    *req_id = ++srv->next_req ? srv->next_req : ++srv->next_req;
+    c->pending_req = *req_id;
+    c->pending_since_ms = cv_clock_mono_ms();
+    if (cv_chan_send(srv->proc.ctl, m, NULL, 0) < 0) {
+        c->pending_req = 0;
+        return cv_http_respond_text(c, 503, "the supervisor is not answering");
+    }
+    return 0;
+}
+
+static int cv_http_api_streams_put(struct cv_http_conn *c, const struct cv_http_args *args)
+{
+    const char *name = cv_http_arg(args, "name");
+    const char *url = NULL;
+    if (!name)
+        name = cv_http_arg(args, "src"); /* go2rtc: the name defaults to the source */
+    if (!name || !name[0])
+        return cv_http_respond_text(c, 400, "name is required");
+    for (unsigned i = 0; i < args->count; i++) {
+        const char *src = args->a[i].val;
+        if (strcmp(args->a[i].key, "src") != 0)
+            continue;
+        if (cv_http_exec_source(src))
+            return cv_http_respond_text(c, 400, "exec:, echo: and expr: sources are refused");
+        if (cv_http_variant_request(src, name))
+            continue;
+        if (strncmp(src, "ffmpeg:", 7) == 0 || url)
+            return cv_http_respond_text(c, 400,
+                                        "only one source per stream: fallback sources "
+                                        "and ffmpeg: inputs are not supported yet");
+        url = src;
+    }
+    if (!url) /* only variant requests: fine for a camera that exists */
+        return cv_http_camera_exists(c->srv, name)
+                   ? cv_http_respond(c, 200, "text/plain", NULL, 0)
+                   : cv_http_respond_text(c, 400, "src is required");
+    struct cv_msg *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -1;
+    m->type = CV_MSG_STREAM_PUT;
+    if (strlen(name) >= sizeof(m->u.stream_put.name) ||
+        strlen(url) >= sizeof(m->u.stream_put.url)) {
+        free(m);
+        return cv_http_respond_text(c, 400, "name or source too long");
+    }
+    memcpy(m->u.stream_put.name, name, strlen(name) + 1); /* lengths checked above */
+    memcpy(m->u.stream_put.url, url, strlen(url) + 1);
+    int rc = cv_http_api_ask_supervisor(c, m, &m->u.stream_put.req_id);
+    memset(m, 0, sizeof(*m)); /* the URL may carry a password */
+    free(m);
+    return rc;
+}
+
+static int cv_http_api_streams_delete(struct cv_http_conn *c, const struct cv_http_args *args)
+{
+    const char *name = cv_http_arg(args, "src");
+    if (!name || !name[0])
+        return cv_http_respond_text(c, 400, "src is required");
+    struct cv_msg m = {.type = CV_MSG_STREAM_DELETE};
+    if (strlen(name) >= sizeof(m.u.stream_delete.name))
+        return cv_http_respond(c, 200, "text/plain", NULL, 0); /* no such stream */
+    snprintf(m.u.stream_delete.name, sizeof(m.u.stream_delete.name), "%s", name);
+    return cv_http_api_ask_supervisor(c, &m, &m.u.stream_delete.req_id);
+}
+
+void cv_http_api_on_result(struct cv_http_srv *srv, const struct cv_msg_stream_result *r)
+{
+    for (struct cv_http_conn *c = srv->conns; c; c = c->next) {
+        if (c->pending_req != r->req_id)
+            continue;
+        c->pending_req = 0;
+        if (r->status >= 0)
+            cv_http_respond(c, 200, "text/plain", NULL, 0);
+        else
+            cv_http_respond_text(c,
+                                 r->status == -EEXIST ? 409
+                                 : r->status == -EIO  ? 500
+                                                      : 400,
+                                 r->reason);
+        return;
+    }
+}
+
+void cv_http_api_tick(struct cv_http_srv *srv, uint64_t now_ms)
+{
+    for (struct cv_http_conn *c = srv->conns; c; c = c->next) {
+        if (c->pending_req && now_ms - c->pending_since_ms > 10000) {
+            c->pending_req = 0;
+            cv_http_respond_text(c, 504, "the supervisor did not answer");
+        }
+    }
+}
+
 static int cv_http_api_streams(struct cv_http_conn *c, const char *method,
                                const struct cv_http_args *args)
 {
@@ -130,7 +248,11 @@ static int cv_http_api_streams(struct cv_http_conn *c, const char *method,
     if (strcmp(method, "GET") != 0) {
         if (!srv->set.allow_write)
             return cv_http_respond_text(c, 403, "writes are disabled ([api] allow_write)");
-        return cv_http_respond_text(c, 501, "changing streams through the API is not built yet");
+        if (strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0)
+            return cv_http_api_streams_put(c, args);
+        if (strcmp(method, "DELETE") == 0)
+            return cv_http_api_streams_delete(c, args);
+        return cv_http_respond_text(c, 405, "method not allowed");
     }
     const char *src = cv_http_arg(args, "src");
     struct cv_json j;

@@ -80,6 +80,8 @@ struct cv_http_conn {
     char ws_camera[CV_NAME_MAX];   /* /api/ws?src= */
     bool ws_src_given;
     char stream_camera[CV_NAME_MAX]; /* /api/stream.mp4?src= */
+    uint32_t pending_req;            /* a PUT/DELETE waiting for the supervisor's answer */
+    uint64_t pending_since_ms;
 };
 
 struct cv_http_cam {
@@ -116,6 +118,7 @@ struct cv_http_srv {
     /* Counters for /metrics and /api/cameras. */
     uint64_t requests, auth_failures, dropped_slow;
     uint64_t refused_log_ms;
+    uint32_t next_req; /* STREAM_PUT/DELETE request ids */
 };
 
 /* server.c */
@@ -140,6 +143,10 @@ bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
 /* api.c: 1 when path was one of its routes (and answered), 0 otherwise. */
 int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *path,
                       const struct cv_http_args *args);
+
+/* The supervisor's answer to a PUT/DELETE; requests it never answers get 504 from the tick. */
+void cv_http_api_on_result(struct cv_http_srv *srv, const struct cv_msg_stream_result *r);
+void cv_http_api_tick(struct cv_http_srv *srv, uint64_t now_ms);
 
 /* mse.c */
 /* GET /api/stream.mp4: the connection becomes a viewer of camera's fMP4. */

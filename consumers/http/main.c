@@ -120,6 +120,8 @@ static int cv_http_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         cv_http_on_catalogue(srv, &m->u.catalogue);
     else if (m->type == CV_MSG_CAMERA_STATUS)
         cv_http_on_camera_status(srv, &m->u.camera_status);
+    else if (m->type == CV_MSG_STREAM_RESULT)
+        cv_http_api_on_result(srv, &m->u.stream_result);
     else
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
     return 0;
@@ -128,6 +130,7 @@ static int cv_http_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
 static void cv_http_on_tick(void *ctx, uint64_t now_ms)
 {
     cv_http_mse_tick(ctx, now_ms);
+    cv_http_api_tick(ctx, now_ms);
 }
 
 static const struct cv_consumer_ops cv_http_ops = {

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -337,3 +338,100 @@ def test_chromium_plays_ui(camvisor):
         assert not errors, errors
     finally:
         drv.quit()
+
+
+# ---- PUT / DELETE /api/streams --------------------------------------------------------------
+
+def request(cv, method, path):
+    req = urllib.request.Request(cv.http_url(path), method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+def test_put_delete_round_trip_survives_restart(camvisor, tmp_path):
+    cv = camvisor({"door": TESTSRC})
+    name = "camera.front_door"  # Home Assistant's entity id
+    url = "testsrc://?width=320&height=240&fps=25&gop=25"
+    # Home Assistant's PUT: the camera, then its transcoding requests for the same stream.
+    st, body = request(cv, "PUT", f"/api/streams?name={q(name)}&src={q(url)}"
+                                  f"&src={q('ffmpeg:' + name + '#audio=opus#query=log_level=debug')}")
+    assert st == 200, body
+    ini = cv.cams_dir / f"{name}.ini"
+    assert ini.exists() and (ini.stat().st_mode & 0o777) == 0o600
+    assert f"url = {url}" in ini.read_text()
+    wait_for(lambda: streaming(cv, name), 15, what="the PUT camera streaming")
+    assert set(get_json(cv, "/api/streams")) == {"door", name}
+    pid = cv.worker_pid(name)
+    # The same PUT again (HA does it before every session): nothing restarts.
+    st, _ = request(cv, "PUT", f"/api/streams?name={q(name)}&src={q(url)}")
+    assert st == 200
+    time.sleep(1)
+    assert cv.worker_pid(name) == pid
+    # A different source replaces it: a new worker.
+    url2 = "testsrc://?width=160&height=120&fps=25&gop=25"
+    assert request(cv, "PUT", f"/api/streams?name={q(name)}&src={q(url2)}")[0] == 200
+    wait_for(lambda: cv.worker_pid(name) not in (None, pid), 10, what="a new worker")
+    # Survives a supervisor restart (same folder, new process).
+    cv.stop()
+    cv2 = camvisor({})
+    wait_for(lambda: streaming(cv2, name), 15, what="the camera after a restart")
+    assert f"url = {url2}" in (cv2.cams_dir / f"{name}.ini").read_text()
+    # DELETE removes it (and its file); an unknown name is fine too, as in go2rtc.
+    assert request(cv2, "DELETE", f"/api/streams?src={q(name)}")[0] == 200
+    assert not (cv2.cams_dir / f"{name}.ini").exists()
+    assert name not in get_json(cv2, "/api/streams")
+    assert request(cv2, "DELETE", "/api/streams?src=nothing")[0] == 200
+    wait_for(lambda: cv2.worker_pid(name) is None, 10, what="its worker to stop")
+
+
+def test_put_refusals(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    bad = [
+        ("name=x&src=" + q("exec:ffmpeg -i x"), 400),
+        ("name=x&src=" + q("echo:rtsp://x"), 400),
+        ("name=x&src=" + q("rtsp://a/1") + "&src=" + q("rtsp://b/2"), 400),  # fallbacks
+        ("name=x&src=" + q("rtsp://a/1") + "&src=" + q("ffmpeg:other#video=h264"), 400),
+        ("name=" + q("../evil") + "&src=" + q("rtsp://a/1"), 400),
+        ("name=.hidden&src=" + q("rtsp://a/1"), 400),
+        ("name=" + q("a/b") + "&src=" + q("rtsp://a/1"), 400),
+        ("name=x&src=" + q("ftp://a/1"), 400),
+        ("name=x&src=" + q("rtsp://a/ b"), 400),
+        ("src=" + q("rtsp://a/1"), 400),  # the name defaults to the URL: not a name
+        ("name=x", 400),
+    ]
+    for query, want in bad:
+        st, body = request(cv, "PUT", "/api/streams?" + query)
+        assert st == want, (query, st, body)
+    assert sorted(p.name for p in cv.cams_dir.iterdir()) == ["door.ini"]
+    # A camera defined under another file name is the user's: a conflict, not overwritten.
+    (cv.cams_dir / "yard-cam.ini").write_text("[camera]\nname = yard\n" + TESTSRC)
+    cv.signal(signal.SIGHUP)
+    wait_for(lambda: "yard" in get_json(cv, "/api/streams"), 10, what="yard")
+    st, body = request(cv, "PUT", "/api/streams?name=yard&src=" + q("rtsp://a/1"))
+    assert st == 409 and "yard-cam.ini" in body, body
+    assert request(cv, "DELETE", "/api/streams?src=yard")[0] == 409
+    # Only variant requests for a camera that exists: accepted, nothing written.
+    assert request(cv, "PUT", "/api/streams?name=door&src=" + q("ffmpeg:door#video=mjpeg"))[0] == 200
+
+
+def test_put_credentials_hidden_and_reput_free(camvisor):
+    cv = camvisor({})
+    url = "rtsp://admin:hunter2@127.0.0.1:9/stream1"
+    assert request(cv, "PUT", f"/api/streams?name=gate&src={q(url)}")[0] == 200
+    wait_for(lambda: "gate" in get_json(cv, "/api/streams"), 10, what="gate")
+    shown = get_json(cv, "/api/streams")["gate"]["producers"][0]["url"]
+    wait_for(lambda: get_json(cv, "/api/streams")["gate"]["producers"][0]["url"], 5)
+    assert "hunter2" not in json.dumps(get_json(cv, "/api/streams"))
+    pid = wait_for(lambda: cv.worker_pid("gate"), 10, what="gate's worker")
+    for _ in range(3):  # HA's re-PUT: the redacted URL it reads back never equals its own
+        assert request(cv, "PUT", f"/api/streams?name=gate&src={q(url)}")[0] == 200
+    assert cv.worker_pid("gate") == pid
+    assert "hunter2" not in cv.logs()
+    assert shown is not None

@@ -132,6 +132,20 @@ static void sample(uint32_t type, struct cv_msg *m)
         m->u.camera_status.bytes = 1ull << 34;
         strcpy(m->u.camera_status.source, "rtsp://admin:***@10.0.0.5/main");
         break;
+    case CV_MSG_STREAM_PUT:
+        m->u.stream_put.req_id = 9;
+        strcpy(m->u.stream_put.name, "camera.front_door");
+        strcpy(m->u.stream_put.url, "rtsp://u:p@cam/s1");
+        break;
+    case CV_MSG_STREAM_DELETE:
+        m->u.stream_delete.req_id = 10;
+        strcpy(m->u.stream_delete.name, "door");
+        break;
+    case CV_MSG_STREAM_RESULT:
+        m->u.stream_result.req_id = 9;
+        m->u.stream_result.status = -17;
+        strcpy(m->u.stream_result.reason, "door is defined in /etc/camvisor/cameras.d/x.ini");
+        break;
     case CV_MSG_HTTP_SETTINGS: {
         struct cv_msg_http_settings *h = &m->u.http_settings;
         strcpy(h->username, "admin");
