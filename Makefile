@@ -23,7 +23,7 @@ MAINS    := supervisor/main.c worker/main.c consumers/rtsp/main.c consumers/http
 # Sources that need libavformat/libavcodec live in a plugin the worker loads only for the URL
 # schemes that need it (testsrc, file): an rtsp:// worker never maps FFmpeg's codec libraries,
 # whose relocations alone cost ~4.7 MiB of private memory per process (bench/RESULTS.md).
-PLUGIN_SRCS := worker/src-testsrc.c worker/src-file.c worker/ffmpeg-log.c
+PLUGIN_SRCS := worker/src-testsrc.c worker/src-file.c worker/ffmpeg-log.c worker/xcode-jpeg.c
 PLUGIN   := $(B)/camvisor-ffmpeg.so
 # The plugin carries its own copies of the few base and media helpers it uses.
 PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) \
@@ -89,7 +89,7 @@ $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(PLUGIN): $(PLUGIN_OBJS)
-	$(CC) $(SAN) -shared -Wl,--as-needed -o $@ $^ -lavformat -lavcodec -lavutil
+	$(CC) $(SAN) -shared -Wl,--as-needed -o $@ $^ -lavformat -lavcodec -lswscale -lavutil
 $(B)/camvisor-rtsp: $(B)/obj/consumers/rtsp/main.o $(RTSP_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/camvisor-http: $(B)/obj/consumers/http/main.o $(HTTP_LIBS)

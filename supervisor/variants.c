@@ -13,12 +13,36 @@ static const struct {
     bool produced; /* a worker can make it today */
 } cv_variants[] = {
     {CV_VARIANT_NATIVE, true}, {"video", true}, {"h264", false}, {"h265", false},
-    {"opus", false},           {"aac", false},  {"jpeg", false}, {"raw", false},
+    {"opus", false},           {"aac", false},  {"jpeg", true},  {"raw", false},
 };
+
+/* jpeg:WxH, a scaled JPEG (frame.jpeg?width=&height=): each side 0 (follow the aspect) to 8192,
+ * in canonical form (no leading zeros, no sign), so one size is one ring. */
+static bool cv_variant_jpeg_size_ok(const char *v)
+{
+    if (strncmp(v, "jpeg:", 5) != 0)
+        return false;
+    const char *p = v + 5;
+    for (int side = 0; side < 2; side++) {
+        unsigned n = 0, digits = 0;
+        if (p[0] == '0' && p[1] >= '0' && p[1] <= '9')
+            return false;
+        while (*p >= '0' && *p <= '9' && digits < 5) {
+            n = n * 10 + (unsigned)(*p++ - '0');
+            digits++;
+        }
+        if (!digits || n > 8192 || *p != (side == 0 ? 'x' : '\0'))
+            return false;
+        p++;
+    }
+    return strcmp(v, "jpeg:0x0") != 0; /* that is plain jpeg */
+}
 
 int cv_variant_available(const struct cv_camera_config *cam, const char *variant, char *why,
                          size_t why_len)
 {
+    if (cv_variant_jpeg_size_ok(variant))
+        return 0;
     for (size_t i = 0; i < sizeof(cv_variants) / sizeof(cv_variants[0]); i++) {
         if (strcmp(variant, cv_variants[i].name) != 0)
             continue;

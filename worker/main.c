@@ -20,10 +20,12 @@
 #include "proto/chan.h"
 #include "proto/child.h"
 #include "worker/worker.h"
+#include "worker/xcode.h"
 
 #define CV_WORKER_MAX_BELLS    16
 #define CV_WORKER_STATUS_MS    1000
 #define CV_WORKER_MAX_VARIANTS 4
+#define CV_WORKER_JPEG_FPS     15 /* a jpeg ring's most pictures a second: MJPEG, snapshots */
 
 struct cv_doorbell {
     uint32_t id;
@@ -32,9 +34,11 @@ struct cv_doorbell {
 };
 
 /*
- * One variant this worker writes besides the camera's own stream, while someone wants it. The
- * only producer today is `video`: the camera's video tracks, passed through (what a viewer who
- * asked for no audio gets). Transcoding producers (h264, opus, jpeg) will fill the same slot.
+ * One variant this worker writes besides the camera's own stream, while someone wants it:
+ *   video          the camera's video tracks, passed through (a viewer that wants no audio)
+ *   jpeg[:WxH]     its first video track decoded and encoded as JPEG pictures (worker/xcode.h),
+ *                  at most CV_WORKER_JPEG_FPS a second, optionally scaled
+ * Transcoding producers to come (h264, opus) fill the same slot.
  */
 struct cv_variant_out {
     char name[CV_VARIANT_MAX];   /* "" = free slot */
@@ -42,6 +46,13 @@ struct cv_variant_out {
     int fd;                      /* owned */
     int map[CV_MAX_TRACKS];      /* camera track -> this ring's track, -1 when not carried */
     struct cv_stream_info info;
+    const struct cv_xcode_ops *xc;   /* NULL for a pass-through variant */
+    void *xc_state;                  /* owned by xc; NULL until the source track has parameters */
+    int src_track;                   /* the camera track xc reads; -1 none (yet) */
+    struct cv_track_info src_params; /* its parameters when xc_state was opened */
+    unsigned want_w, want_h;         /* jpeg:WxH */
+    int64_t last_out_pts;
+    bool have_out;
 };
 
 struct cv_worker {
@@ -79,9 +90,49 @@ const char *cv_worker_camera(const struct cv_worker *w)
     return w->cam.name;
 }
 
+/* A transcoding variant's one track, and its transcoder on the camera's first video track. */
+static void cv_variant_derive_xcode(struct cv_variant_out *v, const struct cv_stream_info *in)
+{
+    int src = -1;
+    for (uint32_t i = 0; i < in->track_count && src < 0; i++)
+        if (in->tracks[i].kind == CV_TRACK_VIDEO)
+            src = (int)i;
+    bool same = src >= 0 && src == v->src_track && v->xc_state &&
+                v->info.track_count == 1; /* the same source parameters: keep the decoder */
+    if (same && memcmp(&v->src_params, &in->tracks[src], sizeof(v->src_params)) == 0)
+        return;
+    if (v->xc_state)
+        v->xc->close(v->xc_state);
+    v->xc_state = NULL;
+    v->src_track = src;
+    memset(&v->info, 0, sizeof(v->info));
+    if (src < 0)
+        return;
+    v->src_params = in->tracks[src];
+    int rc = v->xc->open(&v->xc_state, &in->tracks[src], v->want_w, v->want_h);
+    if (rc < 0) {
+        cv_warn("variant %s: cannot decode the camera's %s: %s", v->name,
+                cv_codec_name((enum cv_codec)in->tracks[src].codec), strerror(-rc));
+        v->xc_state = NULL;
+        return;
+    }
+    struct cv_track_info *t = &v->info.tracks[0];
+    v->info.track_count = 1;
+    t->kind = CV_TRACK_VIDEO;
+    t->codec = CV_CODEC_JPEG;
+    t->clock_rate = in->tracks[src].clock_rate;
+    t->width = (uint16_t)(v->want_w ? v->want_w : in->tracks[src].width);
+    t->height = (uint16_t)(v->want_h ? v->want_h : in->tracks[src].height);
+    v->have_out = false;
+}
+
 /* The variant's tracks out of the camera's: for `video`, its video tracks. */
 static void cv_variant_derive(struct cv_variant_out *v, const struct cv_stream_info *in)
 {
+    if (v->xc) {
+        cv_variant_derive_xcode(v, in);
+        return;
+    }
     memset(&v->info, 0, sizeof(v->info));
     for (uint32_t i = 0; i < CV_MAX_TRACKS; i++)
         v->map[i] = -1;
@@ -121,12 +172,57 @@ static void cv_worker_ring_bells(struct cv_worker *w, int variant)
     }
 }
 
+/*
+ * A frame of the transcoder's source track: always decoded (references), encoded when the
+ * rate allows or when `force` (the last frame of a catch-up: the picture a snapshot wants).
+ */
+static void cv_worker_xcode_frame(struct cv_worker *w, int vi, const struct cv_frame *f,
+                                  const uint8_t *data, bool force)
+{
+    struct cv_variant_out *v = &w->variants[vi];
+    if (!v->xc_state || (int)f->track != v->src_track)
+        return;
+    int64_t step = v->info.tracks[0].clock_rate / CV_WORKER_JPEG_FPS;
+    bool encode = force || !v->have_out || f->pts - v->last_out_pts >= step ||
+                  f->pts < v->last_out_pts; /* the camera's clock went back: start again */
+    const uint8_t *out;
+    size_t out_len;
+    int rc = v->xc->feed(v->xc_state, data, f->len, f->pts, f->flags & CV_FRAME_KEY, encode, &out,
+                         &out_len);
+    if (rc <= 0) {
+        if (rc < 0)
+            cv_dbg("variant %s: frame not transcoded: %s", v->name, strerror(-rc));
+        return;
+    }
+    unsigned ow, oh;
+    v->xc->size(v->xc_state, &ow, &oh);
+    struct cv_track_info *t = &v->info.tracks[0];
+    if (t->width != ow || t->height != oh) { /* the real size, once the first picture is out */
+        t->width = (uint16_t)ow;
+        t->height = (uint16_t)oh;
+        cv_ring_writer_set_info(v->ring, &v->info);
+    }
+    struct cv_frame jf = *f;
+    jf.track = 0;
+    jf.flags = CV_FRAME_KEY;
+    jf.dts = jf.pts;
+    jf.len = (uint32_t)out_len;
+    if (cv_ring_write(v->ring, &jf, out, out_len) == 0)
+        cv_worker_ring_bells(w, vi);
+    v->last_out_pts = f->pts;
+    v->have_out = true;
+}
+
 /* The frame into every variant that carries its track. */
 static void cv_worker_publish_variants(struct cv_worker *w, const struct cv_frame *f,
                                        const uint8_t *data)
 {
     for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
         struct cv_variant_out *v = &w->variants[i];
+        if (v->name[0] && v->xc) {
+            cv_worker_xcode_frame(w, i, f, data, false);
+            continue;
+        }
         if (!v->name[0] || v->map[f->track] < 0)
             continue;
         struct cv_frame vf = *f;
@@ -326,21 +422,77 @@ static int cv_worker_variant_index(const struct cv_worker *w, const char *name)
  * Starts writing a variant into the ring fd (owned from here). The frames since the newest
  * keyframe of the camera's ring are copied in first, so its first viewer starts at once.
  */
+/* "video", "jpeg" or "jpeg:WxH" (each side 0..8192, 0 following the aspect ratio). */
+static int cv_worker_variant_parse(struct cv_variant_out *v, const char *name)
+{
+    if (strcmp(name, "video") == 0)
+        return 0;
+    unsigned vw = 0, vh = 0;
+    char tail;
+    if (strcmp(name, "jpeg") != 0 &&
+        (sscanf(name, "jpeg:%ux%u%c", &vw, &vh, &tail) != 2 || vw > 8192 || vh > 8192))
+        return -EINVAL;
+    v->xc = cv_worker_plugin_symbol("cv_xcode_jpeg_ops");
+    v->want_w = vw;
+    v->want_h = vh;
+    v->src_track = -1;
+    return v->xc ? 0 : -ENOENT;
+}
+
+/* The frames since the newest keyframe of the camera's ring, through the variant: copied for a
+ * pass-through one, decoded for a transcoding one (its last picture encoded: current at once). */
+static unsigned cv_worker_variant_catch_up(struct cv_worker *w, int vi)
+{
+    struct cv_variant_out *v = &w->variants[vi];
+    struct cv_ring_reader *own = NULL;
+    uint8_t *buf = malloc(CV_RING_MAX_FRAME);
+    unsigned n = 0, total = 0;
+    struct cv_frame f;
+    if (buf && v->xc && cv_ring_reader_open(w->ring_fd, &own) == 0) { /* count them first */
+        while (cv_ring_read(own, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK)
+            total += (int)f.track == v->src_track;
+        cv_ring_reader_close(own);
+        own = NULL;
+    }
+    if (buf && cv_ring_reader_open(w->ring_fd, &own) == 0) {
+        while (cv_ring_read(own, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK) {
+            if (f.track >= CV_MAX_TRACKS)
+                continue;
+            f.flags &= ~(uint32_t)CV_FRAME_DISCONT;
+            if (v->xc) {
+                if ((int)f.track == v->src_track)
+                    cv_worker_xcode_frame(w, vi, &f, buf, ++n == total);
+                continue;
+            }
+            if (v->map[f.track] < 0)
+                continue;
+            f.track = (uint32_t)v->map[f.track];
+            n += cv_ring_write(v->ring, &f, buf, f.len) == 0;
+        }
+        cv_ring_reader_close(own);
+    }
+    free(buf);
+    return n;
+}
+
 static void cv_worker_variant_start(struct cv_worker *w, const char *name, int fd)
 {
     int slot = -1;
     for (int i = 0; i < CV_WORKER_MAX_VARIANTS && slot < 0; i++)
         if (!w->variants[i].name[0])
             slot = i;
-    if (strcmp(name, "video") != 0 || slot < 0 || cv_worker_variant_index(w, name) >= 0) {
+    struct cv_variant_out *v = slot >= 0 ? &w->variants[slot] : NULL;
+    if (!v || cv_worker_variant_index(w, name) >= 0 || cv_worker_variant_parse(v, name) < 0) {
         cv_warn("variant %s not started (%s)", name,
-                slot < 0 ? "too many variants" : "unknown here, or running already");
+                !v ? "too many variants" : "unknown here, or running already");
+        if (v)
+            *v = (struct cv_variant_out){0};
         close(fd);
         return;
     }
-    struct cv_variant_out *v = &w->variants[slot];
     if (cv_ring_writer_open(fd, &v->ring) < 0) {
         cv_err("variant %s: cannot open its ring", name);
+        *v = (struct cv_variant_out){0};
         close(fd);
         return;
     }
@@ -349,31 +501,23 @@ static void cv_worker_variant_start(struct cv_worker *w, const char *name, int f
     cv_variant_derive(v, &w->info);
     if (v->info.track_count)
         cv_ring_writer_set_info(v->ring, &v->info);
-    struct cv_ring_reader *own = NULL;
-    uint8_t *buf = malloc(CV_RING_MAX_FRAME);
-    unsigned copied = 0;
-    if (buf && cv_ring_reader_open(w->ring_fd, &own) == 0) {
-        struct cv_frame f;
-        while (cv_ring_read(own, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK) {
-            if (f.track >= CV_MAX_TRACKS || v->map[f.track] < 0)
-                continue;
-            f.flags &= ~(uint32_t)CV_FRAME_DISCONT;
-            f.track = (uint32_t)v->map[f.track];
-            copied += cv_ring_write(v->ring, &f, buf, f.len) == 0;
-        }
-        cv_ring_reader_close(own);
-    }
-    free(buf);
-    cv_info("variant %s: producing (%u tracks, %u frames since the last keyframe copied)", name,
-            v->info.track_count, copied);
+    uint64_t t0 = cv_clock_mono_ns();
+    unsigned n = cv_worker_variant_catch_up(w, slot);
+    cv_info("variant %s: producing (%u tracks; %u frames since the last keyframe %s in %.0f ms)",
+            name, v->info.track_count, n, v->xc ? "decoded" : "copied",
+            (double)(cv_clock_mono_ns() - t0) / 1e6);
 }
 
-static void cv_worker_variant_stop(struct cv_worker *w, const char *name)
+static void cv_worker_variant_stop(struct cv_worker *w, const char *variant)
 {
-    int i = cv_worker_variant_index(w, name);
+    int i = cv_worker_variant_index(w, variant);
     if (i < 0)
         return;
+    char name[CV_VARIANT_MAX]; /* variant may be the slot's own name, cleared below */
+    snprintf(name, sizeof(name), "%s", variant);
     struct cv_variant_out *v = &w->variants[i];
+    if (v->xc && v->xc_state)
+        v->xc->close(v->xc_state);
     cv_ring_writer_close(v->ring);
     close(v->fd);
     *v = (struct cv_variant_out){0};

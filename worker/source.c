@@ -29,7 +29,7 @@ static const struct {
 };
 
 /* The plugin stays loaded for the life of the process (one camera, one source). */
-static const struct cv_source_ops *cv_source_from_plugin(const char *symbol)
+void *cv_worker_plugin_symbol(const char *symbol)
 {
     char path[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(CV_SOURCE_PLUGIN) - 1);
@@ -45,10 +45,10 @@ static const struct cv_source_ops *cv_source_from_plugin(const char *symbol)
         cv_err("cannot load %s: %s", path, dlerror());
         return NULL;
     }
-    const struct cv_source_ops *ops = dlsym(h, symbol);
-    if (!ops)
+    void *sym = dlsym(h, symbol);
+    if (!sym)
         cv_err("%s has no %s", path, symbol);
-    return ops;
+    return sym;
 }
 
 const struct cv_source_ops *cv_source_find(const char *url)
@@ -60,7 +60,9 @@ const struct cv_source_ops *cv_source_find(const char *url)
     for (size_t i = 0; i < sizeof(cv_sources) / sizeof(cv_sources[0]); i++) {
         if (strlen(cv_sources[i].scheme) != n || strncmp(url, cv_sources[i].scheme, n) != 0)
             continue;
-        return cv_sources[i].ops ? cv_sources[i].ops : cv_source_from_plugin(cv_sources[i].symbol);
+        return cv_sources[i].ops
+                   ? cv_sources[i].ops
+                   : (const struct cv_source_ops *)cv_worker_plugin_symbol(cv_sources[i].symbol);
     }
     return NULL;
 }

@@ -25,6 +25,8 @@ struct cv_source_ops {
 };
 
 const struct cv_source_ops *cv_source_find(const char *url);
+/* A symbol of camvisor-ffmpeg.so (loaded on first use, kept loaded); NULL, logged, if absent. */
+void *cv_worker_plugin_symbol(const char *symbol);
 
 struct event_base *cv_worker_base(struct cv_worker *w);
 const char *cv_worker_camera(const struct cv_worker *w);

@@ -13,6 +13,7 @@ const char *cv_codec_name(enum cv_codec codec)
     case CV_CODEC_PCMA: return "pcm_alaw";
     case CV_CODEC_PCMU: return "pcm_mulaw";
     case CV_CODEC_OPUS: return "opus";
+    case CV_CODEC_JPEG: return "mjpeg";
     case CV_CODEC_NONE: break;
     }
     return "none";
@@ -27,7 +28,7 @@ int cv_codec_from_name(const char *name)
         {"h264", CV_CODEC_H264},     {"h265", CV_CODEC_H265},         {"hevc", CV_CODEC_H265},
         {"aac", CV_CODEC_AAC},       {"mpeg4-generic", CV_CODEC_AAC}, {"pcma", CV_CODEC_PCMA},
         {"pcm_alaw", CV_CODEC_PCMA}, {"pcmu", CV_CODEC_PCMU},         {"pcm_mulaw", CV_CODEC_PCMU},
-        {"opus", CV_CODEC_OPUS},
+        {"opus", CV_CODEC_OPUS},     {"mjpeg", CV_CODEC_JPEG},        {"jpeg", CV_CODEC_JPEG},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(name, names[i].name) == 0)

@@ -8,6 +8,7 @@
  *                  (the AVCC/HVCC layout MP4 uses; no start codes, so nobody scans for them).
  *   AAC:           one raw access unit (no ADTS header).
  *   PCMA/PCMU/Opus: one RTP-sized packet's worth of samples, as the camera sent them.
+ *   JPEG:          one whole JFIF picture (a keyframe, every one).
  * extradata:
  *   H.264: SPS and PPS; H.265: VPS, SPS and PPS, each length-prefixed like frames.
  *   AAC:   the AudioSpecificConfig.
@@ -25,6 +26,7 @@ enum cv_codec {
     CV_CODEC_PCMA = 4,
     CV_CODEC_PCMU = 5,
     CV_CODEC_OPUS = 6,
+    CV_CODEC_JPEG = 7, /* one JPEG picture per frame (the worker's `jpeg` variant) */
 };
 
 enum cv_track_kind {

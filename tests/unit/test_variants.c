@@ -17,8 +17,18 @@ static void test_variants(void **state)
     char why[128] = "";
     assert_int_equal(cv_variant_available(&cam, "native", why, sizeof(why)), 0);
     assert_int_equal(cv_variant_available(&cam, "video", why, sizeof(why)), 0);
-    assert_int_equal(cv_variant_available(&cam, "jpeg", why, sizeof(why)), -EOPNOTSUPP);
-    assert_string_equal(why, "camera door: variant jpeg is not produced yet");
+    assert_int_equal(cv_variant_available(&cam, "jpeg", why, sizeof(why)), 0);
+    assert_int_equal(cv_variant_available(&cam, "opus", why, sizeof(why)), -EOPNOTSUPP);
+    assert_string_equal(why, "camera door: variant opus is not produced yet");
+    /* Scaled JPEG: canonical sizes only, so one size is one ring. */
+    assert_int_equal(cv_variant_available(&cam, "jpeg:640x360", why, sizeof(why)), 0);
+    assert_int_equal(cv_variant_available(&cam, "jpeg:640x0", why, sizeof(why)), 0);
+    assert_int_equal(cv_variant_available(&cam, "jpeg:0x0", why, sizeof(why)), -EINVAL);
+    assert_int_equal(cv_variant_available(&cam, "jpeg:0640x360", why, sizeof(why)), -EINVAL);
+    assert_int_equal(cv_variant_available(&cam, "jpeg:9000x10", why, sizeof(why)), -EINVAL);
+    assert_int_equal(cv_variant_available(&cam, "jpeg:64x", why, sizeof(why)), -EINVAL);
+    assert_int_equal(cv_variant_available(&cam, "jpeg:64x64x", why, sizeof(why)), -EINVAL);
+    assert_int_equal(cv_variant_available(&cam, "jpeg:-1x64", why, sizeof(why)), -EINVAL);
     assert_int_equal(cv_variant_available(&cam, "NATIVE", why, sizeof(why)), -EINVAL);
     assert_int_equal(cv_variant_available(&cam, "", why, sizeof(why)), -EINVAL);
     assert_string_equal(why, "unknown variant ''");
