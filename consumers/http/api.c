@@ -303,6 +303,7 @@ static int cv_http_api_cameras(struct cv_http_conn *c)
         cv_json_obj_open(&j);
         cv_json_kv_u64(&j, "mse", cv_http_mse_viewers(srv, e->name, "mse"));
         cv_json_kv_u64(&j, "mp4", cv_http_mse_viewers(srv, e->name, "mp4"));
+        cv_json_kv_u64(&j, "mjpeg", cv_http_jpeg_viewers(srv, e->name));
         cv_json_obj_close(&j);
         cv_json_obj_close(&j);
     }
@@ -360,11 +361,16 @@ static int cv_http_metrics(struct cv_http_conn *c)
                   (unsigned long long)(st ? st->bytes : 0));
         CV_METRIC("camvisor_camera_frames_total{camera=\"%s\"} %llu", e->name,
                   (unsigned long long)(st ? st->frames : 0));
+        CV_METRIC("camvisor_ring_overruns_total{camera=\"%s\",consumer=\"http\"} %llu", e->name,
+                  (unsigned long long)(cam ? cam->frames_lost : 0));
         CV_METRIC("camvisor_viewers{camera=\"%s\",protocol=\"mse\"} %u", e->name,
                   cv_http_mse_viewers(srv, e->name, "mse"));
         CV_METRIC("camvisor_viewers{camera=\"%s\",protocol=\"mp4\"} %u", e->name,
                   cv_http_mse_viewers(srv, e->name, "mp4"));
+        CV_METRIC("camvisor_viewers{camera=\"%s\",protocol=\"mjpeg\"} %u", e->name,
+                  cv_http_jpeg_viewers(srv, e->name));
     }
+    cv_http_metrics_processes(&j);
     CV_METRIC("camvisor_http_connections %u", srv->conn_count);
     CV_METRIC("camvisor_http_requests_total %llu", (unsigned long long)srv->requests);
     CV_METRIC("camvisor_http_auth_failures_total %llu", (unsigned long long)srv->auth_failures);
@@ -396,11 +402,19 @@ int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *pa
         rc = cv_http_respond_text(c, 400, "a WebSocket upgrade is expected here");
     else if (strcmp(path, "/metrics") == 0 && get)
         rc = cv_http_metrics(c);
-    else if (!strcmp(path, "/api/frame.jpeg") || !strcmp(path, "/api/stream.m3u8") ||
-             !strcmp(path, "/api/stream.mjpeg") || !strcmp(path, "/api/webrtc") ||
-             !strcmp(path, "/api/preload") || !strcmp(path, "/api/config"))
-        rc = cv_http_respond_text(c, 501, "not built yet in camvisor");
-    else
+    else if (strcmp(path, "/api/stream.m3u8") == 0 && get)
+        rc = cv_http_hls_playlist(c, args);
+    else if (strcmp(path, "/api/hls/init.mp4") == 0 && get)
+        rc = cv_http_hls_init(c, args);
+    else if (strcmp(path, "/api/hls/segment.m4s") == 0 && get)
+        rc = cv_http_hls_segment(c, args);
+    else if (strcmp(path, "/api/frame.jpeg") == 0 && get)
+        rc = cv_http_jpeg_snapshot(c, args);
+    else if (strcmp(path, "/api/stream.mjpeg") == 0 && get)
+        rc = cv_http_jpeg_mjpeg(c, args);
+    else if (strcmp(path, "/api/webrtc") == 0)
+        rc = cv_http_respond_text(c, 501, "WebRTC is not built yet in camvisor");
+    else if ((rc = cv_http_api_misc_route(c, method, path, args)) == 1)
         return 0;
     return rc < 0 ? -1 : 1;
 }

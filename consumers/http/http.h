@@ -6,6 +6,7 @@
  *   api.c     go2rtc's JSON API and camvisor's own (/api, /api/streams, /api/cameras, ...)
  *   mse.c     fMP4 feeds (one muxer per camera, fmp4.c) and their viewers: /api/ws MSE and
  *             /api/stream.mp4
+ *   hls.c     live HLS from a feed's fragments: /api/stream.m3u8 and its /api/hls/ segments
  *
  * One thread. libevent's loop (the consumer skeleton: control socket, ring doorbells) runs
  * nested in libwebsockets' own loop (docs/architecture.md: "camvisor-http's loop").
@@ -34,6 +35,9 @@
 #define CV_HTTP_ACCEPT_PAUSE_MS 100
 
 struct cv_http_feed;
+struct cv_http_hls;
+struct cv_fmp4;
+struct cv_fmp4_frag;
 
 /* The decoded query: lws splits and %-decodes it; each pair is copied here. */
 struct cv_http_args {
@@ -76,10 +80,12 @@ struct cv_http_conn {
     bool closing; /* drop at the next writable callback */
     /* A viewer of an fMP4 feed (mse.c). */
     struct cv_http_viewer *viewer; /* owned */
+    struct cv_http_jview *jview;   /* owned: a snapshot waiting, or an MJPEG viewer (jpeg.c) */
     void *ws_rx;                   /* owned: a WebSocket message being received */
     char ws_camera[CV_NAME_MAX];   /* /api/ws?src= */
     bool ws_src_given;
     char stream_camera[CV_NAME_MAX]; /* /api/stream.mp4?src= */
+    struct cv_http_hls *hls_wait;    /* not owned: the HLS session a playlist request waits on */
     uint32_t pending_req;            /* a PUT/DELETE waiting for the supervisor's answer */
     uint64_t pending_since_ms;
 };
@@ -87,6 +93,7 @@ struct cv_http_conn {
 struct cv_http_cam {
     struct cv_msg_camera_status st; /* its last status, st.camera names it */
     bool have_status;
+    uint64_t frames_lost; /* times this process's reader was lapped (ring overruns) */
 };
 
 struct cv_http_srv {
@@ -110,6 +117,7 @@ struct cv_http_srv {
     uint32_t conn_count;
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
+    struct cv_http_jfeed *jfeeds; /* jpeg.c: one per (camera, size) */
     struct cv_http_auth_fail {
         struct sockaddr_storage addr; /* port zeroed */
         unsigned fails;
@@ -129,6 +137,10 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
 int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
                     size_t len);
 int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text);
+/* The same from bytes the caller keeps (copied once); cors adds Access-Control-Allow-Origin: *
+ * whatever [api] origin says (HLS answers, as go2rtc's). */
+int cv_http_respond_bytes(struct cv_http_conn *c, unsigned status, const char *ctype,
+                          const void *data, size_t len, bool cors);
 /* Queues a record (WS text/binary, or a chunk of a stream) and asks for the writable callback.
  * -ENOBUFS when the client is too far behind: the caller drops it (cv_http_conn_drop). */
 int cv_http_send(struct cv_http_conn *c, enum lws_write_protocol type, const void *data,
@@ -144,9 +156,22 @@ bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
 int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *path,
                       const struct cv_http_args *args);
 
+/* api-misc.c: /api/config, /api/preload, /api/log, /api/ffmpeg/hardware; 1 when not one. */
+void cv_http_metrics_processes(struct cv_json *j);
+int cv_http_api_misc_route(struct cv_http_conn *c, const char *method, const char *path,
+                           const struct cv_http_args *args);
 /* The supervisor's answer to a PUT/DELETE; requests it never answers get 504 from the tick. */
 void cv_http_api_on_result(struct cv_http_srv *srv, const struct cv_msg_stream_result *r);
 void cv_http_api_tick(struct cv_http_srv *srv, uint64_t now_ms);
+
+/* jpeg.c: /api/frame.jpeg and /api/stream.mjpeg, from the worker's jpeg variant. */
+int cv_http_jpeg_snapshot(struct cv_http_conn *c, const struct cv_http_args *args);
+int cv_http_jpeg_mjpeg(struct cv_http_conn *c, const struct cv_http_args *args);
+void cv_http_jpeg_viewer_free(struct cv_http_conn *c);
+void cv_http_jpeg_drop_camera(struct cv_http_srv *srv, const char *camera);
+void cv_http_jpeg_tick(struct cv_http_srv *srv, uint64_t now_ms);
+void cv_http_jpeg_fini(struct cv_http_srv *srv);
+unsigned cv_http_jpeg_viewers(const struct cv_http_srv *srv, const char *camera);
 
 /* mse.c */
 /* GET /api/stream.mp4: the connection becomes a viewer of camera's fMP4. */
@@ -162,5 +187,25 @@ void cv_http_mse_fini(struct cv_http_srv *srv);
 unsigned cv_http_mse_viewers(const struct cv_http_srv *srv, const char *camera, const char *kind);
 uint64_t cv_http_mse_viewer_bytes(const struct cv_http_conn *c);
 bool cv_http_mse_viewer_is_ws(const struct cv_http_conn *c);
+/* The HLS session on camera's feed; with open, the feed and the session are made if missing
+ * (NULL when they cannot be). The feed owns it; it lasts while cv_http_hls_tick says so. */
+struct cv_http_hls *cv_http_mse_hls(struct cv_http_srv *srv, const char *camera, bool open);
+
+/* hls.c: the routes answer like cv_http_api_route's handlers (0, or -1 to close). */
+int cv_http_hls_playlist(struct cv_http_conn *c, const struct cv_http_args *args);
+int cv_http_hls_init(struct cv_http_conn *c, const struct cv_http_args *args);
+int cv_http_hls_segment(struct cv_http_conn *c, const struct cv_http_args *args);
+/* The feed's side (mse.c): each fragment the muxer makes, gop_start for a video keyframe (a
+ * segment ends before it); a muxer restart (a new timeline and init segment). */
+struct cv_http_hls *cv_http_hls_new(const char *camera);
+void cv_http_hls_on_frag(struct cv_http_hls *h, const struct cv_fmp4 *mux,
+                         const struct cv_fmp4_frag *f, bool gop_start);
+void cv_http_hls_on_restart(struct cv_http_hls *h);
+/* Times out waiting playlist requests (503); false once the session is over (no request for
+ * CV_HTTP_HLS_KEEP_MS): the feed then frees it. Waiting requests are answered 503 by free. */
+bool cv_http_hls_tick(struct cv_http_hls *h, uint64_t now_ms);
+void cv_http_hls_free(struct cv_http_hls *h);
+/* c is closing: it stops waiting (c->hls_wait). */
+void cv_http_hls_conn_gone(struct cv_http_conn *c);
 
 #endif

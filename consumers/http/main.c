@@ -25,6 +25,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/base/sockaddr.h"
 #include "consumers/http/http.h"
 #include "proto/child.h"
 
@@ -66,15 +67,35 @@ static void cv_http_find_static(struct cv_http_srv *srv)
     cv_warn("no www/ folder beside %s: the web UI is not served", srv->exe_dir);
 }
 
+/* go2rtc listens on every interface with no password and people expose it (its #2155): the
+ * same default here, for compatibility, but never silently. */
+static void cv_http_warn_if_open(const struct cv_http_srv *srv)
+{
+    struct sockaddr_storage where = {0};
+    socklen_t len = sizeof(where);
+    if (srv->set.username[0] || srv->set.token[0] ||
+        getsockname(CV_CHILD_LISTEN_FD, (struct sockaddr *)&where, &len) < 0 ||
+        cv_sockaddr_is_loopback(&where))
+        return;
+    char addr[64];
+    cv_sockaddr_str(&where, addr, sizeof(addr));
+    cv_warn("the API on %s can be reached from other machines WITHOUT A PASSWORD: anyone on the "
+            "network can watch and change every camera; set [api] username and password (or a "
+            "token), or listen = 127.0.0.1:1984",
+            addr);
+}
+
 static void cv_http_on_settings(struct cv_http_srv *srv, const struct cv_msg_http_settings *set)
 {
     bool first = !srv->have_settings;
+    bool auth_changed = first || strcmp(set->username, srv->set.username) != 0 ||
+                        strcmp(set->token, srv->set.token) != 0;
     srv->set = *set;
     srv->have_settings = true;
-    if (first) { /* auth and limits known: clients waiting in the backlog are taken now */
+    if (first)
         cv_http_find_static(srv);
-        evconnlistener_enable(srv->listener);
-    }
+    if (auth_changed)
+        cv_http_warn_if_open(srv);
 }
 
 static void cv_http_on_catalogue(struct cv_http_srv *srv, const struct cv_msg_catalogue *cat)
@@ -84,8 +105,10 @@ static void cv_http_on_catalogue(struct cv_http_srv *srv, const struct cv_msg_ca
         bool kept = false;
         for (uint32_t j = 0; j < cat->camera_count; j++)
             kept |= strcmp(srv->cat.cameras[i].name, cat->cameras[j].name) == 0;
-        if (!kept)
+        if (!kept) {
             cv_http_mse_drop_camera(srv, srv->cat.cameras[i].name);
+            cv_http_jpeg_drop_camera(srv, srv->cat.cameras[i].name);
+        }
     }
     srv->cat = *cat;
     srv->have_catalogue = true;
@@ -131,6 +154,7 @@ static void cv_http_on_tick(void *ctx, uint64_t now_ms)
 {
     cv_http_mse_tick(ctx, now_ms);
     cv_http_api_tick(ctx, now_ms);
+    cv_http_jpeg_tick(ctx, now_ms);
 }
 
 static const struct cv_consumer_ops cv_http_ops = {
@@ -214,14 +238,21 @@ int main(void)
     int efd = cv_consumer_loop_fd(&srv.proc);
     if (efd < 0)
         goto out;
-    if (cv_http_server_init(&srv) < 0) {
+    /* The settings (auth, limits, timeouts) come first, right after HELLO: libwebsockets is set
+     * up with them, and only then are clients taken (they wait in the kernel's backlog). */
+    if (cv_consumer_start(&srv.proc) < 0) {
+        close(efd);
+        goto out;
+    }
+    while (!srv.have_settings && cv_consumer_step(&srv.proc))
+        event_base_loop(srv.proc.base, EVLOOP_ONCE);
+    if (!srv.have_settings || cv_http_server_init(&srv) < 0) {
         close(efd);
         goto out;
     }
     if (cv_http_adopt_loop(&srv, efd) < 0)
         goto out;
-    if (cv_consumer_start(&srv.proc) < 0)
-        goto out;
+    evconnlistener_enable(srv.listener);
     while (cv_consumer_step(&srv.proc))
         if (lws_service(srv.lws, 0) < 0)
             break;
@@ -236,6 +267,7 @@ out:
         lws_context_destroy(srv.lws); /* closes every connection: their destroy callbacks run */
     }
     cv_http_mse_fini(&srv);
+    cv_http_jpeg_fini(&srv);
     cv_consumer_fini(&srv.proc);
     return rc;
 }

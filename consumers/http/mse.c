@@ -12,6 +12,9 @@
  * (cv_fmp4_discontinuity): a player does not stall. New codec parameters make a new init
  * segment: WebSocket viewers get a new `mse` message and start over, progressive MP4 viewers
  * (which cannot take a second moov) are closed and reconnect.
+ *
+ * HLS (hls.c) hangs off the same feed: it is handed every fragment and told of muxer restarts;
+ * while its session lasts the feed stays subscribed, viewers or not.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -45,7 +48,8 @@ struct cv_http_feed {
     size_t gop_len, gop_cap;
     struct cv_http_frag *frags; /* owned */
     size_t nfrags, frags_cap;
-    uint64_t idle_since_ms; /* 0 while it has viewers */
+    uint64_t idle_since_ms;  /* 0 while it has viewers */
+    struct cv_http_hls *hls; /* owned: the HLS session, NULL without one */
 };
 
 struct cv_http_viewer {
@@ -196,6 +200,8 @@ static void cv_http_feed_close_mux(struct cv_http_feed *hf)
         cv_fmp4_close(hf->mux);
     hf->mux = NULL;
     cv_http_gop_reset(hf);
+    if (hf->hls)
+        cv_http_hls_on_restart(hf->hls);
 }
 
 /* Every viewer of the feed: started again (WebSocket) or closed (MP4) after new parameters. */
@@ -228,13 +234,32 @@ static void cv_http_feed_on_subscribed(struct cv_feed *feed, int status, const c
     cv_info("camera %s: no feed: %s", hf->camera, reason ? reason : "refused");
 }
 
+/* What the muxer's init segment is made of (not the measured frame rate). */
+static bool cv_http_same_params(const struct cv_stream_info *a, const struct cv_stream_info *b)
+{
+    if (a->track_count != b->track_count)
+        return false;
+    for (uint32_t i = 0; i < a->track_count && i < CV_MAX_TRACKS; i++) {
+        const struct cv_track_info *x = &a->tracks[i], *y = &b->tracks[i];
+        if (x->kind != y->kind || x->codec != y->codec || x->clock_rate != y->clock_rate ||
+            x->channels != y->channels || x->width != y->width || x->height != y->height ||
+            x->extradata_len != y->extradata_len || x->extradata_len > CV_MAX_EXTRADATA ||
+            memcmp(x->extradata, y->extradata, x->extradata_len) != 0)
+            return false;
+    }
+    return true;
+}
+
 static void cv_http_feed_on_params(struct cv_feed *feed, const struct cv_stream_info *prev,
                                    const struct cv_stream_info *info)
 {
-    (void)info;
     struct cv_http_feed *hf = cv_feed_ctx(feed);
     if (prev->track_count == 0 && !hf->mux)
         return; /* the first parameters: the muxer opens at the first frame */
+    /* A ring hand-over (the first resize comes seconds after a camera starts) or a worker
+     * restart republishes the same parameters: the muxer and its viewers go on. */
+    if (hf->mux && cv_http_same_params(prev, info))
+        return;
     cv_http_feed_close_mux(hf);
     hf->mux_failed = false;
     cv_http_feed_restart_viewers(hf, "codec parameters changed");
@@ -242,8 +267,10 @@ static void cv_http_feed_on_params(struct cv_feed *feed, const struct cv_stream_
 
 static void cv_http_feed_on_discontinuity(struct cv_feed *feed, enum cv_feed_discont why)
 {
-    (void)why;
     struct cv_http_feed *hf = cv_feed_ctx(feed);
+    struct cv_http_cam *cam = (struct cv_http_cam *)cv_http_cam_find(hf->srv, hf->camera);
+    if (why == CV_FEED_FRAMES_LOST && cam)
+        cam->frames_lost++; /* this process fell a ring behind: /metrics counts it */
     if (hf->mux)
         cv_fmp4_discontinuity(hf->mux);
 }
@@ -291,6 +318,8 @@ static void cv_http_feed_on_frame(struct cv_feed *feed, const struct cv_frame *f
     if (rc == 0)
         return;
     bool video_key = frag.key;
+    if (hf->hls)
+        cv_http_hls_on_frag(hf->hls, hf->mux, &frag, video_key);
     if (video_key)
         cv_http_gop_reset(hf);
     if (video_key || hf->have_key) {
@@ -334,6 +363,8 @@ static void cv_http_feed_free(struct cv_http_feed *hf)
             break;
         }
     }
+    cv_http_hls_free(hf->hls); /* waiting playlist requests get their 503 */
+    hf->hls = NULL;
     if (hf->feed)
         cv_feed_close(hf->feed);
     cv_http_feed_close_mux(hf);
@@ -362,6 +393,29 @@ static struct cv_http_feed *cv_http_feed_get(struct cv_http_srv *srv, const char
     return hf;
 }
 
+/* The HLS session is over: the feed idles out like one whose last viewer left. */
+static void cv_http_feed_drop_hls(struct cv_http_feed *hf, uint64_t now_ms)
+{
+    cv_http_hls_free(hf->hls);
+    hf->hls = NULL;
+    if (!cv_feed_viewers(hf->feed) && !hf->idle_since_ms)
+        hf->idle_since_ms = now_ms;
+}
+
+struct cv_http_hls *cv_http_mse_hls(struct cv_http_srv *srv, const char *camera, bool open)
+{
+    struct cv_http_feed *hf = srv->feeds;
+    while (hf && (strcmp(hf->camera, camera) != 0 || cv_feed_status(hf->feed, NULL) < 0))
+        hf = hf->next;
+    if (hf && hf->hls)
+        return hf->hls;
+    if (!open || (!hf && !(hf = cv_http_feed_get(srv, camera))))
+        return NULL;
+    if (!(hf->hls = cv_http_hls_new(camera)))
+        cv_http_feed_drop_hls(hf, cv_clock_mono_ms()); /* so that the feed idles out */
+    return hf->hls;
+}
+
 /* ---- viewers ----------------------------------------------------------------------------- */
 
 static int cv_http_viewer_new(struct cv_http_conn *c, const char *camera, bool ws)
@@ -388,6 +442,8 @@ static int cv_http_viewer_new(struct cv_http_conn *c, const char *camera, bool w
 
 void cv_http_mse_viewer_free(struct cv_http_conn *c)
 {
+    if (c->hls_wait) /* server.c calls this when a connection goes: an HLS wait ends too */
+        cv_http_hls_conn_gone(c);
     struct cv_http_viewer *v = c->viewer;
     if (!v)
         return;
@@ -452,6 +508,8 @@ void cv_http_mse_drop_camera(struct cv_http_srv *srv, const char *camera)
             next = l->next;
             cv_http_conn_drop(cv_http_viewer_of(l)->c, "camera removed");
         }
+        if (hf->hls)
+            cv_http_feed_drop_hls(hf, cv_clock_mono_ms());
     }
 }
 
@@ -465,9 +523,12 @@ void cv_http_mse_tick(struct cv_http_srv *srv, uint64_t now_ms)
     }
     for (struct cv_http_feed *hf = srv->feeds, *next; hf; hf = next) {
         next = hf->next;
+        if (hf->hls && !cv_http_hls_tick(hf->hls, now_ms))
+            cv_http_feed_drop_hls(hf, now_ms);
         bool refused = cv_feed_status(hf->feed, NULL) < 0;
         if (!cv_feed_viewers(hf->feed) &&
-            (refused || (hf->idle_since_ms && now_ms - hf->idle_since_ms > CV_HTTP_FEED_IDLE)))
+            (refused ||
+             (!hf->hls && hf->idle_since_ms && now_ms - hf->idle_since_ms > CV_HTTP_FEED_IDLE)))
             cv_http_feed_free(hf);
     }
 }

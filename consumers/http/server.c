@@ -100,6 +100,7 @@ static void cv_http_conn_destroy(struct cv_http_conn *c)
     if (!c)
         return;
     cv_http_mse_viewer_free(c);
+    cv_http_jpeg_viewer_free(c);
     if (c->pprev) {
         *c->pprev = c->next;
         if (c->next)
@@ -118,6 +119,7 @@ void cv_http_conn_drop(struct cv_http_conn *c, const char *why)
     cv_info("client %s dropped: %s", c->peer_str, why);
     c->closing = true;
     cv_http_mse_viewer_free(c);
+    cv_http_jpeg_viewer_free(c);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
@@ -177,17 +179,19 @@ static int cv_http_add_header(struct cv_http_conn *c, const char *name, const ch
                                        (const unsigned char *)value, (int)strlen(value), p, end);
 }
 
-/* Headers every answer carries: CORS when [api] origin = *, and no caching of live data. */
-static int cv_http_common_headers(struct cv_http_conn *c, unsigned char **p, unsigned char *end)
+/* Headers every answer carries: CORS when [api] origin = * (or cors: HLS, whose players are
+ * often on other origins, as go2rtc does), and no caching of live data. */
+static int cv_http_common_headers(struct cv_http_conn *c, unsigned char **p, unsigned char *end,
+                                  bool cors)
 {
-    if (strcmp(c->srv->set.origin, "*") == 0 &&
+    if ((cors || strcmp(c->srv->set.origin, "*") == 0) &&
         cv_http_add_header(c, "access-control-allow-origin:", "*", p, end))
         return -1;
     return cv_http_add_header(c, "cache-control:", "no-cache", p, end);
 }
 
-static int cv_http_respond_h(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
-                             size_t len, const char *const *extra)
+static int cv_http_respond_copy(struct cv_http_conn *c, unsigned status, const char *ctype,
+                                const void *data, size_t len, const char *const *extra, bool cors)
 {
     unsigned char hdr[LWS_PRE + 2048];
     unsigned char *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr) - 1;
@@ -195,18 +199,15 @@ static int cv_http_respond_h(struct cv_http_conn *c, unsigned status, const char
     c->body = NULL;
     /* The body is copied behind LWS_PRE bytes of headroom, which lws_write() needs. */
     char *b = malloc(LWS_PRE + len + 1);
-    if (!b) {
-        free(body);
+    if (!b)
         return -1;
-    }
     if (len)
-        memcpy(b + LWS_PRE, body, len);
-    free(body);
+        memcpy(b + LWS_PRE, data, len);
     c->body = b;
     c->body_len = len;
     c->body_off = 0;
     if (lws_add_http_common_headers(c->wsi, status, ctype, len, &p, end) ||
-        cv_http_common_headers(c, &p, end))
+        cv_http_common_headers(c, &p, end, cors))
         return -1;
     for (; extra && extra[0]; extra += 2)
         if (cv_http_add_header(c, extra[0], extra[1], &p, end))
@@ -217,10 +218,24 @@ static int cv_http_respond_h(struct cv_http_conn *c, unsigned status, const char
     return 0;
 }
 
+static int cv_http_respond_h(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
+                             size_t len, const char *const *extra)
+{
+    int rc = cv_http_respond_copy(c, status, ctype, body, len, extra, false);
+    free(body);
+    return rc;
+}
+
 int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
                     size_t len)
 {
     return cv_http_respond_h(c, status, ctype, body, len, NULL);
+}
+
+int cv_http_respond_bytes(struct cv_http_conn *c, unsigned status, const char *ctype,
+                          const void *data, size_t len, bool cors)
+{
+    return cv_http_respond_copy(c, status, ctype, data, len, NULL, cors);
 }
 
 int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text)
@@ -433,7 +448,7 @@ static int cv_http_static(struct cv_http_conn *c, const char *path)
         return 1;
     char extra[256];
     unsigned char *p = (unsigned char *)extra, *end = p + sizeof(extra) - 1;
-    if (cv_http_common_headers(c, &p, end))
+    if (cv_http_common_headers(c, &p, end, false))
         return -1;
     int n = lws_serve_http_file(c->wsi, full, mime, extra, (int)(p - (unsigned char *)extra));
     if (n < 0 || (n > 0 && lws_http_transaction_completed(c->wsi)))
@@ -641,8 +656,10 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         return cv_http_write_record(c);
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (c)
+        if (c) {
             cv_http_mse_viewer_free(c);
+            cv_http_jpeg_viewer_free(c);
+        }
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         if (c) {
@@ -694,8 +711,11 @@ int cv_http_server_init(struct cv_http_srv *srv)
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.max_http_header_data = 4096; /* a request's headers, all together */
     info.max_http_header_pool = 64;   /* requests being parsed at once; more wait */
-    info.timeout_secs = 10;           /* a request not complete by then is dropped */
-    info.keepalive_timeout = 60;
+    /* [api] request_timeout and idle_timeout, as they were when the process started. */
+    unsigned req = srv->set.request_timeout_ms, idle = srv->set.idle_timeout_ms;
+    info.timeout_secs = req ? (req + 999) / 1000 : 10; /* a request not complete by then */
+    info.timeout_secs_ah_idle = info.timeout_secs;     /* headers held without progress */
+    info.keepalive_timeout = idle ? (int)((idle + 999) / 1000) : 60;
     info.ka_time = 0;
     info.user = srv;
     srv->lws = lws_create_context(&info);

@@ -215,9 +215,9 @@ def camvisor(tmp_path, request):
     allowed = set(marker.args) if marker else set()
 
     def make(cameras, **kw):
-        c = Camvisor(tmp_path, cameras, **kw).start()
-        started.append(c)
-        return c
+        c = Camvisor(tmp_path, cameras, **kw)
+        started.append(c)  # before start(): one that fails to start is stopped all the same
+        return c.start()
 
     yield make
     for c in started:

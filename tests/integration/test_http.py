@@ -84,13 +84,21 @@ def test_api_shapes(camvisor):
     assert cam["name"] == "door" and cam["codecs"] == "h264"
     assert (cam["width"], cam["height"]) == (320, 240)
     assert 20 <= cam["fps"] <= 30
-    assert cam["viewers"] == {"mse": 0, "mp4": 0}
+    assert cam["viewers"] == {"mse": 0, "mp4": 0, "mjpeg": 0}
     assert get(cv, "/api/nothing")[0] == 404
     assert get(cv, "/nothing.html")[0] == 404
     assert get(cv, "/../../etc/passwd")[0] in (400, 403, 404)
     assert get(cv, "/api/ws")[0] == 400  # not an upgrade
     metrics = get(cv, "/metrics")[2].decode()
     assert 'camvisor_camera_up{camera="door"} 1' in metrics
+    assert 'camvisor_ring_overruns_total{camera="door",consumer="http"} 0' in metrics
+    # Every process with its CPU and memory: the supervisor, the worker, rtsp and http.
+    procs = {l.split('process="')[1].split('"')[0] for l in metrics.splitlines()
+             if l.startswith("camvisor_process_resident_bytes{")}
+    assert {"camvisor", "camvisor-worker door", "camvisor-rtsp rtsp", "camvisor-http http"} <= procs, procs
+    rss = [int(l.split()[-1]) for l in metrics.splitlines()
+           if l.startswith('camvisor_process_resident_bytes{process="camvisor-http')]
+    assert rss and rss[0] > 1 << 20
     # The web UI's files are served.
     st, hdrs, body = get(cv, "/")
     assert st == 200 and hdrs["Content-Type"].startswith("text/html")
@@ -435,3 +443,130 @@ def test_put_credentials_hidden_and_reput_free(camvisor):
     assert cv.worker_pid("gate") == pid
     assert "hunter2" not in cv.logs()
     assert shown is not None
+
+
+# ---- JPEG: snapshots and MJPEG, decoded by the camera's worker --------------------------------
+
+H265SRC = "url = testsrc://?width=320&height=240&fps=25&gop=25&codec=h265\n"
+
+
+def jpeg_size(data):
+    from PIL import Image
+    import io
+    img = Image.open(io.BytesIO(data))
+    img.load()  # decodes the whole picture: a truncated JPEG raises
+    assert img.format == "JPEG"
+    return img.size
+
+
+@pytest.mark.parametrize("src", [TESTSRC, H265SRC], ids=["h264", "h265"])
+def test_frame_jpeg(camvisor, src):
+    cv = camvisor({"door": src})
+    wait_for(lambda: streaming(cv, "door"), 15, what="door streaming")
+    t0 = time.monotonic()
+    st, hdrs, body = get(cv, "/api/frame.jpeg?src=door")
+    first = time.monotonic() - t0
+    assert st == 200 and hdrs["Content-Type"] == "image/jpeg", (st, body[:200])
+    assert jpeg_size(body) == (320, 240)
+    assert first < 5, f"first snapshot took {first:.2f} s"
+    # Scaled by the worker; one side follows the aspect ratio.
+    assert jpeg_size(get(cv, "/api/frame.jpeg?src=door&width=160&height=120")[2]) == (160, 120)
+    assert jpeg_size(get(cv, "/api/frame.jpeg?src=door&width=160")[2]) == (160, 120)
+    # The picture is current: two snapshots a second apart differ (the clock moves).
+    a = get(cv, "/api/frame.jpeg?src=door")[2]
+    time.sleep(1.2)
+    b = get(cv, "/api/frame.jpeg?src=door")[2]
+    assert a != b
+    for bad in ("/api/frame.jpeg", "/api/frame.jpeg?src=door&width=0",
+                "/api/frame.jpeg?src=door&width=-5", "/api/frame.jpeg?src=door&height=99999",
+                "/api/frame.jpeg?src=door&width=12abc"):
+        assert get(cv, bad)[0] == 400, bad
+    assert get(cv, "/api/frame.jpeg?src=nope")[0] == 404
+    # The http process never decodes: it has no decoder library mapped.
+    with open(f"/proc/{cv.http_pid()}/maps") as f:
+        assert "libswscale" not in f.read()
+
+
+def test_frame_jpeg_of_dead_camera_is_an_error(camvisor):
+    cv = camvisor({"gone": "url = rtsp://127.0.0.1:9/none\n"})
+    st, _, body = get(cv, "/api/frame.jpeg?src=gone", timeout=20)
+    assert st == 503, (st, body)
+
+
+def test_stream_mjpeg(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_for(lambda: streaming(cv, "door"), 15, what="door streaming")
+    s = socket.create_connection(("127.0.0.1", cv.api_port), timeout=10)
+    s.sendall(b"GET /api/stream.mjpeg?src=door HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(65536)
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    assert b"200" in head.split(b"\r\n")[0]
+    assert b"multipart/x-mixed-replace; boundary=cvframe" in head
+    pictures = []
+    deadline = time.monotonic() + 15
+    while len(pictures) < 10 and time.monotonic() < deadline:
+        while True:
+            i = buf.find(b"\r\n\r\n")
+            if buf.startswith(b"--cvframe") and i > 0:
+                part = buf[:i].decode()
+                n = int(part.split("Content-Length: ")[1].split("\r\n")[0])
+                if len(buf) >= i + 4 + n + 2:
+                    pictures.append(buf[i + 4:i + 4 + n])
+                    buf = buf[i + 4 + n + 2:]
+                    continue
+            break
+        buf += s.recv(65536)
+    s.close()
+    assert len(pictures) >= 10
+    assert all(jpeg_size(p) == (320, 240) for p in pictures)
+    assert len(set(pictures)) >= 5  # moving pictures, not one repeated
+
+
+# ---- the rest of go2rtc's API, IPv6, and the open-API warning --------------------------------
+
+def test_misc_endpoints(camvisor):
+    cv = camvisor({"door": "url = rtsp://admin:hunter2@127.0.0.1:9/s\n"},
+                  api_extra="username = admin\npassword = pw-secret\ntoken = tok-secret\n")
+    st, hdrs, body = get(cv, "/api/config")
+    text = body.decode()
+    assert st == 200 and hdrs["Content-Type"] == "application/yaml"
+    for secret in ("hunter2", "pw-secret", "tok-secret"):
+        assert secret not in text
+    assert '"door": "rtsp://admin:***@127.0.0.1:9/s"' in text or "door" in text
+    assert get_json(cv, "/api/preload") == {}
+    assert request(cv, "PUT", "/api/preload?src=door")[0] == 200
+    assert request(cv, "PUT", "/api/preload?src=nope")[0] == 404
+    hw = get_json(cv, "/api/ffmpeg/hardware")
+    assert hw["sources"][0]["name"] == "CPU"
+    assert get(cv, "/api/log")[0] == 200
+    assert request(cv, "POST", "/api/config")[0] == 405
+
+
+def test_ipv6_listen_and_open_api_warning(camvisor):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    port = None
+    cv = camvisor({"door": TESTSRC})
+    # The default is every interface (go2rtc's): a loud warning without a password.
+    assert "WITHOUT A PASSWORD" not in cv.logs()  # the fixture listens on 127.0.0.1
+    cv.stop()
+    from conftest import free_port
+    port = free_port()
+    cv.conf.write_text(cv.conf.read_text().replace(f"listen = 127.0.0.1:{cv.api_port}",
+                                                   f"listen = [::]:{port}"))
+    cv.api_port = port
+    cv.start()
+    wait_for(lambda: "WITHOUT A PASSWORD" in cv.logs(), 10, what="the open-API warning")
+    s = socket.create_connection(("::1", port), timeout=5)
+    s.sendall(b"GET /api HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
+    reply = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200")
+    # IPv4 clients reach a [::] listener too.
+    assert get(cv, "/api")[0] == 200

@@ -1,0 +1,1012 @@
+"""camvisor-http under attack: descriptor exhaustion, connection floods from one address, idle
+and half-sent requests, pipelining without reading, slow readers, password guessing, oversized
+and malformed HTTP and WebSocket input, and SIGKILL with viewers connected.
+
+Every test runs an honest client beside the attacker: a GET /api on a fresh connection that must
+answer 200 within HONEST_S, and an MSE viewer over /api/ws that must keep receiving fragments at
+about the camera's rate. The fixture's check_clean fails any test after which a child crashed or
+a sanitizer reported."""
+import base64
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import TESTSRC, ffprobe, wait_for
+from wsclient import WsClient
+
+HONEST_S = 2.0  # an honest GET /api answers within this (ASan, a busy 2-core machine)
+FPS = 25  # TESTSRC's and FAST's frame rate: one MSE fragment per frame
+# A camera of ~7 Mbit/s (1280x720, a keyframe every 5 frames) so that a viewer who never reads
+# fills its queue in seconds; libx264 ultrafast needs ~10 % of a core for it.
+FAST = "url = testsrc://?width=1280&height=720&fps=25&gop=5&bitrate=8000000\n"
+# ASan keeps freed memory in a 256 MiB quarantine, which RSS counts: tests that bound RSS make
+# it small, so that RSS shows what the process holds rather than what it has churned through.
+SMALL_QUARANTINE = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1:quarantine_size_mb=8"}
+AUTH = "username = admin\npassword = s3cret\nlocal_auth = true\n"
+GOOD = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def http_proc(cv, field):
+    """A field of camvisor-http's /proc status (e.g. "VmRSS" in kB), or its CPU seconds for
+    "cpu"."""
+    pid = cv.http_pid()
+    if field == "cpu":
+        with open(f"/proc/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def connect(cv, src="127.0.0.1", timeout=10, rcvbuf=None):
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", cv.api_port))
+    return s
+
+
+def api_get(cv, path="/api", src="127.0.0.1", headers=None, timeout=15):
+    """(status, headers, body, seconds) of one GET on a fresh connection from src; status is an
+    exception's repr when there was no answer."""
+    t = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", cv.api_port, timeout=timeout,
+                                   source_address=(src, 0))
+    try:
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        return r.status, r.headers, body, time.monotonic() - t
+    except (OSError, http.client.HTTPException) as e:
+        return repr(e), None, b"", time.monotonic() - t
+    finally:
+        c.close()
+
+
+def assert_honest_api(cv, src="127.0.0.1", headers=None, what=""):
+    st, _, body, took = api_get(cv, src=src, headers=headers)
+    assert st == 200 and took < HONEST_S, \
+        f"honest GET /api from {src} {what}: {st} after {took:.2f} s {body[:80]!r}"
+
+
+def cameras(cv):
+    st, _, body, _ = api_get(cv, "/api/cameras", headers={"Authorization": GOOD})
+    assert st == 200, (st, body)
+    return {c["name"]: c for c in json.loads(body)["cameras"]}
+
+
+def wait_streaming(cv, cam="door", settle=False):
+    """Until the camera streams; with settle, also past the worker's first ring resize (~3 s
+    in), which restarts the feed's muxer and so closes progressive MP4 viewers."""
+    wait_for(lambda: cameras(cv).get(cam, {}).get("state") == "streaming", 20, interval=0.2,
+             what=f"{cam} streaming")
+    if settle:
+        try:
+            wait_for(lambda: "moved to a" in cv.logs(), 8, interval=0.2, what="the ring resize")
+        except AssertionError:
+            pass  # no resize needed: nothing to wait for
+        time.sleep(0.5)
+
+
+def read_until_closed(s, limit=1 << 20, timeout=10):
+    """What the server sends until it closes: (data, how) with how "eof", "reset" or
+    "timeout"."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while len(data) < limit:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data, "eof"
+            data += chunk
+        return data, "limit"
+    except (ConnectionResetError, BrokenPipeError):
+        return data, "reset"
+    except socket.timeout:
+        return data, "timeout"
+
+
+def closed_by_server(s):
+    """True once the server has closed s (EOF or reset), without blocking."""
+    s.setblocking(False)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+class WsFrom(WsClient):
+    """WsClient from a chosen source address (127.0.0.0/8 is all loopback on Linux)."""
+
+    def __init__(self, port, path, src="127.0.0.1", headers="", timeout=10, rcvbuf=None):
+        s = socket.socket()
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        self.s = s
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   f"Sec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed during the handshake: " + repr(self.buf))
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.status = int(head.split(b" ")[1])
+        self.head = head.decode(errors="replace")
+
+
+MSE_REQ = {"type": "mse", "value": "avc1.640029,avc1.64002A,mp4a.40.2"}
+
+
+class Viewer(threading.Thread):
+    """An honest MSE viewer: reads /api/ws?src=cam as fast as it can and notes when each
+    fragment (moof) arrives."""
+
+    def __init__(self, cv, cam="door", src="127.0.0.1", headers=""):
+        super().__init__(daemon=True)
+        self.ws = WsFrom(cv.api_port, f"/api/ws?src={cam}", src=src, headers=headers)
+        assert self.ws.status == 101, self.ws.head
+        self.ws.send(MSE_REQ)
+        self.times, self.errors, self.ended, self.stopping = [], [], None, False
+        self.start()
+
+    def run(self):
+        try:
+            while True:
+                op, data = self.ws.recv()
+                if op == 2 and data[4:8] == b"moof":
+                    self.times.append(time.monotonic())
+                elif op == 1 and json.loads(data).get("type") == "error":
+                    self.errors.append(data)
+        except Exception as e:  # noqa: BLE001 (the end of the stream, whatever it was)
+            self.ended = (time.monotonic(), repr(e))
+
+    def wait_fragments(self, n=10, timeout=20):
+        wait_for(lambda: len(self.times) >= n or self.ended, timeout, what="MSE fragments")
+        assert len(self.times) >= n, f"viewer ended: {self.ended} {self.errors}"
+
+    def check(self, t0, t1=None, what=""):
+        """Fragments kept coming from t0 to t1 (now): at least half the camera's rate, no gap of
+        2 s (a codec restart costs one GOP, 1 s)."""
+        t1 = t1 or time.monotonic()
+        assert self.ended is None and not self.errors, \
+            f"honest viewer {what}: ended {self.ended}, errors {self.errors}"
+        ts = [t for t in self.times if t0 <= t <= t1]
+        edges = [t0] + ts + [t1]
+        gap = max(b - a for a, b in zip(edges, edges[1:]))
+        span = t1 - t0
+        assert len(ts) >= 0.5 * FPS * span and gap < 2.0, \
+            f"honest viewer {what}: {len(ts)} fragments in {span:.1f} s, longest gap {gap:.2f} s"
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.ws.s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.ws.close()
+        self.join(5)
+
+
+class Mp4Reader(threading.Thread):
+    """An honest /api/stream.mp4 reader: reads as fast as it can, noting when bytes arrive."""
+
+    def __init__(self, cv, cam="door", src="127.0.0.1"):
+        super().__init__(daemon=True)
+        self.s = connect(cv, src=src, timeout=10)
+        self.s.sendall(f"GET /api/stream.mp4?src={cam} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        self.chunks, self.head, self.ended, self.first = [], b"", None, None
+        self.start()
+
+    def run(self):
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    self.ended = (time.monotonic(), "EOF")
+                    return
+                now = time.monotonic()
+                if self.first is None:
+                    self.first = now
+                    self.head = d[:200]
+                self.chunks.append((now, len(d)))
+        except Exception as e:  # noqa: BLE001
+            self.ended = (time.monotonic(), repr(e))
+
+    def total(self):
+        return sum(n for _, n in self.chunks)
+
+    def check(self, t0, t1=None, what=""):
+        t1 = t1 or time.monotonic()
+        ts = [t for t, _ in self.chunks if t0 <= t <= t1]
+        edges = [t0] + ts + [t1]
+        gap = max(b - a for a, b in zip(edges, edges[1:]))
+        ended = f"ended {self.ended[0] - self.first:.2f} s after its first byte ({self.ended[1]})" \
+            if self.ended and self.first else f"ended {self.ended}"
+        assert self.ended is None and gap < 2.0, \
+            f"stream.mp4 reader {what}: {ended}, {self.total()} bytes, longest gap {gap:.2f} s"
+
+    def stop(self):
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.s.close()
+        self.join(5)
+
+
+def ws_frame(op, data, fin=True, mask=True, rsv=0):
+    """One client WebSocket frame, masked unless told otherwise."""
+    n = len(data)
+    mb = 0x80 if mask else 0
+    hdr = bytes([(0x80 if fin else 0) | rsv | op])
+    if n < 126:
+        hdr += bytes([mb | n])
+    elif n < 65536:
+        hdr += bytes([mb | 126]) + struct.pack(">H", n)
+    else:
+        hdr += bytes([mb | 127]) + struct.pack(">Q", n)
+    if not mask:
+        return hdr + data
+    m = os.urandom(4)
+    key = (m * (n // 4 + 1))[:n]
+    body = (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big") \
+        if n else b""
+    return hdr + m + body
+
+
+def ws_outcome(ws, wait=5):
+    """What the server does within `wait` s: ("close", code, messages), ("eof", None, messages)
+    or ("open", None, messages); messages are (opcode, raw payload) of the frames received."""
+    deadline = time.monotonic() + wait
+    msgs = []
+    try:
+        while time.monotonic() < deadline:
+            ws.s.settimeout(max(0.05, deadline - time.monotonic()))
+            ws._need(2)
+            b0, b1 = ws.buf[0], ws.buf[1]
+            n, off = b1 & 0x7F, 2
+            if n == 126:
+                ws._need(4)
+                n, off = struct.unpack(">H", ws.buf[2:4])[0], 4
+            elif n == 127:
+                ws._need(10)
+                n, off = struct.unpack(">Q", ws.buf[2:10])[0], 10
+            ws._need(off + n)
+            payload, ws.buf = ws.buf[off:off + n], ws.buf[off + n:]
+            op = b0 & 0x0F
+            msgs.append((op, payload))
+            if op == 8:
+                code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else None
+                return "close", code, msgs
+    except socket.timeout:
+        pass
+    except (ConnectionError, OSError):
+        return "eof", None, msgs
+    return "open", None, msgs
+
+
+def send_quietly(s, data):
+    """sendall that treats the server closing mid-send as an answer, not an error."""
+    try:
+        s.sendall(data)
+        return None
+    except OSError as e:
+        return repr(e)
+
+
+# ---- 1. descriptors --------------------------------------------------------------------------
+
+def test_out_of_descriptors_pauses_and_serves_again(camvisor):
+    """160 connections against a 128-fd limit: camvisor-http pauses accepting instead of spinning
+    on EMFILE, its existing viewer keeps playing, and new clients are served once they close."""
+    cv = camvisor({"door": TESTSRC}, nofile=128)
+    wait_streaming(cv, settle=True)  # the ring hand-over is test_ring_handover_...'s
+    viewer = Viewer(cv)
+    socks = []
+    try:
+        viewer.wait_fragments()
+        for _ in range(160):
+            socks.append(connect(cv, timeout=5))  # the backlog takes what is not accepted
+        time.sleep(1)  # let it hit the limit
+        log0, cpu0, t0 = len(cv.logs()), http_proc(cv, "cpu"), time.monotonic()
+        time.sleep(3)
+        cpu = http_proc(cv, "cpu") - cpu0
+        wall = time.monotonic() - t0
+        assert "cannot accept a client" in cv.logs(), "the descriptors never ran out"
+        assert cpu < 0.5 * wall, f"camvisor-http used {cpu:.2f} s of CPU in {wall:.1f} s"
+        grown = len(cv.logs()) - log0
+        assert grown < 20000, f"the log grew {grown} bytes in 3 s"
+        viewer.check(t0, what="while out of descriptors")
+    finally:
+        for s in socks:
+            s.close()
+    wait_for(lambda: api_get(cv, timeout=2)[0] == 200, 20, interval=0.5,
+             what="GET /api served after the flood")
+    assert_honest_api(cv, what="after the flood")
+    late = Viewer(cv)
+    try:
+        late.wait_fragments()
+        viewer.check(t0, what="after the flood")
+    finally:
+        late.stop()
+        viewer.stop()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the worker's ring hand-over (a new ring's fd over the control socket, ~3 s after a camera "
+    "starts streaming, and on every resize) arrives while camvisor-http has no descriptor "
+    "free: the kernel drops the fd (MSG_CTRUNC), the process logs 'supervisor: malformed "
+    "control message ignored' and its feed stays on the old ring for good: every MSE viewer "
+    "of the camera freezes and never resumes, even once descriptors are free again (0 "
+    "fragments in the 12 s after the flood closed; a new viewer gets the cached GOP only)"))
+def test_ring_handover_while_out_of_descriptors(camvisor):
+    cv = camvisor({"door": TESTSRC}, nofile=128)
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments(5)
+    log0 = len(cv.logs())
+    if "moved to a" in cv.logs():
+        pytest.skip("the ring was handed over before the flood: nothing tested")
+    socks = [connect(cv, timeout=5) for _ in range(160)]
+    try:
+        wait_for(lambda: "moved to a" in cv.logs()[log0:], 10, interval=0.1,
+                 what="the worker's ring hand-over during the flood")
+        time.sleep(1)
+    finally:
+        for s in socks:
+            s.close()
+    wait_for(lambda: api_get(cv, timeout=2)[0] == 200, 20, interval=0.5,
+             what="GET /api served after the flood")
+    t0 = time.monotonic()
+    try:
+        wait_for(lambda: len([t for t in viewer.times if t > t0]) >= 10 or viewer.ended, 10,
+                 interval=0.2, what="the honest viewer to resume after the flood")
+        t1 = time.monotonic()
+        time.sleep(2)
+        viewer.check(t1, what="after the flood")
+    finally:
+        viewer.stop()
+
+
+# ---- 2. connections per client ---------------------------------------------------------------
+
+def test_connections_per_client_capped(camvisor):
+    cv = camvisor({"door": TESTSRC}, api_extra="max_connections_per_client = 8\n")
+    wait_streaming(cv)
+    viewer = Viewer(cv, src="127.0.0.2")  # another address: not under 127.0.0.1's cap
+    mine = []
+    try:
+        viewer.wait_fragments()
+        t0 = time.monotonic()
+        for _ in range(8):  # eight keep-alive clients, each served once and kept open
+            c = http.client.HTTPConnection("127.0.0.1", cv.api_port, timeout=10)
+            c.request("GET", "/api")
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200
+            mine.append(c)
+        for i in range(20):  # the ninth and more: refused with a reason, not left hanging
+            s = connect(cv)
+            reply, how = read_until_closed(s, timeout=5)
+            s.close()
+            assert how in ("eof", "reset"), f"refused connection {i} left open: {reply[:80]!r}"
+            assert reply.startswith(b"HTTP/1.1 503"), reply[:120]
+            assert re.search(rb"(?i)retry-after: *\d+", reply), reply[:200]
+        # The eight still work; another address is not refused.
+        for c in mine:
+            c.request("GET", "/api")
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200
+        assert_honest_api(cv, src="127.0.0.2", what="while 127.0.0.1 is at its cap")
+        viewer.check(t0, what="while 127.0.0.1 is at its cap")
+        log = cv.logs()
+        assert "too many connections" in log
+        assert log.count("too many connections") < 5, "one log line per refusal"
+    finally:
+        for c in mine:
+            c.close()
+    # Room again once they are gone.
+    wait_for(lambda: api_get(cv, timeout=2)[0] == 200, 5, interval=0.1,
+             what="127.0.0.1 served again")
+    assert_honest_api(cv, what="after closing")
+    viewer.check(t0)
+    viewer.stop()
+
+
+# ---- 3. idle and half-sent requests ----------------------------------------------------------
+
+def test_idle_and_half_sent_requests_time_out(camvisor):
+    """Connections that never send a byte, that stop after a request line and one header, or
+    that drip a byte a second are closed within a bound (lws's timeout_secs = 10 s; 30 s
+    allowed) while an honest client is served throughout. Fewer than the 64 header tables in
+    all: test_slowloris_cannot_starve_new_clients is about exhausting those."""
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    idle = [connect(cv) for _ in range(20)]
+    half = [connect(cv) for _ in range(20)]
+    drip = [connect(cv) for _ in range(5)]
+    try:
+        viewer.wait_fragments()
+        t0 = time.monotonic()
+        for s in half:
+            s.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\n")
+        for s in drip:
+            s.sendall(b"GET /api HTTP/1.1\r\n")
+        open_ = {s: kind for kinds, kind in ((idle, "idle"), (half, "half"), (drip, "drip"))
+                 for s in kinds}
+        closed_at = {}
+        while open_ and time.monotonic() - t0 < 30:
+            for s in [s for s in open_ if closed_by_server(s)]:
+                closed_at[s] = (open_.pop(s), time.monotonic() - t0)
+            for s in [s for s in drip if s in open_]:
+                if send_quietly(s, b"X"):
+                    closed_at[s] = (open_.pop(s), time.monotonic() - t0)
+            assert_honest_api(cv, what=f"{time.monotonic() - t0:.0f} s into the attack")
+            time.sleep(1)
+        left = {}
+        for kind in open_.values():
+            left[kind] = left.get(kind, 0) + 1
+        assert not open_, f"still open after 30 s: {left}"
+        slowest = max(t for _, t in closed_at.values())
+        viewer.check(t0, what="during the attack")
+        # Not closed at once either: the honest client's time to send its request is respected.
+        assert min(t for _, t in closed_at.values()) > 1.0, sorted(closed_at.values())[:3]
+        print(f"idle and half-sent connections closed after {slowest:.1f} s")
+    finally:
+        viewer.stop()
+        for s in idle + half + drip:
+            s.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "lws's header-table pool (max_http_header_pool = 64) is shared by every connection and a "
+    "connection holds a table from its accept until its request is in or it times out (10 s): "
+    "64 connections that send nothing, from one address (under the default per-client cap of "
+    "128), stall every new request for 10 s; an honest GET /api waited 9.5 s"))
+def test_slowloris_cannot_starve_new_clients(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv)
+    assert_honest_api(cv, src="127.0.0.2", what="before the attack")
+    idle = [connect(cv) for _ in range(50)]
+    half = [connect(cv) for _ in range(50)]
+    try:
+        for s in half:
+            s.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.5)
+        assert_honest_api(cv, src="127.0.0.2", what="with 100 idle and half-sent connections open")
+    finally:
+        for s in idle + half:
+            s.close()
+
+
+# ---- 4. pipelining without reading -----------------------------------------------------------
+
+def test_pipelining_without_reading_is_bounded(camvisor):
+    """20 clients pipeline GET /api, thousands each, as fast as the kernel takes them, and never
+    read: camvisor-http stops reading them (their answers wait in their sockets) instead of
+    buffering requests or answers without bound, and serves everyone else meanwhile."""
+    cv = camvisor({"door": TESTSRC}, env=SMALL_QUARANTINE)
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    time.sleep(1)
+    rss0 = http_proc(cv, "VmRSS")
+    req = b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n" * 1000
+    socks = [connect(cv, rcvbuf=4096) for _ in range(20)]
+    sent = {s: 0 for s in socks}
+    t0 = time.monotonic()
+    try:
+        for s in socks:
+            s.setblocking(False)
+        next_check = t0
+        while time.monotonic() - t0 < 5:
+            for s in socks:
+                try:
+                    sent[s] += s.send(req)
+                except BlockingIOError:
+                    pass
+            if time.monotonic() >= next_check:
+                assert_honest_api(cv, what=f"{time.monotonic() - t0:.1f} s into the pipelining")
+                next_check += 0.5
+            time.sleep(0.01)
+        time.sleep(1)
+        grown = (http_proc(cv, "VmRSS") - rss0) / 1024
+        requests = sum(sent.values()) // 29
+        assert min(sent.values()) >= 29 * 1000, "a client could not even send 1,000 requests"
+        assert grown < 64, f"camvisor-http grew {grown:.0f} MiB for {requests} unread requests"
+        viewer.check(t0, what="during the pipelining")
+    finally:
+        for s in socks:
+            s.close()
+    # A client that pipelines and reads gets every answer, in order.
+    c = connect(cv)
+    c.sendall(b"".join(b"GET /api/streams?src=nope%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
+                       if i % 2 else b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n" for i in range(50)))
+    got = b""
+    while got.count(b"HTTP/1.1 ") < 50:
+        chunk = c.recv(65536)
+        assert chunk, f"closed after {got.count(b'HTTP/1.1 ')} answers"
+        got += chunk
+    c.close()
+    statuses = [int(x) for x in re.findall(rb"HTTP/1.1 (\d+)", got)]
+    assert statuses == [200, 404] * 25, statuses
+    assert_honest_api(cv, what="after the pipelining")
+    viewer.stop()
+
+
+# ---- 5. slow readers -------------------------------------------------------------------------
+
+def test_slow_readers_are_dropped(camvisor):
+    """A stream.mp4 client and an MSE client that never read are dropped (8 MiB queued or 10 s
+    behind), memory stays bounded, and an honest viewer of the same camera plays on."""
+    cv = camvisor({"door": FAST}, env=SMALL_QUARANTINE)
+    wait_streaming(cv, settle=True)
+    viewer = Viewer(cv, src="127.0.0.2")
+    viewer.wait_fragments()
+    rss0 = http_proc(cv, "VmRSS")
+    mp4 = connect(cv, rcvbuf=4096)
+    mp4.sendall(b"GET /api/stream.mp4?src=door HTTP/1.1\r\nHost: x\r\n\r\n")
+    ws = WsFrom(cv.api_port, "/api/ws?src=door", rcvbuf=4096)
+    assert ws.status == 101
+    ws.send(MSE_REQ)
+    t0 = time.monotonic()
+    rss_max = rss0
+    try:
+        wait_for(lambda: cameras(cv)["door"]["viewers"]["mse"] == 2, 10, what="the slow viewer")
+
+        def dropped():
+            nonlocal rss_max
+            rss_max = max(rss_max, http_proc(cv, "VmRSS"))
+            v = cameras(cv)["door"]["viewers"]
+            return v["mse"] == 1 and v["mp4"] == 0
+
+        wait_for(dropped, 30, interval=0.5, what="both slow readers dropped")
+        took = time.monotonic() - t0
+        grown = (rss_max - rss0) / 1024
+        assert grown < 64, f"camvisor-http grew {grown:.0f} MiB for two stalled viewers"
+        viewer.check(t0, what="while the slow readers were stalled")
+        log = cv.logs()
+        assert re.search(r"client 127\.0\.0\.1:\d+ dropped: too slow", log), log[-2000:]
+        metrics = api_get(cv, "/metrics")[2].decode()
+        assert int(re.search(r"camvisor_http_dropped_slow_total (\d+)", metrics)[1]) >= 1
+        print(f"slow readers dropped after {took:.1f} s, RSS +{grown:.0f} MiB")
+        # The honest viewer still plays, and a new one starts.
+        t1 = time.monotonic()
+        late = Viewer(cv)
+        late.wait_fragments()
+        late.stop()
+        viewer.check(t1, what="after the slow readers were dropped")
+    finally:
+        mp4.close()
+        ws.close()
+        viewer.stop()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "lws arms PENDING_TIMEOUT_HTTP_CONTENT (timeout_secs, 10 s) before LWS_CALLBACK_HTTP and "
+    "cv_http_mse_start_mp4 never clears it: an honest stream.mp4 reader, reading as fast as "
+    "it can, is cut at exactly 10.0 s, with no log line"))
+def test_stream_mp4_reader_is_not_cut(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv, settle=True)
+    reader = Mp4Reader(cv)
+    try:
+        wait_for(lambda: reader.total() > 0 or reader.ended, 10, what="stream.mp4 bytes")
+        assert reader.head.startswith(b"HTTP/1.1 200"), reader.head
+        t0 = reader.first
+        time.sleep(15)
+        reader.check(t0, what="15 s in")
+    finally:
+        reader.stop()
+
+
+# ---- 6. password guessing --------------------------------------------------------------------
+
+def test_password_guessing_locks_out_the_address(camvisor):
+    cv = camvisor({"door": TESTSRC}, api_extra=AUTH)
+    wait_streaming(cv)
+    viewer = Viewer(cv, src="127.0.0.2", headers=f"Authorization: {GOOD}\r\n")
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    statuses = []
+    for i in range(20):
+        bad = "Basic " + base64.b64encode(f"admin:guess{i}".encode()).decode()
+        st, hdrs, _, took = api_get(cv, headers={"Authorization": bad})
+        assert took < HONEST_S, f"guess {i} answered after {took:.2f} s"
+        statuses.append(st)
+        if st == 429:
+            assert re.fullmatch(r"\d+", hdrs.get("Retry-After", "")), dict(hdrs)
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses[0] == 401 and statuses[-1] == 429, statuses
+    assert statuses.count(401) <= 10, f"{statuses.count(401)} guesses checked: {statuses}"
+    # Locked out: even the right password is refused, on a new connection, a new WebSocket too.
+    assert api_get(cv, headers={"Authorization": GOOD})[0] == 429
+    ws = WsFrom(cv.api_port, "/api/ws?src=door", headers=f"Authorization: {GOOD}\r\n")
+    assert ws.status == 429, ws.head
+    ws.close()
+    # Another address is not locked out: its bad password is a 401, its good one a 200.
+    bad = "Basic " + base64.b64encode(b"admin:nope").decode()
+    assert api_get(cv, src="127.0.0.2", headers={"Authorization": bad})[0] == 401
+    assert_honest_api(cv, src="127.0.0.2", headers={"Authorization": GOOD},
+                      what="while 127.0.0.1 is locked out")
+    # 300 guesses pipelined on one connection from a third address: ten checked at most.
+    s = connect(cv, src="127.0.0.3")
+    s.sendall(b"".join(
+        b"GET /api HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n\r\n"
+        % base64.b64encode(b"admin:pipelined%d" % i) for i in range(300)))
+    got = b""
+    s.settimeout(10)
+    try:
+        while got.count(b"HTTP/1.1 ") < 300:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    answers = [int(x) for x in re.findall(rb"HTTP/1.1 (\d+)", got)]
+    assert answers and set(answers) <= {401, 429}, answers[:20]
+    assert answers.count(401) <= 10, f"{answers.count(401)} pipelined guesses checked"
+    viewer.check(t0, what="during the guessing")
+    viewer.stop()
+    log = cv.logs()
+    assert "locked out" in log
+    assert "s3cret" not in log and "guess1" not in log
+
+
+# ---- 7. oversized and malformed input --------------------------------------------------------
+
+H = b"Host: x\r\nConnection: close\r\n"
+ERROR = re.compile(rb"HTTP/1\.[01] [45]\d\d ")
+
+MALFORMED = [
+    # (what, bytes, expected: "error" = a 4xx/5xx or a close; "any" = any answer or a close)
+    ("a 64 KiB request line", b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\n" + H + b"\r\n", "error"),
+    ("200 headers", b"GET /api HTTP/1.1\r\n" + H
+     + b"".join(b"X-Header-%03d: %s\r\n" % (i, b"v" * 40) for i in range(200)) + b"\r\n", "error"),
+    ("a 1 MiB header", b"GET /api HTTP/1.1\r\n" + H + b"X-Big: " + b"b" * (1 << 20)
+     + b"\r\n\r\n", "error"),
+    ("4 KiB of garbage", random.Random(1).randbytes(4096), "error"),
+    ("garbage ending in a blank line", random.Random(2).randbytes(2000) + b"\r\n\r\n", "error"),
+    ("a TLS ClientHello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 500, "error"),
+    ("NUL in the request line", b"GET /a\0pi HTTP/1.1\r\n" + H + b"\r\n", "error"),
+    ("NUL in a header", b"GET /api HTTP/1.1\r\nHost: x\0y\r\nConnection: close\r\n\r\n", "any"),
+    ("an invalid method", b"FROB /api HTTP/1.1\r\n" + H + b"\r\n", "error"),
+    ("a method of 10 KiB", b"G" * 10240 + b" /api HTTP/1.1\r\n" + H + b"\r\n", "error"),
+    ("HTTP/0.9", b"GET /api\r\n\r\n", "any"),
+    ("HTTP/9.9", b"GET /api HTTP/9.9\r\n" + H + b"\r\n", "any"),
+    ("a bare LF request", b"GET /api HTTP/1.1\nHost: x\nConnection: close\n\n", "any"),
+    ("a header without a colon", b"GET /api HTTP/1.1\r\n" + H + b"NoColonHere\r\n\r\n", "any"),
+    ("Content-Length: -1", b"POST /api/streams HTTP/1.1\r\n" + H
+     + b"Content-Length: -1\r\n\r\n", "error"),
+    ("two Content-Lengths", b"POST /api/streams HTTP/1.1\r\n" + H
+     + b"Content-Length: 5\r\nContent-Length: 500\r\n\r\nhello", "error"),
+    ("a chunked body of 4 GiB", b"POST /api/streams HTTP/1.1\r\n" + H
+     + b"Transfer-Encoding: chunked\r\n\r\nffffffff\r\n" + b"a" * 1000, "error"),
+    ("a query of 100 parameters", b"GET /api/streams?"
+     + b"&".join(b"k%d=v" % i for i in range(100)) + b" HTTP/1.1\r\n" + H + b"\r\n", "error"),
+    ("a query value of 10 KiB", b"GET /api/streams?src=" + b"v" * 10240 + b" HTTP/1.1\r\n" + H
+     + b"\r\n", "error"),
+    ("a WebSocket upgrade of 1 MiB key", b"GET /api/ws?src=door HTTP/1.1\r\n" + H
+     + b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+     + b"k" * (1 << 20) + b"\r\n\r\n", "error"),
+]
+
+
+def probe(cv, data):
+    """Sends one request on a new connection; (answer, how it ended, seconds)."""
+    s = connect(cv)
+    t = time.monotonic()
+    err = send_quietly(s, data)
+    answer, how = read_until_closed(s, timeout=5)
+    s.close()
+    return answer, (f"closed while sending ({err})" if err and how != "timeout" else how), \
+        time.monotonic() - t
+
+
+def test_malformed_http_requests_are_refused(camvisor):
+    cv = camvisor({"door": TESTSRC}, env=SMALL_QUARANTINE)
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    rss0 = http_proc(cv, "VmRSS")
+    # Meanwhile a POST claims a 10 GB body and sends it for as long as it is read.
+    big = connect(cv)
+    big.sendall(b"POST /api/streams HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n")
+    big_sent, big_answer, big_closed = [0], [b""], [None]
+    t0 = time.monotonic()
+
+    def push_body():
+        big.settimeout(0.2)
+        chunk = b"z" * 65536
+        while time.monotonic() - t0 < 40:
+            try:
+                big_sent[0] += big.send(chunk)
+            except socket.timeout:
+                pass
+            except OSError:
+                big_closed[0] = time.monotonic() - t0
+                return
+            try:
+                d = big.recv(65536, socket.MSG_DONTWAIT)
+                if not d:
+                    big_closed[0] = time.monotonic() - t0
+                    return
+                big_answer[0] += d
+            except (BlockingIOError, socket.timeout):
+                pass
+            except OSError:
+                big_closed[0] = time.monotonic() - t0
+                return
+
+    pusher = threading.Thread(target=push_body, daemon=True)
+    pusher.start()
+    failures = []
+    for what, data, expect in MALFORMED:
+        answer, how, took = probe(cv, data)
+        line = answer.split(b"\r\n", 1)[0][:60]
+        if how not in ("eof", "reset") and not how.startswith("closed while sending"):
+            failures.append(f"{what}: not closed within 5 s ({how}), answer {line!r}")
+        elif answer and expect == "error" and not ERROR.match(answer):
+            failures.append(f"{what}: answered {line!r}, not an error")
+        elif took > 5:
+            failures.append(f"{what}: took {took:.1f} s")
+        st, _, body, t = api_get(cv)
+        if st != 200 or t > HONEST_S:
+            failures.append(f"after {what}: honest GET /api {st} after {t:.2f} s")
+    # The query limits camvisor keeps itself: a clear 400.
+    for what, q in (("17 parameters", "&".join(f"k{i}=v" for i in range(17))),
+                    ("a value of 1,200 bytes", "src=" + "v" * 1200),
+                    ("a key of 40 bytes", "k" * 40 + "=1")):
+        st, _, body, _ = api_get(cv, "/api/streams?" + q)
+        if st != 400 or b"query too long" not in body:
+            failures.append(f"a query of {what}: {st} {body[:60]!r}")
+    # A flood of bad requests is not a flood of log lines.
+    log0 = len(cv.logs())
+    for _ in range(200):
+        probe(cv, b"GET /api HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 8192 + b"\r\n\r\n")
+    grown = len(cv.logs()) - log0
+    if grown > 20000:
+        failures.append(f"200 oversized requests grew the log by {grown} bytes")
+    # The endless POST: answered with an error at once, closed within the request timeout, and
+    # its body never kept.
+    wait_for(lambda: big_closed[0] is not None or time.monotonic() - t0 > 35, 40, interval=0.2,
+             what="the endless POST to end")
+    pusher.join(5)
+    if not ERROR.match(big_answer[0]):
+        failures.append(f"10 GB POST: answered {big_answer[0][:60]!r}")
+    if big_closed[0] is None or big_closed[0] > 30:
+        failures.append(f"10 GB POST: still open after 30 s, {big_sent[0] >> 20} MiB swallowed")
+    big.close()
+    grown = (http_proc(cv, "VmRSS") - rss0) / 1024
+    if grown > 64:
+        failures.append(f"camvisor-http grew {grown:.0f} MiB")
+    viewer.check(t0, what="during the malformed requests")
+    viewer.stop()
+    assert not failures, "\n".join(failures)
+
+
+def new_ws(cv):
+    ws = WsClient(cv.api_port, "/api/ws?src=door")
+    assert ws.status == 101, ws.head
+    return ws
+
+
+def test_ws_bad_frames_are_refused(camvisor):
+    cv = camvisor({"door": TESTSRC}, env=SMALL_QUARANTINE)
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    rss0 = http_proc(cv, "VmRSS")
+    failures = []
+    frob = ws_frame(1, b'{"type":"frob"}')
+    cases = [
+        # (what, frames, "close" = must be closed | "answer" = an error answer or a close)
+        ("a 1 MiB text frame", ws_frame(1, b'{"type":"mse","value":"' + b"a" * (1 << 20) + b'"}'),
+         "answer"),
+        ("binary frames", ws_frame(2, b"\x00" * 1000) + ws_frame(2, os.urandom(70000)) + frob,
+         "answer"),
+        ("a bad opcode (3)", ws_frame(3, b"hello"), "close"),
+        ("a bad opcode (11)", ws_frame(11, b"hello"), "close"),
+        ("reserved bits", ws_frame(1, b'{"type":"frob"}', rsv=0x40), "close"),
+        ("a control frame of 1000 bytes", ws_frame(9, b"p" * 1000), "close"),
+        ("a fragmented ping", ws_frame(9, b"p", fin=False), "close"),
+        ("a continuation without a start", ws_frame(0, b"xx"), "close"),
+        ("a new message inside a fragmented one",
+         ws_frame(1, b'{"type"', fin=False) + ws_frame(1, b'{"type":"frob"}'), "close"),
+        ("a frame of 2^63 bytes announced", bytes([0x81, 0xFF]) + struct.pack(">Q", 1 << 63)
+         + os.urandom(4) + b"x" * 100, "close"),
+    ]
+    for what, data, expect in cases:
+        ws = new_ws(cv)
+        err = send_quietly(ws.s, data)
+        how, code, msgs = ws_outcome(ws, wait=5)
+        texts = [p for op, p in msgs if op == 1]
+        if expect == "close" and how == "open":
+            failures.append(f"{what}: not closed within 5 s (got {msgs[:2]})")
+        elif expect == "answer" and how == "open":
+            if not any(b'"error"' in t for t in texts):
+                failures.append(f"{what}: no error answer within 5 s (got {msgs[:2]})")
+            elif what == "a 1 MiB text frame":
+                # Still a working connection after the refusal.
+                ws.s.sendall(frob)
+                how2, _, msgs2 = ws_outcome(ws, wait=5)
+                if not any(op == 1 and b"frob" in p for op, p in msgs2):
+                    failures.append(f"after {what}: next message not answered ({how2} {msgs2})")
+        if how == "close" and code is not None and not 1000 <= code < 5000:
+            failures.append(f"{what}: close code {code}")
+        if err and how == "open":
+            failures.append(f"{what}: send failed ({err}) but the connection stayed open")
+        ws.close()
+        st, _, _, t = api_get(cv)
+        if st != 200 or t > HONEST_S:
+            failures.append(f"after {what}: honest GET /api {st} after {t:.2f} s")
+    grown = (http_proc(cv, "VmRSS") - rss0) / 1024
+    if grown > 64:
+        failures.append(f"camvisor-http grew {grown:.0f} MiB")
+    viewer.check(t0, what="during the bad frames")
+    viewer.stop()
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "camvisor-http neither validates UTF-8 (LWS_SERVER_OPTION_VALIDATE_UTF8 is not set) nor "
+    "escapes what it echoes: {\"type\":\"\\xff\\xfe\"} is answered with the text frame "
+    "{\"type\":\"error\",\"value\":\"\\xff\\xfe: unknown request\"}, invalid UTF-8 from the "
+    "server (RFC 6455 8.1: the peer must fail the connection)"))
+def test_ws_invalid_utf8_is_refused(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    failures = []
+    for what, payload in (("bare invalid UTF-8", b"\xff\xfe\xfd"),
+                          ("invalid UTF-8 in the type", b'{"type":"\xff\xfe","value":"x"}'),
+                          ("an overlong encoding", b'{"type":"\xc0\xafmse"}'),
+                          ("a lone surrogate", b'{"type":"\xed\xa0\x80"}')):
+        ws = new_ws(cv)
+        ws.s.sendall(ws_frame(1, payload))
+        how, code, msgs = ws_outcome(ws, wait=3)
+        ws.close()
+        for op, p in msgs:
+            if op == 1:
+                try:
+                    p.decode("utf-8")
+                except UnicodeDecodeError:
+                    failures.append(f"{what}: the server sent invalid UTF-8 in a text frame: {p!r}")
+        if how == "open" and not msgs:
+            failures.append(f"{what}: neither answered nor closed within 3 s")
+        if how == "close" and code not in (1007, 1002, 1008):
+            failures.append(f"{what}: closed with {code}, not 1007")
+    assert_honest_api(cv, what="after the invalid UTF-8")
+    viewer.check(t0)
+    viewer.stop()
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "libwebsockets 4.1.6's server parser records the mask bit (ops-ws.c, this_frame_masked) "
+    "but never refuses an unmasked client frame; camvisor-http has no way to see it: an "
+    "unmasked {\"type\":\"frob\"} is answered \"frob: unknown request\" (RFC 6455 5.1: the "
+    "server MUST close the connection)"))
+def test_ws_unmasked_client_frame_closes(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    ws = new_ws(cv)
+    ws.s.sendall(ws_frame(1, b'{"type":"frob"}', mask=False))
+    how, code, msgs = ws_outcome(ws, wait=5)
+    ws.close()
+    assert_honest_api(cv, what="after the unmasked frame")
+    viewer.check(t0)
+    viewer.stop()
+    assert how in ("close", "eof"), f"an unmasked frame was {how}: {msgs[:2]}"
+    assert code in (None, 1002), code
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a text message past CV_HTTP_WS_MSG_MAX (64 KiB) is marked too_big and its further "
+    "fragments discarded until the final one: a message that never ends (256 KiB of "
+    "continuations so far, no FIN) gets neither an error nor a close (RFC 6455 7.4.1: 1009), "
+    "and the server keeps reading and discarding it for as long as the client sends"))
+def test_ws_endless_fragmented_message_is_cut(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    ws = new_ws(cv)
+    err = send_quietly(ws.s, ws_frame(1, b'{"type":"', fin=False)
+                       + b"".join(ws_frame(0, b"x" * 4096, fin=False) for _ in range(64)))
+    how, code, msgs = ws_outcome(ws, wait=5)
+    ws.close()
+    assert_honest_api(cv, what="after the endless message")
+    viewer.check(t0)
+    viewer.stop()
+    assert how in ("close", "eof") or any(op == 1 and b'"error"' in p for op, p in msgs), \
+        f"256 KiB into a message of at most 64 KiB: {how} {msgs[:2]} (send: {err})"
+    assert code in (None, 1009, 1008, 1002), code
+
+
+# ---- 8. SIGKILL ------------------------------------------------------------------------------
+
+@pytest.mark.may_die("http")
+def test_sigkill_with_viewers_connected(camvisor):
+    """camvisor-http SIGKILLed under 5 MSE viewers and a stream.mp4 reader: restarted and
+    serving within 1 s, the camera's worker and camvisor-rtsp untouched, viewers can come
+    back."""
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv, settle=True)
+    viewers = [Viewer(cv) for _ in range(5)]
+    reader = Mp4Reader(cv)
+    try:
+        for v in viewers:
+            v.wait_fragments()
+        wait_for(lambda: reader.total() > 10000 or reader.ended, 10, what="stream.mp4 bytes")
+        reader.check(reader.first, what="before the kill")
+        v = cameras(cv)["door"]["viewers"]
+        assert (v["mse"], v["mp4"]) == (5, 1), v
+        old, worker, rtsp = cv.http_pid(), cv.worker_pid("door"), cv.rtsp_pid()
+        t0 = time.monotonic()
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: cv.http_pid() not in (None, old), 5, interval=0.01,
+                 what="a new camvisor-http")
+        wait_for(lambda: api_get(cv, timeout=1)[0] == 200, 5, interval=0.01,
+                 what="GET /api answering again")
+        back = time.monotonic() - t0
+        print(f"camvisor-http back after {back:.3f} s")
+        assert back < 1.0, f"GET /api answered again after {back:.2f} s"
+        # Its clients saw their connection end, not a hang.
+        wait_for(lambda: all(v.ended for v in viewers) and reader.ended, 5,
+                 what="the old clients to see the end")
+        assert cv.worker_pid("door") == worker, "the camera's worker was restarted"
+        assert cv.rtsp_pid() == rtsp, "camvisor-rtsp was restarted"
+        assert ffprobe(cv.url("door"))[0]["codec_name"] == "h264"
+        # Viewers come back.
+        again = Viewer(cv)
+        again.wait_fragments()
+        t1 = time.monotonic()
+        time.sleep(1)
+        again.check(t1, what="after the restart")
+        again.stop()
+        assert cameras(cv)["door"]["state"] == "streaming"
+    finally:
+        for v in viewers:
+            v.stop()
+        reader.stop()
