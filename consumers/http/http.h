@@ -23,10 +23,9 @@
 #include "common/base/outq.h"
 #include "common/consumer/process.h"
 #include "common/net/ws-msg.h"
+#include "consumers/http/request.h"
 #include "proto/msg.h"
 
-#define CV_HTTP_ARGS_MAX        16
-#define CV_HTTP_ARG_MAX         1100         /* a value: a URL (CV_URL_MAX) with room to spare */
 #define CV_HTTP_VIEWER_MAX      (8u << 20)   /* queued for one viewer before it is dropped */
 #define CV_HTTP_BACKLOG_ALL     (256u << 20) /* queued over every connection */
 #define CV_HTTP_SLOW_MS         10000        /* a viewer this long behind is dropped */
@@ -38,17 +37,6 @@ struct cv_http_feed;
 struct cv_http_hls;
 struct cv_fmp4;
 struct cv_fmp4_frag;
-
-/* The decoded query: lws splits and %-decodes it; each pair is copied here. */
-struct cv_http_args {
-    unsigned count;
-    struct {
-        char key[32];
-        char val[CV_HTTP_ARG_MAX];
-        bool has_val;
-    } a[CV_HTTP_ARGS_MAX];
-    bool overflow; /* more pairs, or a longer one, than fit: answered 400 */
-};
 
 enum cv_http_conn_kind {
     CV_HTTP_CONN_PLAIN = 0, /* request/response */
@@ -148,7 +136,6 @@ int cv_http_send(struct cv_http_conn *c, enum lws_write_protocol type, const voi
 int cv_http_sendv(struct cv_http_conn *c, enum lws_write_protocol type, const struct iovec *iov,
                   int iovcnt);
 void cv_http_conn_drop(struct cv_http_conn *c, const char *why);
-const char *cv_http_arg(const struct cv_http_args *a, const char *key);
 const struct cv_http_cam *cv_http_cam_find(const struct cv_http_srv *srv, const char *name);
 bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
 

@@ -191,28 +191,6 @@ static struct cv_http_jfeed *cv_http_jfeed_get(struct cv_http_srv *srv, const ch
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-/* width/height: 1 to 8192, or absent. The variant name carries them in canonical form. */
-static int cv_http_jpeg_variant(const struct cv_http_args *args, char *out, size_t len)
-{
-    unsigned wh[2] = {0, 0};
-    const char *keys[2] = {"width", "height"};
-    for (int i = 0; i < 2; i++) {
-        const char *v = cv_http_arg(args, keys[i]);
-        if (!v || !v[0])
-            continue;
-        char *end;
-        unsigned long n = strtoul(v, &end, 10);
-        if (*end || n == 0 || n > 8192 || v[0] == '-' || v[0] == '+')
-            return -EINVAL;
-        wh[i] = (unsigned)n;
-    }
-    if (wh[0] || wh[1])
-        snprintf(out, len, "jpeg:%ux%u", wh[0], wh[1]);
-    else
-        snprintf(out, len, "jpeg");
-    return 0;
-}
-
 static int cv_http_jpeg_attach(struct cv_http_conn *c, const char *camera, const char *variant,
                                bool mjpeg)
 {
@@ -236,7 +214,8 @@ int cv_http_jpeg_snapshot(struct cv_http_conn *c, const struct cv_http_args *arg
     char variant[CV_VARIANT_MAX];
     if (!src || !src[0])
         return cv_http_respond_text(c, 400, "src is required");
-    if (cv_http_jpeg_variant(args, variant, sizeof(variant)) < 0)
+    if (cv_http_req_jpeg_variant(cv_http_arg(args, "width"), cv_http_arg(args, "height"), variant,
+                                 sizeof(variant)) < 0)
         return cv_http_respond_text(c, 400, "width and height: 1 to 8192");
     if (!cv_http_camera_exists(c->srv, src))
         return cv_http_respond_text(c, 404, "stream not found");
@@ -266,7 +245,8 @@ int cv_http_jpeg_mjpeg(struct cv_http_conn *c, const struct cv_http_args *args)
     char variant[CV_VARIANT_MAX];
     if (!src || !src[0])
         return cv_http_respond_text(c, 400, "src is required");
-    if (cv_http_jpeg_variant(args, variant, sizeof(variant)) < 0)
+    if (cv_http_req_jpeg_variant(cv_http_arg(args, "width"), cv_http_arg(args, "height"), variant,
+                                 sizeof(variant)) < 0)
         return cv_http_respond_text(c, 400, "width and height: 1 to 8192");
     if (!cv_http_camera_exists(c->srv, src))
         return cv_http_respond_text(c, 404, "stream not found");

@@ -268,44 +268,20 @@ static int cv_http_write_body(struct cv_http_conn *c)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-const char *cv_http_arg(const struct cv_http_args *a, const char *key)
-{
-    for (unsigned i = 0; i < a->count; i++)
-        if (strcmp(a->a[i].key, key) == 0)
-            return a->a[i].val;
-    return NULL;
-}
-
 /* lws keeps the query %-decoded, one "key=value" fragment per pair. */
 static void cv_http_read_args(struct lws *wsi, struct cv_http_args *a)
 {
-    a->count = 0;
-    a->overflow = false;
+    cv_http_args_init(a);
     char frag[CV_HTTP_ARG_MAX + 40];
     for (int i = 0;; i++) {
+        int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (flen <= 0)
+            break;
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n < 0) {
-            if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0)
-                a->overflow = true; /* there, but too long */
+        if (n < 0 || cv_http_args_add(a, frag, (size_t)n) < 0) {
+            a->overflow = true; /* there, but too long, or too many */
             break;
         }
-        if (n == 0 && lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) == 0)
-            break;
-        if (a->count == CV_HTTP_ARGS_MAX) {
-            a->overflow = true;
-            break;
-        }
-        char *eq = strchr(frag, '=');
-        size_t klen = eq ? (size_t)(eq - frag) : strlen(frag);
-        if (klen >= sizeof(a->a[0].key) || (eq && strlen(eq + 1) >= sizeof(a->a[0].val))) {
-            a->overflow = true;
-            break;
-        }
-        memcpy(a->a[a->count].key, frag, klen);
-        a->a[a->count].key[klen] = '\0';
-        snprintf(a->a[a->count].val, sizeof(a->a[0].val), "%s", eq ? eq + 1 : "");
-        a->a[a->count].has_val = eq != NULL;
-        a->count++;
     }
 }
 
@@ -401,45 +377,15 @@ static int cv_http_refuse_auth(struct cv_http_conn *c, enum cv_http_auth a)
 /* The request path with [api] base_path taken off; NULL when it is not under it. */
 static const char *cv_http_strip_base(const struct cv_http_srv *srv, const char *uri)
 {
-    const char *base = srv->set.base_path;
-    size_t n = strlen(base);
-    while (n && base[n - 1] == '/')
-        n--;
-    if (n == 0)
-        return uri;
-    if (strncmp(uri, base, n) != 0 || (uri[n] != '/' && uri[n] != '\0'))
-        return NULL;
-    return uri[n] ? uri + n : "/";
-}
-
-static const char *cv_http_mime(const char *name)
-{
-    static const struct {
-        const char *ext, *mime;
-    } types[] = {
-        {".html", "text/html; charset=utf-8"},
-        {".js", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},
-        {".json", "application/json"},
-        {".svg", "image/svg+xml"},
-        {".png", "image/png"},
-        {".ico", "image/x-icon"},
-    };
-    const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(dot, types[i].ext) == 0)
-            return types[i].mime;
-    return NULL;
+    return cv_http_req_strip_base(srv->set.base_path, uri);
 }
 
 /* A file of www/ by its plain name (no folders, no dot files): -1 close, 0 going on, 1 none. */
 static int cv_http_static(struct cv_http_conn *c, const char *path)
 {
-    const char *name = strcmp(path, "/") == 0 ? "index.html" : path + 1;
-    const char *mime = cv_http_mime(name);
-    if (!mime || name[0] == '.' ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789._-") != strlen(name))
+    const char *mime = NULL;
+    const char *name = cv_http_req_static_name(path, &mime);
+    if (!name)
         return 1;
     char full[1024];
     struct stat st;
@@ -510,22 +456,10 @@ static int cv_http_on_request(struct cv_http_conn *c)
 
 static bool cv_http_origin_ok(struct cv_http_conn *c)
 {
-    const char *allowed = c->srv->set.origin;
-    char origin[256], host[256];
-    if (strcmp(allowed, "*") == 0 ||
-        lws_hdr_copy(c->wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
-        return true; /* not a browser, or any origin allowed */
-    if (allowed[0])
-        return strcmp(origin, allowed) == 0;
-    /* Same host, any port (go2rtc's rule). */
-    if (lws_hdr_copy(c->wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
-        return false;
-    const char *o = strstr(origin, "://");
-    o = o ? o + 3 : origin;
-    size_t on = strcspn(o, ":/"), hn = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
-    if (o[0] == '[')
-        on = strcspn(o, "]") + 1;
-    return on == hn && strncasecmp(o, host, on) == 0;
+    char origin[256] = "", host[256] = "";
+    lws_hdr_copy(c->wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+    lws_hdr_copy(c->wsi, host, sizeof(host), WSI_TOKEN_HOST);
+    return cv_http_req_origin_ok(c->srv->set.origin, origin, host);
 }
 
 /* The upgrade: only /api/ws, authorised, from an allowed origin. 1 when refused with an
