@@ -114,7 +114,8 @@
     const f = document.querySelector('[data-version]');
     if (!f) return;
     getAPI().then(info => {
-      const parts = ['camvisor ' + (info.camvisor || '?')];
+      const own = info.camvisor && info.camvisor.version; // GET /api: camvisor: {version}
+      const parts = ['camvisor ' + (own || '?')];
       if (info.version) parts.push('go2rtc API ' + info.version);
       f.textContent = parts.join(' · ');
     }, () => setTimeout(footer, 10000));

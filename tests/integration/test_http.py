@@ -338,6 +338,9 @@ def test_chromium_plays_ui(camvisor):
         os.kill(cv.worker_pid("door"), signal.SIGKILL)
         time.sleep(1.0)
         wait_playing(drv, sel, timeout=20)
+        # The footer names camvisor's version (GET /api's camvisor.version).
+        footer = drv.execute_script("return document.querySelector('[data-version]').textContent")
+        assert footer.startswith("camvisor 0.") and "go2rtc API 1.9" in footer, footer
         # The camera page and go2rtc's stream.html play too.
         drv.get(cv.http_url("/stream.html?src=door"))
         wait_playing(drv, "video")
