@@ -573,3 +573,29 @@ def test_ipv6_listen_and_open_api_warning(camvisor):
     assert reply.startswith(b"HTTP/1.1 200")
     # IPv4 clients reach a [::] listener too.
     assert get(cv, "/api")[0] == 200
+
+
+def test_chromium_h265_camera_falls_back_to_mjpeg(camvisor):
+    """Chromium here has no H.265 (MSE refuses hvc1): the UI's player shows the camera as MJPEG,
+    decoded by the camera's worker, and the picture moves."""
+    cv = camvisor({"garage": H265SRC})
+    wait_for(lambda: streaming(cv, "garage"), 15, what="garage streaming")
+    drv = chromium()
+    try:
+        drv.get(cv.http_url("/"))
+        sel = '[data-camera="garage"] video-stream'
+        wait_for(lambda: drv.execute_script(
+            "const p = document.querySelector(arguments[0]); return p && p.dataset.mode", sel)
+            == "mjpeg", 20, interval=0.2, what="the player to choose MJPEG")
+        size = lambda: drv.execute_script(
+            "const i = document.querySelector(arguments[0] + ' img');"
+            "return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null", sel)
+        assert wait_for(size, 20, interval=0.2, what="an MJPEG picture") == [320, 240]
+        cams = get_json(cv, "/api/cameras")["cameras"]
+        assert cams[0]["viewers"]["mjpeg"] == 1
+        png1 = drv.find_element("css selector", sel).screenshot_as_png
+        time.sleep(1.5)
+        png2 = drv.find_element("css selector", sel).screenshot_as_png
+        assert png1 != png2, "the MJPEG picture does not move"
+    finally:
+        drv.quit()
