@@ -26,6 +26,10 @@
 #define CV_WORKER_STATUS_MS    1000
 #define CV_WORKER_MAX_VARIANTS 4
 #define CV_WORKER_JPEG_FPS     15 /* a jpeg ring's most pictures a second: MJPEG, snapshots */
+/* A transcoding catch-up that takes longer than this publishes the picture it has reached, so
+ * a snapshot never waits for a whole GOP to be decoded (7 ms a 1080p frame here: a 2 s GOP is
+ * 0.35 s), then goes on to the current one. */
+#define CV_WORKER_CATCHUP_BUDGET_MS 80
 
 struct cv_doorbell {
     uint32_t id;
@@ -53,12 +57,14 @@ struct cv_variant_out {
     unsigned want_w, want_h;         /* jpeg:WxH */
     int64_t last_out_pts;
     bool have_out;
+    bool catchup_pending; /* started, its catch-up not run yet: live frames wait for it */
 };
 
 struct cv_worker {
     struct event_base *base;                   /* owned */
     struct event *ctl_ev, *sig_ev, *status_ev; /* owned */
-    int ctl;                                   /* fd 3, owned */
+    struct event *catchup_ev; /* owned: runs the catch-ups of variants just started */
+    int ctl;                  /* fd 3, owned */
     struct cv_msg_camera cam;
     struct cv_ring_writer *ring; /* owned */
     int ring_fd;                 /* owned: the ring's memfd, to read it back when moving */
@@ -173,18 +179,20 @@ static void cv_worker_ring_bells(struct cv_worker *w, int variant)
 }
 
 /*
- * A frame of the transcoder's source track: always decoded (references), encoded when the
- * rate allows or when `force` (the last frame of a catch-up: the picture a snapshot wants).
+ * A frame of the transcoder's source track: always decoded (references). Live (catch-up
+ * false), encoded when the rate allows; in a catch-up only when `force` (its last frame, the
+ * picture a snapshot wants, or the one reached when its time budget ran out): the frames on the
+ * way are history nobody asked for.
  */
 static void cv_worker_xcode_frame(struct cv_worker *w, int vi, const struct cv_frame *f,
-                                  const uint8_t *data, bool force)
+                                  const uint8_t *data, bool catch_up, bool force)
 {
     struct cv_variant_out *v = &w->variants[vi];
     if (!v->xc_state || (int)f->track != v->src_track)
         return;
     int64_t step = v->info.tracks[0].clock_rate / CV_WORKER_JPEG_FPS;
-    bool encode = force || !v->have_out || f->pts - v->last_out_pts >= step ||
-                  f->pts < v->last_out_pts; /* the camera's clock went back: start again */
+    bool encode = force || (!catch_up && (!v->have_out || f->pts - v->last_out_pts >= step ||
+                                          f->pts < v->last_out_pts)); /* clock went back */
     const uint8_t *out;
     size_t out_len;
     int rc = v->xc->feed(v->xc_state, data, f->len, f->pts, f->flags & CV_FRAME_KEY, encode, &out,
@@ -219,11 +227,13 @@ static void cv_worker_publish_variants(struct cv_worker *w, const struct cv_fram
 {
     for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
         struct cv_variant_out *v = &w->variants[i];
-        if (v->name[0] && v->xc) {
-            cv_worker_xcode_frame(w, i, f, data, false);
+        if (!v->name[0] || v->catchup_pending) /* its catch-up reads this frame from the ring */
+            continue;
+        if (v->xc) {
+            cv_worker_xcode_frame(w, i, f, data, false, false);
             continue;
         }
-        if (!v->name[0] || v->map[f->track] < 0)
+        if (v->map[f->track] < 0)
             continue;
         struct cv_frame vf = *f;
         vf.track = (uint32_t)v->map[f->track];
@@ -440,7 +450,8 @@ static int cv_worker_variant_parse(struct cv_variant_out *v, const char *name)
 }
 
 /* The frames since the newest keyframe of the camera's ring, through the variant: copied for a
- * pass-through one, decoded for a transcoding one (its last picture encoded: current at once). */
+ * pass-through one, decoded for a transcoding one (its last picture encoded: current at once;
+ * and, past CV_WORKER_CATCHUP_BUDGET_MS, the one it has reached, once, so nobody waits). */
 static unsigned cv_worker_variant_catch_up(struct cv_worker *w, int vi)
 {
     struct cv_variant_out *v = &w->variants[vi];
@@ -454,14 +465,21 @@ static unsigned cv_worker_variant_catch_up(struct cv_worker *w, int vi)
         cv_ring_reader_close(own);
         own = NULL;
     }
+    uint64_t t0 = cv_clock_mono_ns();
+    bool early = false;
     if (buf && cv_ring_reader_open(w->ring_fd, &own) == 0) {
         while (cv_ring_read(own, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK) {
             if (f.track >= CV_MAX_TRACKS)
                 continue;
             f.flags &= ~(uint32_t)CV_FRAME_DISCONT;
             if (v->xc) {
-                if ((int)f.track == v->src_track)
-                    cv_worker_xcode_frame(w, vi, &f, buf, ++n == total);
+                if ((int)f.track != v->src_track)
+                    continue;
+                bool last = ++n == total;
+                bool late =
+                    !early && cv_clock_mono_ns() - t0 > CV_WORKER_CATCHUP_BUDGET_MS * 1000000ull;
+                early |= late && !last;
+                cv_worker_xcode_frame(w, vi, &f, buf, true, last || late);
                 continue;
             }
             if (v->map[f.track] < 0)
@@ -501,11 +519,29 @@ static void cv_worker_variant_start(struct cv_worker *w, const char *name, int f
     cv_variant_derive(v, &w->info);
     if (v->info.track_count)
         cv_ring_writer_set_info(v->ring, &v->info);
-    uint64_t t0 = cv_clock_mono_ns();
-    unsigned n = cv_worker_variant_catch_up(w, slot);
-    cv_info("variant %s: producing (%u tracks; %u frames since the last keyframe %s in %.0f ms)",
-            name, v->info.track_count, n, v->xc ? "decoded" : "copied",
-            (double)(cv_clock_mono_ns() - t0) / 1e6);
+    /* The catch-up runs after the messages already waiting, the doorbell_add that follows this
+     * variant_start among them: a picture it publishes early then wakes its consumer at once. */
+    v->catchup_pending = true;
+    event_active(w->catchup_ev, EV_TIMEOUT, 0);
+}
+
+static void cv_worker_catchup_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_worker *w = arg;
+    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
+        struct cv_variant_out *v = &w->variants[i];
+        if (!v->name[0] || !v->catchup_pending)
+            continue;
+        v->catchup_pending = false;
+        uint64_t t0 = cv_clock_mono_ns();
+        unsigned n = cv_worker_variant_catch_up(w, i);
+        cv_info("variant %s: producing (%u tracks; %u frames since the last keyframe %s in %.0f "
+                "ms)",
+                v->name, v->info.track_count, n, v->xc ? "decoded" : "copied",
+                (double)(cv_clock_mono_ns() - t0) / 1e6);
+    }
 }
 
 static void cv_worker_variant_stop(struct cv_worker *w, const char *variant)
@@ -628,7 +664,8 @@ int main(int argc, char **argv)
     w.ctl_ev = event_new(w.base, w.ctl, EV_READ | EV_PERSIST, cv_worker_ctl_cb, &w);
     w.sig_ev = evsignal_new(w.base, SIGTERM, cv_worker_sig_cb, &w);
     w.status_ev = event_new(w.base, -1, EV_PERSIST, cv_worker_status_cb, &w);
-    if (!w.ctl_ev || !w.sig_ev || !w.status_ev)
+    w.catchup_ev = event_new(w.base, -1, 0, cv_worker_catchup_cb, &w);
+    if (!w.ctl_ev || !w.sig_ev || !w.status_ev || !w.catchup_ev)
         goto out;
     struct timeval tv = {CV_WORKER_STATUS_MS / 1000, (CV_WORKER_STATUS_MS % 1000) * 1000};
     event_add(w.ctl_ev, NULL);
@@ -661,6 +698,8 @@ out:
         close(w.ring_fd);
     if (w.status_ev)
         event_free(w.status_ev);
+    if (w.catchup_ev)
+        event_free(w.catchup_ev);
     if (w.sig_ev)
         event_free(w.sig_ev);
     if (w.ctl_ev)

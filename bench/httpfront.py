@@ -3,8 +3,8 @@
 and /api/frame.jpeg latency, for one 1080p25 ~4 Mbit/s H.264 camera (GOP 2 s, a file: source:
 no encoder in the measurement). Runs the -O2 build in $BUILD (default build/).
 
-    /usr/bin/python3 bench/http.py            # DUR=20 NS="1 16 64" TRIES=20: about 3 minutes
-    DUR=10 NS="64" /usr/bin/python3 bench/http.py
+    /usr/bin/python3 bench/httpfront.py            # DUR=20 NS="1 16 64" TRIES=20: about 3 minutes
+    DUR=10 NS="64" /usr/bin/python3 bench/httpfront.py
 
 CPU is utime+stime of each process from /proc/<pid>/stat over the window, in % of one core.
 Latencies are medians and p90 over TRIES tries. "warm": someone already watches the camera (the
@@ -90,7 +90,7 @@ class Server:
         rtsp = free_port()
         os.makedirs(os.path.join(self.dir, "cameras.d"))
         with open(os.path.join(self.dir, "camvisor.ini"), "w") as f:
-            f.write(f"[server]\nlog_level = warn\n[rtsp]\nlisten = 127.0.0.1:{rtsp}\n"
+            f.write(f"[server]\nlog_level = info\n[rtsp]\nlisten = 127.0.0.1:{rtsp}\n"
                     f"[api]\nlisten = 127.0.0.1:{self.api}\nmax_connections_per_client = 1000\n"
                     "[webrtc]\nlisten =\n")
         with open(os.path.join(self.dir, "cameras.d", "cam.ini"), "w") as f:
@@ -116,6 +116,11 @@ class Server:
         self.proc.terminate()
         self.proc.wait(10)
         self.log.close()
+        # What the worker said of each JPEG catch-up: frames decoded and how long it took.
+        with open(os.path.join(self.dir, "log")) as f:
+            for line in f:
+                if "variant jpeg: producing" in line:
+                    print("# worker:", line.split("] ", 1)[1].strip())
         shutil.rmtree(self.dir)
 
 
@@ -170,7 +175,7 @@ def first_fragment(srv, cold):
 
 def snapshot(srv, cold):
     if cold:
-        time.sleep(5)  # the jpeg feed closes 3 s after its last use, the variant 3 s later
+        time.sleep(8)  # the jpeg feed closes 3 s after its last use, the variant 3 s later
     t0 = time.monotonic()
     with urllib.request.urlopen(f"http://127.0.0.1:{srv.api}/api/frame.jpeg?src=cam", timeout=20) as r:
         body = r.read()
@@ -185,7 +190,7 @@ def main():
         cpu = open("/proc/cpuinfo").read()
         model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines()
                       if l.startswith("model name")), "?")
-        print(f"# bench/http.py: {os.cpu_count()} CPUs, {model}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        print(f"# bench/httpfront.py: {os.cpu_count()} CPUs, {model}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         print(f"# clip {c}; window {DUR:.0f} s; tries {TRIES}")
         print("viewers | camvisor-http % | worker % | Mbit/s per viewer (min..max)")
         for n in NS:
