@@ -13,6 +13,9 @@
  *     are not plausible (backwards, zero, over CV_FMP4_MAX_STEP_S) and the first frame after a
  *     discontinuity take the previous duration instead. Since the guess lags by one frame the
  *     output never drifts from the input by more than one step's error.
+ *   audio: AAC and Opus (with an OpusHead built from the track info) are copied as they are;
+ *     PCMA/PCMU goes through flac.c's transcoder and its FLAC frames are the samples, timed by
+ *     counting them (cv_fmp4_write_g711).
  *   libavformat: "mp4" with empty_moov+default_base_moof+frag_custom into a growable memory buffer;
  *     av_write_frame then av_write_frame(NULL) writes one moof+mdat per frame (frag_custom: the
  *     muxer never cuts fragments on its own). FFmpeg 5.1 writes tfdt as version 1 (64-bit); we
@@ -34,13 +37,16 @@
 #include "common/base/log.h"
 #include "common/media/nal.h"
 #include "common/ring/ring-types.h"
+#include "consumers/http/flac.h"
 
-#define CV_FMP4_MAX_OUT_TRACKS 2    /* one video track, at most one AAC track */
+#define CV_FMP4_MAX_OUT_TRACKS 2    /* one video track, at most one audio track */
 #define CV_FMP4_IOBUF          4096 /* libavformat's write buffer; ours grows behind it */
 #define CV_FMP4_MAX_OUT        (64u << 20)
 #define CV_FMP4_MAX_STEP_S     10 /* a dts step above this is a jump, not a frame interval */
 #define CV_FMP4_MAX_DIM        16384
 #define CV_FMP4_RECORD_MAX     (CV_MAX_EXTRADATA + 64)
+#define CV_FMP4_MAX_FILL_S     1 /* G.711: a longer hole is a jump, not lost packets */
+#define CV_FMP4_OPUS_HEAD      19
 
 /* What the SPS tells us: the picture size and what avcC/hvcC and the codecs string need. */
 struct cv_fmp4_sps {
@@ -53,16 +59,18 @@ struct cv_fmp4_sps {
 
 struct cv_fmp4_track {
     uint32_t in_track; /* ring track index */
-    uint8_t codec;     /* enum cv_codec */
+    uint8_t codec;     /* enum cv_codec of the input */
     bool video;
-    uint32_t clock;     /* of the input timestamps */
-    uint32_t timescale; /* of the output track (libavformat's choice, read after the header) */
-    bool live;          /* video: a keyframe written since open or the last discontinuity */
-    bool have_prev;     /* prev_dts is valid: the next frame's step can be measured */
-    int64_t prev_dts;   /* previous input dts, in timescale units */
-    int64_t next_dts;   /* output decode time of the next sample: the sum of durations so far */
-    int64_t last_dur;   /* duration of the last sample written; 0 before the first */
-    int64_t def_dur;    /* used when no step is known yet */
+    uint32_t clock;       /* of the input timestamps */
+    uint32_t timescale;   /* of the output track (libavformat's choice, read after the header) */
+    unsigned channels;    /* G.711: bytes per sample of the input */
+    struct cv_flac *flac; /* owned: G.711 tracks' transcoder to FLAC, NULL for the others */
+    bool live;            /* video: a keyframe written since open or the last discontinuity */
+    bool have_prev;       /* prev_dts is valid: the next frame's step can be measured */
+    int64_t prev_dts;     /* previous input dts, in timescale units (G.711: the next pts due) */
+    int64_t next_dts;     /* output decode time of the next sample: the sum of durations so far */
+    int64_t last_dur;     /* duration of the last sample written; 0 before the first */
+    int64_t def_dur;      /* used when no step is known yet */
 };
 
 struct cv_fmp4 {
@@ -77,7 +85,7 @@ struct cv_fmp4 {
     uint32_t ntracks;
     struct cv_fmp4_track tracks[CV_FMP4_MAX_OUT_TRACKS];
     int out_of_in[CV_MAX_TRACKS];
-    unsigned steps_replaced, frames_malformed; /* counted; the first of each is logged */
+    unsigned steps_replaced, frames_malformed, gaps_filled; /* the first of each is logged */
     char name[64];
     char codecs[96];
     char mime[128];
@@ -565,9 +573,42 @@ static int cv_fmp4_add_video(struct cv_fmp4 *m, uint32_t in, const struct cv_tra
     return 0;
 }
 
+/* An audio stream with a copy of its codec configuration; NULL when out of memory. */
+static AVStream *cv_fmp4_audio_stream(struct cv_fmp4 *m, enum AVCodecID id, const uint8_t *config,
+                                      size_t len, uint32_t rate, unsigned chans)
+{
+    AVStream *st = avformat_new_stream(m->fc, NULL);
+    if (!st)
+        return NULL;
+    AVCodecParameters *par = st->codecpar;
+    par->extradata = av_mallocz(len + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (!par->extradata)
+        return NULL;
+    memcpy(par->extradata, config, len);
+    par->extradata_size = (int)len;
+    par->codec_type = AVMEDIA_TYPE_AUDIO;
+    par->codec_id = id;
+    par->sample_rate = (int)rate;
+    av_channel_layout_default(&par->ch_layout, (int)chans);
+    st->time_base = (AVRational){1, (int)rate};
+    return st;
+}
+
+static struct cv_fmp4_track *cv_fmp4_audio_track(struct cv_fmp4 *m, uint32_t in, uint8_t codec,
+                                                 uint32_t clock, int64_t def_dur)
+{
+    struct cv_fmp4_track *t = &m->tracks[m->ntracks];
+    t->in_track = in;
+    t->codec = codec;
+    t->clock = clock;
+    t->def_dur = def_dur; /* in clock units until the header gives the timescale */
+    m->out_of_in[in] = (int)m->ntracks++;
+    return t;
+}
+
 /* An AAC track; a missing or malformed AudioSpecificConfig leaves the audio out, not the video. */
-static int cv_fmp4_add_audio(struct cv_fmp4 *m, uint32_t in, const struct cv_track_info *ti,
-                             char *codecs, size_t cap)
+static int cv_fmp4_add_aac(struct cv_fmp4 *m, uint32_t in, const struct cv_track_info *ti,
+                           char *codecs, size_t cap)
 {
     unsigned aot, asc_rate, asc_chans;
     if (ti->extradata_len > CV_MAX_EXTRADATA ||
@@ -586,30 +627,98 @@ static int cv_fmp4_add_audio(struct cv_fmp4 *m, uint32_t in, const struct cv_tra
     if (chans == 0 || chans > 8)
         chans = 2;
 
-    AVStream *st = avformat_new_stream(m->fc, NULL);
+    AVStream *st =
+        cv_fmp4_audio_stream(m, AV_CODEC_ID_AAC, ti->extradata, ti->extradata_len, rate, chans);
     if (!st)
         return -ENOMEM;
-    AVCodecParameters *par = st->codecpar;
-    par->extradata = av_mallocz((size_t)ti->extradata_len + AV_INPUT_BUFFER_PADDING_SIZE);
-    if (!par->extradata)
-        return -ENOMEM;
-    memcpy(par->extradata, ti->extradata, ti->extradata_len);
-    par->extradata_size = ti->extradata_len;
-    par->codec_type = AVMEDIA_TYPE_AUDIO;
-    par->codec_id = AV_CODEC_ID_AAC;
-    par->sample_rate = (int)rate;
-    par->frame_size = 1024;
-    av_channel_layout_default(&par->ch_layout, (int)chans);
-    st->time_base = (AVRational){1, (int)rate};
+    st->codecpar->frame_size = 1024;
     snprintf(codecs, cap, "mp4a.40.%u", aot);
+    /* 1024 samples at the config's rate. */
+    cv_fmp4_audio_track(m, in, CV_CODEC_AAC, rate, (int64_t)1024 * rate / asc_rate);
+    return 0;
+}
 
-    struct cv_fmp4_track *t = &m->tracks[m->ntracks];
-    t->in_track = in;
-    t->codec = CV_CODEC_AAC;
-    t->clock = rate;
-    /* 1024 samples at the config's rate, in the output's units. */
-    t->def_dur = (int64_t)1024 * rate / asc_rate;
-    m->out_of_in[in] = (int)m->ntracks++;
+/*
+ * Opus as it comes ('Opus' sample entry, "opus"): the ring has no OpusHead, so one is built from
+ * the track info: the channel count (RTP says 2 whatever the camera codes), mapping family 0,
+ * which covers 1 or 2 channels and so every camera, and a pre-skip of 0: a viewer joins a live
+ * stream in its middle, where there is nothing to skip. The timescale is Opus' 48 kHz.
+ */
+static int cv_fmp4_add_opus(struct cv_fmp4 *m, uint32_t in, const struct cv_track_info *ti,
+                            char *codecs, size_t cap)
+{
+    unsigned chans = ti->channels ? ti->channels : 2;
+    if (chans > 2) {
+        cv_dbg("%s: track %" PRIu32 ": Opus with %u channels, left out", m->name, in, chans);
+        return 0;
+    }
+    uint32_t clock = ti->clock_rate >= 1000 && ti->clock_rate <= 384000 ? ti->clock_rate : 48000;
+    uint8_t head[CV_FMP4_OPUS_HEAD] = {'O', 'p', 'u',  's',  'H', 'e', 'a', 'd', 1, (uint8_t)chans,
+                                       0,   0,   0x80, 0xbb, 0,   0,   0,   0,   0};
+    if (!cv_fmp4_audio_stream(m, AV_CODEC_ID_OPUS, head, sizeof(head), 48000, chans))
+        return -ENOMEM;
+    snprintf(codecs, cap, "opus");
+    cv_fmp4_audio_track(m, in, CV_CODEC_OPUS, clock, clock / 50); /* 20 ms until a step is known */
+    return 0;
+}
+
+/* PCMA/PCMU re-encoded as FLAC ('fLaC' sample entry, "flac"; flac.h says why and how). */
+static int cv_fmp4_add_g711(struct cv_fmp4 *m, uint32_t in, const struct cv_track_info *ti,
+                            char *codecs, size_t cap)
+{
+    unsigned chans = ti->channels ? ti->channels : 1;
+    struct cv_flac *fl;
+    int ret = cv_flac_open(&fl, ti->codec, ti->clock_rate, chans);
+    if (ret == -ENOMEM)
+        return ret;
+    if (ret < 0) {
+        cv_dbg("%s: track %" PRIu32 ": %s at %" PRIu32 " Hz, %u channels: no FLAC (%s), left out",
+               m->name, in, cv_codec_name(ti->codec), ti->clock_rate, chans, strerror(-ret));
+        return 0;
+    }
+    AVStream *st = cv_fmp4_audio_stream(m, AV_CODEC_ID_FLAC, cv_flac_streaminfo(fl),
+                                        CV_FLAC_STREAMINFO, ti->clock_rate, chans);
+    if (!st) {
+        cv_flac_close(fl);
+        return -ENOMEM;
+    }
+    st->codecpar->frame_size = (int)cv_flac_frame_size(fl);
+    st->codecpar->bits_per_raw_sample = 16; /* the sample entry's samplesize */
+    snprintf(codecs, cap, "flac");
+    struct cv_fmp4_track *t =
+        cv_fmp4_audio_track(m, in, ti->codec, ti->clock_rate, cv_flac_frame_size(fl));
+    t->channels = chans;
+    t->flac = fl;
+    return 0;
+}
+
+/*
+ * The audio track: the first of the first codec in this order that can be muxed (a broken AAC
+ * config gives way to the next codec rather than leaving the stream silent). AAC and Opus go as
+ * they are; G.711 is re-encoded.
+ */
+static int cv_fmp4_add_audio(struct cv_fmp4 *m, const struct cv_stream_info *info, char *codecs,
+                             size_t cap)
+{
+    static const struct {
+        uint8_t codec;
+        int (*add)(struct cv_fmp4 *, uint32_t, const struct cv_track_info *, char *, size_t);
+    } order[] = {
+        {CV_CODEC_AAC, cv_fmp4_add_aac},
+        {CV_CODEC_OPUS, cv_fmp4_add_opus},
+        {CV_CODEC_PCMA, cv_fmp4_add_g711},
+        {CV_CODEC_PCMU, cv_fmp4_add_g711},
+    };
+    uint32_t before = m->ntracks;
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && m->ntracks == before; k++) {
+        uint32_t a = 0;
+        while (a < info->track_count &&
+               !(info->tracks[a].kind == CV_TRACK_AUDIO && info->tracks[a].codec == order[k].codec))
+            a++;
+        int ret;
+        if (a < info->track_count && (ret = order[k].add(m, a, &info->tracks[a], codecs, cap)) < 0)
+            return ret;
+    }
     return 0;
 }
 
@@ -635,24 +744,25 @@ static int cv_fmp4_start(struct cv_fmp4 *m, const struct cv_stream_info *info)
     if (!m->pkt)
         return -ENOMEM;
 
-    /* The first H.264/H.265 video track, then the first AAC track: one SourceBuffer plays one
-     * of each. */
-    uint32_t v = 0, a = 0;
+    /* The first H.264/H.265 video track, then one audio track: one SourceBuffer plays one of
+     * each. */
+    uint32_t v = 0;
     while (v < info->track_count &&
            !(info->tracks[v].kind == CV_TRACK_VIDEO &&
              (info->tracks[v].codec == CV_CODEC_H264 || info->tracks[v].codec == CV_CODEC_H265)))
         v++;
-    while (a < info->track_count &&
-           !(info->tracks[a].kind == CV_TRACK_AUDIO && info->tracks[a].codec == CV_CODEC_AAC))
-        a++;
     if (v == info->track_count)
         return -ENOTSUP;
     char vcodecs[48] = "", acodecs[24] = "";
     if ((ret = cv_fmp4_add_video(m, v, &info->tracks[v], vcodecs, sizeof(vcodecs))) < 0)
         return ret;
-    if (a < info->track_count &&
-        (ret = cv_fmp4_add_audio(m, a, &info->tracks[a], acodecs, sizeof(acodecs))) < 0)
+    if ((ret = cv_fmp4_add_audio(m, info, acodecs, sizeof(acodecs))) < 0)
         return ret;
+    /* FFmpeg 5.1 refuses FLAC in MP4 ("flac in MP4 support is experimental") unless told to be
+     * experimental, and older versions said the same of Opus; the boxes it writes are those of
+     * the published mappings (dfLa, dOps) that browsers read. */
+    if (m->ntracks > 1 && (m->tracks[1].flac || m->tracks[1].codec == CV_CODEC_OPUS))
+        m->fc->strict_std_compliance = FF_COMPLIANCE_EXPERIMENTAL;
     snprintf(m->codecs, sizeof(m->codecs), "%s%s%s", vcodecs, acodecs[0] ? "," : "", acodecs);
     snprintf(m->mime, sizeof(m->mime), "video/mp4; codecs=\"%s\"", m->codecs);
 
@@ -685,6 +795,9 @@ static int cv_fmp4_start(struct cv_fmp4 *m, const struct cv_stream_info *info)
         if (tb.num != 1 || tb.den <= 0)
             return -EPROTO;
         t->timescale = (uint32_t)tb.den;
+        /* FLAC frames are counted in samples: the timescale must be the sample rate. */
+        if (t->flac && t->timescale != t->clock)
+            return -EPROTO;
         if (t->video) {
             unsigned fps = info->tracks[t->in_track].fps_x100;
             t->def_dur =
@@ -734,6 +847,8 @@ void cv_fmp4_close(struct cv_fmp4 *m)
     /* No trailer: it would only write an mfra nobody reads. Freeing the context runs the
      * muxer's deinit, which frees what it holds. */
     avformat_free_context(m->fc);
+    for (uint32_t i = 0; i < m->ntracks; i++)
+        cv_flac_close(m->tracks[i].flac);
     if (m->pb)
         av_freep(&m->pb->buffer);
     avio_context_free(&m->pb);
@@ -828,9 +943,125 @@ static bool cv_fmp4_well_formed(uint8_t codec, const uint8_t *data, size_t len)
      * as the first AAC packet libavformat refuses it and is unusable after. */
     if (codec == CV_CODEC_AAC)
         return len < 2 || (data[0] != 0xff || (data[1] & 0xf0) != 0xf0);
+    /* Opus goes as it is: the muxer does not read it, and the browser's decoder is the one
+     * that must cope with any bytes. */
+    if (codec != CV_CODEC_H264 && codec != CV_CODEC_H265)
+        return true;
     while (cv_nal_next(data, len, &off, &nal, &n))
         ;
     return off == len;
+}
+
+/*
+ * What av_write_frame took since out_len was reset (ret: how that went) cut into one fragment,
+ * moof+mdat, described in *frag: 1, or the error, then sticky.
+ */
+static int cv_fmp4_cut(struct cv_fmp4 *m, int out, int ret, bool key, int64_t dur,
+                       struct cv_fmp4_frag *frag)
+{
+    const struct cv_fmp4_track *t = &m->tracks[out];
+    const char *why = "muxing failed";
+    if (ret >= 0)
+        ret = av_write_frame(m->fc, NULL); /* cut the fragment */
+    if (ret >= 0) {
+        avio_flush(m->pb);
+        ret = m->pb->error;
+    }
+    size_t tfdt_off = 0;
+    if (ret >= 0 && cv_fmp4_find_tfdt(m->out, m->out_len, (uint32_t)out + 1, &tfdt_off) < 0) {
+        why = "the muxer wrote no fragment with a 64-bit tfdt";
+        ret = AVERROR(EPROTO);
+    }
+    if (ret < 0) {
+        m->err = cv_fmp4_averr(ret);
+        cv_err("%s: track %" PRIu32 ": %s (%s)", m->name, t->in_track, why, strerror(-m->err));
+        return m->err;
+    }
+    *frag = (struct cv_fmp4_frag){
+        .data = m->out,
+        .len = m->out_len,
+        .key = key,
+        .out_track = (uint32_t)out,
+        .timescale = t->timescale,
+        .decode_time = cv_fmp4_be64(m->out + tfdt_off),
+        .duration = (uint64_t)dur,
+        .tfdt_off = tfdt_off,
+    };
+    return 1;
+}
+
+/* The transcoder's FLAC frames, each a sample of the fragment being made, back to back. */
+struct cv_fmp4_flac_out {
+    struct cv_fmp4 *m;
+    int out;
+};
+
+static int cv_fmp4_flac_packet(void *ctx, AVPacket *pkt)
+{
+    struct cv_fmp4_flac_out *o = ctx;
+    struct cv_fmp4_track *t = &o->m->tracks[o->out];
+    pkt->stream_index = o->out;
+    pkt->dts = pkt->pts = t->next_dts;
+    pkt->duration = cv_flac_frame_size(t->flac);
+    pkt->flags = AV_PKT_FLAG_KEY; /* every FLAC frame is a sync sample */
+    pkt->pos = -1;
+    int ret = av_write_frame(o->m->fc, pkt);
+    if (ret < 0)
+        return ret;
+    t->last_dur = pkt->duration;
+    t->next_dts += pkt->duration;
+    return 0;
+}
+
+/*
+ * A G.711 packet: its samples are decoded and pushed to the FLAC encoder, and the frames they
+ * complete (none, one, or a few when packets are larger than a frame) make one fragment. The
+ * output timeline counts samples, so it is continuous by construction. A hole in the input
+ * timestamps up to CV_FMP4_MAX_FILL_S (packets lost) is filled with silence so that the audio
+ * stays in step with the video, whose timeline keeps such holes; anything else (a step back, a
+ * jump, the first packet after a discontinuity) is not filled.
+ */
+static int cv_fmp4_write_g711(struct cv_fmp4 *m, int out, const struct cv_frame *fr,
+                              const uint8_t *data, struct cv_fmp4_frag *frag)
+{
+    struct cv_fmp4_track *t = &m->tracks[out];
+    size_t samples = fr->len / t->channels;
+    int64_t gap = 0, end;
+    if (t->have_prev && (__builtin_sub_overflow(fr->pts, t->prev_dts, &gap) || gap < 0 ||
+                         gap > (int64_t)t->clock * CV_FMP4_MAX_FILL_S)) {
+        cv_fmp4_note(m, &m->steps_replaced, t->in_track,
+                     "timestamp went backwards or jumped; the output timeline continues");
+        gap = 0;
+    }
+    /* Measured between packets, written or not, as for the other tracks. */
+    t->have_prev = !__builtin_add_overflow(fr->pts, (int64_t)samples, &end);
+    t->prev_dts = end;
+    if (!m->tracks[0].live || samples == 0)
+        return 0;
+    if (samples > t->clock) { /* over a second: not one RTP packet */
+        cv_fmp4_note(m, &m->frames_malformed, t->in_track, "malformed frame dropped");
+        return 0;
+    }
+    if (gap > 0)
+        cv_fmp4_note(m, &m->gaps_filled, t->in_track,
+                     "audio lost; the hole is filled with silence");
+    if (t->next_dts > INT64_MAX / 4) {
+        m->err = -EOVERFLOW;
+        return m->err;
+    }
+    m->out_len = 0;
+    int64_t first = t->next_dts;
+    struct cv_fmp4_flac_out o = {m, out};
+    int n = cv_flac_push(t->flac, data, samples, (size_t)gap, cv_fmp4_flac_packet, &o);
+    if (n <= 0) {
+        if (n < 0) {
+            m->err = cv_fmp4_averr(n);
+            cv_err("%s: track %" PRIu32 ": FLAC encoding or muxing failed (%s)", m->name,
+                   t->in_track, strerror(-m->err));
+        }
+        return n;
+    }
+    return cv_fmp4_cut(m, out, 0, false, t->next_dts - first, frag);
 }
 
 int cv_fmp4_write(struct cv_fmp4 *m, const struct cv_frame *fr, const uint8_t *data,
@@ -842,6 +1073,8 @@ int cv_fmp4_write(struct cv_fmp4 *m, const struct cv_frame *fr, const uint8_t *d
     if (out < 0 || fr->len == 0 || fr->len > INT_MAX)
         return 0;
     struct cv_fmp4_track *t = &m->tracks[out];
+    if (t->flac)
+        return cv_fmp4_write_g711(m, out, fr, data, frag);
     bool key = t->video && (fr->flags & CV_FRAME_KEY);
     /* Steps are measured between input frames, written or not: a keyframe after dropped frames
      * gets a frame interval, not the time spent waiting for it. */
@@ -872,43 +1105,17 @@ int cv_fmp4_write(struct cv_fmp4 *m, const struct cv_frame *fr, const uint8_t *d
     pkt->dts = t->next_dts;
     pkt->pts = t->next_dts + cv_fmp4_cts(fr, t);
     pkt->duration = dur;
-    pkt->flags = key || !t->video ? AV_PKT_FLAG_KEY : 0; /* every AAC frame is a sync sample */
+    pkt->flags = key || !t->video ? AV_PKT_FLAG_KEY : 0; /* every audio frame is a sync sample */
     pkt->pos = -1;
     m->out_len = 0;
-    const char *why = "muxing failed";
     int ret = av_write_frame(m->fc, pkt);
-    if (ret >= 0)
-        ret = av_write_frame(m->fc, NULL); /* cut the fragment: this frame's moof+mdat */
     pkt->data = NULL;
     pkt->size = 0;
-    if (ret >= 0) {
-        avio_flush(m->pb);
-        ret = m->pb->error;
-    }
-    size_t tfdt_off = 0;
-    if (ret >= 0 && cv_fmp4_find_tfdt(m->out, m->out_len, (uint32_t)out + 1, &tfdt_off) < 0) {
-        why = "the muxer wrote no fragment with a 64-bit tfdt";
-        ret = AVERROR(EPROTO);
-    }
-    if (ret < 0) {
-        m->err = cv_fmp4_averr(ret);
-        cv_err("%s: track %" PRIu32 ": %s (%s)", m->name, t->in_track, why, strerror(-m->err));
-        return m->err;
-    }
-
+    if ((ret = cv_fmp4_cut(m, out, ret, key, dur, frag)) < 0)
+        return ret;
     t->live = true;
     t->last_dur = dur;
     t->next_dts += dur;
-    *frag = (struct cv_fmp4_frag){
-        .data = m->out,
-        .len = m->out_len,
-        .key = key,
-        .out_track = (uint32_t)out,
-        .timescale = t->timescale,
-        .decode_time = cv_fmp4_be64(m->out + tfdt_off),
-        .duration = (uint64_t)dur,
-        .tfdt_off = tfdt_off,
-    };
     return 1;
 }
 

@@ -3,7 +3,8 @@
  * camvisor-http, fed the ring's frames once, its bytes fanned out to every viewer (STYLE.md 5:
  * mux once). Built on libavformat's mov muxer (empty_moov + default_base_moof, and a flush after
  * every frame so each frame is its own moof+mdat: frag_keyframe alone would hold a fragment, and
- * so the first picture, for a whole GOP).
+ * so the first picture, for a whole GOP). Browsers' MSE takes no G.711 in MP4, so, as go2rtc
+ * does, PCMA/PCMU is re-encoded here as FLAC (flac.h); AAC and Opus go as they come.
  *
  *   cv_fmp4_open(info)    -> the init segment (ftyp+moov) and the MSE MIME type with its RFC 6381
  *                            codecs string ("video/mp4; codecs=\"avc1.64001F,mp4a.40.2\"")
@@ -43,16 +44,18 @@ struct cv_fmp4_frag {
     uint32_t out_track;   /* 0-based track index in the init segment */
     uint32_t timescale;   /* of that track */
     uint64_t decode_time; /* the baseMediaDecodeTime written, in timescale units */
-    uint64_t duration;    /* of this fragment's sample, in timescale units */
+    uint64_t duration;    /* of this fragment's samples, in timescale units */
     size_t tfdt_off;      /* offset in data of the 8-byte baseMediaDecodeTime */
 };
 
 /*
- * A muxer for the tracks of info that MSE can play: the first H.264 or H.265 video track and the
- * first AAC track (G.711 is left out for now; Opus too; so is an AAC track whose
- * AudioSpecificConfig does not parse, rather than the whole stream). At least one video track
- * is needed (-EINVAL otherwise, and for a malformed info); -ENOTSUP when no video track can be
- * muxed; -EBADMSG for video parameter sets that are missing or do not parse.
+ * A muxer for the tracks of info that MSE can play: the first H.264 or H.265 video track and one
+ * audio track, the first of the first codec in the order AAC ("mp4a.40.N"), Opus ("opus"), PCMA,
+ * PCMU (both as FLAC, "flac") that can be muxed: an AAC track whose AudioSpecificConfig does not
+ * parse, Opus of more than 2 channels, G.711 at a rate outside 1-48 kHz are passed over rather
+ * than the whole stream refused. At least one video track is needed (-EINVAL otherwise, and for
+ * a malformed info); -ENOTSUP when no video track can be muxed; -EBADMSG for video parameter
+ * sets that are missing or do not parse.
  */
 int cv_fmp4_open(struct cv_fmp4 **out, const struct cv_stream_info *info);
 void cv_fmp4_close(struct cv_fmp4 *m);
@@ -76,6 +79,9 @@ uint32_t cv_fmp4_timescale(const struct cv_fmp4 *m, uint32_t out_track);
  * back or jump whatever the input timestamps do; a duration is the input's last dts step (the
  * previous one when that step is implausible). Video waits for a keyframe at the start, after a
  * discontinuity and after a malformed frame (dropped); audio waits for the video.
+ * G.711 is cut into 20 ms FLAC frames: a packet gives the fragment of the frames it completes
+ * (none, one, or more: one fragment, several samples), and its duration counts their samples;
+ * a hole in its timestamps of up to a second (packets lost) is filled with silence.
  */
 int cv_fmp4_write(struct cv_fmp4 *m, const struct cv_frame *fr, const uint8_t *data,
                   struct cv_fmp4_frag *frag);

@@ -7,13 +7,18 @@
  *
  * Input:
  *   [0]    mode: bit 0 H.265 (else H.264); bit 1 extradata from the input (else a real camera-like
- *          set built in); bit 2 an AAC track; bit 3 a PCMA track; bits 4-5 video clock
- *          (90000, 0, 1000, 4294967295); bit 6 width/height in the info; bit 7 video kind audio
+ *          set built in); bit 2 an AAC track; bit 3 a PCMA track (8 kHz mono); bits 4-5 video clock
+ *          (90000, 0, 1000, 4294967295); bit 6 width/height in the info; bit 7 the byte below
+ *   if bit 7: [1] bits 0-1 one more audio track: PCMA, PCMU, Opus, or none and the video track
+ *          of kind audio; bits 2-4 its clock (8000, 16000, 48000, 0, 1000, 44100, 90000,
+ *          4294967295); bits 5-7 its channels (0..7). G.711 is re-encoded as FLAC (chosen when
+ *          there is no AAC that parses, no Opus, and for PCMU no PCMA), Opus goes as it is: any
+ *          payload is then a G.711 packet or an Opus packet as a hostile camera may send them.
  *   if bit 1: [2] extradata length (big endian), the bytes
  *   if bit 2: [1] AudioSpecificConfig length (0..15), the bytes, [1] AAC clock choice
- *   frames until the input ends: [1] op (bits 0-1 ring track 0..2 or 7, bit 2 CV_FRAME_KEY,
- *          bit 3 discontinuity first), [2] length, [4] signed dts step, [2] signed pts - dts,
- *          the payload (what is left when shorter)
+ *   frames until the input ends: [1] op (bits 0-1 ring track 0..3, 3 meaning 7 when there are
+ *          fewer than four tracks; bit 2 CV_FRAME_KEY; bit 3 discontinuity first), [2] length,
+ *          [4] signed dts step, [2] signed pts - dts, the payload (what is left when shorter)
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -81,13 +86,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint32_t vclocks[4] = {90000, 0, 1000, 4294967295u};
     static const uint32_t aclocks[8] = {48000, 44100, 16000, 8000, 0, 90000, 1, 384001};
+    static const uint32_t xclocks[8] = {8000, 16000, 48000, 0, 1000, 44100, 90000, 4294967295u};
+    static const uint8_t xcodecs[4] = {CV_CODEC_PCMA, CV_CODEC_PCMU, CV_CODEC_OPUS, CV_CODEC_NONE};
     struct input in = {data, size};
     struct cv_stream_info info;
     memset(&info, 0, sizeof(info));
 
     unsigned mode = take(&in, 1);
+    unsigned extra = (mode & 0x80) ? take(&in, 1) : 0;
     struct cv_track_info *v = &info.tracks[info.track_count++];
-    v->kind = (mode & 0x80) ? CV_TRACK_AUDIO : CV_TRACK_VIDEO;
+    v->kind = (mode & 0x80) && (extra & 3) == 3 ? CV_TRACK_AUDIO : CV_TRACK_VIDEO;
     v->codec = (mode & 1) ? CV_CODEC_H265 : CV_CODEC_H264;
     v->clock_rate = vclocks[(mode >> 4) & 3];
     v->fps_x100 = 1000;
@@ -118,6 +126,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         g->codec = CV_CODEC_PCMA;
         g->clock_rate = 8000;
     }
+    if ((mode & 0x80) && (extra & 3) != 3) {
+        struct cv_track_info *x = &info.tracks[info.track_count++];
+        x->kind = CV_TRACK_AUDIO;
+        x->codec = xcodecs[extra & 3];
+        x->clock_rate = xclocks[(extra >> 2) & 7];
+        x->channels = (uint16_t)(extra >> 5);
+    }
 
     struct cv_fmp4 *m = NULL;
     if (cv_fmp4_open(&m, &info) < 0) {
@@ -143,10 +158,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len = take_bytes(&in, payload, len);
         if (op & 8)
             cv_fmp4_discontinuity(m);
-        unsigned track = op & 3;
         struct cv_frame fr = {.len = (uint32_t)len,
                               .flags = (op & 4) ? CV_FRAME_KEY : 0,
-                              .track = track == 3 ? 7 : track,
+                              .track = (op & 3) == 3 && info.track_count < 4 ? 7 : op & 3,
                               .dts = (int64_t)dts,
                               .pts = (int64_t)(dts + (uint64_t)(int64_t)cts)};
         struct cv_fmp4_frag f;

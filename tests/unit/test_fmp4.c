@@ -1,13 +1,15 @@
 /*
  * Fragmented MP4 (consumers/http/fmp4.c) against real streams: frames are encoded here with
- * libx264, libx265 and FFmpeg's AAC encoder, converted to the ring's layout, muxed, and the init
- * segment plus fragments are demuxed and decoded back with libavformat/libavcodec. What is
- * checked is what a player sees: tracks, sizes, codecs strings, one packet per frame with the
- * same bytes, keyframes, a timeline that stays continuous across a worker restart (input time
- * back to 0) and hostile timestamps, tfdt where the fragment says it is, and hostile parameter
- * sets refused.
+ * libx264, libx265, FFmpeg's AAC and G.711 encoders and libopus, converted to the ring's layout,
+ * muxed (G.711 re-encoded as FLAC by consumers/http/flac.c), and the init segment plus fragments
+ * are demuxed and decoded back with libavformat/libavcodec. What is checked is what a player
+ * sees: tracks, sizes, codecs strings, one packet per frame with the same bytes (FLAC: the same
+ * samples), keyframes, a timeline that stays continuous across a worker restart (input time back
+ * to 0) and hostile timestamps, tfdt where the fragment says it is, and hostile parameter sets
+ * refused.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,8 +35,9 @@
 /* ---- encoding ------------------------------------------------------------------------------ */
 
 struct frame {
-    uint8_t *data; /* ring layout: length-prefixed NAL units, or one raw AAC access unit */
+    uint8_t *data; /* ring layout: length-prefixed NAL units, one raw AAC access unit, ... */
     size_t len;
+    int16_t *pcm;     /* G.711: the samples libavcodec's decoder makes of data (len of them) */
     int64_t pts, dts; /* in the track's clock */
     bool key;
 };
@@ -48,8 +51,10 @@ struct stream {
 
 static void stream_free(struct stream *s)
 {
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->n; i++) {
         free(s->f[i].data);
+        free(s->f[i].pcm);
+    }
     free(s);
 }
 
@@ -181,6 +186,107 @@ static struct stream *encode_aac(int nframes)
     return s;
 }
 
+/* A 440 Hz sine at 8 kHz mono, `samples` per packet, encoded by libavcodec's pcm_alaw or pcm_mulaw
+ * encoder; each packet is decoded back by the matching decoder into pcm (the reference). */
+static struct stream *encode_g711(enum AVCodecID id, int npackets, int samples)
+{
+    const AVCodec *codec = avcodec_find_encoder(id);
+    const AVCodec *dcodec = avcodec_find_decoder(id);
+    assert_true(codec && dcodec);
+    struct stream *s = calloc(1, sizeof(*s));
+    AVCodecContext *c = avcodec_alloc_context3(codec);
+    AVCodecContext *dc = avcodec_alloc_context3(dcodec);
+    AVFrame *fr = av_frame_alloc(), *out = av_frame_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    assert_true(s && c && dc && fr && out && pkt);
+    c->sample_rate = dc->sample_rate = 8000;
+    c->sample_fmt = AV_SAMPLE_FMT_S16;
+    c->time_base = (AVRational){1, 8000};
+    av_channel_layout_default(&c->ch_layout, 1);
+    av_channel_layout_default(&dc->ch_layout, 1);
+    assert_int_equal(avcodec_open2(c, codec, NULL), 0);
+    assert_int_equal(avcodec_open2(dc, dcodec, NULL), 0);
+    fr->format = AV_SAMPLE_FMT_S16;
+    fr->nb_samples = samples;
+    fr->sample_rate = 8000;
+    av_channel_layout_copy(&fr->ch_layout, &c->ch_layout);
+    assert_int_equal(av_frame_get_buffer(fr, 0), 0);
+    for (int i = 0; i < npackets; i++) {
+        assert_int_equal(av_frame_make_writable(fr), 0);
+        int16_t *p = (int16_t *)fr->data[0];
+        for (int k = 0; k < samples; k++)
+            p[k] = (int16_t)(8000.0 * sin(2 * M_PI * 440 * (i * samples + k) / 8000.0));
+        fr->pts = (int64_t)i * samples;
+        assert_int_equal(avcodec_send_frame(c, fr), 0);
+        assert_int_equal(avcodec_receive_packet(c, pkt), 0);
+        assert_int_equal(pkt->size, samples);
+        if (i == 2 || i == 3) { /* every one of the 256 codes, decoded by both */
+            assert_int_equal(av_packet_make_writable(pkt), 0);
+            for (int k = 0; k < samples; k++)
+                pkt->data[k] = (uint8_t)((i - 2) * samples + k);
+        }
+        add_packet(s, pkt, false, 1);
+        struct frame *f = &s->f[s->n - 1];
+        f->key = false; /* the ring marks no audio frame a keyframe */
+        assert_int_equal(avcodec_send_packet(dc, pkt), 0);
+        assert_int_equal(avcodec_receive_frame(dc, out), 0);
+        assert_int_equal(out->nb_samples, samples);
+        f->pcm = malloc(sizeof(int16_t) * (size_t)samples);
+        assert_non_null(f->pcm);
+        memcpy(f->pcm, out->data[0], sizeof(int16_t) * (size_t)samples);
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    av_frame_free(&fr);
+    av_frame_free(&out);
+    avcodec_free_context(&c);
+    avcodec_free_context(&dc);
+    return s;
+}
+
+/* 20 ms Opus packets from libopus at 48 kHz, `channels` channels; NULL without libopus. */
+static struct stream *encode_opus(int npackets, int channels)
+{
+    const AVCodec *codec = avcodec_find_encoder_by_name("libopus");
+    if (!codec)
+        return NULL;
+    struct stream *s = calloc(1, sizeof(*s));
+    AVCodecContext *c = avcodec_alloc_context3(codec);
+    AVFrame *fr = av_frame_alloc();
+    AVPacket *pkt = av_packet_alloc();
+    assert_true(s && c && fr && pkt);
+    c->sample_rate = 48000;
+    c->sample_fmt = AV_SAMPLE_FMT_S16;
+    c->bit_rate = 32000;
+    c->time_base = (AVRational){1, 48000};
+    av_channel_layout_default(&c->ch_layout, channels);
+    assert_int_equal(avcodec_open2(c, codec, NULL), 0);
+    assert_int_equal(c->frame_size, 960);
+    fr->format = AV_SAMPLE_FMT_S16;
+    fr->nb_samples = 960;
+    fr->sample_rate = 48000;
+    av_channel_layout_copy(&fr->ch_layout, &c->ch_layout);
+    assert_int_equal(av_frame_get_buffer(fr, 0), 0);
+    for (int i = 0; s->n < npackets; i++) {
+        assert_true(i < npackets + 8);
+        assert_int_equal(av_frame_make_writable(fr), 0);
+        int16_t *p = (int16_t *)fr->data[0];
+        for (int k = 0; k < 960 * channels; k++)
+            p[k] = (int16_t)(6000.0 * sin(2 * M_PI * 330 * (i * 960 + k / channels) / 48000.0));
+        fr->pts = (int64_t)i * 960;
+        assert_int_equal(avcodec_send_frame(c, fr), 0);
+        while (s->n < npackets && avcodec_receive_packet(c, pkt) == 0) {
+            add_packet(s, pkt, false, 1);
+            s->f[s->n - 1].key = false;
+            av_packet_unref(pkt);
+        }
+    }
+    av_packet_free(&pkt);
+    av_frame_free(&fr);
+    avcodec_free_context(&c);
+    return s;
+}
+
 /* ---- muxing into one buffer ---------------------------------------------------------------- */
 
 struct buf {
@@ -289,26 +395,38 @@ struct demuxed {
     int nb_streams;
     enum AVCodecID codec[2];
     uint32_t tag[2];
-    int width, height, sample_rate;
+    int width, height, sample_rate, channels;
     AVRational tb[2];
     int profile, level; /* of stream 0, from its decoder */
     int npkt;
     struct pkt_rec pkt[256];
     int decoded[2];       /* frames out of the decoders */
     int decode_errors[2]; /* packets a decoder refused */
+    int16_t *pcm;         /* the audio decoder's samples when they are s16 (FLAC), interleaved */
+    size_t pcm_n;         /* samples (per channel) */
 };
 
 static void demuxed_free(struct demuxed *d)
 {
     for (int i = 0; i < d->npkt; i++)
         free(d->pkt[i].data);
+    free(d->pcm);
     free(d);
 }
 
-static void drain(AVCodecContext *dec, AVFrame *f, int *count)
+static void drain(AVCodecContext *dec, AVFrame *f, int *count, struct demuxed *d)
 {
-    while (avcodec_receive_frame(dec, f) == 0)
+    while (avcodec_receive_frame(dec, f) == 0) {
         (*count)++;
+        int ch = f->ch_layout.nb_channels;
+        if (dec->codec_type != AVMEDIA_TYPE_AUDIO || f->format != AV_SAMPLE_FMT_S16)
+            continue;
+        d->pcm = realloc(d->pcm, sizeof(int16_t) * (d->pcm_n + (size_t)f->nb_samples) * (size_t)ch);
+        assert_non_null(d->pcm);
+        memcpy(d->pcm + d->pcm_n * (size_t)ch, f->data[0],
+               sizeof(int16_t) * (size_t)f->nb_samples * (size_t)ch);
+        d->pcm_n += (size_t)f->nb_samples;
+    }
 }
 
 /* Demuxes buf with libavformat's mp4 reader and decodes every packet of every stream. */
@@ -336,6 +454,7 @@ static struct demuxed *demux(const struct buf *b)
             d->height = par->height;
         } else {
             d->sample_rate = par->sample_rate;
+            d->channels = par->ch_layout.nb_channels;
         }
         dec[i] = avcodec_alloc_context3(avcodec_find_decoder(par->codec_id));
         assert_non_null(dec[i]);
@@ -357,12 +476,12 @@ static struct demuxed *demux(const struct buf *b)
         int s = pkt->stream_index;
         if (avcodec_send_packet(dec[s], pkt) < 0)
             d->decode_errors[s]++;
-        drain(dec[s], f, &d->decoded[s]);
+        drain(dec[s], f, &d->decoded[s], d);
         av_packet_unref(pkt);
     }
     for (int i = 0; i < d->nb_streams; i++) {
         avcodec_send_packet(dec[i], NULL);
-        drain(dec[i], f, &d->decoded[i]);
+        drain(dec[i], f, &d->decoded[i], d);
     }
     d->profile = dec[0]->profile;
     d->level = dec[0]->level;
@@ -525,8 +644,8 @@ static void test_h265(void **state)
     stream_free(s);
 }
 
-/* Video plus AAC; a G.711 track next to them is left out. Audio before the first video
- * keyframe is dropped, so the two tracks start together. */
+/* Video plus AAC; a G.711 track next to them is left out (AAC comes first). Audio before the
+ * first video keyframe is dropped, so the two tracks start together. */
 static void test_audio(void **state)
 {
     (void)state;
@@ -855,6 +974,257 @@ static void test_h265_codecs(void **state)
     free(b.p);
 }
 
+/* ---- G.711 and Opus ----------------------------------------------------------------------- */
+
+struct given {
+    int idx[256]; /* audio frames in the order given: index into the stream, -1 - index if lost */
+    int r[256];   /* what cv_fmp4_write said */
+    int n;
+};
+
+/*
+ * Two runs of video v with audio a (ring track 1, clock aclock) interleaved by time, and a
+ * discontinuity between them with the input time back to 0 (a worker restart). Each run starts
+ * with an audio frame before the video (dropped: audio waits for the video); its frame `lost`
+ * (-1: none) never comes, as if the network lost it.
+ */
+static void interleave(struct cv_fmp4 *m, const struct stream *v, const struct stream *a,
+                       int64_t aclock, int lost, struct buf *b, struct given *g)
+{
+    g->n = 0;
+    for (int run = 0; run < 2; run++) {
+        if (run)
+            cv_fmp4_discontinuity(m);
+        assert_int_equal(feed(m, 1, &a->f[0], 0, b), 0);
+        int ai = 1;
+        for (int i = 0; i < v->n; i++) {
+            assert_int_equal(feed(m, 0, &v->f[i], 0, b), 1);
+            while (ai < a->n && a->f[ai].pts * 90000 / aclock < v->f[i].dts + 3600) {
+                assert_true(g->n < 256);
+                g->idx[g->n] = ai == lost ? -1 - ai : ai;
+                g->r[g->n++] = ai == lost ? 0 : feed(m, 1, &a->f[ai], 0, b);
+                ai++;
+            }
+        }
+    }
+}
+
+/* Each output track's fragments follow each other without a hole; returns the audio's total. */
+static uint64_t check_timelines(void)
+{
+    uint64_t next[2] = {0, 0};
+    for (int i = 0; i < fo.n; i++) {
+        const struct cv_fmp4_frag *f = &fo.frag[i];
+        assert_true(f->out_track < 2);
+        assert_int_equal(f->decode_time, next[f->out_track]);
+        assert_true(f->duration > 0);
+        if (f->out_track == 1)
+            assert_false(f->key);
+        next[f->out_track] += f->duration;
+    }
+    return next[1];
+}
+
+/*
+ * G.711 from libavcodec's encoder, `samples` per packet, re-encoded as FLAC: the demuxed track is
+ * FLAC at 8 kHz mono, its timeline continuous over the restart, and its samples, decoded, are the
+ * G.711 decoder's exactly (FLAC is lossless), with the lost packet's place silent, up to the last
+ * frame not yet complete.
+ */
+static void run_g711(enum cv_codec codec, enum AVCodecID id, int samples)
+{
+    struct stream *v =
+        encode_video("libx264", 10, 0, (const char *const[]){"preset", "ultrafast", NULL});
+    struct stream *a = encode_g711(id, 400 * 8 / samples + 1, samples);
+    struct cv_stream_info info;
+    video_info(&info, CV_CODEC_H264, v);
+    info.track_count = 2;
+    struct cv_track_info *g = &info.tracks[1];
+    g->kind = CV_TRACK_AUDIO;
+    g->codec = codec;
+    g->clock_rate = 8000;
+    g->channels = 1;
+    struct buf b = {NULL, 0};
+    struct cv_fmp4 *m = open_muxer(&info, &b);
+    assert_string_equal(cv_fmp4_codecs(m), "avc1.42C00B,flac");
+    assert_string_equal(cv_fmp4_mime(m), "video/mp4; codecs=\"avc1.42C00B,flac\"");
+    assert_int_equal(cv_fmp4_out_track(m, 1), 1);
+    assert_int_equal(cv_fmp4_timescale(m, 1), 8000);
+
+    struct given gv;
+    interleave(m, v, a, 8000, 5, &b, &gv);
+    int16_t *ref = calloc((size_t)gv.n * (size_t)samples, sizeof(int16_t));
+    size_t ref_n = 0;
+    for (int i = 0; i < gv.n; i++) {
+        const struct frame *f = &a->f[gv.idx[i] < 0 ? -1 - gv.idx[i] : gv.idx[i]];
+        if (gv.idx[i] >= 0) /* a lost one's place is left 0: silence */
+            memcpy(ref + ref_n, f->pcm, f->len * sizeof(int16_t));
+        ref_n += f->len;
+    }
+    uint64_t audio = check_timelines();
+    assert_int_equal(audio, ref_n / 160 * 160); /* whole 20 ms frames */
+    for (int i = 0; i < fo.n; i++)
+        if (fo.frag[i].out_track == 1)
+            assert_int_equal(fo.frag[i].duration % 160, 0);
+
+    struct demuxed *d = demux(&b);
+    assert_int_equal(d->nb_streams, 2);
+    assert_int_equal(d->codec[1], AV_CODEC_ID_FLAC);
+    assert_int_equal(d->tag[1], MKTAG('f', 'L', 'a', 'C'));
+    assert_int_equal(d->sample_rate, 8000);
+    assert_int_equal(d->channels, 1);
+    assert_int_equal(d->tb[1].den, 8000);
+    int na = 0;
+    int64_t dur = 0;
+    for (int i = 0; i < d->npkt; i++)
+        if (d->pkt[i].stream == 1) {
+            /* libavformat's FLAC parser leaves the packets' durations unset: the steps tell. */
+            assert_int_equal(d->pkt[i].dts, dur);
+            assert_true(d->pkt[i].key);
+            dur += 160;
+            na++;
+        }
+    assert_int_equal(dur, (int64_t)audio);
+    assert_int_equal(d->decode_errors[1], 0);
+    assert_int_equal(d->decoded[1], na);
+    assert_int_equal(d->pcm_n, audio);
+    assert_true(ref_n - d->pcm_n < 160);
+    assert_memory_equal(d->pcm, ref, d->pcm_n * sizeof(int16_t));
+    free(ref);
+    demuxed_free(d);
+    cv_fmp4_close(m);
+    free(b.p);
+    stream_free(v);
+    stream_free(a);
+}
+
+/* 160-sample packets: each one a FLAC frame and a fragment. */
+static void test_pcma(void **state)
+{
+    (void)state;
+    run_g711(CV_CODEC_PCMA, AV_CODEC_ID_PCM_ALAW, 160);
+}
+
+/* 240-sample packets: FLAC frames cut across them, one or two to a fragment. */
+static void test_pcmu(void **state)
+{
+    (void)state;
+    run_g711(CV_CODEC_PCMU, AV_CODEC_ID_PCM_MULAW, 240);
+}
+
+/* Opus from libopus goes as it is: an 'Opus' track at 48 kHz whose packets are the input's. */
+static void test_opus(void **state)
+{
+    (void)state;
+    struct stream *o = encode_opus(21, 2);
+    if (!o)
+        skip();
+    struct stream *v =
+        encode_video("libx264", 10, 0, (const char *const[]){"preset", "ultrafast", NULL});
+    struct cv_stream_info info;
+    video_info(&info, CV_CODEC_H264, v);
+    info.track_count = 2;
+    struct cv_track_info *t = &info.tracks[1];
+    t->kind = CV_TRACK_AUDIO;
+    t->codec = CV_CODEC_OPUS;
+    t->clock_rate = 48000;
+    t->channels = 2;
+    struct buf b = {NULL, 0};
+    struct cv_fmp4 *m = open_muxer(&info, &b);
+    assert_string_equal(cv_fmp4_codecs(m), "avc1.42C00B,opus");
+    assert_int_equal(cv_fmp4_timescale(m, 1), 48000);
+    struct given gv;
+    interleave(m, v, o, 48000, -1, &b, &gv);
+    for (int i = 0; i < gv.n; i++)
+        assert_int_equal(gv.r[i], 1);
+    assert_int_equal(check_timelines(), (uint64_t)gv.n * 960);
+
+    struct demuxed *d = demux(&b);
+    assert_int_equal(d->nb_streams, 2);
+    assert_int_equal(d->codec[1], AV_CODEC_ID_OPUS);
+    assert_int_equal(d->tag[1], MKTAG('O', 'p', 'u', 's'));
+    assert_int_equal(d->sample_rate, 48000);
+    assert_int_equal(d->channels, 2);
+    int na = 0;
+    for (int i = 0; i < d->npkt; i++)
+        if (d->pkt[i].stream == 1) {
+            const struct frame *f = &o->f[gv.idx[na]];
+            assert_int_equal(d->pkt[i].dts, (int64_t)na * 960);
+            assert_int_equal(d->pkt[i].size, (int)f->len);
+            assert_memory_equal(d->pkt[i].data, f->data, f->len);
+            na++;
+        }
+    assert_int_equal(na, gv.n);
+    assert_int_equal(d->decode_errors[1], 0);
+    assert_int_equal(d->decoded[1], na);
+    demuxed_free(d);
+    cv_fmp4_close(m);
+    free(b.p);
+    stream_free(v);
+    stream_free(o);
+}
+
+/* Which audio track: AAC, Opus, PCMA, PCMU in that order, among those that can be muxed. */
+static void test_audio_choice(void **state)
+{
+    (void)state;
+    struct stream *v =
+        encode_video("libx264", 1, 0, (const char *const[]){"preset", "ultrafast", NULL});
+    struct cv_stream_info info;
+    struct cv_fmp4 *m = NULL;
+    static const struct {
+        uint8_t codec[3];
+        uint32_t clock[3];
+        uint16_t channels[3];
+        int chosen; /* ring track, or -1 */
+        const char *codecs;
+        uint32_t timescale;
+    } cases[] = {
+        {{CV_CODEC_PCMU, CV_CODEC_PCMA, CV_CODEC_OPUS},
+         {8000, 8000, 48000},
+         {1, 1, 2},
+         3,
+         "opus",
+         48000},
+        /* an AAC config that does not parse gives way */
+        {{CV_CODEC_AAC, CV_CODEC_PCMU, CV_CODEC_PCMA},
+         {8000, 8000, 8000},
+         {1, 1, 1},
+         3,
+         "flac",
+         8000},
+        /* unknown channels: mono */
+        {{CV_CODEC_PCMU, CV_CODEC_NONE, CV_CODEC_NONE}, {16000, 0, 0}, {0, 0, 0}, 1, "flac", 16000},
+        /* a G.711 rate FLAC cannot take, Opus with more channels than family 0 has */
+        {{CV_CODEC_PCMA, CV_CODEC_OPUS, CV_CODEC_NONE}, {0, 48000, 0}, {1, 6, 0}, -1, "", 0},
+        /* an Opus clock that makes no sense: 48 kHz */
+        {{CV_CODEC_OPUS, CV_CODEC_PCMA, CV_CODEC_NONE}, {0, 8000, 0}, {0, 1, 0}, 1, "opus", 48000},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        video_info(&info, CV_CODEC_H264, v);
+        info.track_count = 4;
+        for (int i = 0; i < 3; i++) {
+            struct cv_track_info *t = &info.tracks[i + 1];
+            t->kind = CV_TRACK_AUDIO;
+            t->codec = cases[k].codec[i];
+            t->clock_rate = cases[k].clock[i];
+            t->channels = cases[k].channels[i];
+            t->extradata_len = t->codec == CV_CODEC_AAC ? 1 : 0;
+        }
+        assert_int_equal(cv_fmp4_open(&m, &info), 0);
+        char want[64];
+        snprintf(want, sizeof(want), "avc1.42C00B%s%s", cases[k].codecs[0] ? "," : "",
+                 cases[k].codecs);
+        assert_string_equal(cv_fmp4_codecs(m), want);
+        assert_int_equal(cv_fmp4_track_count(m), cases[k].chosen < 0 ? 1 : 2);
+        for (uint32_t i = 1; i < 4; i++)
+            assert_int_equal(cv_fmp4_out_track(m, i), (int)i == cases[k].chosen ? 1 : -1);
+        assert_int_equal(cv_fmp4_timescale(m, 1), cases[k].timescale);
+        cv_fmp4_close(m);
+    }
+    stream_free(v);
+}
+
 int main(void)
 {
     av_log_set_level(AV_LOG_ERROR);
@@ -864,6 +1234,8 @@ int main(void)
         cmocka_unit_test(test_h265),           cmocka_unit_test(test_audio),
         cmocka_unit_test(test_rebase),         cmocka_unit_test(test_hostile_timestamps),
         cmocka_unit_test(test_hostile_params), cmocka_unit_test(test_h265_codecs),
+        cmocka_unit_test(test_pcma),           cmocka_unit_test(test_pcmu),
+        cmocka_unit_test(test_opus),           cmocka_unit_test(test_audio_choice),
     };
     return cmocka_run_group_tests_name("fmp4", tests, NULL, NULL);
 }
