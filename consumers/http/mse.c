@@ -40,11 +40,12 @@ struct cv_http_feed {
     struct cv_http_srv *srv;
     struct cv_http_feed *next;
     char camera[CV_NAME_MAX];
-    struct cv_feed *feed; /* owned */
-    struct cv_fmp4 *mux;  /* owned; NULL until the parameters are there */
-    bool mux_failed;      /* these parameters cannot be muxed: viewers were told */
-    bool have_key;        /* the GOP cache starts with a keyframe */
-    uint8_t *gop;         /* owned: the fragments since the newest keyframe */
+    char variant[CV_VARIANT_MAX]; /* native, or video for a browser that cannot play its audio */
+    struct cv_feed *feed;         /* owned */
+    struct cv_fmp4 *mux;          /* owned; NULL until the parameters are there */
+    bool mux_failed;              /* these parameters cannot be muxed: viewers were told */
+    bool have_key;                /* the GOP cache starts with a keyframe */
+    uint8_t *gop;                 /* owned: the fragments since the newest keyframe */
     size_t gop_len, gop_cap;
     struct cv_http_frag *frags; /* owned */
     size_t nfrags, frags_cap;
@@ -373,19 +374,22 @@ static void cv_http_feed_free(struct cv_http_feed *hf)
     free(hf);
 }
 
-static struct cv_http_feed *cv_http_feed_get(struct cv_http_srv *srv, const char *camera)
+static struct cv_http_feed *cv_http_feed_get(struct cv_http_srv *srv, const char *camera,
+                                             const char *variant)
 {
     for (struct cv_http_feed *hf = srv->feeds; hf; hf = hf->next)
-        if (strcmp(hf->camera, camera) == 0 && cv_feed_status(hf->feed, NULL) >= 0)
+        if (strcmp(hf->camera, camera) == 0 && strcmp(hf->variant, variant) == 0 &&
+            cv_feed_status(hf->feed, NULL) >= 0)
             return hf;
     struct cv_http_feed *hf = calloc(1, sizeof(*hf));
     if (!hf)
         return NULL;
     hf->srv = srv;
     snprintf(hf->camera, sizeof(hf->camera), "%s", camera);
+    snprintf(hf->variant, sizeof(hf->variant), "%s", variant);
     hf->next = srv->feeds;
     srv->feeds = hf;
-    hf->feed = cv_feed_open(&srv->proc.feeds, camera, CV_VARIANT_NATIVE, &cv_http_feed_ops, hf);
+    hf->feed = cv_feed_open(&srv->proc.feeds, camera, variant, &cv_http_feed_ops, hf);
     if (!hf->feed) {
         cv_http_feed_free(hf);
         return NULL;
@@ -405,11 +409,12 @@ static void cv_http_feed_drop_hls(struct cv_http_feed *hf, uint64_t now_ms)
 struct cv_http_hls *cv_http_mse_hls(struct cv_http_srv *srv, const char *camera, bool open)
 {
     struct cv_http_feed *hf = srv->feeds;
-    while (hf && (strcmp(hf->camera, camera) != 0 || cv_feed_status(hf->feed, NULL) < 0))
+    while (hf && (strcmp(hf->camera, camera) != 0 || strcmp(hf->variant, CV_VARIANT_NATIVE) != 0 ||
+                  cv_feed_status(hf->feed, NULL) < 0))
         hf = hf->next;
     if (hf && hf->hls)
         return hf->hls;
-    if (!open || (!hf && !(hf = cv_http_feed_get(srv, camera))))
+    if (!open || (!hf && !(hf = cv_http_feed_get(srv, camera, CV_VARIANT_NATIVE))))
         return NULL;
     if (!(hf->hls = cv_http_hls_new(camera)))
         cv_http_feed_drop_hls(hf, cv_clock_mono_ms()); /* so that the feed idles out */
@@ -418,10 +423,11 @@ struct cv_http_hls *cv_http_mse_hls(struct cv_http_srv *srv, const char *camera,
 
 /* ---- viewers ----------------------------------------------------------------------------- */
 
-static int cv_http_viewer_new(struct cv_http_conn *c, const char *camera, bool ws)
+static int cv_http_viewer_new(struct cv_http_conn *c, const char *camera, const char *variant,
+                              bool ws)
 {
     cv_http_mse_viewer_free(c);
-    struct cv_http_feed *hf = cv_http_feed_get(c->srv, camera);
+    struct cv_http_feed *hf = cv_http_feed_get(c->srv, camera, variant);
     struct cv_http_viewer *v = hf ? calloc(1, sizeof(*v)) : NULL;
     if (!v)
         return -ENOMEM;
@@ -465,7 +471,7 @@ int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera)
         lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
         return -1;
     c->kind = CV_HTTP_CONN_STREAM;
-    return cv_http_viewer_new(c, camera, false) < 0 ? -1 : 0;
+    return cv_http_viewer_new(c, camera, CV_VARIANT_NATIVE, false) < 0 ? -1 : 0;
 }
 
 int cv_http_mse_ws_open(struct cv_http_conn *c)
@@ -473,6 +479,26 @@ int cv_http_mse_ws_open(struct cv_http_conn *c)
     if (!cv_http_camera_exists(c->srv, c->ws_camera))
         cv_http_ws_error(c, "ws", "stream not found");
     return 0;
+}
+
+/*
+ * Whether a browser whose MSE codec list is `codecs` can play the camera's audio as muxed here
+ * (AAC as mp4a, G.711 as FLAC, Opus): a SourceBuffer refuses a MIME with a codec it lacks, and
+ * the video would not play either. A camera without audio, or whose codecs are not known yet,
+ * counts as playable.
+ */
+static bool cv_http_mse_audio_playable(const struct cv_http_srv *srv, const char *camera,
+                                       const char *codecs)
+{
+    const struct cv_http_cam *cam = cv_http_cam_find(srv, camera);
+    const char *have = cam && cam->have_status ? cam->st.codecs : "";
+    static const struct {
+        const char *camera_codec, *mse_name;
+    } audio[] = {{"aac", "mp4a"}, {"pcm_alaw", "flac"}, {"pcm_mulaw", "flac"}, {"opus", "opus"}};
+    for (size_t i = 0; i < sizeof(audio) / sizeof(audio[0]); i++)
+        if (strstr(have, audio[i].camera_codec))
+            return strstr(codecs, audio[i].mse_name) != NULL;
+    return true;
 }
 
 void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
@@ -489,7 +515,11 @@ void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
             cv_http_ws_error(c, m->type, "codecs not matched");
             return;
         }
-        if (cv_http_viewer_new(c, c->ws_camera, true) < 0)
+        const char *variant = CV_VARIANT_NATIVE;
+        if (m->kind == CV_WS_VALUE_STRING && m->value[0] &&
+            !cv_http_mse_audio_playable(c->srv, c->ws_camera, m->value))
+            variant = "video"; /* go2rtc's answer too: the video without the audio */
+        if (cv_http_viewer_new(c, c->ws_camera, variant, true) < 0)
             cv_http_ws_error(c, m->type, "out of memory");
     } else if (strncmp(m->type, "webrtc", 6) == 0 || strcmp(m->type, "hls") == 0 ||
                strcmp(m->type, "mjpeg") == 0) {
