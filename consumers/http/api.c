@@ -326,8 +326,21 @@ static int cv_http_api_mp4(struct cv_http_conn *c, const struct cv_http_args *ar
         return cv_http_respond_text(c, 400, "src is required");
     if (!cv_http_camera_exists(c->srv, src))
         return cv_http_respond_text(c, 404, "stream not found");
+    /* go2rtc's duration= (seconds) ends the stream; filename= makes it a download. */
+    const char *dur = cv_http_arg(args, "duration"), *name = cv_http_arg(args, "filename");
+    if (dur && dur[0]) {
+        char *endp;
+        unsigned long secs = strtoul(dur, &endp, 10);
+        if (*endp || dur[0] < '0' || dur[0] > '9' || secs == 0 || secs > 86400)
+            return cv_http_respond_text(c, 400, "duration: 1 to 86400 seconds");
+        c->stream_until_ms = cv_clock_mono_ms() + secs * 1000;
+    }
+    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+    if (name && name[0] &&
+        (strlen(name) > 120 || name[0] == '.' || strspn(name, plain) != strlen(name)))
+        return cv_http_respond_text(c, 400, "filename: use A-Z a-z 0-9 . _ -");
     snprintf(c->stream_camera, sizeof(c->stream_camera), "%s", src);
-    return cv_http_mse_start_mp4(c, src);
+    return cv_http_mse_start_mp4(c, src, name && name[0] ? name : NULL);
 }
 
 /* Prometheus text format: one family per figure, a sample per camera. */

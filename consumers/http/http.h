@@ -75,6 +75,8 @@ struct cv_http_conn {
     char stream_camera[CV_NAME_MAX]; /* /api/stream.mp4?src= */
     struct cv_http_hls *hls_wait;    /* not owned: the HLS session a playlist request waits on */
     uint32_t pending_req;            /* a PUT/DELETE waiting for the supervisor's answer */
+    uint64_t stream_until_ms;        /* stream.mp4?duration=: when it ends; 0 never */
+    bool end_when_drained;           /* the stream has ended: close once its queue is out */
     uint64_t pending_since_ms;
 };
 
@@ -161,8 +163,9 @@ void cv_http_jpeg_fini(struct cv_http_srv *srv);
 unsigned cv_http_jpeg_viewers(const struct cv_http_srv *srv, const char *camera);
 
 /* mse.c */
-/* GET /api/stream.mp4: the connection becomes a viewer of camera's fMP4. */
-int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera);
+/* GET /api/stream.mp4: the connection becomes a viewer of camera's fMP4; filename (NULL or a
+ * plain name) makes it a download. */
+int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char *filename);
 /* The WebSocket is open (/api/ws?src=c->ws_camera); messages come to cv_http_mse_ws_message. */
 int cv_http_mse_ws_open(struct cv_http_conn *c);
 void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m);

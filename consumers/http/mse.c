@@ -460,14 +460,20 @@ void cv_http_mse_viewer_free(struct cv_http_conn *c)
     free(v);
 }
 
-int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera)
+int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char *filename)
 {
     unsigned char hdr[LWS_PRE + 1024];
     unsigned char *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr) - 1;
+    char disp[160] = "";
+    if (filename)
+        snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
     if (lws_add_http_common_headers(c->wsi, 200, "video/mp4", LWS_ILLEGAL_HTTP_CONTENT_LEN, &p,
                                     end) ||
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-cache", 8, &p, end) ||
+        (disp[0] &&
+         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
+                                     (const unsigned char *)disp, (int)strlen(disp), &p, end)) ||
         lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
         return -1;
     c->kind = CV_HTTP_CONN_STREAM;
@@ -546,6 +552,15 @@ void cv_http_mse_drop_camera(struct cv_http_srv *srv, const char *camera)
 void cv_http_mse_tick(struct cv_http_srv *srv, uint64_t now_ms)
 {
     for (struct cv_http_conn *c = srv->conns; c; c = c->next) {
+        if (c->viewer && c->stream_until_ms && now_ms >= c->stream_until_ms) {
+            cv_http_mse_viewer_free(c); /* duration= reached: what is queued goes, then close */
+            c->end_when_drained = true;
+            if (cv_outq_empty(&c->out))
+                cv_http_conn_drop(c, "stream.mp4 duration reached");
+            else
+                lws_callback_on_writable(c->wsi);
+            continue;
+        }
         if (c->viewer && !cv_outq_empty(&c->out) && now_ms - c->out.since_ms > CV_HTTP_SLOW_MS) {
             srv->dropped_slow++;
             cv_http_conn_drop(c, "too slow: behind for 10 s");

@@ -167,6 +167,8 @@ static int cv_http_write_record(struct cv_http_conn *c)
         return -1;
     if (!cv_outq_empty(&c->out))
         lws_callback_on_writable(c->wsi);
+    else if (c->end_when_drained) /* a stream that ends (stream.mp4?duration=): all out now */
+        return -1;
     return 0;
 }
 

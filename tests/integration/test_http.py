@@ -599,3 +599,23 @@ def test_chromium_h265_camera_falls_back_to_mjpeg(camvisor):
         assert png1 != png2, "the MJPEG picture does not move"
     finally:
         drv.quit()
+
+
+def test_stream_mp4_duration_and_filename(camvisor):
+    cv = camvisor({"door": TESTSRC})
+    wait_for(lambda: streaming(cv, "door"), 15, what="door streaming")
+    t0 = time.monotonic()
+    st, hdrs, body = get(cv, "/api/stream.mp4?src=door&duration=2&filename=door-clip.mp4",
+                         timeout=15)
+    took = time.monotonic() - t0
+    assert st == 200 and 1.5 < took < 6, (st, took)
+    assert hdrs["Content-Disposition"] == 'attachment; filename="door-clip.mp4"'
+    assert [b for b, _ in boxes(body)][:2] == ["ftyp", "moov"]
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                          "stream=nb_read_frames", "-of", "csv=p=0", "-"],
+                         input=body, capture_output=True, timeout=30)
+    frames = int(out.stdout.decode().strip() or 0)
+    assert 40 <= frames <= 125, frames  # ~2 s at 25 fps, from the newest keyframe
+    for bad in ("duration=0", "duration=abc", "duration=-1", "filename=../x",
+                "filename=.x", "filename=" + urllib.parse.quote("a b")):
+        assert get(cv, f"/api/stream.mp4?src=door&{bad}")[0] == 400, bad
