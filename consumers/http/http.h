@@ -32,6 +32,9 @@
 #define CV_HTTP_TICK_MS         250
 #define CV_HTTP_AUTH_SLOTS      64
 #define CV_HTTP_ACCEPT_PAUSE_MS 100
+#define CV_HTTP_BODY_MAX        (64u << 10) /* request bytes no endpoint reads */
+#define CV_HTTP_BODY_TIME_MS    10000
+#define CV_HTTP_FD_RESERVE      64 /* descriptors kept free of clients: rings, doorbells */
 
 struct cv_http_feed;
 struct cv_http_hls;
@@ -76,6 +79,8 @@ struct cv_http_conn {
     struct cv_http_hls *hls_wait;    /* not owned: the HLS session a playlist request waits on */
     uint32_t pending_req;            /* a PUT/DELETE waiting for the supervisor's answer */
     uint64_t stream_until_ms;        /* stream.mp4?duration=: when it ends; 0 never */
+    uint64_t req_start_ms;           /* the current request's start */
+    size_t body_in;                  /* its body bytes so far */
     bool end_when_drained;           /* the stream has ended: close once its queue is out */
     uint64_t pending_since_ms;
 };
@@ -105,6 +110,7 @@ struct cv_http_srv {
     uint64_t started_ms;
     struct cv_http_conn *conns;
     uint32_t conn_count;
+    uint32_t fd_cap; /* connections the descriptor limit leaves room for (CV_HTTP_FD_RESERVE) */
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
     struct cv_http_jfeed *jfeeds; /* jpeg.c: one per (camera, size) */

@@ -259,6 +259,7 @@ int cv_http_jpeg_mjpeg(struct cv_http_conn *c, const struct cv_http_args *args)
         lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
         return -1;
     c->kind = CV_HTTP_CONN_STREAM;
+    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0); /* as stream.mp4: a stream has no end */
     snprintf(c->stream_camera, sizeof(c->stream_camera), "%s", src);
     return cv_http_jpeg_attach(c, src, variant, true) < 0 ? -1 : 0;
 }

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +220,11 @@ int main(void)
         goto out;
     srv.started_ms = cv_clock_mono_ms();
     srv.budget.max = CV_HTTP_BACKLOG_ALL;
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+        srv.fd_cap = nofile.rlim_cur > 2 * CV_HTTP_FD_RESERVE
+                         ? (uint32_t)(nofile.rlim_cur - CV_HTTP_FD_RESERVE)
+                         : (uint32_t)(nofile.rlim_cur / 2);
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {

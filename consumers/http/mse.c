@@ -477,6 +477,9 @@ int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char
         lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
         return -1;
     c->kind = CV_HTTP_CONN_STREAM;
+    /* lws armed its 10 s content timeout for this request: a stream has no end to wait for
+     * (a reader that stops is dropped by the output queue's limits instead). */
+    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
     return cv_http_viewer_new(c, camera, CV_VARIANT_NATIVE, false) < 0 ? -1 : 0;
 }
 

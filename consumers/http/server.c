@@ -47,7 +47,10 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
     char who[64];
     cv_sockaddr_str(&peer, who, sizeof(who));
     const struct cv_msg_http_settings *set = &srv->set;
+    /* Clients never take the last descriptors: a ring or doorbell arriving with SCM_RIGHTS
+     * would be dropped by the kernel, and its feed stuck on an old ring for good. */
     if ((set->max_conns && srv->conn_count >= set->max_conns) ||
+        (srv->fd_cap && srv->conn_count >= srv->fd_cap) ||
         (set->max_conns_per_client &&
          cv_http_conns_from(srv, &peer) >= set->max_conns_per_client)) {
         /* A polite refusal costs a write; the client learns why instead of timing out. */
@@ -513,28 +516,32 @@ static void cv_http_ws_established(struct cv_http_conn *c)
 struct cv_http_ws_rx {
     char buf[CV_HTTP_WS_MSG_MAX];
     size_t len;
-    bool too_big;
 };
 
-static void cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len)
+/* 0, or -1 to close: a message over CV_HTTP_WS_MSG_MAX is refused with 1009 as soon as it is
+ * (RFC 6455 7.4.1), not read and thrown away for as long as the client sends. */
+static int cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len)
 {
     if (lws_frame_is_binary(c->wsi)) /* a browser's own media (WebRTC, later): not here */
-        return;
+        return 0;
     struct cv_http_ws_rx *rx = (struct cv_http_ws_rx *)c->ws_rx;
     if (!rx && !(rx = c->ws_rx = calloc(1, sizeof(*rx))))
-        return;
-    if (rx->len + len > sizeof(rx->buf) - 1)
-        rx->too_big = true;
-    else {
-        memcpy(rx->buf + rx->len, in, len);
-        rx->len += len;
+        return -1;
+    if (rx->len + len > sizeof(rx->buf) - 1) {
+        static const unsigned char why[] = "message too large";
+        cv_info("client %s: WebSocket message over %u bytes: closed", c->peer_str,
+                CV_HTTP_WS_MSG_MAX);
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                         sizeof(why) - 1);
+        return -1;
     }
+    memcpy(rx->buf + rx->len, in, len);
+    rx->len += len;
     if (!lws_is_final_fragment(c->wsi))
-        return;
+        return 0;
     struct cv_ws_msg *m = malloc(sizeof(*m));
-    int rc = rx->too_big ? -E2BIG : m ? cv_ws_msg_parse(rx->buf, rx->len, m) : -ENOMEM;
+    int rc = m ? cv_ws_msg_parse(rx->buf, rx->len, m) : -ENOMEM;
     rx->len = 0;
-    rx->too_big = false;
     if (rc < 0) {
         static const char bad[] = "{\"type\":\"error\",\"value\":\"ws: bad message\"}";
         cv_http_send(c, LWS_WRITE_TEXT, bad, sizeof(bad) - 1);
@@ -542,6 +549,18 @@ static void cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t le
         cv_http_mse_ws_message(c, m);
     }
     free(m);
+    return 0;
+}
+
+/* No endpoint reads a body yet: one declared larger than CV_HTTP_BODY_MAX is refused. */
+static bool cv_http_body_too_big(struct lws *wsi)
+{
+    char len[32];
+    if (lws_hdr_copy(wsi, len, sizeof(len), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return false;
+    char *end;
+    unsigned long long n = strtoull(len, &end, 10);
+    return *end || n > CV_HTTP_BODY_MAX;
 }
 
 /* ---- the callback ------------------------------------------------------------------------ */
@@ -556,10 +575,29 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (!c)
             return -1;
         c->wsi = wsi;
+        c->req_start_ms = cv_clock_mono_ms();
+        c->body_in = 0;
+        if (cv_http_body_too_big(wsi)) {
+            /* Answered and closed now: lws would otherwise swallow the body silently after
+             * the answer, re-arming its timeout at every byte, for as long as it comes. */
+            cv_info("client %s: request body over %u bytes: 413", c->peer_str, CV_HTTP_BODY_MAX);
+            lws_return_http_status(wsi, 413, "request body too large");
+            return -1;
+        }
         return cv_http_on_request(c);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION: /* a www/ file is out: ready for the next request */
         return lws_http_transaction_completed(wsi) ? -1 : 0;
-    case LWS_CALLBACK_HTTP_BODY: /* request bodies are not used yet; a bounded one is ignored */
+    case LWS_CALLBACK_HTTP_BODY:
+        /* No endpoint reads a body yet: a small one is ignored, a large or endless one (a
+         * client holding a request slot with a byte a second) closes the connection. */
+        if (!c)
+            return -1;
+        c->body_in += len;
+        if (c->body_in > CV_HTTP_BODY_MAX ||
+            cv_clock_mono_ms() - c->req_start_ms > CV_HTTP_BODY_TIME_MS) {
+            cv_info("client %s: request body too large or too slow: closed", c->peer_str);
+            return -1;
+        }
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!c || c->closing)
@@ -582,10 +620,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         c->wsi = wsi;
         cv_http_ws_established(c);
         return 0;
-    case LWS_CALLBACK_RECEIVE:
-        if (c && !c->closing)
-            cv_http_ws_receive(c, in, len);
-        return 0;
+    case LWS_CALLBACK_RECEIVE: return c && !c->closing ? cv_http_ws_receive(c, in, len) : 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c || c->closing)
             return -1;
@@ -644,9 +679,16 @@ int cv_http_server_init(struct cv_http_srv *srv)
     struct lws_context_creation_info info = {0};
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = cv_http_protocols;
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+    /* UTF-8 checked in every text frame a client sends (RFC 6455 8.1: invalid closes it). */
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6 |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.max_http_header_data = 4096; /* a request's headers, all together */
-    info.max_http_header_pool = 64;   /* requests being parsed at once; more wait */
+    /* Requests being parsed at once; more wait for a table. A connection holds one from its
+     * first byte until its headers are in (or its timeout): as many as connections may be
+     * open, or a slowloris of 64 idle connections would stall every new client. Tables are
+     * allocated when used. */
+    unsigned conns = srv->set.max_conns ? srv->set.max_conns : 1024;
+    info.max_http_header_pool = (unsigned short)(conns > 4096 ? 4096 : conns < 64 ? 64 : conns);
     /* [api] request_timeout and idle_timeout, as they were when the process started. */
     unsigned req = srv->set.request_timeout_ms, idle = srv->set.idle_timeout_ms;
     info.timeout_secs = req ? (req + 999) / 1000 : 10; /* a request not complete by then */
