@@ -619,3 +619,24 @@ def test_stream_mp4_duration_and_filename(camvisor):
     for bad in ("duration=0", "duration=abc", "duration=-1", "filename=../x",
                 "filename=.x", "filename=" + urllib.parse.quote("a b")):
         assert get(cv, f"/api/stream.mp4?src=door&{bad}")[0] == 400, bad
+
+
+def test_h265_stream_mp4_and_pages(camvisor):
+    """An H.265 camera's fMP4 (hvc1) reads back in ffprobe; go2rtc's page names are served."""
+    cv = camvisor({"garage": H265SRC})
+    wait_for(lambda: streaming(cv, "garage"), 15, what="garage streaming")
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,codec_tag_string,width,height",
+         "-of", "json", cv.http_url("/api/stream.mp4?src=garage")],
+        capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)["streams"][0]
+    assert (s["codec_name"], s["codec_tag_string"], s["width"], s["height"]) == \
+        ("hevc", "hvc1", 320, 240)
+    ws = WsClient(cv.api_port, "/api/ws?src=garage")
+    ws.send({"type": "mse", "value": "hvc1.1.6.L153.B0,avc1.640029"})
+    assert ws.recv_json()["value"].startswith('video/mp4; codecs="hvc1.')
+    ws.close()
+    for page in ("/stream.html?src=garage", "/webrtc.html?src=garage", "/links.html?src=garage"):
+        st, hdrs, body = get(cv, page)
+        assert st == 200 and b"<html" in body.lower(), page
