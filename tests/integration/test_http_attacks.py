@@ -15,7 +15,6 @@ import re
 import signal
 import socket
 import struct
-import subprocess
 import threading
 import time
 
@@ -25,6 +24,8 @@ from conftest import TESTSRC, ffprobe, wait_for
 from wsclient import WsClient
 
 HONEST_S = 2.0  # an honest GET /api answers within this (ASan, a busy 2-core machine)
+QUICK_S = 5  # a refusal "at once", generously
+BOUND_S = 20  # lws's request timeout (timeout_secs = 10 s), generously
 FPS = 25  # TESTSRC's and FAST's frame rate: one MSE fragment per frame
 # A camera of ~7 Mbit/s (1280x720, a keyframe every 5 frames) so that a viewer who never reads
 # fills its queue in seconds; libx264 ultrafast needs ~10 % of a core for it.
@@ -80,8 +81,8 @@ def api_get(cv, path="/api", src="127.0.0.1", headers=None, timeout=15):
         c.close()
 
 
-def assert_honest_api(cv, src="127.0.0.1", headers=None, what=""):
-    st, _, body, took = api_get(cv, src=src, headers=headers)
+def assert_honest_api(cv, src="127.0.0.1", headers=None, what="", timeout=15):
+    st, _, body, took = api_get(cv, src=src, headers=headers, timeout=timeout)
     assert st == 200 and took < HONEST_S, \
         f"honest GET /api from {src} {what}: {st} after {took:.2f} s {body[:80]!r}"
 
@@ -175,7 +176,7 @@ class Viewer(threading.Thread):
         self.ws = WsFrom(cv.api_port, f"/api/ws?src={cam}", src=src, headers=headers)
         assert self.ws.status == 101, self.ws.head
         self.ws.send(MSE_REQ)
-        self.times, self.errors, self.ended, self.stopping = [], [], None, False
+        self.times, self.errors, self.ended = [], [], None
         self.start()
 
     def run(self):
@@ -195,19 +196,20 @@ class Viewer(threading.Thread):
 
     def check(self, t0, t1=None, what=""):
         """Fragments kept coming from t0 to t1 (now): at least half the camera's rate, no gap of
-        2 s (a codec restart costs one GOP, 1 s)."""
-        t1 = t1 or time.monotonic()
+        2 s (a codec restart costs one GOP, 1 s). A window ending now lasts 1 s at least."""
+        if t1 is None:
+            time.sleep(max(0.0, t0 + 1.0 - time.monotonic()))
+            t1 = time.monotonic()
         assert self.ended is None and not self.errors, \
             f"honest viewer {what}: ended {self.ended}, errors {self.errors}"
         ts = [t for t in self.times if t0 <= t <= t1]
         edges = [t0] + ts + [t1]
         gap = max(b - a for a, b in zip(edges, edges[1:]))
         span = t1 - t0
-        assert len(ts) >= 0.5 * FPS * span and gap < 2.0, \
+        assert len(ts) >= int(0.5 * FPS * span) and gap < 2.0, \
             f"honest viewer {what}: {len(ts)} fragments in {span:.1f} s, longest gap {gap:.2f} s"
 
     def stop(self):
-        self.stopping = True
         try:
             self.ws.s.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -283,9 +285,10 @@ def ws_frame(op, data, fin=True, mask=True, rsv=0):
     return hdr + m + body
 
 
-def ws_outcome(ws, wait=5):
+def ws_outcome(ws, wait=5, until_text=False):
     """What the server does within `wait` s: ("close", code, messages), ("eof", None, messages)
-    or ("open", None, messages); messages are (opcode, raw payload) of the frames received."""
+    or ("open", None, messages); messages are (opcode, raw payload) of the frames received.
+    With until_text, returns ("open", ...) at the first text message."""
     deadline = time.monotonic() + wait
     msgs = []
     try:
@@ -307,6 +310,8 @@ def ws_outcome(ws, wait=5):
             if op == 8:
                 code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else None
                 return "close", code, msgs
+            if op == 1 and until_text:
+                return "open", None, msgs
     except socket.timeout:
         pass
     except (ConnectionError, OSError):
@@ -326,8 +331,9 @@ def send_quietly(s, data):
 # ---- 1. descriptors --------------------------------------------------------------------------
 
 def test_out_of_descriptors_pauses_and_serves_again(camvisor):
-    """160 connections against a 128-fd limit: camvisor-http pauses accepting instead of spinning
-    on EMFILE, its existing viewer keeps playing, and new clients are served once they close."""
+    """160 connections against a 128-fd limit: camvisor-http neither spins on EMFILE nor floods
+    its log (it pauses accepting, or refuses with 503 before the descriptors run out), its
+    existing viewer keeps playing, and new clients are served once the flood closes."""
     cv = camvisor({"door": TESTSRC}, nofile=128)
     wait_streaming(cv, settle=True)  # the ring hand-over is test_ring_handover_...'s
     viewer = Viewer(cv)
@@ -341,7 +347,9 @@ def test_out_of_descriptors_pauses_and_serves_again(camvisor):
         time.sleep(3)
         cpu = http_proc(cv, "cpu") - cpu0
         wall = time.monotonic() - t0
-        assert "cannot accept a client" in cv.logs(), "the descriptors never ran out"
+        log = cv.logs()
+        assert "cannot accept a client" in log or "too many connections" in log, \
+            "160 connections against a 128-fd limit were all taken"
         assert cpu < 0.5 * wall, f"camvisor-http used {cpu:.2f} s of CPU in {wall:.1f} s"
         grown = len(cv.logs()) - log0
         assert grown < 20000, f"the log grew {grown} bytes in 3 s"
@@ -361,14 +369,12 @@ def test_out_of_descriptors_pauses_and_serves_again(camvisor):
         viewer.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the worker's ring hand-over (a new ring's fd over the control socket, ~3 s after a camera "
-    "starts streaming, and on every resize) arrives while camvisor-http has no descriptor "
-    "free: the kernel drops the fd (MSG_CTRUNC), the process logs 'supervisor: malformed "
-    "control message ignored' and its feed stays on the old ring for good: every MSE viewer "
-    "of the camera freezes and never resumes, even once descriptors are free again (0 "
-    "fragments in the 12 s after the flood closed; a new viewer gets the cached GOP only)"))
 def test_ring_handover_while_out_of_descriptors(camvisor):
+    """The worker's ring hand-over (a new ring's fd over the control socket, ~3 s after a camera
+    starts streaming) while clients hold every descriptor they can. On 2478b2c the kernel
+    dropped the fd (MSG_CTRUNC), camvisor-http logged 'supervisor: malformed control message
+    ignored' and its feed stayed on the old ring for good: every viewer of the camera froze and
+    never resumed, even after the flood closed."""
     cv = camvisor({"door": TESTSRC}, nofile=128)
     wait_streaming(cv)
     viewer = Viewer(cv)
@@ -388,7 +394,7 @@ def test_ring_handover_while_out_of_descriptors(camvisor):
              what="GET /api served after the flood")
     t0 = time.monotonic()
     try:
-        wait_for(lambda: len([t for t in viewer.times if t > t0]) >= 10 or viewer.ended, 10,
+        wait_for(lambda: len([t for t in viewer.times if t > t0]) >= 10 or viewer.ended, 8,
                  interval=0.2, what="the honest viewer to resume after the flood")
         t1 = time.monotonic()
         time.sleep(2)
@@ -489,22 +495,23 @@ def test_idle_and_half_sent_requests_time_out(camvisor):
             s.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lws's header-table pool (max_http_header_pool = 64) is shared by every connection and a "
-    "connection holds a table from its accept until its request is in or it times out (10 s): "
-    "64 connections that send nothing, from one address (under the default per-client cap of "
-    "128), stall every new request for 10 s; an honest GET /api waited 9.5 s"))
 def test_slowloris_cannot_starve_new_clients(camvisor):
+    """120 connections from one address (under the default per-client cap of 128) that send
+    nothing or half a request. On 2478b2c they held all 64 of lws's header tables
+    (max_http_header_pool = 64) until their 10 s timeout, and an honest GET /api from another
+    address waited 9.5 s (one that waits 10 s is reset)."""
     cv = camvisor({"door": TESTSRC})
     wait_streaming(cv)
     assert_honest_api(cv, src="127.0.0.2", what="before the attack")
-    idle = [connect(cv) for _ in range(50)]
-    half = [connect(cv) for _ in range(50)]
+    idle = [connect(cv) for _ in range(60)]
+    half = [connect(cv) for _ in range(60)]
     try:
         for s in half:
             s.sendall(b"GET /api HTTP/1.1\r\nHost: x\r\n")
         time.sleep(0.5)
-        assert_honest_api(cv, src="127.0.0.2", what="with 100 idle and half-sent connections open")
+        assert_honest_api(cv, src="127.0.0.2", what="with 120 idle and half-sent connections open",
+                          timeout=5)
+        assert_honest_api(cv, src="127.0.0.1", what="from the attacker's own address", timeout=5)
     finally:
         for s in idle + half:
             s.close()
@@ -583,7 +590,9 @@ def test_slow_readers_are_dropped(camvisor):
     t0 = time.monotonic()
     rss_max = rss0
     try:
-        wait_for(lambda: cameras(cv)["door"]["viewers"]["mse"] == 2, 10, what="the slow viewer")
+        wait_for(lambda: (cameras(cv)["door"]["viewers"]["mse"],
+                          cameras(cv)["door"]["viewers"]["mp4"]) == (2, 1), 10, interval=0.1,
+                 what="the slow viewers started")
 
         def dropped():
             nonlocal rss_max
@@ -613,11 +622,10 @@ def test_slow_readers_are_dropped(camvisor):
         viewer.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lws arms PENDING_TIMEOUT_HTTP_CONTENT (timeout_secs, 10 s) before LWS_CALLBACK_HTTP and "
-    "cv_http_mse_start_mp4 never clears it: an honest stream.mp4 reader, reading as fast as "
-    "it can, is cut at exactly 10.0 s, with no log line"))
 def test_stream_mp4_reader_is_not_cut(camvisor):
+    """An honest stream.mp4 reader goes on past lws's 10 s request timeout. On 2478b2c lws's
+    PENDING_TIMEOUT_HTTP_CONTENT, armed before LWS_CALLBACK_HTTP, was never cleared: every
+    stream.mp4 reader was cut at exactly 10.0 s, with no log line."""
     cv = camvisor({"door": TESTSRC})
     wait_streaming(cv, settle=True)
     reader = Mp4Reader(cv)
@@ -625,8 +633,8 @@ def test_stream_mp4_reader_is_not_cut(camvisor):
         wait_for(lambda: reader.total() > 0 or reader.ended, 10, what="stream.mp4 bytes")
         assert reader.head.startswith(b"HTTP/1.1 200"), reader.head
         t0 = reader.first
-        time.sleep(15)
-        reader.check(t0, what="15 s in")
+        time.sleep(12)  # past lws's 10 s timeout_secs
+        reader.check(t0, what="12 s in")
     finally:
         reader.stop()
 
@@ -692,7 +700,9 @@ H = b"Host: x\r\nConnection: close\r\n"
 ERROR = re.compile(rb"HTTP/1\.[01] [45]\d\d ")
 
 MALFORMED = [
-    # (what, bytes, expected: "error" = a 4xx/5xx or a close; "any" = any answer or a close)
+    # (what, bytes, expected): "error": a 4xx/5xx at once, or a close at once; "answer": any
+    # answer or a close, at once; "timeout": closed within the request timeout at least (the
+    # server may take the request for one still arriving)
     ("a 64 KiB request line", b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\n" + H + b"\r\n", "error"),
     ("200 headers", b"GET /api HTTP/1.1\r\n" + H
      + b"".join(b"X-Header-%03d: %s\r\n" % (i, b"v" * 40) for i in range(200)) + b"\r\n", "error"),
@@ -702,13 +712,16 @@ MALFORMED = [
     ("garbage ending in a blank line", random.Random(2).randbytes(2000) + b"\r\n\r\n", "error"),
     ("a TLS ClientHello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 500, "error"),
     ("NUL in the request line", b"GET /a\0pi HTTP/1.1\r\n" + H + b"\r\n", "error"),
-    ("NUL in a header", b"GET /api HTTP/1.1\r\nHost: x\0y\r\nConnection: close\r\n\r\n", "any"),
+    ("NUL in a header", b"GET /api HTTP/1.1\r\nHost: x\0y\r\nConnection: close\r\n\r\n", "answer"),
     ("an invalid method", b"FROB /api HTTP/1.1\r\n" + H + b"\r\n", "error"),
     ("a method of 10 KiB", b"G" * 10240 + b" /api HTTP/1.1\r\n" + H + b"\r\n", "error"),
-    ("HTTP/0.9", b"GET /api\r\n\r\n", "any"),
-    ("HTTP/9.9", b"GET /api HTTP/9.9\r\n" + H + b"\r\n", "any"),
-    ("a bare LF request", b"GET /api HTTP/1.1\nHost: x\nConnection: close\n\n", "any"),
-    ("a header without a colon", b"GET /api HTTP/1.1\r\n" + H + b"NoColonHere\r\n\r\n", "any"),
+    ("HTTP/0.9", b"GET /api\r\n\r\n", "answer"),
+    ("HTTP/9.9", b"GET /api HTTP/9.9\r\n" + H + b"\r\n", "answer"),
+    ("a bare LF request", b"GET /api HTTP/1.1\nHost: x\nConnection: close\n\n", "answer"),
+    ("a header without a colon", b"GET /api HTTP/1.1\r\n" + H + b"NoColonHere\r\n\r\n",
+     "timeout"),
+    ("a 10 GB Content-Length", b"POST /api/streams HTTP/1.1\r\n" + H
+     + b"Content-Length: 10000000000\r\n\r\n" + b"z" * 65536, "error"),
     ("Content-Length: -1", b"POST /api/streams HTTP/1.1\r\n" + H
      + b"Content-Length: -1\r\n\r\n", "error"),
     ("two Content-Lengths", b"POST /api/streams HTTP/1.1\r\n" + H
@@ -719,73 +732,77 @@ MALFORMED = [
      + b"&".join(b"k%d=v" % i for i in range(100)) + b" HTTP/1.1\r\n" + H + b"\r\n", "error"),
     ("a query value of 10 KiB", b"GET /api/streams?src=" + b"v" * 10240 + b" HTTP/1.1\r\n" + H
      + b"\r\n", "error"),
-    ("a WebSocket upgrade of 1 MiB key", b"GET /api/ws?src=door HTTP/1.1\r\n" + H
+    ("a WebSocket upgrade with a 1 MiB key", b"GET /api/ws?src=door HTTP/1.1\r\n" + H
      + b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
      + b"k" * (1 << 20) + b"\r\n\r\n", "error"),
 ]
 
 
-def probe(cv, data):
-    """Sends one request on a new connection; (answer, how it ended, seconds)."""
-    s = connect(cv)
+def probe(cv, data, timeout=BOUND_S):
+    """Sends one request on a new connection: (answer, how it ended, seconds to the first
+    byte of the answer or None, seconds to the end)."""
+    s = connect(cv, timeout=timeout)
     t = time.monotonic()
     err = send_quietly(s, data)
-    answer, how = read_until_closed(s, timeout=5)
+    s.settimeout(timeout)
+    answer, how, first = b"", "timeout", None
+    try:
+        while len(answer) < (1 << 20):
+            chunk = s.recv(65536)
+            if not chunk:
+                how = "eof"
+                break
+            if first is None:
+                first = time.monotonic() - t
+            answer += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        how = "reset"
+    except socket.timeout:
+        pass
     s.close()
-    return answer, (f"closed while sending ({err})" if err and how != "timeout" else how), \
-        time.monotonic() - t
+    if err and how == "timeout":
+        how = f"timeout (send: {err})"
+    return answer, how, first, time.monotonic() - t
 
 
 def test_malformed_http_requests_are_refused(camvisor):
+    """Each request of MALFORMED on its own connection, all at once, with an honest client
+    polling beside them; then the query limits camvisor keeps itself, and a flood."""
     cv = camvisor({"door": TESTSRC}, env=SMALL_QUARANTINE)
     wait_streaming(cv)
     viewer = Viewer(cv)
     viewer.wait_fragments()
     rss0 = http_proc(cv, "VmRSS")
-    # Meanwhile a POST claims a 10 GB body and sends it for as long as it is read.
-    big = connect(cv)
-    big.sendall(b"POST /api/streams HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n")
-    big_sent, big_answer, big_closed = [0], [b""], [None]
     t0 = time.monotonic()
+    results = {}
 
-    def push_body():
-        big.settimeout(0.2)
-        chunk = b"z" * 65536
-        while time.monotonic() - t0 < 40:
-            try:
-                big_sent[0] += big.send(chunk)
-            except socket.timeout:
-                pass
-            except OSError:
-                big_closed[0] = time.monotonic() - t0
-                return
-            try:
-                d = big.recv(65536, socket.MSG_DONTWAIT)
-                if not d:
-                    big_closed[0] = time.monotonic() - t0
-                    return
-                big_answer[0] += d
-            except (BlockingIOError, socket.timeout):
-                pass
-            except OSError:
-                big_closed[0] = time.monotonic() - t0
-                return
+    def run(what, data):
+        results[what] = probe(cv, data)
 
-    pusher = threading.Thread(target=push_body, daemon=True)
-    pusher.start()
+    threads = [threading.Thread(target=run, args=(w, d), daemon=True) for w, d, _ in MALFORMED]
+    for th in threads:
+        th.start()
     failures = []
-    for what, data, expect in MALFORMED:
-        answer, how, took = probe(cv, data)
+    while any(th.is_alive() for th in threads) and time.monotonic() - t0 < BOUND_S + 10:
+        st, _, _, took = api_get(cv)
+        if st != 200 or took > HONEST_S:
+            failures.append(f"+{time.monotonic() - t0:.1f} s: honest GET /api {st} after {took:.2f} s")
+        time.sleep(0.5)
+    for th in threads:
+        th.join(1)
+    for what, _, expect in MALFORMED:
+        answer, how, first, took = results.get(what, (b"", "no result", None, 0))
         line = answer.split(b"\r\n", 1)[0][:60]
-        if how not in ("eof", "reset") and not how.startswith("closed while sending"):
-            failures.append(f"{what}: not closed within 5 s ({how}), answer {line!r}")
-        elif answer and expect == "error" and not ERROR.match(answer):
+        ended = how in ("eof", "reset")
+        if not ended:
+            failures.append(f"{what}: not closed in {BOUND_S} s ({how}), answer {line!r}")
+        elif expect == "timeout":
+            continue
+        elif expect == "error" and answer and not ERROR.match(answer):
             failures.append(f"{what}: answered {line!r}, not an error")
-        elif took > 5:
-            failures.append(f"{what}: took {took:.1f} s")
-        st, _, body, t = api_get(cv)
-        if st != 200 or t > HONEST_S:
-            failures.append(f"after {what}: honest GET /api {st} after {t:.2f} s")
+        elif (first if answer else took) > QUICK_S:
+            failures.append(f"{what}: {'answered' if answer else 'closed'} after "
+                            f"{first if answer else took:.1f} s")
     # The query limits camvisor keeps itself: a clear 400.
     for what, q in (("17 parameters", "&".join(f"k{i}=v" for i in range(17))),
                     ("a value of 1,200 bytes", "src=" + "v" * 1200),
@@ -796,26 +813,51 @@ def test_malformed_http_requests_are_refused(camvisor):
     # A flood of bad requests is not a flood of log lines.
     log0 = len(cv.logs())
     for _ in range(200):
-        probe(cv, b"GET /api HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 8192 + b"\r\n\r\n")
+        probe(cv, b"GET /api HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 8192 + b"\r\n\r\n", timeout=5)
     grown = len(cv.logs()) - log0
     if grown > 20000:
         failures.append(f"200 oversized requests grew the log by {grown} bytes")
-    # The endless POST: answered with an error at once, closed within the request timeout, and
-    # its body never kept.
-    wait_for(lambda: big_closed[0] is not None or time.monotonic() - t0 > 35, 40, interval=0.2,
-             what="the endless POST to end")
-    pusher.join(5)
-    if not ERROR.match(big_answer[0]):
-        failures.append(f"10 GB POST: answered {big_answer[0][:60]!r}")
-    if big_closed[0] is None or big_closed[0] > 30:
-        failures.append(f"10 GB POST: still open after 30 s, {big_sent[0] >> 20} MiB swallowed")
-    big.close()
     grown = (http_proc(cv, "VmRSS") - rss0) / 1024
     if grown > 64:
         failures.append(f"camvisor-http grew {grown:.0f} MiB")
     viewer.check(t0, what="during the malformed requests")
     viewer.stop()
     assert not failures, "\n".join(failures)
+
+
+def test_endless_request_bodies_are_cut(camvisor):
+    """70 POSTs from one address claim a 10 GB body and send a byte of it a second: each must
+    be closed within the request timeout (10 s; 15 s allowed), and a new client from another
+    address served then. On 2478b2c bodies were read and thrown away without a limit and lws
+    re-armed its timeout at every body byte: none was ever closed, they held 64 header tables,
+    and every new client was reset after 10 s for as long as they went on."""
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv)
+    socks = [connect(cv) for _ in range(70)]
+    for s in socks:
+        s.sendall(b"POST /api/streams HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n")
+    open_, stop = set(socks), threading.Event()
+
+    def drip():
+        while not stop.is_set():
+            for s in list(open_):
+                if closed_by_server(s) or send_quietly(s, b"z"):
+                    open_.discard(s)
+            stop.wait(1)
+
+    dripper = threading.Thread(target=drip, daemon=True)
+    dripper.start()
+    try:
+        time.sleep(15)  # past the request timeout, generously
+        st, _, _, took = api_get(cv, src="127.0.0.2", timeout=5)
+        assert not open_ and st == 200 and took < HONEST_S, (
+            f"{len(open_)} of 70 endless POSTs still open after 15 s; then an honest GET /api "
+            f"from 127.0.0.2: {st} after {took:.2f} s")
+    finally:
+        stop.set()
+        dripper.join(5)
+        for s in socks:
+            s.close()
 
 
 def new_ws(cv):
@@ -853,7 +895,7 @@ def test_ws_bad_frames_are_refused(camvisor):
     for what, data, expect in cases:
         ws = new_ws(cv)
         err = send_quietly(ws.s, data)
-        how, code, msgs = ws_outcome(ws, wait=5)
+        how, code, msgs = ws_outcome(ws, wait=QUICK_S, until_text=expect == "answer")
         texts = [p for op, p in msgs if op == 1]
         if expect == "close" and how == "open":
             failures.append(f"{what}: not closed within 5 s (got {msgs[:2]})")
@@ -863,7 +905,7 @@ def test_ws_bad_frames_are_refused(camvisor):
             elif what == "a 1 MiB text frame":
                 # Still a working connection after the refusal.
                 ws.s.sendall(frob)
-                how2, _, msgs2 = ws_outcome(ws, wait=5)
+                how2, _, msgs2 = ws_outcome(ws, wait=QUICK_S, until_text=True)
                 if not any(op == 1 and b"frob" in p for op, p in msgs2):
                     failures.append(f"after {what}: next message not answered ({how2} {msgs2})")
         if how == "close" and code is not None and not 1000 <= code < 5000:
@@ -882,12 +924,10 @@ def test_ws_bad_frames_are_refused(camvisor):
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "camvisor-http neither validates UTF-8 (LWS_SERVER_OPTION_VALIDATE_UTF8 is not set) nor "
-    "escapes what it echoes: {\"type\":\"\\xff\\xfe\"} is answered with the text frame "
-    "{\"type\":\"error\",\"value\":\"\\xff\\xfe: unknown request\"}, invalid UTF-8 from the "
-    "server (RFC 6455 8.1: the peer must fail the connection)"))
 def test_ws_invalid_utf8_is_refused(camvisor):
+    """Invalid UTF-8 in a text frame: closed (1007), or at least never echoed. On 2478b2c
+    {"type":"\xff\xfe"} was answered with the text frame {"type":"error","value":"\xff\xfe:
+    unknown request"}, invalid UTF-8 from the server (RFC 6455 8.1)."""
     cv = camvisor({"door": TESTSRC})
     wait_streaming(cv)
     viewer = Viewer(cv)
@@ -900,7 +940,7 @@ def test_ws_invalid_utf8_is_refused(camvisor):
                           ("a lone surrogate", b'{"type":"\xed\xa0\x80"}')):
         ws = new_ws(cv)
         ws.s.sendall(ws_frame(1, payload))
-        how, code, msgs = ws_outcome(ws, wait=3)
+        how, code, msgs = ws_outcome(ws, wait=3, until_text=True)
         ws.close()
         for op, p in msgs:
             if op == 1:
@@ -922,7 +962,8 @@ def test_ws_invalid_utf8_is_refused(camvisor):
     "libwebsockets 4.1.6's server parser records the mask bit (ops-ws.c, this_frame_masked) "
     "but never refuses an unmasked client frame; camvisor-http has no way to see it: an "
     "unmasked {\"type\":\"frob\"} is answered \"frob: unknown request\" (RFC 6455 5.1: the "
-    "server MUST close the connection)"))
+    "server MUST close the connection); upstream fixed it only in cae06c63a (2026-07, 'Audit "
+    "fixes'), after 4.1.6"))
 def test_ws_unmasked_client_frame_closes(camvisor):
     cv = camvisor({"door": TESTSRC})
     wait_streaming(cv)
@@ -931,7 +972,7 @@ def test_ws_unmasked_client_frame_closes(camvisor):
     t0 = time.monotonic()
     ws = new_ws(cv)
     ws.s.sendall(ws_frame(1, b'{"type":"frob"}', mask=False))
-    how, code, msgs = ws_outcome(ws, wait=5)
+    how, code, msgs = ws_outcome(ws, wait=QUICK_S, until_text=True)
     ws.close()
     assert_honest_api(cv, what="after the unmasked frame")
     viewer.check(t0)
@@ -940,12 +981,10 @@ def test_ws_unmasked_client_frame_closes(camvisor):
     assert code in (None, 1002), code
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a text message past CV_HTTP_WS_MSG_MAX (64 KiB) is marked too_big and its further "
-    "fragments discarded until the final one: a message that never ends (256 KiB of "
-    "continuations so far, no FIN) gets neither an error nor a close (RFC 6455 7.4.1: 1009), "
-    "and the server keeps reading and discarding it for as long as the client sends"))
 def test_ws_endless_fragmented_message_is_cut(camvisor):
+    """A text message that never ends (256 KiB of continuations, no FIN, past the 64 KiB
+    limit): an error or a close (1009). On 2478b2c its fragments were thrown away until a final
+    one that never came: no answer, and the server read on for as long as the client sent."""
     cv = camvisor({"door": TESTSRC})
     wait_streaming(cv)
     viewer = Viewer(cv)
@@ -954,7 +993,7 @@ def test_ws_endless_fragmented_message_is_cut(camvisor):
     ws = new_ws(cv)
     err = send_quietly(ws.s, ws_frame(1, b'{"type":"', fin=False)
                        + b"".join(ws_frame(0, b"x" * 4096, fin=False) for _ in range(64)))
-    how, code, msgs = ws_outcome(ws, wait=5)
+    how, code, msgs = ws_outcome(ws, wait=3, until_text=True)
     ws.close()
     assert_honest_api(cv, what="after the endless message")
     viewer.check(t0)
