@@ -32,6 +32,7 @@ static void cv_consumer_ctl_cb(evutil_socket_t fd, short what, void *arg)
     struct cv_consumer *p = arg;
     if (cv_chan_drain(fd, &p->msg, cv_consumer_on_message, p, INT32_MAX, "supervisor") < 0) {
         cv_info("supervisor gone, exiting");
+        p->stop = true;
         event_base_loopbreak(p->base);
     }
 }
@@ -41,6 +42,7 @@ static void cv_consumer_sig_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     struct cv_consumer *p = arg;
+    p->stop = true;
     event_base_loopbreak(p->base);
 }
 
@@ -164,8 +166,11 @@ int cv_consumer_loop_fd(struct cv_consumer *p)
 
 bool cv_consumer_step(struct cv_consumer *p)
 {
-    event_base_loop(p->base, EVLOOP_NONBLOCK);
-    return !event_base_got_break(p->base) && !event_base_got_exit(p->base);
+    /* p->stop, not only libevent's break flag: the next event_base_loop() clears that, so a
+     * SIGTERM taken by an outer caller's own event_base_loop() would be lost. */
+    if (!p->stop)
+        event_base_loop(p->base, EVLOOP_NONBLOCK);
+    return !p->stop;
 }
 
 void cv_consumer_reap_soon(struct cv_consumer *p)

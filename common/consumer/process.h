@@ -45,6 +45,7 @@ struct cv_consumer {
     unsigned tick_ms;
     struct event *ctl_ev, *sig_ev, *tick_ev, *reap_ev; /* owned */
     struct cv_msg msg; /* receive buffer: the catalogue is large, so not on the stack */
+    bool stop;         /* SIGTERM came, or the supervisor went away */
 };
 
 /* 0, or a negative errno (logged). On failure call cv_consumer_fini() all the same. */

@@ -252,6 +252,11 @@ int main(void)
     }
     while (!srv.have_settings && cv_consumer_step(&srv.proc))
         event_base_loop(srv.proc.base, EVLOOP_ONCE);
+    if (srv.proc.stop) { /* SIGTERM before the settings came: a stop like any other */
+        close(efd);
+        rc = 0;
+        goto out;
+    }
     if (!srv.have_settings || cv_http_server_init(&srv) < 0) {
         close(efd);
         goto out;
