@@ -288,8 +288,40 @@ def chromium():
         opts.add_argument(a)
     opts.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="cv-chromium-"))
     opts.binary_location = "/usr/bin/chromium"
-    from selenium.webdriver.chrome.service import Service
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    # chromedriver is started here and reached at 127.0.0.1, not through selenium's Service,
+    # which waits for "localhost": a minimal Debian root has no /etc/hosts to resolve it, and
+    # a proxy in the environment would catch it.
+    from conftest import free_port
+    port = free_port()
+    env = dict(os.environ, no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost")
+    proc = subprocess.Popen(["/usr/bin/chromedriver", f"--port={port}"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return proc.poll() is not None  # gone: the Remote below says so
+    wait_for(up, 20, interval=0.1, what="chromedriver")
+    for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        os.environ.pop(k, None)
+    try:
+        drv = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
+    except Exception:
+        proc.kill()
+        proc.wait()
+        raise
+    quit_driver = drv.quit
+
+    def quit_all():
+        try:
+            quit_driver()
+        finally:
+            proc.kill()
+            proc.wait()
+    drv.quit = quit_all
+    return drv
 
 
 def video_state(drv, selector="video"):
