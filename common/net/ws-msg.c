@@ -248,7 +248,9 @@ int cv_ws_msg_parse(const char *text, size_t len, struct cv_ws_msg *out)
                     return rc;
                 size_t n = (size_t)(c.p - start);
                 if (n == 4 && memcmp(start, "null", 4) == 0) {
-                    out->kind = CV_WS_VALUE_NONE;
+                    out->kind = CV_WS_VALUE_NONE; /* a later "value" wins, all of it */
+                    out->value[0] = '\0';
+                    out->value_len = 0;
                 } else {
                     if (n >= sizeof(out->value))
                         return -E2BIG;
