@@ -280,37 +280,51 @@ def test_http_sigkill_comes_back(camvisor):
 # ---- headless Chromium ----------------------------------------------------------------------
 
 def chromium():
-    from selenium import webdriver
-    opts = webdriver.ChromeOptions()
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"):
-        opts.add_argument(a)
-    opts.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="cv-chromium-"))
-    opts.binary_location = "/usr/bin/chromium"
-    # chromedriver is started here and reached at 127.0.0.1, not through selenium's Service,
-    # which waits for "localhost": a minimal Debian root has no /etc/hosts to resolve it, and
-    # a proxy in the environment would catch it.
-    from conftest import free_port
-    port = free_port()
-    env = dict(os.environ, no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost")
-    proc = subprocess.Popen(["/usr/bin/chromedriver", f"--port={port}"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Headless Chromium driven by chromedriver, both started here and reached at 127.0.0.1.
 
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return proc.poll() is not None  # gone: the Remote below says so
-    wait_for(up, 20, interval=0.1, what="chromedriver")
+    selenium's Service waits on "localhost", and chromedriver connects to Chromium's DevTools
+    at "localhost" ("unable to connect to renderer"): a minimal Debian root has no /etc/hosts
+    to resolve it, and a proxy in the environment would catch it. So Chromium is started with
+    its DevTools port on 127.0.0.1 and chromedriver attaches to that address."""
+    from selenium import webdriver
+    from conftest import free_port
+    env = dict(os.environ, no_proxy="127.0.0.1,localhost", NO_PROXY="127.0.0.1,localhost")
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(k, None)
         os.environ.pop(k, None)
+    devtools, driver_port = free_port(), free_port()
+    procs = [subprocess.Popen(
+        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
+         "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={devtools}",
+         "--user-data-dir=" + tempfile.mkdtemp(prefix="cv-chromium-"), "about:blank"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs.append(subprocess.Popen(["/usr/bin/chromedriver", f"--port={driver_port}"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def kill_all():
+        for p in procs:
+            p.kill()
+            p.wait()
+
+    def listening(port):
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return True
+            except OSError:
+                return any(p.poll() is not None for p in procs)  # one died: fail below
+        return up
     try:
-        drv = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
+        wait_for(listening(devtools), 20, interval=0.1, what="Chromium's DevTools port")
+        wait_for(listening(driver_port), 20, interval=0.1, what="chromedriver")
+        opts = webdriver.ChromeOptions()
+        opts.debugger_address = f"127.0.0.1:{devtools}"
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        drv = webdriver.Remote(command_executor=f"http://127.0.0.1:{driver_port}", options=opts)
     except Exception:
-        proc.kill()
-        proc.wait()
+        kill_all()
         raise
     quit_driver = drv.quit
 
@@ -318,8 +332,7 @@ def chromium():
         try:
             quit_driver()
         finally:
-            proc.kill()
-            proc.wait()
+            kill_all()
     drv.quit = quit_all
     return drv
 
