@@ -208,17 +208,31 @@ static int cv_http_jpeg_attach(struct cv_http_conn *c, const char *camera, const
     return 0;
 }
 
-int cv_http_jpeg_snapshot(struct cv_http_conn *c, const struct cv_http_args *args)
+/* src, width and height of a JPEG request: the camera, with its variant in variant[], or NULL
+ * when the request was answered with its error (*rc what that answer returned). */
+static const char *cv_http_jpeg_request(struct cv_http_conn *c, const struct cv_http_args *args,
+                                        char variant[CV_VARIANT_MAX], int *rc)
 {
     const char *src = cv_http_arg(args, "src");
-    char variant[CV_VARIANT_MAX];
     if (!src || !src[0])
-        return cv_http_respond_text(c, 400, "src is required");
-    if (cv_http_req_jpeg_variant(cv_http_arg(args, "width"), cv_http_arg(args, "height"), variant,
-                                 sizeof(variant)) < 0)
-        return cv_http_respond_text(c, 400, "width and height: 1 to 8192");
-    if (!cv_http_camera_exists(c->srv, src))
-        return cv_http_respond_text(c, 404, "stream not found");
+        *rc = cv_http_respond_text(c, 400, "src is required");
+    else if (cv_http_req_jpeg_variant(cv_http_arg(args, "width"), cv_http_arg(args, "height"),
+                                      variant, CV_VARIANT_MAX) < 0)
+        *rc = cv_http_respond_text(c, 400, "width and height: 1 to 8192");
+    else if (!cv_http_camera_exists(c->srv, src))
+        *rc = cv_http_respond_text(c, 404, "stream not found");
+    else
+        return src;
+    return NULL;
+}
+
+int cv_http_jpeg_snapshot(struct cv_http_conn *c, const struct cv_http_args *args)
+{
+    char variant[CV_VARIANT_MAX];
+    int rc = 0;
+    const char *src = cv_http_jpeg_request(c, args, variant, &rc);
+    if (!src)
+        return rc;
     /* A camera that cannot be reached has no picture to give: say why at once. */
     const struct cv_http_cam *cam = cv_http_cam_find(c->srv, src);
     if (cam && cam->have_status && cam->st.state != CV_STATE_STREAMING && cam->st.error[0]) {
@@ -241,25 +255,14 @@ int cv_http_jpeg_snapshot(struct cv_http_conn *c, const struct cv_http_args *arg
 
 int cv_http_jpeg_mjpeg(struct cv_http_conn *c, const struct cv_http_args *args)
 {
-    const char *src = cv_http_arg(args, "src");
     char variant[CV_VARIANT_MAX];
-    if (!src || !src[0])
-        return cv_http_respond_text(c, 400, "src is required");
-    if (cv_http_req_jpeg_variant(cv_http_arg(args, "width"), cv_http_arg(args, "height"), variant,
-                                 sizeof(variant)) < 0)
-        return cv_http_respond_text(c, 400, "width and height: 1 to 8192");
-    if (!cv_http_camera_exists(c->srv, src))
-        return cv_http_respond_text(c, 404, "stream not found");
-    unsigned char hdr[LWS_PRE + 1024];
-    unsigned char *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr) - 1;
-    static const char ctype[] = "multipart/x-mixed-replace; boundary=" CV_HTTP_MJPEG_BOUNDARY;
-    if (lws_add_http_common_headers(c->wsi, 200, ctype, LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
-        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-cache", 8, &p, end) ||
-        lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
+    int rc = 0;
+    const char *src = cv_http_jpeg_request(c, args, variant, &rc);
+    if (!src)
+        return rc;
+    if (cv_http_start_stream(c, "multipart/x-mixed-replace; boundary=" CV_HTTP_MJPEG_BOUNDARY,
+                             NULL) < 0)
         return -1;
-    c->kind = CV_HTTP_CONN_STREAM;
-    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0); /* as stream.mp4: a stream has no end */
     snprintf(c->stream_camera, sizeof(c->stream_camera), "%s", src);
     return cv_http_jpeg_attach(c, src, variant, true) < 0 ? -1 : 0;
 }

@@ -462,24 +462,11 @@ void cv_http_mse_viewer_free(struct cv_http_conn *c)
 
 int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char *filename)
 {
-    unsigned char hdr[LWS_PRE + 1024];
-    unsigned char *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr) - 1;
     char disp[160] = "";
     if (filename)
         snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
-    if (lws_add_http_common_headers(c->wsi, 200, "video/mp4", LWS_ILLEGAL_HTTP_CONTENT_LEN, &p,
-                                    end) ||
-        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-cache", 8, &p, end) ||
-        (disp[0] &&
-         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
-                                     (const unsigned char *)disp, (int)strlen(disp), &p, end)) ||
-        lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
+    if (cv_http_start_stream(c, "video/mp4", disp[0] ? disp : NULL) < 0)
         return -1;
-    c->kind = CV_HTTP_CONN_STREAM;
-    /* lws armed its 10 s content timeout for this request: a stream has no end to wait for
-     * (a reader that stops is dropped by the output queue's limits instead). */
-    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
     return cv_http_viewer_new(c, camera, CV_VARIANT_NATIVE, false) < 0 ? -1 : 0;
 }
 

@@ -237,6 +237,22 @@ int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, 
     return cv_http_respond_h(c, status, ctype, body, len, NULL);
 }
 
+int cv_http_start_stream(struct cv_http_conn *c, const char *ctype, const char *disposition)
+{
+    unsigned char hdr[LWS_PRE + 1024];
+    unsigned char *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr) - 1;
+    if (lws_add_http_common_headers(c->wsi, 200, ctype, LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+        cv_http_common_headers(c, &p, end, false) ||
+        (disposition && cv_http_add_header(c, "content-disposition:", disposition, &p, end)) ||
+        lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
+        return -1;
+    c->kind = CV_HTTP_CONN_STREAM;
+    /* lws armed its 10 s content timeout for this request: a stream has no end to wait for
+     * (a reader that stops is dropped by the output queue's limits instead). */
+    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+    return 0;
+}
+
 int cv_http_respond_bytes(struct cv_http_conn *c, unsigned status, const char *ctype,
                           const void *data, size_t len, bool cors)
 {
