@@ -33,4 +33,11 @@ int cv_child_init(void);
 /* Its SIGTERM handler is in place: take SIGTERM (and one already pending) now. */
 void cv_child_term_ready(void);
 
+/*
+ * A SIGTERM was taken and the process is stopping: block any further one. Freeing the signal
+ * event puts SIGTERM's default action back, and a second SIGTERM would then kill the process
+ * halfway through its cleanup (seen: a camera changed twice in a row through the API).
+ */
+void cv_child_term_taken(void);
+
 #endif

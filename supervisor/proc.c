@@ -1,6 +1,14 @@
 /*
  * fork + exec of camvisor's children. Everything between fork and exec is async-signal-safe
  * (the supervisor is single-threaded, but libevent or a library could have started a thread).
+ *
+ * Signals around fork: the supervisor's handlers are libevent's, which write the signal number
+ * into a socketpair the supervisor reads. A child between fork and exec still has them, and
+ * shares that socketpair: a SIGTERM sent to a just-forked child (a camera restarted twice in a
+ * row) once ran the handler in the child, and the supervisor read "SIGTERM" and stopped the
+ * whole house. So every signal is blocked across fork; the child puts each handler back to its
+ * default before it unblocks anything, and keeps SIGTERM blocked through exec (proto/child.h):
+ * whatever arrives before the program is ready stays pending for it.
  */
 #include "supervisor/proc.h"
 
@@ -59,9 +67,28 @@ static bool cv_proc_env_keep(const char *entry)
 
 #define CV_PROC_ENV_MAX 32
 
+/* The parent's handlers are no use to a child: each back to its default (SIG_IGN stays). */
+static void cv_proc_reset_handlers(void)
+{
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+            continue;
+        if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+            continue;
+        sa.sa_handler = SIG_DFL;
+        sa.sa_flags = 0;
+        sigaction(sig, &sa, NULL);
+    }
+}
+
+/* Runs with every signal blocked (cv_proc_spawn). */
 static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t parent,
                                     char *const *envp)
 {
+    cv_proc_reset_handlers();
+    /* SIGPIPE was ignored by the supervisor; a child chooses for itself. */
+    signal(SIGPIPE, SIG_DFL);
     /* Move our fds out of the way of 3 and 4 before placing them. */
     int ctl = fcntl(spec->ctl_fd, F_DUPFD_CLOEXEC, 10);
     int lst = spec->listen_fd >= 0 ? fcntl(spec->listen_fd, F_DUPFD_CLOEXEC, 10) : -1;
@@ -93,7 +120,6 @@ static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t paren
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     sigprocmask(SIG_SETMASK, &term, NULL);
-    signal(SIGPIPE, SIG_DFL);
 
     /* argv[0] is the bare program name, so ps reads "camvisor-worker front_door". */
     const char *base = strrchr(spec->path, '/');
@@ -112,12 +138,16 @@ pid_t cv_proc_spawn(const struct cv_proc_spec *spec)
         if (cv_proc_env_keep(*e))
             envp[n++] = *e;
     envp[n] = NULL;
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
     if (pid == 0)
         cv_proc_child(spec, parent, envp);
-    return pid;
+    int err = errno;
+    /* Ours again: what came meanwhile is delivered now, to the supervisor's handlers. */
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return pid < 0 ? -err : pid;
 }
 
 uint32_t cv_proc_backoff_ms(uint32_t quick_deaths, uint32_t random)

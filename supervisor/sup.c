@@ -31,6 +31,13 @@
 
 #define CV_SUP_STOP_GRACE_MS 4000
 #define CV_SUP_SILENT_MS     5000 /* a worker this long without a message is hung */
+/*
+ * A camera's worker starts at most once in this long, and never while the worker of a camera
+ * of the same name that was just removed is still stopping: a burst of PUTs or DELETEs through
+ * the API costs that camera one restart a second, whatever the rate, and nothing else.
+ */
+#define CV_SUP_WORKER_START_GAP_MS 1000
+#define CV_SUP_TWIN_POLL_MS        100
 
 static void cv_sup_child_start(struct cv_child *c);
 static void cv_sup_watchdog_cb(evutil_socket_t fd, short what, void *arg);
@@ -552,6 +559,27 @@ static void cv_sup_on_worker_ready(struct cv_sup *sup, struct cv_child *c)
             cv_sup_send_doorbell(s);
 }
 
+/* How long a worker must wait before it may start (CV_SUP_WORKER_START_GAP_MS); 0: now. */
+static uint64_t cv_sup_worker_hold_ms(struct cv_sup *sup, const struct cv_child *c)
+{
+    uint64_t now = cv_clock_mono_ms(), hold = 0;
+    const char *name = c->cam->cfg.name;
+    for (size_t i = 0; i < sup->cam_count; i++) {
+        const struct cv_cam *o = sup->cams[i];
+        if (o == c->cam) {
+            if (c->started_ms && c->started_ms + CV_SUP_WORKER_START_GAP_MS > now)
+                hold = c->started_ms + CV_SUP_WORKER_START_GAP_MS - now;
+        } else if (o->removed && strcmp(o->cfg.name, name) == 0 && o->worker.pid > 0) {
+            /* Its twin, removed and still stopping: two workers of one camera at once. */
+            uint64_t t = o->worker.started_ms + CV_SUP_WORKER_START_GAP_MS;
+            uint64_t h = t > now ? t - now : CV_SUP_TWIN_POLL_MS;
+            if (h > hold)
+                hold = h < CV_SUP_TWIN_POLL_MS ? CV_SUP_TWIN_POLL_MS : h;
+        }
+    }
+    return hold;
+}
+
 static void cv_sup_child_start(struct cv_child *c)
 {
     struct cv_sup *sup = c->sup;
@@ -561,6 +589,12 @@ static void cv_sup_child_start(struct cv_child *c)
     if (c->pid > 0 || sup->stopping)
         return; /* already running (or restarting); the death handler restarts it */
     event_del(c->timer);
+    uint64_t hold = c->def ? 0 : cv_sup_worker_hold_ms(sup, c);
+    if (hold) { /* the timer starts it then, with the settings of that moment */
+        struct timeval tv = {(time_t)(hold / 1000), (suseconds_t)(hold % 1000) * 1000};
+        evtimer_add(c->timer, &tv);
+        return;
+    }
 
     int sv[2];
     int rc = cv_chan_pair(sv);
@@ -626,8 +660,8 @@ static void cv_sup_restart_cb(evutil_socket_t fd, short what, void *arg)
 /* Asks a running child to stop: SIGTERM, then SIGKILL if it is still there after the grace. */
 static void cv_sup_child_term(struct cv_child *c)
 {
-    if (c->pid <= 0)
-        return;
+    if (c->pid <= 0 || c->termed)
+        return; /* asked already: its deadline is running */
     kill(c->pid, SIGTERM);
     c->termed = true;
     struct timeval tv = {CV_SUP_STOP_GRACE_MS / 1000, (CV_SUP_STOP_GRACE_MS % 1000) * 1000};
@@ -637,7 +671,9 @@ static void cv_sup_child_term(struct cv_child *c)
 static void cv_sup_child_stop(struct cv_child *c)
 {
     c->wanted = false;
-    event_del(c->timer);
+    if (c->termed)
+        return;          /* stopping already, its deadline armed */
+    event_del(c->timer); /* a start to come */
     cv_sup_child_term(c);
 }
 

@@ -643,6 +643,7 @@ static void cv_worker_sig_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     struct cv_worker *w = arg;
+    cv_child_term_taken();
     event_base_loopbreak(w->base);
 }
 

@@ -42,6 +42,7 @@ static void cv_consumer_sig_cb(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     struct cv_consumer *p = arg;
+    cv_child_term_taken();
     p->stop = true;
     event_base_loopbreak(p->base);
 }
