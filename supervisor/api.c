@@ -9,11 +9,19 @@
  * touches nothing: Home Assistant re-PUTs whenever the URL it reads back (redacted) differs from
  * its own, which it always does for a camera with a password.
  *
- * Files the API did not write are never overwritten or removed: a camera of that name defined in
- * another file (or by a `name =` key) is a conflict the user resolves by hand.
+ * What the API may not do:
+ *  - touch a file it did not write. Its files start with CV_CONFIG_API_MARK; any other file, and
+ *    a camera defined under another file name (a `name =` key), is the administrator's: a PUT or
+ *    DELETE of it is refused (409) with the same answer whatever the URL, so that the answer
+ *    tells nothing of the password in it, and without the file's path;
+ *  - expand ${VAR}: the config loader reads the API's files literally (config-values.c);
+ *  - open any file of the host: a file: source must lie inside [api] media_dir (none by default);
+ *  - add cameras past [server] max_cameras.
+ * Answers carry no path of the host: details go to the log.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +34,11 @@
 #include "supervisor/config-internal.h"
 #include "supervisor/sup.h"
 
-#define CV_API_MARK "; written by camvisor's API (PUT /api/streams): edit freely\n"
+#define CV_API_MARK                                                                                \
+    CV_CONFIG_API_MARK                                                                             \
+        " (PUT /api/streams). Its values are taken literally (no ${VAR}).\n"                       \
+        "; Edits are kept until the next PUT; remove these lines to make the file yours alone.\n"
+#define CV_API_HANDS_OFF "%s is defined in a camera file written by hand: change it there"
 
 static void cv_api_result(struct cv_msg_stream_result *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -51,13 +63,76 @@ static int cv_api_path(const struct cv_sup *sup, const char *name, char *out, si
     return cv_config_join(sup->cfg->cameras_dir, file, out, len) < 0 ? -ENAMETOOLONG : 0;
 }
 
-/* The camera of that name, and whether the API may change it (it is defined in <name>.ini). */
+/* 1: path is a file the API wrote; 0: there is no such file; -1: a file of somebody else's. */
+static int cv_api_file_owner(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    char head[sizeof(CV_CONFIG_API_MARK) - 1];
+    struct stat st;
+    bool ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                read(fd, head, sizeof(head)) == (ssize_t)sizeof(head) &&
+                memcmp(head, CV_CONFIG_API_MARK, sizeof(head)) == 0;
+    close(fd);
+    return ours ? 1 : -1;
+}
+
+/*
+ * The camera of that name (NULL when none), and whether the API may change it: it is defined
+ * in <name>.ini, which the API wrote, or there is neither such a camera nor such a file.
+ */
 static const struct cv_camera_config *cv_api_find(const struct cv_sup *sup, const char *name,
                                                   const char *path, bool *ours)
 {
     const struct cv_camera_config *cam = cv_config_camera_find(sup->cfg, name);
-    *ours = cam && strcmp(cam->file, path) == 0;
+    int owner = cv_api_file_owner(path);
+    *ours = cam ? cam->api_file && strcmp(cam->file, path) == 0 && owner == 1 : owner >= 0;
     return cam;
+}
+
+static size_t cv_api_enabled_count(const struct cv_config *cfg)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->camera_count; i++)
+        n += cfg->cameras[i].enabled;
+    return n;
+}
+
+/*
+ * A file: source from the API: an absolute path to a file inside [api] media_dir, after
+ * symbolic links are resolved. Anything else could open any file the supervisor's account can
+ * read (/etc/shadow, /dev/urandom) and restart forever on it.
+ */
+static int cv_api_file_source_ok(const struct cv_sup *sup, const char *url,
+                                 struct cv_msg_stream_result *r)
+{
+    const char *path = url + strlen("file:");
+    if (strncmp(path, "//", 2) == 0)
+        path += 2;
+    if (!sup->cfg->api_media_dir[0]) {
+        cv_api_result(r, -EACCES,
+                      "file: sources are refused through the API unless "
+                      "[api] media_dir is set");
+        return -EACCES;
+    }
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (path[0] != '/' || !realpath(sup->cfg->api_media_dir, dir) || !realpath(path, real)) {
+        cv_api_result(r, -EACCES,
+                      "file: sources must name an existing file inside "
+                      "[api] media_dir");
+        return -EACCES;
+    }
+    size_t n = strlen(dir);
+    struct stat st;
+    if (strncmp(real, dir, n) != 0 || (real[n] != '/' && dir[n - 1] != '/') ||
+        stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+        cv_api_result(r, -EACCES,
+                      "file: sources must name an existing file inside "
+                      "[api] media_dir");
+        return -EACCES;
+    }
+    return 0;
 }
 
 static int cv_api_write_file(const char *path, const char *text, size_t len)
@@ -101,14 +176,21 @@ static void cv_api_put(struct cv_sup *sup, const struct cv_msg_stream_put *m,
     }
     bool ours;
     const struct cv_camera_config *cam = cv_api_find(sup, m->name, path, &ours);
+    if (!ours) { /* before comparing URLs: the answer must not depend on the password */
+        cv_api_result(r, -EEXIST, CV_API_HANDS_OFF, m->name);
+        return;
+    }
     if (cam && strcmp(cam->url, m->url) == 0) {
         cv_api_result(r, 1, "unchanged");
         return;
     }
-    if (cam && !ours) {
-        cv_api_result(r, -EEXIST, "%s is defined in %s: change it there", m->name, cam->file);
+    if ((!cam || !cam->enabled) && cv_api_enabled_count(sup->cfg) >= sup->cfg->max_cameras) {
+        cv_api_result(r, -ENOSPC, "camvisor holds at most %u cameras ([server] max_cameras)",
+                      sup->cfg->max_cameras);
         return;
     }
+    if (strncmp(m->url, "file:", 5) == 0 && cv_api_file_source_ok(sup, m->url, r) < 0)
+        return;
     for (const char *p = m->url; *p; p++) {
         if ((unsigned char)*p <= ' ' || *p == 0x7f) { /* an INI value cannot hold it safely */
             cv_api_result(r, -EINVAL, "the URL has spaces or control characters");
@@ -140,21 +222,20 @@ static void cv_api_put(struct cv_sup *sup, const struct cv_msg_stream_put *m,
     int rc = cv_api_write_file(path, text, (size_t)n);
     if (rc < 0) {
         free(old);
-        cv_api_result(r, -EIO, "cannot write %s: %s", path, strerror(-rc));
+        cv_err("camera %s: cannot write %s: %s", m->name, path, strerror(-rc));
+        cv_api_result(r, -EIO, "cannot write the camera's file: %s", strerror(-rc));
         return;
     }
     char rerr[4096] = "";
     if (cv_sup_reload(sup, rerr, sizeof(rerr)) < 0) {
-        /* Another file is broken (edited by hand meanwhile): leave things as they were. */
+        /* Another file is broken (edited by hand meanwhile): leave things as they were. The
+         * reload logged why, with the files' paths, which the answer does not show. */
         if (old)
             cv_api_write_file(path, old, old_len);
         else
             unlink(path);
         free(old);
-        char *nl = strchr(rerr, '\n');
-        if (nl)
-            *nl = '\0';
-        cv_api_result(r, -EINVAL, "the configuration does not load: %s", rerr);
+        cv_api_result(r, -EINVAL, "the configuration does not load (the log says why)");
         return;
     }
     free(old);
@@ -177,14 +258,16 @@ static void cv_api_delete(struct cv_sup *sup, const struct cv_msg_stream_delete 
         return;
     }
     if (!ours) {
-        cv_api_result(r, -EEXIST, "%s is defined in %s: remove it there", m->name, cam->file);
+        cv_api_result(r, -EEXIST, CV_API_HANDS_OFF, m->name);
         return;
     }
     size_t old_len = 0;
     char *old = cv_api_read_file(path, &old_len);
     if (unlink(path) < 0) {
+        int e = errno;
         free(old);
-        cv_api_result(r, -EIO, "cannot remove %s: %s", path, strerror(errno));
+        cv_err("camera %s: cannot remove %s: %s", m->name, path, strerror(e));
+        cv_api_result(r, -EIO, "cannot remove the camera's file: %s", strerror(e));
         return;
     }
     char rerr[4096] = "";
@@ -192,10 +275,7 @@ static void cv_api_delete(struct cv_sup *sup, const struct cv_msg_stream_delete 
         if (old)
             cv_api_write_file(path, old, old_len);
         free(old);
-        char *nl = strchr(rerr, '\n');
-        if (nl)
-            *nl = '\0';
-        cv_api_result(r, -EINVAL, "the configuration does not load: %s", rerr);
+        cv_api_result(r, -EINVAL, "the configuration does not load (the log says why)");
         return;
     }
     free(old);

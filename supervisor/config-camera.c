@@ -45,6 +45,7 @@ void cv_config_finish_camera(struct cv_config_parser *p, const char *stem, size_
     }
     c->line = name_line ? name_line : sec_line;
     snprintf(c->file, sizeof(c->file), "%s", p->file);
+    c->api_file = p->literal;
     if (!url_line)
         cv_config_err(p, sec_line, "missing required key 'url' in [camera]");
     if (pass_line && pfile_line)
@@ -156,7 +157,17 @@ void cv_config_finish_global(struct cv_config_parser *p)
         }
     }
 
+    if (cfg->max_cameras > CV_CONFIG_CAMERAS_LIMIT)
+        cv_config_err(p, cv_config_key_seen(p, CV_SEC_SERVER, "max_cameras"),
+                      "[server] max_cameras = %u: at most %d", cfg->max_cameras,
+                      CV_CONFIG_CAMERAS_LIMIT);
     char raw[CV_CONFIG_PATH_MAX];
+    if (cfg->api_media_dir[0]) {
+        memcpy(raw, cfg->api_media_dir, sizeof(raw));
+        if (cv_config_join(p->dir, raw, cfg->api_media_dir, sizeof(cfg->api_media_dir)) < 0)
+            cv_config_err(p, cv_config_key_seen(p, CV_SEC_API, "media_dir"),
+                          "media folder path too long");
+    }
     memcpy(raw, cfg->cameras_dir, sizeof(raw));
     if (cv_config_join(p->dir, raw, cfg->cameras_dir, sizeof(cfg->cameras_dir)) < 0) {
         cv_config_err(p, cv_config_key_seen(p, CV_SEC_SERVER, "cameras_dir"),

@@ -163,7 +163,10 @@ static char *cv_config_read_line(char *str, int num, void *stream)
     } else if (nul) {
         cv_config_err(p, p->lineno, "NUL byte in line");
     } else if (*start == '\0' || *start == ';' || *start == '#') {
-        /* a comment or a blank line */
+        /* a comment or a blank line; the first one may say the API wrote the file */
+        if (p->lineno == 1 && p->kind == CV_CONFIG_CAMERA &&
+            strncmp(start, CV_CONFIG_API_MARK, strlen(CV_CONFIG_API_MARK)) == 0)
+            p->literal = true;
     } else if (*start == '[') {
         cv_config_on_section(p, start);
     } else if (!cv_config_key_line_ok(start)) {
@@ -186,6 +189,7 @@ void cv_config_begin_file(struct cv_config_parser *p, enum cv_config_kind kind, 
     p->file = file;
     cv_config_dirname(file, p->dir, sizeof(p->dir));
     p->lineno = 0;
+    p->literal = false;
     p->file_errors = 0;
     p->section = -1;
     p->section_bad = false;

@@ -88,6 +88,7 @@ struct cv_config_parser {
     const char *file;             /* for messages; borrowed */
     char dir[CV_CONFIG_PATH_MAX]; /* its folder, for relative paths; "" = working directory */
     int lineno;                   /* of the line inih is processing */
+    bool literal; /* a camera file the API wrote (CV_CONFIG_API_MARK): no ${} expansion */
     int file_errors;
     int section;      /* enum cv_config_section, -1 before any or after a bad one */
     bool section_bad; /* inside a refused section: its keys are ignored */

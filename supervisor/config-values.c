@@ -232,11 +232,22 @@ static int cv_config_check_text(enum cv_config_type t, const char *v, size_t siz
 
 /*
  * ${NAME} and ${NAME:default} from the environment, as go2rtc does; "$$" and a '$' not followed
- * by '{' stay as they are. The result is not expanded again.
+ * by '{' stay as they are. The result is not expanded again. Not in a file the API wrote
+ * (p->literal): the environment is the administrator's, never a network client's to read.
  */
 int cv_config_expand(struct cv_config_parser *p, const char *key, const char *in, char *out,
                      size_t outlen)
 {
+    if (p->literal) { /* what the API wrote is what came over the network, taken as it is */
+        size_t n = strlen(in);
+        if (n >= outlen) {
+            cv_config_err(p, p->lineno, "the value of %s is longer than %zu bytes", key,
+                          outlen - 1);
+            return -EINVAL;
+        }
+        memcpy(out, in, n + 1);
+        return 0;
+    }
     size_t o = 0;
     for (const char *s = in; *s;) {
         const char *add = s;

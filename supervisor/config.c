@@ -58,6 +58,7 @@ const struct cv_config_key cv_config_keys[] = {
     CV_G(CV_SEC_SERVER, "user", CV_T_TOKEN, user),
     CV_G(CV_SEC_SERVER, "log_level", CV_T_LOG_LEVEL, log_level),
     CV_G(CV_SEC_SERVER, "cameras_dir", CV_T_PATH, cameras_dir),
+    CV_G(CV_SEC_SERVER, "max_cameras", CV_T_COUNT, max_cameras),
 /* Each consumer's section comes from its own folder. */
 #define CV_RTSP_KEY(key, type, m) CV_G(CV_SEC_RTSP, key, type, m),
     CV_RTSP_CONFIG_KEYS(CV_RTSP_KEY)
@@ -174,6 +175,7 @@ static int cv_config_start(struct cv_config_parser *p, const char *path, char *e
     p->cfg = cfg;
     snprintf(cfg->user, sizeof(cfg->user), "camvisor");
     cfg->log_level = CV_LOG_INF;
+    cfg->max_cameras = CV_CONFIG_CAMERAS_LIMIT;
     snprintf(cfg->cameras_dir, sizeof(cfg->cameras_dir), "cameras.d");
     cfg->webrtc_listen = (struct cv_listen){"0.0.0.0", 8555, true};
     cv_rtsp_config_defaults(cfg);
@@ -203,6 +205,21 @@ static int cv_config_end(struct cv_config_parser *p, struct cv_config **out)
     return 0;
 }
 
+/* No silent limit: more enabled cameras than [server] max_cameras is an error of the load. */
+static void cv_config_check_count(struct cv_config_parser *p)
+{
+    size_t enabled = 0;
+    for (size_t i = 0; i < p->cfg->camera_count; i++)
+        enabled += p->cfg->cameras[i].enabled;
+    if (enabled > p->cfg->max_cameras) {
+        p->file = p->cfg->path;
+        cv_config_err(p, 0,
+                      "%zu cameras are enabled, more than [server] max_cameras = %u "
+                      "(at most %d)",
+                      enabled, p->cfg->max_cameras, CV_CONFIG_CAMERAS_LIMIT);
+    }
+}
+
 int cv_config_load(const char *path, struct cv_config **out, char *err, size_t errlen)
 {
     struct cv_config_parser p;
@@ -212,6 +229,7 @@ int cv_config_load(const char *path, struct cv_config **out, char *err, size_t e
             cv_config_finish_global(&p);
             if (!p.cameras_dir_bad)
                 cv_config_read_cameras(&p, dir_line > 0, dir_line);
+            cv_config_check_count(&p);
         }
     }
     return cv_config_end(&p, out);

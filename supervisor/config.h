@@ -18,13 +18,23 @@
 
 #include "common/base/log.h"
 
-#define CV_CONFIG_NAME_MAX     64   /* camera name: 1..63 of [A-Za-z0-9._-], plus the NUL */
-#define CV_CONFIG_URL_MAX      1024 /* effective camera URL, credentials included */
-#define CV_CONFIG_PATH_MAX     512
-#define CV_CONFIG_CRED_MAX     128  /* user names and passwords */
-#define CV_CONFIG_MAX_LINE     1000 /* bytes in one INI line, without the newline */
-#define CV_CONFIG_MAX_VALUE    1024 /* bytes in one value after ${ENV} expansion */
-#define CV_CONFIG_MAX_CAMERAS  1024
+#define CV_CONFIG_NAME_MAX    64   /* camera name: 1..63 of [A-Za-z0-9._-], plus the NUL */
+#define CV_CONFIG_URL_MAX     1024 /* effective camera URL, credentials included */
+#define CV_CONFIG_PATH_MAX    512
+#define CV_CONFIG_CRED_MAX    128  /* user names and passwords */
+#define CV_CONFIG_MAX_LINE    1000 /* bytes in one INI line, without the newline */
+#define CV_CONFIG_MAX_VALUE   1024 /* bytes in one value after ${ENV} expansion */
+#define CV_CONFIG_MAX_CAMERAS 1024 /* camera files in the folder, enabled or not */
+/* Enabled cameras: [server] max_cameras, at most this (what a catalogue message carries, see
+ * CV_PROTO_MAX_CAMS) and by default this. */
+#define CV_CONFIG_CAMERAS_LIMIT 256
+/*
+ * The first line of a camera file the API wrote (PUT /api/streams). Such a file is the API's to
+ * replace or remove, and its values are taken literally: a ${VAR} in a URL that came over the
+ * network is never expanded from the supervisor's environment, now or when the file is read
+ * back at the next start. Without this line a file is the administrator's, never touched.
+ */
+#define CV_CONFIG_API_MARK     "; written by camvisor's API"
 #define CV_CONFIG_MAX_ERRORS   20 /* messages written to the caller's buffer; the rest counted */
 #define CV_CONFIG_FILE_MAX     (256 << 10) /* bytes in one INI file; a camera file is ~200 */
 #define CV_CONFIG_RING_MIN     (256ull << 10)
@@ -72,6 +82,7 @@ struct cv_camera_config {
     uint64_t ring_size; /* bytes, CV_CONFIG_RING_MIN..CV_CONFIG_RING_MAX, or CV_CONFIG_RING_AUTO */
     char file[CV_CONFIG_PATH_MAX]; /* where it was defined, for messages */
     int line;                      /* line of its name key, else of its [camera] header */
+    bool api_file; /* its file starts with CV_CONFIG_API_MARK: read literally, the API's own */
 };
 
 /* What one consumer's listener allows; every consumer has its own ([rtsp] ... keys). */
@@ -88,6 +99,7 @@ struct cv_config {
     char cameras_dir[CV_CONFIG_PATH_MAX]; /* resolved against the global file's folder */
     char user[64];                        /* [server] user: the account children run as */
     enum cv_log_level log_level;
+    uint32_t max_cameras; /* enabled cameras, 1..CV_CONFIG_CAMERAS_LIMIT */
 
     struct cv_listen rtsp_listen, api_listen, webrtc_listen;
 
@@ -102,6 +114,7 @@ struct cv_config {
     char api_origin[128];    /* CORS / WebSocket origin: "" same host, "*" any */
     char api_base_path[128]; /* "" or "/prefix" */
     char api_static_dir[CV_CONFIG_PATH_MAX];
+    char api_media_dir[CV_CONFIG_PATH_MAX]; /* file: sources the API may name; "" = none */
     struct cv_conn_limits api_limits;
 
     size_t camera_count;

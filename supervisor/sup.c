@@ -509,6 +509,10 @@ static void cv_sup_send_settings_to(struct cv_sup *sup, struct cv_child *c)
     explicit_bzero(m, sizeof(*m)); /* it held the consumer's password */
 }
 
+/* [server] max_cameras is at most this, so every camera fits one catalogue: no silent cut. */
+_Static_assert(CV_CONFIG_CAMERAS_LIMIT <= CV_PROTO_MAX_CAMS,
+               "a catalogue message must hold every camera the config allows");
+
 /* Every camera with its state and codecs, to one consumer. */
 static void cv_sup_send_catalogue_to(struct cv_sup *sup, struct cv_child *c)
 {
@@ -785,6 +789,8 @@ static void cv_sup_reap(struct cv_sup *sup)
 static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
 {
     struct cv_cam *cam = c->cam;
+    if (cam->removed)
+        return; /* stopping: the consumers forgot it with the catalogue that left it out */
     if (st->state != cam->status.state && st->state == CV_STATE_STREAMING)
         cv_info("camera %s: streaming %s at %.1f fps, %.2f Mbit/s", cam->cfg.name, st->codecs,
                 st->fps_x100 / 100.0, st->bitrate / 1e6);

@@ -223,9 +223,10 @@ void cv_http_api_on_result(struct cv_http_srv *srv, const struct cv_msg_stream_r
             cv_http_respond(c, 200, "text/plain", NULL, 0);
         else
             cv_http_respond_text(c,
-                                 r->status == -EEXIST ? 409
-                                 : r->status == -EIO  ? 500
-                                                      : 400,
+                                 r->status == -EEXIST || r->status == -ENOSPC ? 409
+                                 : r->status == -EACCES                       ? 403
+                                 : r->status == -EIO                          ? 500
+                                                                              : 400,
                                  r->reason);
         return;
     }

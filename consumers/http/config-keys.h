@@ -23,6 +23,7 @@
     X("origin", CV_T_TOKEN, api_origin)                                                            \
     X("base_path", CV_T_PATH, api_base_path)                                                       \
     X("static_dir", CV_T_PATH, api_static_dir)                                                     \
+    X("media_dir", CV_T_PATH, api_media_dir)                                                       \
     X("max_connections", CV_T_COUNT, api_limits.max_conns)                                         \
     X("max_connections_per_client", CV_T_COUNT, api_limits.max_conns_per_client)                   \
     X("request_timeout", CV_T_DURATION, api_limits.request_timeout_ms)                             \

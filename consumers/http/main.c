@@ -130,6 +130,9 @@ static void cv_http_on_camera_status(struct cv_http_srv *srv, const struct cv_ms
     if (slot) {
         slot->st = *st;
         slot->have_status = true;
+    } else { /* cannot happen while the catalogue is the bound (max_cameras); said if it does */
+        cv_warn("camera %s: status table full (%d cameras): status dropped", st->camera,
+                CV_PROTO_MAX_CAMS);
     }
 }
 

@@ -63,6 +63,15 @@ static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_cat
     }
     srv->cat = *cat;
     srv->have_catalogue = true;
+    /* ... and their status: the table holds the cameras of the catalogue, never more. */
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < srv->cam_status_count; i++)
+        for (uint32_t j = 0; j < cat->camera_count; j++)
+            if (strcmp(srv->cam_status[i].camera, cat->cameras[j].name) == 0) {
+                srv->cam_status[keep++] = srv->cam_status[i];
+                break;
+            }
+    srv->cam_status_count = keep;
     if (cat->log_level <= CV_LOG_ERR)
         cv_log_set_level((enum cv_log_level)cat->log_level);
     cv_dbg("catalogue: %u cameras", cat->camera_count);
@@ -85,6 +94,9 @@ static void cv_srv_on_camera_status(struct cv_rtsp_srv *srv, const struct cv_msg
         slot = &srv->cam_status[srv->cam_status_count++];
     if (slot)
         *slot = *st;
+    else /* cannot happen while the catalogue is the bound (max_cameras); said if it does */
+        cv_warn("camera %s: status table full (%d cameras): status dropped", st->camera,
+                CV_PROTO_MAX_CAMS);
 }
 
 static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)

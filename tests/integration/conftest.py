@@ -55,7 +55,7 @@ class Camvisor:
     """One supervisor instance with its config folder."""
 
     def __init__(self, tmp_path, cameras, rtsp_extra="", log_level="info", user="root",
-                 nofile=None, env=None, api_extra=""):
+                 nofile=None, env=None, api_extra="", server_extra=""):
         self.nofile = nofile  # RLIMIT_NOFILE for the supervisor and so its children
         self.env = env or {}  # added to the supervisor's environment
         self.dir = tmp_path
@@ -69,7 +69,7 @@ class Camvisor:
         self.conf.write_text(
             "[server]\n"
             f"log_level = {log_level}\n"
-            + (f"user = {user}\n" if user else "")
+            + (f"user = {user}\n" if user else "") + server_extra
             + "[rtsp]\n"
             f"listen = 127.0.0.1:{self.rtsp_port}\n" + rtsp_extra + "[api]\n"
             f"listen = 127.0.0.1:{self.api_port}\n" + api_extra

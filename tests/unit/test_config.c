@@ -591,6 +591,52 @@ static void test_env(void **state)
     assert_string_equal(f->cfg->rtsp_default_query, "${CV_TEST_UNSET}");
 }
 
+/* A camera file the API wrote (its first line says so) is read literally: no ${} at all. */
+static void test_api_file_is_literal(void **state)
+{
+    struct fixture *f = *state;
+    setenv("CV_TEST_HOST", "10.1.2.3", 1);
+    unsetenv("CV_TEST_UNSET");
+    put(f, "etc/camvisor.ini", minimal_global);
+    put(f, "etc/cameras.d/api.ini",
+        "; written by camvisor's API (PUT /api/streams). Its values are taken literally.\n"
+        "[camera]\nurl = rtsp://h/${CV_TEST_HOST}/${CV_TEST_UNSET}\n");
+    put(f, "etc/cameras.d/hand.ini",
+        "[camera]\n; written by camvisor's API, but not as its first line\n"
+        "url = rtsp://${CV_TEST_HOST}/s\n");
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->cfg->camera_count, 2);
+    assert_string_equal(f->cfg->cameras[0].url, "rtsp://h/${CV_TEST_HOST}/${CV_TEST_UNSET}");
+    assert_true(f->cfg->cameras[0].api_file);
+    assert_string_equal(f->cfg->cameras[1].url, "rtsp://10.1.2.3/s");
+    assert_false(f->cfg->cameras[1].api_file);
+    /* The mark only counts in a camera file. */
+    put(f, "etc/camvisor.ini",
+        "; written by camvisor's API\n[rtsp]\ndefault_query = ${CV_TEST_HOST}\n");
+    assert_int_equal(load(f), 0);
+    assert_string_equal(f->cfg->rtsp_default_query, "10.1.2.3");
+}
+
+/* [server] max_cameras: a stated cap on enabled cameras, never above what a catalogue holds. */
+static void test_max_cameras(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "etc/camvisor.ini", "[server]\nmax_cameras = 2\n");
+    put(f, "etc/cameras.d/a.ini", "[camera]\nurl = testsrc://\n");
+    put(f, "etc/cameras.d/b.ini", "[camera]\nurl = testsrc://\n");
+    put(f, "etc/cameras.d/c.ini", "[camera]\nurl = testsrc://\nenabled = false\n");
+    assert_int_equal(load(f), 0); /* a disabled camera does not count */
+    assert_int_equal(f->cfg->max_cameras, 2);
+    put(f, "etc/cameras.d/c.ini", "[camera]\nurl = testsrc://\n");
+    expect_error(f, "etc/camvisor.ini", 0,
+                 "3 cameras are enabled, more than [server] max_cameras = 2");
+    put(f, "etc/camvisor.ini", "[server]\n\nmax_cameras = 257\n");
+    expect_error(f, "etc/camvisor.ini", 3, "max_cameras = 257: at most 256");
+    put(f, "etc/camvisor.ini", "[server]\n");
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->cfg->max_cameras, CV_CONFIG_CAMERAS_LIMIT);
+}
+
 static void test_inline_comments(void **state)
 {
     struct fixture *f = *state;
@@ -801,6 +847,8 @@ int main(void)
         T(test_credentials),
         T(test_password_file),
         T(test_env),
+        T(test_api_file_is_literal),
+        T(test_max_cameras),
         T(test_inline_comments),
         T(test_cameras_dir),
         T(test_all_errors_collected),
