@@ -38,8 +38,15 @@
  */
 #define CV_SUP_WORKER_START_GAP_MS 1000
 #define CV_SUP_TWIN_POLL_MS        100
+/*
+ * A consumer gets every camera's status with its settings and catalogue, so that the first
+ * answer about a camera already has its source. That many fit the new socket with room to
+ * spare (~1 KiB each of its 208 KiB); with more cameras they follow its hello instead.
+ */
+#define CV_SUP_START_STATUSES 64
 
 static void cv_sup_child_start(struct cv_child *c);
+static void cv_sup_status_send(struct cv_sup *sup, const struct cv_cam *cam, struct cv_child *to);
 static void cv_sup_watchdog_cb(evutil_socket_t fd, short what, void *arg);
 static void cv_sup_child_stop(struct cv_child *c);
 static void cv_sup_ctl_cb(evutil_socket_t fd, short what, void *arg);
@@ -635,6 +642,9 @@ static void cv_sup_child_start(struct cv_child *c)
     if (c->def) {
         cv_sup_send_settings_to(sup, c);
         cv_sup_send_catalogue_to(sup, c);
+        if (sup->cam_count <= CV_SUP_START_STATUSES) /* more wait for its hello */
+            for (size_t i = 0; i < sup->cam_count; i++)
+                cv_sup_status_send(sup, sup->cams[i], c);
     } else {
         cv_sup_on_worker_ready(sup, c);
     }
@@ -786,24 +796,16 @@ static void cv_sup_reap(struct cv_sup *sup)
 
 /* ---- control messages -------------------------------------------------------------------- */
 
-static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
+static void cv_sup_status_fill(const struct cv_cam *cam, struct cv_msg *m)
 {
-    struct cv_cam *cam = c->cam;
-    if (cam->removed)
-        return; /* stopping: the consumers forgot it with the catalogue that left it out */
-    if (st->state != cam->status.state && st->state == CV_STATE_STREAMING)
-        cv_info("camera %s: streaming %s at %.1f fps, %.2f Mbit/s", cam->cfg.name, st->codecs,
-                st->fps_x100 / 100.0, st->bitrate / 1e6);
-    bool changed = st->state != cam->status.state || strcmp(st->codecs, cam->status.codecs) != 0;
-    cam->status = *st;
-    cv_sup_ring_measure(cam, st);
-    struct cv_msg m = {.type = CV_MSG_CAMERA_STATUS};
-    struct cv_msg_camera_status *cs = &m.u.camera_status;
+    const struct cv_msg_status *st = &cam->status;
+    *m = (struct cv_msg){.type = CV_MSG_CAMERA_STATUS};
+    struct cv_msg_camera_status *cs = &m->u.camera_status;
     snprintf(cs->camera, sizeof(cs->camera), "%s", cam->cfg.name);
-    cs->state = st->state;
+    cs->state = cam->worker.pid > 0 ? st->state : CV_STATE_STOPPED;
     cs->fps_x100 = st->fps_x100;
     cs->bitrate = st->bitrate;
-    cs->restarts = c->restarts;
+    cs->restarts = cam->worker.restarts;
     cs->frames = st->frames;
     snprintf(cs->codecs, sizeof(cs->codecs), "%s", st->codecs);
     snprintf(cs->error, sizeof(cs->error), "%s", st->error);
@@ -812,11 +814,38 @@ static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
     cs->uptime_ms = st->uptime_ms;
     cs->bytes = st->bytes;
     snprintf(cs->source, sizeof(cs->source), "%s", cam->cfg.url_redacted);
-    cv_sup_for_each_consumer(c->sup, k) {
-        if (k->def->wants_status)
+}
+
+/*
+ * A camera's status to the consumers that show it (to: one of them, or NULL for all). Besides
+ * the worker's reports, the supervisor sends one when a camera is added or changed and to a
+ * consumer that has just said hello: what a client reads of a camera (its source above all)
+ * is there from the camera's first moment, not from its worker's first report a second or
+ * more later.
+ */
+static void cv_sup_status_send(struct cv_sup *sup, const struct cv_cam *cam, struct cv_child *to)
+{
+    if (cam->removed)
+        return; /* stopping: the consumers forgot it with the catalogue that left it out */
+    struct cv_msg m;
+    cv_sup_status_fill(cam, &m);
+    cv_sup_for_each_consumer(sup, k) {
+        if (k->def->wants_status && (!to || k == to))
             cv_sup_send(k, &m, NULL, 0);
     }
-    if (changed) /* what the catalogue says of each camera: rare, so sent whole */
+}
+
+static void cv_sup_on_status(struct cv_child *c, const struct cv_msg_status *st)
+{
+    struct cv_cam *cam = c->cam;
+    if (st->state != cam->status.state && st->state == CV_STATE_STREAMING)
+        cv_info("camera %s: streaming %s at %.1f fps, %.2f Mbit/s", cam->cfg.name, st->codecs,
+                st->fps_x100 / 100.0, st->bitrate / 1e6);
+    bool changed = st->state != cam->status.state || strcmp(st->codecs, cam->status.codecs) != 0;
+    cam->status = *st;
+    cv_sup_ring_measure(cam, st);
+    cv_sup_status_send(c->sup, cam, NULL);
+    if (changed && !cam->removed) /* what the catalogue says of each camera: rare, sent whole */
         cv_sup_send_catalogue(c->sup);
 }
 
@@ -845,6 +874,10 @@ static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         if (m->u.hello.role != (uint32_t)c->role || m->u.hello.pid != (uint32_t)c->pid)
             cv_warn("%s: hello claims role %u pid %u", name, m->u.hello.role, m->u.hello.pid);
         c->hello = true;
+        /* Too many cameras for the statuses to go with its settings: it reads now. */
+        if (c->def && c->def->wants_status && sup->cam_count > CV_SUP_START_STATUSES)
+            for (size_t i = 0; i < sup->cam_count; i++)
+                cv_sup_status_send(sup, sup->cams[i], c);
         break;
     case CV_MSG_STATUS:
         if (c->role == CV_ROLE_WORKER)
@@ -973,14 +1006,17 @@ int cv_sup_reload(struct cv_sup *sup, char *err, size_t errlen)
             continue;
         struct cv_cam *cam = cv_sup_cam_find(sup, n->name);
         if (!cam) {
-            if (cv_sup_cam_new(sup, n))
+            if ((cam = cv_sup_cam_new(sup, n))) {
                 added++;
+                cv_sup_status_send(sup, cam, NULL);
+            }
             continue;
         }
         if (cv_config_camera_equal(&cam->cfg, n))
             continue; /* untouched: keeps streaming */
         changed++;
         cam->cfg = *n;
+        cv_sup_status_send(sup, cam, NULL); /* its new source */
         cv_info("camera %s: changed, restarting its worker", n->name);
         bool want = n->mode == CV_MODE_ALWAYS || cam->demand > 0;
         if (cam->worker.pid > 0) {

@@ -107,12 +107,15 @@ def test_api_shapes(camvisor):
 
 
 def test_credentials_never_in_answers(camvisor):
+    """The camera's source (redacted) is in the very first answer about it: it comes with the
+    consumer's catalogue, not with the worker's first report, which a camera whose port is
+    closed sends a second or more later (under load, several)."""
     cv = camvisor({"yard": "url = rtsp://admin:hunter2@127.0.0.1:9/stream\n"})
-    time.sleep(1)
+    assert get_json(cv, "/api/streams")["yard"]["producers"][0]["url"] == \
+        "rtsp://admin:***@127.0.0.1:9/stream"
     for path in ("/api/streams", "/api/streams?src=yard", "/api/cameras", "/metrics", "/api"):
         body = get(cv, path)[2].decode()
         assert "hunter2" not in body, path
-    assert "***" in get_json(cv, "/api/streams")["yard"]["producers"][0]["url"]
 
 
 def mse_session(cv, cam, codecs="avc1.640029,avc1.64002A,mp4a.40.2"):
