@@ -660,13 +660,17 @@ int main(int argc, char **argv)
     w.ctl = CV_CHILD_CTL_FD;
     w.ring_fd = -1;
     w.base = event_base_new();
-    if (!w.base)
+    /* Two priorities: SIGTERM first. A stop that came while the worker was starting is taken
+     * before it opens its source (a plugin to load, an encoder or a camera to open), so it
+     * stops in milliseconds however busy the machine is. */
+    if (!w.base || event_base_priority_init(w.base, 2) < 0)
         return 1;
     w.ctl_ev = event_new(w.base, w.ctl, EV_READ | EV_PERSIST, cv_worker_ctl_cb, &w);
     w.sig_ev = evsignal_new(w.base, SIGTERM, cv_worker_sig_cb, &w);
     w.status_ev = event_new(w.base, -1, EV_PERSIST, cv_worker_status_cb, &w);
     w.catchup_ev = event_new(w.base, -1, 0, cv_worker_catchup_cb, &w);
-    if (!w.ctl_ev || !w.sig_ev || !w.status_ev || !w.catchup_ev)
+    if (!w.ctl_ev || !w.sig_ev || !w.status_ev || !w.catchup_ev ||
+        event_priority_set(w.sig_ev, 0) < 0)
         goto out;
     struct timeval tv = {CV_WORKER_STATUS_MS / 1000, (CV_WORKER_STATUS_MS % 1000) * 1000};
     event_add(w.ctl_ev, NULL);

@@ -79,7 +79,9 @@ int cv_consumer_init(struct cv_consumer *p, const char *ident, const struct cv_c
     p->ctl = CV_CHILD_CTL_FD;
     p->tick_ms = tick_ms;
     p->base = event_base_new();
-    if (!p->base)
+    /* Two priorities: SIGTERM first, so a stop that came while the process was starting is
+     * taken before any other work (a burst of catalogue, subscriptions) is begun. */
+    if (!p->base || event_base_priority_init(p->base, 2) < 0)
         return -ENOMEM;
     cv_feed_set_init(&p->feeds, p->base, p->ctl);
     p->ctl_ev = event_new(p->base, p->ctl, EV_READ | EV_PERSIST, cv_consumer_ctl_cb, p);
@@ -87,7 +89,8 @@ int cv_consumer_init(struct cv_consumer *p, const char *ident, const struct cv_c
     p->reap_ev = event_new(p->base, -1, 0, cv_consumer_reap_cb, p);
     if (ops->on_tick)
         p->tick_ev = event_new(p->base, -1, EV_PERSIST, cv_consumer_tick_cb, p);
-    if (!p->ctl_ev || !p->sig_ev || !p->reap_ev || (ops->on_tick && !p->tick_ev)) {
+    if (!p->ctl_ev || !p->sig_ev || !p->reap_ev || (ops->on_tick && !p->tick_ev) ||
+        event_priority_set(p->sig_ev, 0) < 0) {
         cv_err("cannot set up the event loop");
         return -ENOMEM;
     }

@@ -104,14 +104,25 @@ static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     (void)fds;
     (void)nfds;
     struct cv_rtsp_srv *srv = ctx;
-    if (m->type == CV_MSG_CATALOGUE)
+    bool ready = srv->have_settings && srv->have_catalogue;
+    if (m->type == CV_MSG_CATALOGUE) {
         cv_srv_on_catalogue(srv, &m->u.catalogue);
-    else if (m->type == CV_MSG_RTSP_SETTINGS)
+    } else if (m->type == CV_MSG_RTSP_SETTINGS) {
         srv->settings = m->u.rtsp_settings; /* applies to the next request and tick */
-    else if (m->type == CV_MSG_CAMERA_STATUS)
+        srv->have_settings = true;
+    } else if (m->type == CV_MSG_CAMERA_STATUS) {
         cv_srv_on_camera_status(srv, &m->u.camera_status);
-    else
+    } else {
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
+    }
+    /*
+     * The first clients wait in the kernel's backlog until the settings (connection caps,
+     * auth) and the catalogue are in: accepted before them, a client met the default caps
+     * (seen: a sixth connection over max_connections_per_client = 5 taken on a busy machine,
+     * the process still starting) or a 404 for a camera that exists.
+     */
+    if (!ready && srv->have_settings && srv->have_catalogue)
+        evconnlistener_enable(srv->listener);
     return 0;
 }
 
@@ -198,9 +209,9 @@ int main(void)
     if (cv_srv_udp_pair(&srv) < 0)
         cv_warn("no UDP ports for RTP: UDP clients get 461 and retry over TCP");
     srv.resume_ev = event_new(base, -1, 0, cv_srv_accept_resume_cb, &srv);
-    srv.listener =
-        evconnlistener_new(base, cv_srv_accept_cb, &srv,
-                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, CV_CHILD_LISTEN_FD);
+    srv.listener = evconnlistener_new(
+        base, cv_srv_accept_cb, &srv,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, -1, CV_CHILD_LISTEN_FD);
     if (!srv.resume_ev || !srv.listener) {
         cv_err("cannot set up (no listening socket on fd %d?)", CV_CHILD_LISTEN_FD);
         goto out;

@@ -120,6 +120,7 @@ struct cv_rtsp_srv {
     struct evconnlistener *listener; /* owned, on fd 4 */
     struct cv_msg_catalogue cat;     /* the cameras there are */
     bool have_catalogue;
+    bool have_settings;                   /* clients are accepted only once both have come */
     struct cv_msg_rtsp_settings settings; /* [rtsp]: auth, default query, limits */
     /* Each camera's last worker status (CV_MSG_CAMERA_STATUS), to say why one is not there. */
     struct cv_msg_camera_status cam_status[CV_PROTO_MAX_CAMS];

@@ -83,7 +83,9 @@ def test_api_shapes(camvisor):
     cam = get_json(cv, "/api/cameras")["cameras"][0]
     assert cam["name"] == "door" and cam["codecs"] == "h264"
     assert (cam["width"], cam["height"]) == (320, 240)
-    assert 20 <= cam["fps"] <= 30
+    # The rate it measures, never above the camera's 25 fps (a busy machine gives less: the
+    # test pattern is encoded by the worker, under ASan; 8.98 was seen at load 6-10).
+    assert 0 < cam["fps"] <= 30
     assert cam["viewers"] == {"mse": 0, "mp4": 0, "mjpeg": 0}
     assert get(cv, "/api/nothing")[0] == 404
     assert get(cv, "/nothing.html")[0] == 404
