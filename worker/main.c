@@ -16,6 +16,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/media/scale.h"
 #include "common/ring/ring.h"
 #include "proto/chan.h"
 #include "proto/child.h"
@@ -127,8 +128,11 @@ static void cv_variant_derive_xcode(struct cv_variant_out *v, const struct cv_st
     t->kind = CV_TRACK_VIDEO;
     t->codec = CV_CODEC_JPEG;
     t->clock_rate = in->tracks[src].clock_rate;
-    t->width = (uint16_t)(v->want_w ? v->want_w : in->tracks[src].width);
-    t->height = (uint16_t)(v->want_h ? v->want_h : in->tracks[src].height);
+    /* What it will be, as far as the camera's parameters say; the first picture says for sure. */
+    unsigned ow = 0, oh = 0;
+    cv_scale_fit(in->tracks[src].width, in->tracks[src].height, v->want_w, v->want_h, &ow, &oh);
+    t->width = (uint16_t)ow;
+    t->height = (uint16_t)oh;
     v->have_out = false;
 }
 

@@ -214,10 +214,14 @@ static const char *cv_http_jpeg_request(struct cv_http_conn *c, const struct cv_
                                         char variant[CV_VARIANT_MAX], int *rc)
 {
     const char *src = cv_http_arg(args, "src");
+    /* The camera's size, once its worker reported it: requests for one picture share a ring. */
+    const struct cv_http_cam *cam = src ? cv_http_cam_find(c->srv, src) : NULL;
+    unsigned cam_w = cam && cam->have_status ? cam->st.width : 0;
+    unsigned cam_h = cam && cam->have_status ? cam->st.height : 0;
     if (!src || !src[0])
         *rc = cv_http_respond_text(c, 400, "src is required");
     else if (cv_http_req_jpeg_variant(cv_http_arg(args, "width"), cv_http_arg(args, "height"),
-                                      variant, CV_VARIANT_MAX) < 0)
+                                      cam_w, cam_h, variant, CV_VARIANT_MAX) < 0)
         *rc = cv_http_respond_text(c, 400, "width and height: 1 to 8192");
     else if (!cv_http_camera_exists(c->srv, src))
         *rc = cv_http_respond_text(c, 404, "stream not found");

@@ -1049,3 +1049,107 @@ def test_sigkill_with_viewers_connected(camvisor):
         for v in viewers:
             v.stop()
         reader.stop()
+
+
+# ---- 9. JPEG sizes past the camera's ---------------------------------------------------------
+
+def jpeg_size(data):
+    from PIL import Image
+    import io
+    img = Image.open(io.BytesIO(data))
+    img.load()  # decodes the whole picture: a truncated JPEG raises
+    assert img.format == "JPEG"
+    return img.size
+
+
+def mjpeg_parts(s, want, timeout):
+    """Reads a stream.mjpeg answer from s until `want` pictures came or timeout: (status line,
+    [jpeg bytes])."""
+    s.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    buf, pictures, status = b"", [], None
+    try:
+        while len(pictures) < want and time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            if status is None:
+                if b"\r\n\r\n" not in buf:
+                    continue
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                status = head.split(b"\r\n", 1)[0]
+            while True:
+                i = buf.find(b"\r\n\r\n")
+                if not (buf.startswith(b"--cvframe") and i > 0):
+                    break
+                n = int(buf[:i].split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                if len(buf) < i + 4 + n + 2:
+                    break
+                pictures.append(buf[i + 4:i + 4 + n])
+                buf = buf[i + 4 + n + 2:]
+    except socket.timeout:
+        pass
+    return status, pictures
+
+
+def test_snapshot_larger_than_the_camera_is_the_cameras_size(camvisor):
+    """frame.jpeg of a 320x240 camera asked at 8192x8192, 6000x6000, 8192 wide and 4000 high.
+    On 62e75e2 the worker scaled the picture up to 8192x8192 and encoded it at up to 15 pictures a
+    second: its loop stalled, the watchdog killed it twice and the snapshot got 503 after 8 s
+    (RSS up to 1.6 GB under ASan). Each is answered with the camera's own picture, the camera's
+    MSE viewer never stalls, the worker is never killed (check_clean), and the sizes that all come
+    to the camera's own are one ring, not four."""
+    cv = camvisor({"door": TESTSRC}, env=SMALL_QUARANTINE)
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    try:
+        for q in ("width=8192&height=8192", "width=6000&height=6000", "width=8192",
+                  "height=4000"):
+            st, _, body, took = api_get(cv, f"/api/frame.jpeg?src=door&{q}", timeout=20)
+            assert st == 200, f"frame.jpeg?{q}: {st} after {took:.1f} s {body[:80]!r}"
+            assert jpeg_size(body) == (320, 240), f"frame.jpeg?{q}"
+        # Asked in its own shape but smaller: scaled, and both forms are one ring.
+        for q in ("width=160", "width=160&height=120", "height=120"):
+            st, _, body, took = api_get(cv, f"/api/frame.jpeg?src=door&{q}", timeout=20)
+            assert st == 200 and jpeg_size(body) == (160, 120), (q, st, body[:80])
+        time.sleep(6)  # past the watchdog: a worker stalled by the pictures would be killed now
+        viewer.check(t0, what="while its camera was snapshotted at 8192x8192")
+        started = re.findall(r"variant (jpeg\S*) wanted", cv.logs())
+        assert sorted(set(started)) == ["jpeg", "jpeg:160x120"], started
+    finally:
+        viewer.stop()
+
+
+def test_mjpeg_larger_than_the_camera_and_its_client_leaving(camvisor):
+    """stream.mjpeg at 8192x8192 of a 320x240 camera, its client gone after a few pictures. On
+    62e75e2 the worker was killed by the watchdog every 6 s, the viewer that had left was still
+    counted (nothing was written to it, so its close went unnoticed) and kept the variant alive,
+    and the camera's other viewers saw gaps of seconds. Pictures come at the camera's size, the
+    viewer count drops to 0 when the client leaves, the worker stops making the variant, and the
+    camera's MSE viewer never stalls."""
+    cv = camvisor({"door": TESTSRC}, env=SMALL_QUARANTINE)
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    try:
+        s = connect(cv, timeout=20)
+        s.sendall(b"GET /api/stream.mjpeg?src=door&width=8192&height=8192 HTTP/1.1\r\n"
+                  b"Host: x\r\n\r\n")
+        status, pictures = mjpeg_parts(s, 3, 20)
+        assert status and b" 200 " in status, status
+        assert len(pictures) >= 3, f"{len(pictures)} pictures in 20 s"
+        assert all(jpeg_size(p) == (320, 240) for p in pictures)
+        assert cameras(cv)["door"]["viewers"]["mjpeg"] == 1
+        s.close()
+        wait_for(lambda: cameras(cv)["door"]["viewers"]["mjpeg"] == 0, QUICK_S, interval=0.1,
+                 what="the MJPEG viewer that left to be forgotten")
+        # camvisor-http keeps the feed 3 s, the supervisor the variant 3 s more: generously.
+        wait_for(lambda: "variant jpeg: stopped" in cv.logs(), 20, interval=0.2,
+                 what="the worker to stop making the variant")
+        viewer.check(t0, what="while its camera was watched as MJPEG at 8192x8192")
+    finally:
+        viewer.stop()
