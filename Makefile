@@ -104,6 +104,10 @@ $(STRESS): $(B)/obj/tests/stress/ring_stress.o $(ALL_LIBS)
 $(B)/bench/%: $(B)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The JPEG transcoder lives in the plugin: its cost is measured with it linked in directly.
+$(B)/bench/xcode_cost: $(B)/obj/bench/xcode_cost.o $(B)/obj/worker/xcode-jpeg.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
 

@@ -15,6 +15,7 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -1152,4 +1153,53 @@ def test_mjpeg_larger_than_the_camera_and_its_client_leaving(camvisor):
                  what="the worker to stop making the variant")
         viewer.check(t0, what="while its camera was watched as MJPEG at 8192x8192")
     finally:
+        viewer.stop()
+
+
+def test_transcoding_slower_than_the_camera_never_stalls_its_worker(camvisor, tmp_path):
+    """A 4K camera (a noisy clip, 25 fps) watched as MJPEG at three sizes: three transcoders that
+    together need more than a core. On 62e75e2 each frame was decoded and encoded inside the
+    camera's publishing, so the worker fell behind the clip, then published a burst of overdue
+    frames in one callback lasting seconds: no status for 5 s, killed by the watchdog, its
+    viewers cut. The worker transcodes in slices between its other work and skips frames when
+    it cannot keep up: it stays up (check_clean), the camera's MSE viewer keeps its rate, and
+    every MJPEG viewer gets pictures."""
+    clip = tmp_path / "4k.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=3840x2160:rate=25,noise=alls=12:allf=t", "-t", "3", "-c:v", "libx264",
+         "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-bf", "0", "-b:v", "20M",
+         "-pix_fmt", "yuv420p", str(clip)], check=True, timeout=120)
+    cv = camvisor({"big": f"url = file:{clip}\n"}, env=SMALL_QUARANTINE)
+    wait_streaming(cv, "big")
+    viewer = Viewer(cv, cam="big")
+    socks = []
+    try:
+        viewer.wait_fragments()
+        for q in ("", "&width=2560", "&width=1920"):
+            s = connect(cv, timeout=20)
+            s.sendall(f"GET /api/stream.mjpeg?src=big{q} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            socks.append(s)
+        t0 = time.monotonic()
+        results = {}
+
+        def read(i, s):
+            results[i] = mjpeg_parts(s, 1000, 15)
+
+        readers = [threading.Thread(target=read, args=(i, s), daemon=True)
+                   for i, s in enumerate(socks)]
+        for r in readers:
+            r.start()
+        for r in readers:
+            r.join(30)
+        viewer.check(t0, what="while its camera was transcoded three times over")
+        for i, (status, pictures) in results.items():
+            assert status and b" 200 " in status and len(pictures) >= 3, \
+                f"MJPEG viewer {i}: {status} {len(pictures)} pictures in 15 s"
+        assert jpeg_size(results[0][1][-1]) == (3840, 2160)
+        assert jpeg_size(results[2][1][-1]) == (1920, 1080)
+        assert cameras(cv)["big"]["state"] == "streaming"
+    finally:
+        for s in socks:
+            s.close()
         viewer.stop()
