@@ -77,6 +77,8 @@ void cv_http_jpeg_viewer_free(struct cv_http_conn *c)
     c->jview = NULL;
     cv_feed_viewer_detach(&v->link);
     v->jf->used_ms = cv_clock_mono_ms();
+    if (!v->mjpeg) /* a snapshot answered: back to a keep-alive connection that lws reads */
+        cv_http_conn_waiting(c, false);
     free(v);
 }
 
@@ -203,6 +205,7 @@ static int cv_http_jpeg_attach(struct cv_http_conn *c, const char *camera, const
     v->mjpeg = mjpeg;
     v->since_ms = jf->used_ms = cv_clock_mono_ms();
     c->jview = v;
+    cv_http_conn_waiting(c, true); /* a client that leaves before its picture is let go then */
     cv_feed_viewer_attach(jf->feed, &v->link);
     cv_feed_pump(jf->feed); /* a running ring's newest picture comes now */
     return 0;

@@ -467,6 +467,9 @@ int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char
         snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
     if (cv_http_start_stream(c, "video/mp4", disp[0] ? disp : NULL) < 0)
         return -1;
+    /* Its first bytes may be long in coming (a camera not streaming): a client that leaves
+     * before is let go then, not at the first write. */
+    cv_http_conn_waiting(c, true);
     return cv_http_viewer_new(c, camera, CV_VARIANT_NATIVE, false) < 0 ? -1 : 0;
 }
 

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,10 +99,49 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
     }
 }
 
+/*
+ * A client watched while its answer waits. libwebsockets 4.1.6 reads nothing from an HTTP/1
+ * connection while a response is under way (LRS_DOING_TRANSACTION, until the transaction
+ * completes) yet leaves POLLIN on: a client's close, or bytes it sends, make lws's poll return at
+ * once, for nothing, again and again (a core spinning), and lws never notices the close. An answer
+ * that writes finds out at its next write; one with nothing to write yet (stream.mp4 or MJPEG of a
+ * camera that is not streaming, a snapshot waiting for its picture, an HLS playlist waiting for a
+ * segment) held the socket in CLOSE-WAIT, a slot against the connection limits and a viewer of
+ * its camera, for as long as it waited. So while it waits the socket is also in the consumer's
+ * libevent loop (whose epoll descriptor lws polls): the hang-up (EPOLLRDHUP) drops it at once,
+ * as do bytes it sends meanwhile (a request pipelined behind an answer that waits cannot be read
+ * before it, and would keep lws spinning).
+ */
+static void cv_http_conn_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct cv_http_conn *c = arg;
+    cv_http_conn_drop(c, what & EV_CLOSED ? "client left"
+                                          : "client sent more while its answer "
+                                            "waits");
+}
+
+void cv_http_conn_waiting(struct cv_http_conn *c, bool waiting)
+{
+    if (!waiting || c->closing) {
+        if (c->wait_ev) /* before lws closes the socket: libevent must not keep its number */
+            event_free(c->wait_ev);
+        c->wait_ev = NULL;
+        return;
+    }
+    if (c->wait_ev)
+        return;
+    c->wait_ev = event_new(c->srv->proc.base, lws_get_socket_fd(c->wsi), EV_READ | EV_CLOSED,
+                           cv_http_conn_wait_cb, c);
+    if (c->wait_ev)
+        event_add(c->wait_ev, NULL);
+}
+
 static void cv_http_conn_destroy(struct cv_http_conn *c)
 {
     if (!c)
         return;
+    cv_http_conn_waiting(c, false);
     cv_http_mse_viewer_free(c);
     cv_http_jpeg_viewer_free(c);
     if (c->pprev) {
@@ -121,6 +161,7 @@ void cv_http_conn_drop(struct cv_http_conn *c, const char *why)
         return;
     cv_info("client %s dropped: %s", c->peer_str, why);
     c->closing = true;
+    cv_http_conn_waiting(c, false);
     cv_http_mse_viewer_free(c);
     cv_http_jpeg_viewer_free(c);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -644,6 +685,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (c) {
+            cv_http_conn_waiting(c, false);
             cv_http_mse_viewer_free(c);
             cv_http_jpeg_viewer_free(c);
         }

@@ -1203,3 +1203,68 @@ def test_transcoding_slower_than_the_camera_never_stalls_its_worker(camvisor, tm
         for s in socks:
             s.close()
         viewer.stop()
+
+
+# ---- 10. clients that leave before their first byte ------------------------------------------
+
+def close_wait_sockets(port):
+    """Sockets of the API port in CLOSE-WAIT: clients gone whose side the server has not
+    closed."""
+    out = subprocess.run(["ss", "-Htn", "state", "close-wait", f"sport = :{port}"],
+                         capture_output=True, text=True, check=True).stdout
+    return len(out.splitlines())
+
+
+def test_clients_leaving_a_camera_that_does_not_stream_are_let_go(camvisor):
+    """150 clients from one address, one after the other, ask for stream.mp4 or stream.mjpeg of a
+    camera that is not streaming (its port is closed) and leave before any picture; before them,
+    snapshot clients of a camera whose worker has not reported yet leave too. On 62e75e2
+    libwebsockets never read those sockets while their answer waited: each stayed in CLOSE-WAIT,
+    counted against the limits and as a viewer, and kept camvisor-http's loop spinning; after 128
+    of them every loopback client got 503 (Retry-After) until the camera streamed again. Each is
+    let go when it leaves: no CLOSE-WAIT, no ghost viewer, no busy loop, 127.0.0.1 served."""
+    cv = camvisor({"dead": "url = rtsp://127.0.0.1:9/x\n", "door": TESTSRC,
+                   "late": "url = rtsp://127.0.0.1:9/y\nmode = on-demand\n"})
+    wait_streaming(cv, "door")
+    viewer = Viewer(cv, src="127.0.0.2")
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    try:
+        # Snapshots that wait (no status from the on-demand worker yet), their clients gone.
+        snaps = [connect(cv, timeout=10) for _ in range(5)]
+        for s in snaps:
+            s.sendall(b"GET /api/frame.jpeg?src=late HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        for s in snaps:
+            s.close()
+        paths = ["/api/stream.mp4?src=dead", "/api/stream.mjpeg?src=dead",
+                 "/api/stream.mjpeg?src=dead&width=160"]
+        refused = []
+        for i in range(150):
+            s = connect(cv, timeout=10)
+            s.sendall(f"GET {paths[i % len(paths)]} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+            except socket.timeout:
+                pass
+            s.close()
+            if not head.startswith(b"HTTP/1.1 200"):
+                refused.append((i, head[:40]))
+        assert not refused, f"{len(refused)} of 150 refused, the first: {refused[:3]}"
+        wait_for(lambda: close_wait_sockets(cv.api_port) == 0, QUICK_S, interval=0.2,
+                 what="no socket left in CLOSE-WAIT")
+        wait_for(lambda: cameras(cv)["dead"]["viewers"] == {"mse": 0, "mp4": 0, "mjpeg": 0},
+                 QUICK_S, interval=0.2, what="no viewer left of the camera")
+        cpu0, w0 = http_proc(cv, "cpu"), time.monotonic()
+        time.sleep(3)
+        cpu = http_proc(cv, "cpu") - cpu0
+        assert cpu < 0.5 * (time.monotonic() - w0), f"camvisor-http used {cpu:.2f} s of CPU in 3 s"
+        assert_honest_api(cv, what="after 150 clients left")
+        viewer.check(t0, what="beside the clients that left")
+    finally:
+        viewer.stop()
