@@ -812,8 +812,14 @@ static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         if (c->role != CV_ROLE_WORKER && nfds == 1) {
             cv_sup_on_subscribe(sup, c, &m->u.subscribe, fds[0]);
             used = 1;
+        } else if (c->role != CV_ROLE_WORKER) {
+            /* Its doorbell lost (this process at its descriptor limit): answered, so that the
+             * consumer's feed is not left waiting for a ring. */
+            cv_warn("%s: subscribe without its doorbell (out of descriptors?): refused", name);
+            cv_sup_reply_subscribed(c, m->u.subscribe.sub_id, -EMFILE,
+                                    "the supervisor is out of descriptors", -1);
         } else {
-            cv_warn("%s: subscribe without a doorbell or from a worker, ignored", name);
+            cv_warn("%s: subscribe from a worker, ignored", name);
         }
         break;
     case CV_MSG_UNSUBSCRIBE:
