@@ -34,7 +34,6 @@
 #define CV_HTTP_ACCEPT_PAUSE_MS 100
 #define CV_HTTP_BODY_MAX        (64u << 10) /* request bytes no endpoint reads */
 #define CV_HTTP_BODY_TIME_MS    10000
-#define CV_HTTP_FD_RESERVE      64 /* descriptors kept free of clients: rings, doorbells */
 
 struct cv_http_feed;
 struct cv_http_hls;
@@ -111,7 +110,6 @@ struct cv_http_srv {
     uint64_t started_ms;
     struct cv_http_conn *conns;
     uint32_t conn_count;
-    uint32_t fd_cap; /* connections the descriptor limit leaves room for (CV_HTTP_FD_RESERVE) */
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
     struct cv_http_jfeed *jfeeds; /* jpeg.c: one per (camera, size) */

@@ -48,21 +48,28 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
     char who[64];
     cv_sockaddr_str(&peer, who, sizeof(who));
     const struct cv_msg_http_settings *set = &srv->set;
-    /* Clients never take the last descriptors: a ring or doorbell arriving with SCM_RIGHTS
-     * would be dropped by the kernel, and its feed stuck on an old ring for good. */
+    /* Clients never take the descriptors the feeds need (common/consumer/feed.h): a ring or
+     * doorbell arriving with SCM_RIGHTS would be dropped by the kernel. */
+    const char *why = NULL;
     if ((set->max_conns && srv->conn_count >= set->max_conns) ||
-        (srv->fd_cap && srv->conn_count >= srv->fd_cap) ||
-        (set->max_conns_per_client &&
-         cv_http_conns_from(srv, &peer) >= set->max_conns_per_client)) {
+        (set->max_conns_per_client && cv_http_conns_from(srv, &peer) >= set->max_conns_per_client))
+        why = "too many connections";
+    else if (!cv_feed_set_room(&srv->proc.feeds, 1, CV_FEED_FDS_SPARE))
+        why = "out of descriptors";
+    if (why) {
         /* A polite refusal costs a write; the client learns why instead of timing out. */
-        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                                   "Connection: close\r\nRetry-After: 1\r\n\r\n";
-        ssize_t w = write(fd, busy, sizeof(busy) - 1);
+        char busy[192];
+        int n = snprintf(busy, sizeof(busy),
+                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\nRetry-After: 1\r\n\r\n%s\n",
+                         strlen(why) + 1, why);
+        ssize_t w = write(fd, busy, (size_t)n);
         (void)w;
         close(fd);
         uint64_t now = cv_clock_mono_ms();
         if (now - srv->refused_log_ms > 1000) { /* a flood must not become a flood of logs */
-            cv_warn("client %s refused: too many connections (%u open)", who, srv->conn_count);
+            cv_warn("client %s refused: %s (%u connections, %u feeds open)", who, why,
+                    srv->conn_count, srv->proc.feeds.nfeeds);
             srv->refused_log_ms = now;
         }
         return;
