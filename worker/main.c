@@ -313,7 +313,10 @@ static void cv_worker_xcode_cb(evutil_socket_t fd, short what, void *arg)
         int i = (w->xcode_next + k) % CV_WORKER_MAX_VARIANTS;
         if (!w->variants[i].name[0] || !w->variants[i].in)
             continue;
-        if (cv_worker_xcode_run(w, i, deadline)) {
+        if (cv_clock_mono_ns() >= deadline) { /* the one before finished late: next turn */
+            more = true;
+            w->xcode_next = i;
+        } else if (cv_worker_xcode_run(w, i, deadline)) {
             more = true;
             w->xcode_next = (i + 1) % CV_WORKER_MAX_VARIANTS;
         }
