@@ -304,13 +304,17 @@ void cv_feed_close(struct cv_feed *f)
  * keyframe) are recognised by their arrival time and skipped, so viewers get each frame once.
  * Viewers stay; the consumer is told with on_discontinuity(CV_FEED_RING_REPLACED).
  */
+static void cv_feed_ring_lost(struct cv_feed *f, const char *why);
+
 static int cv_feed_replace_ring(struct cv_feed *f, const struct cv_msg_subscribed *m, int ring_fd)
 {
     struct cv_ring_reader *r = NULL;
     int rc = m->status < 0 || ring_fd < 0 ? -EINVAL : cv_ring_reader_open(ring_fd, &r);
     if (rc < 0) {
+        /* The old ring is no longer written: staying on it would freeze the viewers. */
         cv_err("camera %s: cannot take over its new ring: %s", f->camera, strerror(-rc));
-        return 0; /* stay on the old one: it still works for what it holds */
+        cv_feed_ring_lost(f, "could not be mapped");
+        return 0;
     }
     cv_feed_pump(f);
     cv_ring_reader_close(f->reader);
@@ -365,27 +369,25 @@ static void cv_feed_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * A SUBSCRIBED that granted a ring whose descriptor did not arrive: the kernel drops what a
- * message carries when this process is at its descriptor limit (proto/chan.c says so). Silently
- * following no ring, or the old one a worker no longer writes, would leave viewers stuck with
- * their connections open; so the feed asks again, and gives up (its viewers told) if it keeps
- * happening.
+ * A SUBSCRIBED that granted a ring this process does not get: its descriptor did not arrive (the
+ * kernel drops what a message carries when this process is at its descriptor limit, proto/chan.c)
+ * or it cannot be mapped. Silently following no ring, or the old one a worker no longer writes,
+ * would leave viewers stuck with their connections open; so the feed asks again, and gives up
+ * (its viewers told) if it keeps happening.
  */
-static void cv_feed_ring_lost(struct cv_feed *f)
+static void cv_feed_ring_lost(struct cv_feed *f, const char *why)
 {
     if (f->retries >= CV_FEED_RETRIES ||
         (!f->retry_ev && !(f->retry_ev = evtimer_new(f->set->base, cv_feed_retry_cb, f)))) {
-        cv_err("camera %s: its ring was lost to the descriptor limit %u times in a row: giving "
-               "up, its viewers are closed",
+        cv_err("camera %s: its ring lost %u times in a row: giving up, its viewers are closed",
                f->camera, f->retries + 1);
         cv_feed_fail(f, -EMFILE, "out of descriptors: the camera's ring could not be received",
                      true);
         return;
     }
     f->retries++;
-    cv_warn("camera %s: its %s came without its descriptor (this process is at its "
-            "descriptor limit): subscribing again in %u ms",
-            f->camera, f->status == 0 ? "new ring" : "ring", f->set->retry_ms);
+    cv_warn("camera %s: its %s %s: subscribing again in %u ms", f->camera,
+            f->status == 0 ? "new ring" : "ring", why, f->set->retry_ms);
     struct timeval tv = {f->set->retry_ms / 1000, (f->set->retry_ms % 1000) * 1000};
     evtimer_add(f->retry_ev, &tv);
 }
@@ -398,7 +400,8 @@ int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscri
     if (!f)
         return 0; /* closed meanwhile, or an answer to a sub_id given up for a new one */
     if (f->status >= 0 && m->status == 0 && ring_fd < 0) {
-        cv_feed_ring_lost(f);
+        cv_feed_ring_lost(f, "came without its descriptor (this process is at its descriptor "
+                             "limit)");
         return 0;
     }
     if (f->status == 0 && m->status < 0) { /* a subscription again, refused */
@@ -423,12 +426,11 @@ int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscri
             cv_err("camera %s: cannot map its ring: %s", f->camera, strerror(-rc));
             cv_feed_fail(f, rc, "ring unavailable", true);
             return 0;
-        } else {
-            f->ring_fd = ring_fd;
-            f->status = 0;
-            kept = 1;
-            cv_feed_load_info(f);
         }
+        f->ring_fd = ring_fd;
+        f->status = 0;
+        kept = 1;
+        cv_feed_load_info(f);
     }
     if (f->ops->on_subscribed)
         f->ops->on_subscribed(f, f->status, f->reason);
