@@ -896,7 +896,11 @@ static bool cv_conn_refuse_over_limit(struct cv_rtsp_srv *srv, int fd,
     static const char busy[] =
         "RTSP/1.0 503 Service Unavailable\r\nCSeq: 0\r\nServer: " CV_RTSP_SERVER
         "\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n";
-    cv_warn("connection refused: %s reached (%u open)", which, srv->conn_count);
+    uint64_t now = cv_clock_mono_ms();
+    if (now - srv->refused_log_ms > 1000) {
+        cv_warn("connection refused: %s reached (%u open)", which, srv->conn_count);
+        srv->refused_log_ms = now;
+    }
     ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)w;
     close(fd);
