@@ -264,7 +264,8 @@ static struct cv_variant_ring *cv_sup_variant_get(struct cv_sup *sup, struct cv_
     struct cv_variant_ring *v = free_slot;
     *v = (struct cv_variant_ring){.ring_fd = -1, .cam = cam};
     v->stop_ev = evtimer_new(sup->base, cv_sup_variant_stop_cb, v);
-    if (!v->stop_ev || cv_sup_ring_create(cam, cam->ring_bytes, &v->ring_fd) < 0) {
+    if (!v->stop_ev ||
+        cv_sup_ring_create(cam, cv_variant_ring_bytes(name, cam->ring_bytes), &v->ring_fd) < 0) {
         cv_sup_variant_free(v);
         return NULL;
     }

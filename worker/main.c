@@ -75,6 +75,7 @@ struct cv_variant_out {
     uint64_t last_in_ns;       /* arrival of the last frame read */
     uint64_t started_ns, published_ns; /* when it started; its last picture (0: none yet) */
     uint64_t skips, skip_logged_ns;    /* times it fell CV_WORKER_XCODE_LAG_MS behind */
+    uint64_t drops, drop_logged_ns;    /* pictures its ring refused */
     unsigned decoded;                  /* frames decoded before its first picture */
     bool need_key;                     /* it skipped: nothing decodes before a keyframe */
 };
@@ -236,16 +237,21 @@ static void cv_worker_xcode_frame(struct cv_worker *w, int vi, const struct cv_f
     jf.dts = jf.pts;
     jf.len = (uint32_t)out_len;
     rc = cv_ring_write(v->ring, &jf, out, out_len);
-    if (rc == 0)
-        cv_worker_ring_bells(w, vi);
-    else
-        cv_warn("variant %s: a %zu-byte picture dropped: %s", v->name, out_len, strerror(-rc));
     uint64_t now = cv_clock_mono_ns();
+    if (rc == 0) {
+        cv_worker_ring_bells(w, vi);
+    } else if (++v->drops == 1 || now - v->drop_logged_ns > 30000000000ull) {
+        cv_warn("variant %s: a %zu-byte picture dropped: %s (%llu so far)", v->name, out_len,
+                strerror(-rc), (unsigned long long)v->drops);
+        v->drop_logged_ns = now;
+    }
+    v->last_out_pts = f->pts; /* the rate counts what was encoded, published or not */
+    v->have_out = true;
+    if (rc < 0)
+        return;
     if (!v->published_ns)
         cv_info("variant %s: first picture, %ux%u, after %u frames decoded in %.0f ms", v->name, ow,
                 oh, v->decoded, (double)(now - v->started_ns) / 1e6);
-    v->last_out_pts = f->pts;
-    v->have_out = true;
     v->published_ns = now;
 }
 

@@ -1206,6 +1206,35 @@ def test_transcoding_slower_than_the_camera_never_stalls_its_worker(camvisor, tm
         viewer.stop()
 
 
+
+def test_snapshot_of_a_detailed_camera_after_its_ring_shrank(camvisor, tmp_path):
+    """A 2560x1440 camera filming a still, detailed scene: ~0.9 Mbit/s (its keyframes), so its
+    ring is resized to 384 KiB a few seconds in, while a JPEG of its picture is ~470 kB. On
+    62e75e2 a jpeg variant's ring was the camera's size and a picture must fit half a ring: every
+    one was dropped, silently, and every snapshot got 503 after 8 s. A jpeg ring holds pictures
+    whatever the camera's bitrate."""
+    still, clip = tmp_path / "still.png", tmp_path / "still.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=2560x1440:rate=25", "-vf", "noise=alls=25", "-frames:v", "1",
+                    str(still)], check=True, timeout=60)
+    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-i", str(still), "-t", "4", "-r", "25",
+                    "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-g", "25",
+                    "-bf", "0", "-crf", "38", "-pix_fmt", "yuv420p", str(clip)],
+                   check=True, timeout=120)
+    cv = camvisor({"still": f"url = file:{clip}\n"})
+    wait_streaming(cv, "still")
+    wait_for(lambda: "moved to a" in cv.logs(), 20, interval=0.2,
+             what="the camera's ring resized to its bitrate")
+    resized = re.search(r"ring \d+ KiB -> (\d+) KiB", cv.logs())
+    for _ in range(3):
+        st, _, body, took = api_get(cv, "/api/frame.jpeg?src=still", timeout=20)
+        assert st == 200, f"{st} after {took:.1f} s: {body[:80]!r}"
+        assert jpeg_size(body) == (2560, 1440)
+        assert len(body) > int(resized.group(1)) * 1024 // 2, \
+            f"a {len(body)}-byte picture fits half the camera's ring: nothing tested"
+        time.sleep(1.5)  # past the kept picture's freshness: each one a new picture
+    assert "picture dropped" not in cv.logs()
+
 # ---- 10. clients that leave before their first byte ------------------------------------------
 
 def close_wait_sockets(port):
