@@ -27,7 +27,7 @@ PLUGIN_SRCS := worker/src-testsrc.c worker/src-file.c worker/ffmpeg-log.c worker
 PLUGIN   := $(B)/camvisor-ffmpeg.so
 # The plugin carries its own copies of the few base and media helpers it uses.
 PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) \
-               $(patsubst %,$(B)/pic/common/%.o,media/nal base/query base/url base/hex)
+               $(patsubst %,$(B)/pic/common/%.o,media/nal media/scale base/query base/url base/hex)
 
 # One static library per layer (a folder each). Every program links only the layers it may use:
 # the supervisor's link line has no `net` (RTSP, RTP/RTCP, SDP, auth: the parsers of outside
@@ -102,6 +102,10 @@ $(STRESS): $(B)/obj/tests/stress/ring_stress.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/bench/%: $(B)/obj/bench/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The JPEG transcoder lives in the plugin: its cost is measured with it linked in directly.
+$(B)/bench/xcode_cost: $(B)/obj/bench/xcode_cost.o $(B)/obj/worker/xcode-jpeg.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -160,15 +160,23 @@ int cv_chan_recv(int sock, struct cv_msg *m, int *fds, int *nfds)
         }
     }
 
+    /*
+     * MSG_CTRUNC: the message is whole but the kernel dropped some or all of its descriptors,
+     * which it does when this process is at its RLIMIT_NOFILE. The message is still decoded and
+     * handed on, flagged, so that its receiver can tell "a ring granted, but lost" from "no
+     * ring" (a consumer's feed subscribes again): ignoring it as malformed left a feed following
+     * a ring nobody wrote any more, its viewers stuck.
+     */
     int rc = -EBADMSG;
-    if (!(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+    if (!(mh.msg_flags & MSG_TRUNC))
         rc = cv_msg_decode(buf, (size_t)n, m);
     if (rc < 0) {
         for (int i = 0; i < *nfds; i++)
             close(fds[i]);
         *nfds = 0;
+        return rc;
     }
-    return rc;
+    return mh.msg_flags & MSG_CTRUNC ? CV_CHAN_FDS_LOST : 0;
 }
 
 int cv_chan_drain(int sock, struct cv_msg *m, cv_chan_handler fn, void *ctx, int budget,
@@ -185,6 +193,10 @@ int cv_chan_drain(int sock, struct cv_msg *m, cv_chan_handler fn, void *ctx, int
         }
         if (rc < 0)
             return rc;
+        if (rc == CV_CHAN_FDS_LOST)
+            cv_warn("%s: a %s message lost descriptors to this process's descriptor limit (%d "
+                    "arrived)",
+                    peer, cv_msg_type_name(m->type), nfds);
         int kept = fn(ctx, m, fds, nfds);
         for (int i = kept < 0 ? 0 : kept; i < nfds; i++)
             close(fds[i]);

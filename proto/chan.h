@@ -10,14 +10,19 @@
 /* fds are borrowed (the kernel duplicates them into the peer). Returns 0 or a negative errno. */
 int cv_chan_send(int sock, const struct cv_msg *m, const int *fds, int nfds);
 /*
- * Receives one message. Returns 0, -EAGAIN, -EPIPE on orderly close, -EBADMSG for an invalid or
- * truncated message (received fds are closed). On success the caller owns the fds in *fds and
- * *nfds says how many; fds the message type does not expect are the caller's to close.
+ * Receives one message. Returns 0, CV_CHAN_FDS_LOST, -EAGAIN, -EPIPE on orderly close, -EBADMSG
+ * for an invalid or truncated message (received fds are closed). On success the caller owns the
+ * fds in *fds and *nfds says how many; fds the message type does not expect are the caller's to
+ * close. CV_CHAN_FDS_LOST: the message, but the kernel dropped some or all of its descriptors
+ * (MSG_CTRUNC: this process is at its RLIMIT_NOFILE); *nfds says how many came.
  */
+#define CV_CHAN_FDS_LOST 1
 int cv_chan_recv(int sock, struct cv_msg *m, int *fds, int *nfds);
 /*
  * Handles one received message. It owns fds[0 .. return value - 1] (the descriptors it kept);
- * cv_chan_drain closes the rest. A negative return stops the drain and is passed on.
+ * cv_chan_drain closes the rest. A negative return stops the drain and is passed on. A message
+ * whose descriptors were lost (logged) comes with fewer than its type carries: the handler
+ * must tell that from none.
  */
 typedef int (*cv_chan_handler)(void *ctx, struct cv_msg *m, int *fds, int nfds);
 

@@ -278,7 +278,8 @@ static struct cv_variant_ring *cv_sup_variant_get(struct cv_sup *sup, struct cv_
     struct cv_variant_ring *v = free_slot;
     *v = (struct cv_variant_ring){.ring_fd = -1, .cam = cam};
     v->stop_ev = evtimer_new(sup->base, cv_sup_variant_stop_cb, v);
-    if (!v->stop_ev || cv_sup_ring_create(cam, cam->ring_bytes, &v->ring_fd) < 0) {
+    if (!v->stop_ev ||
+        cv_sup_ring_create(cam, cv_variant_ring_bytes(name, cam->ring_bytes), &v->ring_fd) < 0) {
         cv_sup_variant_free(v);
         return NULL;
     }
@@ -887,8 +888,14 @@ static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         if (c->role != CV_ROLE_WORKER && nfds == 1) {
             cv_sup_on_subscribe(sup, c, &m->u.subscribe, fds[0]);
             used = 1;
+        } else if (c->role != CV_ROLE_WORKER) {
+            /* Its doorbell lost (this process at its descriptor limit): answered, so that the
+             * consumer's feed is not left waiting for a ring. */
+            cv_warn("%s: subscribe without its doorbell (out of descriptors?): refused", name);
+            cv_sup_reply_subscribed(c, m->u.subscribe.sub_id, -EMFILE,
+                                    "the supervisor is out of descriptors", -1);
         } else {
-            cv_warn("%s: subscribe without a doorbell or from a worker, ignored", name);
+            cv_warn("%s: subscribe from a worker, ignored", name);
         }
         break;
     case CV_MSG_UNSUBSCRIBE:

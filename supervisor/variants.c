@@ -54,3 +54,9 @@ int cv_variant_available(const struct cv_camera_config *cam, const char *variant
     snprintf(why, why_len, "unknown variant '%.16s'", variant);
     return -EINVAL;
 }
+
+uint64_t cv_variant_ring_bytes(const char *variant, uint64_t camera_ring)
+{
+    bool jpeg = strcmp(variant, "jpeg") == 0 || strncmp(variant, "jpeg:", 5) == 0;
+    return jpeg && camera_ring < CV_VARIANT_JPEG_RING ? CV_VARIANT_JPEG_RING : camera_ring;
+}

@@ -8,6 +8,7 @@
 #define CV_SUP_VARIANTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "supervisor/config.h"
 
@@ -17,5 +18,15 @@
  */
 int cv_variant_available(const struct cv_camera_config *cam, const char *variant, char *why,
                          size_t why_len);
+
+/*
+ * The data bytes of a variant's ring, given the camera's ring's (camera_ring). A frame must fit
+ * in half a ring (cv_ring_write): a camera whose ring was sized to a low bitrate (256 KiB and up)
+ * would refuse a 1080p JPEG of a detailed scene (150-500 KB), every one of them, so a jpeg ring
+ * holds at least CV_VARIANT_JPEG_RING pictures' worth (2 MiB each: a 3840x2160 JPEG at the
+ * worker's quality). Other variants carry the camera's own frames: its ring's size.
+ */
+#define CV_VARIANT_JPEG_RING (4u << 20)
+uint64_t cv_variant_ring_bytes(const char *variant, uint64_t camera_ring);
 
 #endif

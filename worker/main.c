@@ -16,6 +16,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/media/scale.h"
 #include "common/ring/ring.h"
 #include "proto/chan.h"
 #include "proto/child.h"
@@ -26,10 +27,19 @@
 #define CV_WORKER_STATUS_MS    1000
 #define CV_WORKER_MAX_VARIANTS 4
 #define CV_WORKER_JPEG_FPS     15 /* a jpeg ring's most pictures a second: MJPEG, snapshots */
-/* A transcoding catch-up that takes longer than this publishes the picture it has reached, so
- * a snapshot never waits for a whole GOP to be decoded (7 ms a 1080p frame here: a 2 s GOP is
- * 0.35 s), then goes on to the current one. */
-#define CV_WORKER_CATCHUP_BUDGET_MS 80
+/*
+ * Transcoding never holds the loop (the camera's own frames, the control socket, the status that
+ * keeps the watchdog away): transcoders run in slices of this much work per loop turn, a frame
+ * at a time (bench/RESULTS.md §14: a 4K frame is ~25 ms to decode, ~60 ms to encode as JPEG).
+ */
+#define CV_WORKER_XCODE_SLICE_MS 40
+/* A transcoder with nothing published for this long publishes the picture it has reached: a
+ * snapshot never waits for a whole GOP to be decoded (a 2 s 1080p GOP is 0.35 s), and one that
+ * cannot keep up still gives pictures. */
+#define CV_WORKER_XCODE_LATE_MS 80
+/* A transcoder this far behind the camera (slower than it: a big picture, a busy machine) skips
+ * to a newer keyframe rather than fall further behind. */
+#define CV_WORKER_XCODE_LAG_MS 1000
 
 struct cv_doorbell {
     uint32_t id;
@@ -57,13 +67,26 @@ struct cv_variant_out {
     unsigned want_w, want_h;         /* jpeg:WxH */
     int64_t last_out_pts;
     bool have_out;
-    bool catchup_pending; /* started, its catch-up not run yet: live frames wait for it */
+    bool catchup_pending; /* pass-through: started, its catch-up not run yet */
+    /* A transcoder reads the camera's ring with a cursor of its own, from the newest keyframe
+     * when it starts (its catch-up), in slices (cv_worker_xcode_cb). */
+    struct cv_ring_reader *in; /* owned; NULL for a pass-through variant */
+    uint64_t skip_until_ns;    /* after a ring move: frames that came up to here were read */
+    uint64_t last_in_ns;       /* arrival of the last frame read */
+    uint64_t started_ns, published_ns; /* when it started; its last picture (0: none yet) */
+    uint64_t skips, skip_logged_ns;    /* times it fell CV_WORKER_XCODE_LAG_MS behind */
+    uint64_t drops, drop_logged_ns;    /* pictures its ring refused */
+    unsigned decoded;                  /* frames decoded before its first picture */
+    bool need_key;                     /* it skipped: nothing decodes before a keyframe */
 };
 
 struct cv_worker {
     struct event_base *base;                   /* owned */
     struct event *ctl_ev, *sig_ev, *status_ev; /* owned */
-    struct event *catchup_ev; /* owned: runs the catch-ups of variants just started */
+    struct event *catchup_ev; /* owned: runs the catch-ups of pass-through variants started */
+    struct event *xcode_ev;   /* owned: a slice of transcoding, once per loop turn while due */
+    uint8_t *xcode_buf;       /* owned: a frame read for a transcoder (CV_RING_MAX_FRAME) */
+    int xcode_next;           /* the variant whose slice comes first next turn */
     int ctl;                  /* fd 3, owned */
     struct cv_msg_camera cam;
     struct cv_ring_writer *ring; /* owned */
@@ -127,8 +150,11 @@ static void cv_variant_derive_xcode(struct cv_variant_out *v, const struct cv_st
     t->kind = CV_TRACK_VIDEO;
     t->codec = CV_CODEC_JPEG;
     t->clock_rate = in->tracks[src].clock_rate;
-    t->width = (uint16_t)(v->want_w ? v->want_w : in->tracks[src].width);
-    t->height = (uint16_t)(v->want_h ? v->want_h : in->tracks[src].height);
+    /* What it will be, as far as the camera's parameters say; the first picture says for sure. */
+    unsigned ow = 0, oh = 0;
+    cv_scale_fit(in->tracks[src].width, in->tracks[src].height, v->want_w, v->want_h, &ow, &oh);
+    t->width = (uint16_t)ow;
+    t->height = (uint16_t)oh;
     v->have_out = false;
 }
 
@@ -179,24 +205,19 @@ static void cv_worker_ring_bells(struct cv_worker *w, int variant)
 }
 
 /*
- * A frame of the transcoder's source track: always decoded (references). Live (catch-up
- * false), encoded when the rate allows; in a catch-up only when `force` (its last frame, the
- * picture a snapshot wants, or the one reached when its time budget ran out): the frames on the
- * way are history nobody asked for.
+ * A frame of the transcoder's source track: always decoded (references), encoded when `encode`
+ * (cv_worker_xcode_run decides: the rate, the live edge, a picture overdue).
  */
 static void cv_worker_xcode_frame(struct cv_worker *w, int vi, const struct cv_frame *f,
-                                  const uint8_t *data, bool catch_up, bool force)
+                                  const uint8_t *data, bool encode)
 {
     struct cv_variant_out *v = &w->variants[vi];
-    if (!v->xc_state || (int)f->track != v->src_track)
-        return;
-    int64_t step = v->info.tracks[0].clock_rate / CV_WORKER_JPEG_FPS;
-    bool encode = force || (!catch_up && (!v->have_out || f->pts - v->last_out_pts >= step ||
-                                          f->pts < v->last_out_pts)); /* clock went back */
     const uint8_t *out;
     size_t out_len;
     int rc = v->xc->feed(v->xc_state, data, f->len, f->pts, f->flags & CV_FRAME_KEY, encode, &out,
                          &out_len);
+    if (!v->published_ns)
+        v->decoded++;
     if (rc <= 0) {
         if (rc < 0)
             cv_dbg("variant %s: frame not transcoded: %s", v->name, strerror(-rc));
@@ -215,13 +236,112 @@ static void cv_worker_xcode_frame(struct cv_worker *w, int vi, const struct cv_f
     jf.flags = CV_FRAME_KEY;
     jf.dts = jf.pts;
     jf.len = (uint32_t)out_len;
-    if (cv_ring_write(v->ring, &jf, out, out_len) == 0)
+    rc = cv_ring_write(v->ring, &jf, out, out_len);
+    uint64_t now = cv_clock_mono_ns();
+    if (rc == 0) {
         cv_worker_ring_bells(w, vi);
-    v->last_out_pts = f->pts;
+    } else if (++v->drops == 1 || now - v->drop_logged_ns > 30000000000ull) {
+        cv_warn("variant %s: a %zu-byte picture dropped: %s (%llu so far)", v->name, out_len,
+                strerror(-rc), (unsigned long long)v->drops);
+        v->drop_logged_ns = now;
+    }
+    v->last_out_pts = f->pts; /* the rate counts what was encoded, published or not */
     v->have_out = true;
+    if (rc < 0)
+        return;
+    if (!v->published_ns)
+        cv_info("variant %s: first picture, %ux%u, after %u frames decoded in %.0f ms", v->name, ow,
+                oh, v->decoded, (double)(now - v->started_ns) / 1e6);
+    v->published_ns = now;
 }
 
-/* The frame into every variant that carries its track. */
+/*
+ * One transcoder's share of a turn: frames of its source track read from the camera's ring and
+ * decoded until it is at the live edge (false) or the deadline has passed (true: more to do).
+ * Encoded: the frame at the live edge, or the one reached once no picture came for
+ * CV_WORKER_XCODE_LATE_MS; either at most CV_WORKER_JPEG_FPS a second. Frames on the way are
+ * history nobody asked for. Too far behind, it skips to a keyframe.
+ */
+static bool cv_worker_xcode_run(struct cv_worker *w, int vi, uint64_t deadline_ns)
+{
+    struct cv_variant_out *v = &w->variants[vi];
+    struct cv_frame f;
+    for (;;) {
+        int rc = cv_ring_read(v->in, &f, w->xcode_buf, CV_RING_MAX_FRAME);
+        if (rc == CV_RING_EMPTY)
+            return false;
+        if (rc < 0 || (int)f.track != v->src_track || !v->xc_state ||
+            (v->skip_until_ns && f.arrival_ns <= v->skip_until_ns))
+            continue; /* a read error resumes at the newest keyframe by itself */
+        v->last_in_ns = f.arrival_ns;
+        /* Behind by how long it has had the frame: a catch-up starts a GOP back on purpose. */
+        uint64_t now = cv_clock_mono_ns();
+        uint64_t had = f.arrival_ns > v->started_ns ? f.arrival_ns : v->started_ns;
+        if (now > had + CV_WORKER_XCODE_LAG_MS * 1000000ull && cv_ring_reader_behind(v->in) > 0) {
+            /* The newest keyframe if it is ahead, else the next one: frames skipped. */
+            cv_ring_reader_seek_key(v->in);
+            v->need_key = true;
+            v->skips++;
+            if (now - v->skip_logged_ns > 30000000000ull) {
+                cv_info("variant %s: transcoding is slower than the camera: skipping to its "
+                        "next keyframe (%llu times so far)",
+                        v->name, (unsigned long long)v->skips);
+                v->skip_logged_ns = now;
+            }
+            continue;
+        }
+        if (v->need_key && !(f.flags & CV_FRAME_KEY))
+            continue;
+        v->need_key = false;
+        int64_t step = v->info.tracks[0].clock_rate / CV_WORKER_JPEG_FPS;
+        bool rate_ok = !v->have_out || f.pts - v->last_out_pts >= step ||
+                       f.pts < v->last_out_pts; /* clock went back */
+        uint64_t since = v->published_ns ? v->published_ns : v->started_ns;
+        bool overdue = now - since >= CV_WORKER_XCODE_LATE_MS * 1000000ull;
+        cv_worker_xcode_frame(w, vi, &f, w->xcode_buf,
+                              rate_ok && (cv_ring_reader_behind(v->in) == 0 || overdue));
+        if (cv_clock_mono_ns() >= deadline_ns)
+            return true;
+    }
+}
+
+/* A turn's slice of transcoding, shared by the transcoders in turn; the next slice comes at the
+ * next loop turn (a timer: libevent runs those once per turn, after the sockets), while any has
+ * more to do. */
+static void cv_worker_xcode_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct cv_worker *w = arg;
+    uint64_t deadline = cv_clock_mono_ns() + CV_WORKER_XCODE_SLICE_MS * 1000000ull;
+    bool more = false;
+    for (int k = 0; k < CV_WORKER_MAX_VARIANTS && !more; k++) {
+        int i = (w->xcode_next + k) % CV_WORKER_MAX_VARIANTS;
+        if (!w->variants[i].name[0] || !w->variants[i].in)
+            continue;
+        if (cv_clock_mono_ns() >= deadline) { /* the one before finished late: next turn */
+            more = true;
+            w->xcode_next = i;
+        } else if (cv_worker_xcode_run(w, i, deadline)) {
+            more = true;
+            w->xcode_next = (i + 1) % CV_WORKER_MAX_VARIANTS;
+        }
+    }
+    if (more) {
+        struct timeval now = {0, 0};
+        evtimer_add(w->xcode_ev, &now);
+    }
+}
+
+/* New frames in the camera's ring: the transcoders get a slice at the next loop turn. */
+static void cv_worker_xcode_kick(struct cv_worker *w)
+{
+    struct timeval now = {0, 0};
+    if (!evtimer_pending(w->xcode_ev, NULL))
+        evtimer_add(w->xcode_ev, &now);
+}
+
+/* The frame into every variant that carries its track; transcoders read it from the ring. */
 static void cv_worker_publish_variants(struct cv_worker *w, const struct cv_frame *f,
                                        const uint8_t *data)
 {
@@ -230,7 +350,7 @@ static void cv_worker_publish_variants(struct cv_worker *w, const struct cv_fram
         if (!v->name[0] || v->catchup_pending) /* its catch-up reads this frame from the ring */
             continue;
         if (v->xc) {
-            cv_worker_xcode_frame(w, i, f, data, false, false);
+            cv_worker_xcode_kick(w);
             continue;
         }
         if (v->map[f->track] < 0)
@@ -407,6 +527,22 @@ static void cv_worker_move_ring(struct cv_worker *w, int fd)
     fd = -1;
     next = NULL;
     w->warned_ring = false;
+    /* Transcoders follow onto the new ring, from its newest keyframe (frames they read from the
+     * old one are skipped by arrival time, as consumers do). */
+    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
+        struct cv_variant_out *v = &w->variants[i];
+        if (!v->name[0] || !v->in)
+            continue;
+        struct cv_ring_reader *r = NULL;
+        if (cv_ring_reader_open(w->ring_fd, &r) < 0) {
+            cv_err("variant %s: cannot read the new ring: its pictures stop", v->name);
+            continue;
+        }
+        cv_ring_reader_close(v->in);
+        v->in = r;
+        v->skip_until_ns = v->last_in_ns;
+    }
+    cv_worker_xcode_kick(w);
     cv_info("moved to a %llu-byte ring (%u frames since the last keyframe copied)",
             (unsigned long long)cv_ring_writer_data_size(w->ring), copied);
     struct cv_msg m = {.type = CV_MSG_RING};
@@ -428,10 +564,6 @@ static int cv_worker_variant_index(const struct cv_worker *w, const char *name)
     return -1;
 }
 
-/*
- * Starts writing a variant into the ring fd (owned from here). The frames since the newest
- * keyframe of the camera's ring are copied in first, so its first viewer starts at once.
- */
 /* "video", "jpeg" or "jpeg:WxH" (each side 0..8192, 0 following the aspect ratio). */
 static int cv_worker_variant_parse(struct cv_variant_out *v, const char *name)
 {
@@ -449,41 +581,20 @@ static int cv_worker_variant_parse(struct cv_variant_out *v, const char *name)
     return v->xc ? 0 : -ENOENT;
 }
 
-/* The frames since the newest keyframe of the camera's ring, through the variant: copied for a
- * pass-through one, decoded for a transcoding one (its last picture encoded: current at once;
- * and, past CV_WORKER_CATCHUP_BUDGET_MS, the one it has reached, once, so nobody waits). */
+/* A pass-through variant's catch-up: the frames since the newest keyframe of the camera's ring,
+ * copied in (a transcoder's is its cursor starting there, cv_worker_xcode_run). */
 static unsigned cv_worker_variant_catch_up(struct cv_worker *w, int vi)
 {
     struct cv_variant_out *v = &w->variants[vi];
     struct cv_ring_reader *own = NULL;
     uint8_t *buf = malloc(CV_RING_MAX_FRAME);
-    unsigned n = 0, total = 0;
+    unsigned n = 0;
     struct cv_frame f;
-    if (buf && v->xc && cv_ring_reader_open(w->ring_fd, &own) == 0) { /* count them first */
-        while (cv_ring_read(own, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK)
-            total += (int)f.track == v->src_track;
-        cv_ring_reader_close(own);
-        own = NULL;
-    }
-    uint64_t t0 = cv_clock_mono_ns();
-    bool early = false;
     if (buf && cv_ring_reader_open(w->ring_fd, &own) == 0) {
         while (cv_ring_read(own, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK) {
-            if (f.track >= CV_MAX_TRACKS)
+            if (f.track >= CV_MAX_TRACKS || v->map[f.track] < 0)
                 continue;
             f.flags &= ~(uint32_t)CV_FRAME_DISCONT;
-            if (v->xc) {
-                if ((int)f.track != v->src_track)
-                    continue;
-                bool last = ++n == total;
-                bool late =
-                    !early && cv_clock_mono_ns() - t0 > CV_WORKER_CATCHUP_BUDGET_MS * 1000000ull;
-                early |= late && !last;
-                cv_worker_xcode_frame(w, vi, &f, buf, true, last || late);
-                continue;
-            }
-            if (v->map[f.track] < 0)
-                continue;
             f.track = (uint32_t)v->map[f.track];
             n += cv_ring_write(v->ring, &f, buf, f.len) == 0;
         }
@@ -493,6 +604,25 @@ static unsigned cv_worker_variant_catch_up(struct cv_worker *w, int vi)
     return n;
 }
 
+/* A transcoder's cursor on the camera's ring, at its newest keyframe. */
+static int cv_worker_xcode_attach(struct cv_worker *w, struct cv_variant_out *v)
+{
+    if (!w->xcode_buf && !(w->xcode_buf = malloc(CV_RING_MAX_FRAME)))
+        return -ENOMEM;
+    int rc = cv_ring_reader_open(w->ring_fd, &v->in);
+    if (rc < 0) {
+        v->in = NULL;
+        return rc;
+    }
+    v->started_ns = cv_clock_mono_ns();
+    return 0;
+}
+
+/*
+ * Starts writing a variant into the ring fd (owned from here). Its catch-up first, so its first
+ * viewer starts at once: the frames since the newest keyframe of the camera's ring, copied in
+ * (pass-through) or decoded (transcoder).
+ */
 static void cv_worker_variant_start(struct cv_worker *w, const char *name, int fd)
 {
     int slot = -1;
@@ -508,8 +638,13 @@ static void cv_worker_variant_start(struct cv_worker *w, const char *name, int f
         close(fd);
         return;
     }
-    if (cv_ring_writer_open(fd, &v->ring) < 0) {
-        cv_err("variant %s: cannot open its ring", name);
+    int rc = cv_ring_writer_open(fd, &v->ring);
+    if (rc == 0 && v->xc)
+        rc = cv_worker_xcode_attach(w, v);
+    if (rc < 0) {
+        cv_err("variant %s: cannot open its rings: %s", name, strerror(-rc));
+        if (v->ring)
+            cv_ring_writer_close(v->ring);
         *v = (struct cv_variant_out){0};
         close(fd);
         return;
@@ -521,6 +656,10 @@ static void cv_worker_variant_start(struct cv_worker *w, const char *name, int f
         cv_ring_writer_set_info(v->ring, &v->info);
     /* The catch-up runs after the messages already waiting, the doorbell_add that follows this
      * variant_start among them: a picture it publishes early then wakes its consumer at once. */
+    if (v->xc) {
+        cv_worker_xcode_kick(w);
+        return;
+    }
     v->catchup_pending = true;
     event_active(w->catchup_ev, EV_TIMEOUT, 0);
 }
@@ -535,12 +674,9 @@ static void cv_worker_catchup_cb(evutil_socket_t fd, short what, void *arg)
         if (!v->name[0] || !v->catchup_pending)
             continue;
         v->catchup_pending = false;
-        uint64_t t0 = cv_clock_mono_ns();
         unsigned n = cv_worker_variant_catch_up(w, i);
-        cv_info("variant %s: producing (%u tracks; %u frames since the last keyframe %s in %.0f "
-                "ms)",
-                v->name, v->info.track_count, n, v->xc ? "decoded" : "copied",
-                (double)(cv_clock_mono_ns() - t0) / 1e6);
+        cv_info("variant %s: producing (%u tracks; %u frames since the last keyframe copied)",
+                v->name, v->info.track_count, n);
     }
 }
 
@@ -554,6 +690,8 @@ static void cv_worker_variant_stop(struct cv_worker *w, const char *variant)
     struct cv_variant_out *v = &w->variants[i];
     if (v->xc && v->xc_state)
         v->xc->close(v->xc_state);
+    if (v->in)
+        cv_ring_reader_close(v->in);
     cv_ring_writer_close(v->ring);
     close(v->fd);
     *v = (struct cv_variant_out){0};
@@ -669,7 +807,8 @@ int main(int argc, char **argv)
     w.sig_ev = evsignal_new(w.base, SIGTERM, cv_worker_sig_cb, &w);
     w.status_ev = event_new(w.base, -1, EV_PERSIST, cv_worker_status_cb, &w);
     w.catchup_ev = event_new(w.base, -1, 0, cv_worker_catchup_cb, &w);
-    if (!w.ctl_ev || !w.sig_ev || !w.status_ev || !w.catchup_ev ||
+    w.xcode_ev = evtimer_new(w.base, cv_worker_xcode_cb, &w);
+    if (!w.ctl_ev || !w.sig_ev || !w.status_ev || !w.catchup_ev || !w.xcode_ev ||
         event_priority_set(w.sig_ev, 0) < 0)
         goto out;
     struct timeval tv = {CV_WORKER_STATUS_MS / 1000, (CV_WORKER_STATUS_MS % 1000) * 1000};
@@ -705,6 +844,9 @@ out:
         event_free(w.status_ev);
     if (w.catchup_ev)
         event_free(w.catchup_ev);
+    if (w.xcode_ev)
+        event_free(w.xcode_ev);
+    free(w.xcode_buf);
     if (w.sig_ev)
         event_free(w.sig_ev);
     if (w.ctl_ev)

@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "common/base/log.h"
+#include "common/media/scale.h"
 #include "worker/xcode.h"
 
-#define CV_JPEG_QSCALE  4 /* 2 (best) .. 31: 4 looks like the camera at a fifth of a BMP */
-#define CV_JPEG_MAX_DIM 8192
+#define CV_JPEG_QSCALE 4 /* 2 (best) .. 31: 4 looks like the camera at a fifth of a BMP */
 
 struct cv_jpeg {
     AVCodecContext *dec, *enc; /* owned */
@@ -69,7 +69,7 @@ static int cv_jpeg_open(void **state, const struct cv_track_info *in, unsigned w
     *state = NULL;
     if (in->codec != CV_CODEC_H264 && in->codec != CV_CODEC_H265)
         return -ENOTSUP;
-    if (width > CV_JPEG_MAX_DIM || height > CV_JPEG_MAX_DIM)
+    if (width > CV_SCALE_MAX_SIDE || height > CV_SCALE_MAX_SIDE)
         return -EINVAL;
     struct cv_jpeg *j = calloc(1, sizeof(*j));
     if (!j)
@@ -111,31 +111,17 @@ fail_nomem:
     return -ENOMEM;
 }
 
-/* The output size for a source picture: asked for, or the source's, aspect kept when one side
- * is 0; even numbers, as 4:2:0 wants. */
-static void cv_jpeg_out_size(const struct cv_jpeg *j, int sw, int sh, int *w, int *h)
-{
-    long ow = j->want_w, oh = j->want_h;
-    if (!ow && !oh) {
-        ow = sw;
-        oh = sh;
-    } else if (!ow) {
-        ow = (long)sw * oh / (sh ? sh : 1);
-    } else if (!oh) {
-        oh = (long)sh * ow / (sw ? sw : 1);
-    }
-    ow = ow < 2 ? 2 : ow > CV_JPEG_MAX_DIM ? CV_JPEG_MAX_DIM : ow;
-    oh = oh < 2 ? 2 : oh > CV_JPEG_MAX_DIM ? CV_JPEG_MAX_DIM : oh;
-    *w = (int)(ow & ~1L);
-    *h = (int)(oh & ~1L);
-}
-
+/* The encoder and scaler for the decoded picture's size: the size asked for, fitted to it
+ * (common/media/scale.h: never larger, bounded, even). */
 static int cv_jpeg_setup_encoder(struct cv_jpeg *j, const AVFrame *src)
 {
-    int w, h;
-    cv_jpeg_out_size(j, src->width, src->height, &w, &h);
-    if (j->enc && (unsigned)w == j->out_w && (unsigned)h == j->out_h && j->sws &&
-        j->sws_w == src->width && j->sws_h == src->height && j->sws_fmt == src->format)
+    unsigned uw, uh;
+    if (cv_scale_fit((unsigned)src->width, (unsigned)src->height, j->want_w, j->want_h, &uw, &uh) <
+        0)
+        return -EINVAL;
+    int w = (int)uw, h = (int)uh;
+    if (j->enc && uw == j->out_w && uh == j->out_h && j->sws && j->sws_w == src->width &&
+        j->sws_h == src->height && j->sws_fmt == src->format)
         return 0;
     avcodec_free_context(&j->enc);
     sws_freeContext(j->sws);
@@ -233,8 +219,7 @@ static int cv_jpeg_feed(void *state, const uint8_t *data, size_t len, int64_t pt
         rc = avcodec_receive_frame(j->dec, j->pic);
         if (rc < 0)
             break;
-        if (encode && !got && j->pic->width > 0 && j->pic->height > 0 &&
-            j->pic->width <= CV_JPEG_MAX_DIM && j->pic->height <= CV_JPEG_MAX_DIM) {
+        if (encode && !got && j->pic->width > 0 && j->pic->height > 0) {
             int e = cv_jpeg_encode(j, out, out_len);
             if (e < 0) {
                 av_frame_unref(j->pic);

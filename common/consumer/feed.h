@@ -18,6 +18,12 @@
  *   SUBSCRIBED again, same sub_id         -> the ring hand-over: the feed moves onto a new ring
  *                                            (resized, or rebuilt after corruption); viewers
  *                                            stay, ops->on_discontinuity(RING_REPLACED)
+ *   SUBSCRIBED granted, its ring fd lost  -> the kernel dropped the descriptor (this process at
+ *                                            its RLIMIT_NOFILE): the feed subscribes again (a
+ *                                            new sub_id, then UNSUBSCRIBE of the old) a second
+ *                                            later, up to CV_FEED_RETRIES times, and takes the
+ *                                            answer as a hand-over; then it gives up with
+ *                                            ops->on_subscribed(-EMFILE): never stuck silently
  *   cv_feed_close()                       -> UNSUBSCRIBE; the worker forgets the doorbell
  *
  * Each feed keeps its own viewers (cv_feed_viewer, embedded in the consumer's connection), so a
@@ -25,9 +31,16 @@
  * One feed per (camera) a process follows; whatever a protocol needs per feed (packetisers,
  * muxers) lives in the consumer's own struct, reached through cv_feed_ctx().
  *
+ * Descriptors. A feed needs CV_FEED_FDS: its doorbell, its ring's fd (held while mapped), and
+ * one free for a hand-over (the new ring's fd arrives while the old one is open). When a process
+ * is at its RLIMIT_NOFILE the kernel drops the descriptors a message carries (MSG_CTRUNC), and a
+ * ring with them, so a consumer keeps room for its feeds before it takes clients:
+ * cv_feed_set_limit() once set up, then cv_feed_set_room() before each client, and
+ * cv_feed_open() refuses a feed that does not fit (NULL, errno EMFILE) rather than lose rings.
+ *
  * Ownership: the set owns its feeds' list links only; a feed is owned by whoever opened it and
- * freed by cv_feed_close(). The feed owns its doorbell, ring fd, reader and frame buffer.
- * Single-threaded, on the process's libevent loop.
+ * freed by cv_feed_close(). The feed owns its doorbell, ring fd, reader, frame buffer and retry
+ * timer. Single-threaded, on the process's libevent loop.
  */
 #ifndef CV_CONSUMER_FEED_H
 #define CV_CONSUMER_FEED_H
@@ -68,20 +81,41 @@ struct cv_feed_ops {
     void (*on_frame)(struct cv_feed *f, const struct cv_frame *fr, const uint8_t *data);
 };
 
+#define CV_FEED_FDS       3 /* descriptors a feed holds or keeps free (see above) */
+#define CV_FEED_FDS_SPARE 4 /* feeds' worth kept free of clients: a client can still watch */
+#define CV_FEED_FDS_FIXED                                                                          \
+    24 /* besides what is open at cv_feed_set_limit(): a file served, a                            \
+        * /proc file read, a message's descriptors in flight, ... */
+#define CV_FEED_RETRIES  5
+#define CV_FEED_RETRY_MS 1000
+
 /* The process's feeds and its control socket (it does not own the socket). */
 struct cv_feed_set {
     struct event_base *base;
     int ctl;
     uint32_t next_sub;
     struct cv_feed *feeds;
+    unsigned nfeeds;
+    unsigned retry_ms;       /* before subscribing again after a lost ring: CV_FEED_RETRY_MS */
+    unsigned fd_limit;       /* RLIMIT_NOFILE when set up; 0: not counted */
+    unsigned fd_fixed;       /* held whatever the load, slack included */
+    const uint32_t *clients; /* the consumer's count of clients (a descriptor each); not owned */
 };
 
 void cv_feed_set_init(struct cv_feed_set *s, struct event_base *base, int ctl);
+/* Counts descriptors from now: RLIMIT_NOFILE against what is open now (the process's own, fixed)
+ * plus CV_FEED_FDS_FIXED, one per client (*clients, the consumer's own counter) and
+ * CV_FEED_FDS per feed. Call it once the process is set up, before it takes clients. */
+void cv_feed_set_limit(struct cv_feed_set *s, const uint32_t *clients);
+/* Whether `clients` more clients and `feeds` more feeds fit in the descriptor limit. A consumer
+ * admits a client only with room for it and CV_FEED_FDS_SPARE feeds. */
+bool cv_feed_set_room(const struct cv_feed_set *s, unsigned clients, unsigned feeds);
 /* A SUBSCRIBED message: returns 1 when ring_fd was kept, 0 when the caller closes it. */
 int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscribed *m,
                               int ring_fd);
 
-/* Subscribes to (camera, variant). NULL (logged) when it cannot even be asked for. */
+/* Subscribes to (camera, variant). NULL when it cannot even be asked for: errno EMFILE when its
+ * descriptors do not fit (cv_feed_set_room; a consumer answers 503), else logged. */
 struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera, const char *variant,
                              const struct cv_feed_ops *ops, void *ctx);
 /* A viewer needs a keyframe (RTCP PLI/FIR, a new peer): asks the camera's worker, at most once

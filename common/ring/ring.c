@@ -672,6 +672,12 @@ uint64_t cv_ring_reader_info_seq(const struct cv_ring_reader *r)
     return atomic_load_explicit(&r->params->seq, memory_order_acquire);
 }
 
+uint64_t cv_ring_reader_behind(const struct cv_ring_reader *r)
+{
+    uint64_t head = atomic_load_explicit(&r->hdr->head_seq, memory_order_acquire);
+    return head > r->next_seq ? head - r->next_seq : 0;
+}
+
 uint64_t cv_ring_reader_skipped(const struct cv_ring_reader *r)
 {
     return r->skipped;

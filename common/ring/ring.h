@@ -82,6 +82,8 @@ int64_t cv_ring_reader_info(struct cv_ring_reader *r, struct cv_stream_info *inf
 /* The parameters' current sequence, one atomic load: compare before paying for a copy. */
 uint64_t cv_ring_reader_info_seq(const struct cv_ring_reader *r);
 uint64_t cv_ring_reader_skipped(const struct cv_ring_reader *r); /* frames lost to laps/tears */
+/* Frames published after the one last read: 0 when the reader is at the live edge. */
+uint64_t cv_ring_reader_behind(const struct cv_ring_reader *r);
 uint64_t cv_ring_reader_generation(const struct cv_ring_reader *r);
 const struct cv_ring_header *cv_ring_reader_header(const struct cv_ring_reader *r);
 

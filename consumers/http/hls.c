@@ -243,6 +243,7 @@ static int cv_http_hls_send_playlist(struct cv_http_hls *h, struct cv_http_conn 
 static void cv_http_hls_unwait(struct cv_http_hls *h, unsigned i)
 {
     h->wait[i].c->hls_wait = NULL;
+    cv_http_conn_waiting(h->wait[i].c, false);
     h->wait[i] = h->wait[--h->nwait];
 }
 
@@ -366,6 +367,7 @@ int cv_http_hls_playlist(struct cv_http_conn *c, const struct cv_http_args *args
     h->wait[h->nwait].since_ms = now;
     h->nwait++;
     c->hls_wait = h;
+    cv_http_conn_waiting(c, true); /* a client that leaves meanwhile is let go at once */
     return 0;
 }
 

@@ -34,7 +34,6 @@
 #define CV_HTTP_ACCEPT_PAUSE_MS 100
 #define CV_HTTP_BODY_MAX        (64u << 10) /* request bytes no endpoint reads */
 #define CV_HTTP_BODY_TIME_MS    10000
-#define CV_HTTP_FD_RESERVE      64 /* descriptors kept free of clients: rings, doorbells */
 
 struct cv_http_feed;
 struct cv_http_hls;
@@ -83,6 +82,7 @@ struct cv_http_conn {
     size_t body_in;                  /* its body bytes so far */
     bool end_when_drained;           /* the stream has ended: close once its queue is out */
     uint64_t pending_since_ms;
+    struct event *wait_ev; /* owned: the client watched while its answer waits (server.c) */
 };
 
 struct cv_http_cam {
@@ -110,7 +110,6 @@ struct cv_http_srv {
     uint64_t started_ms;
     struct cv_http_conn *conns;
     uint32_t conn_count;
-    uint32_t fd_cap; /* connections the descriptor limit leaves room for (CV_HTTP_FD_RESERVE) */
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
     struct cv_http_jfeed *jfeeds; /* jpeg.c: one per (camera, size) */
@@ -147,6 +146,9 @@ int cv_http_send(struct cv_http_conn *c, enum lws_write_protocol type, const voi
 int cv_http_sendv(struct cv_http_conn *c, enum lws_write_protocol type, const struct iovec *iov,
                   int iovcnt);
 void cv_http_conn_drop(struct cv_http_conn *c, const char *why);
+/* c's answer waits on something else (a feed's frames, a picture, a segment), or no longer does:
+ * while it waits, a client that leaves, or sends more, is dropped at once (server.c says why). */
+void cv_http_conn_waiting(struct cv_http_conn *c, bool waiting);
 const struct cv_http_cam *cv_http_cam_find(const struct cv_http_srv *srv, const char *name);
 bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
 

@@ -77,6 +77,8 @@ void cv_http_jpeg_viewer_free(struct cv_http_conn *c)
     c->jview = NULL;
     cv_feed_viewer_detach(&v->link);
     v->jf->used_ms = cv_clock_mono_ms();
+    if (!v->mjpeg) /* a snapshot answered: back to a keep-alive connection that lws reads */
+        cv_http_conn_waiting(c, false);
     free(v);
 }
 
@@ -174,8 +176,10 @@ static struct cv_http_jfeed *cv_http_jfeed_get(struct cv_http_srv *srv, const ch
             cv_feed_status(jf->feed, NULL) >= 0)
             return jf;
     struct cv_http_jfeed *jf = calloc(1, sizeof(*jf));
-    if (!jf)
+    if (!jf) {
+        errno = ENOMEM;
         return NULL;
+    }
     jf->srv = srv;
     snprintf(jf->camera, sizeof(jf->camera), "%s", camera);
     snprintf(jf->variant, sizeof(jf->variant), "%s", variant);
@@ -183,7 +187,9 @@ static struct cv_http_jfeed *cv_http_jfeed_get(struct cv_http_srv *srv, const ch
     srv->jfeeds = jf;
     jf->feed = cv_feed_open(&srv->proc.feeds, camera, variant, &cv_http_jfeed_ops, jf);
     if (!jf->feed) {
+        int err = errno;
         cv_http_jfeed_free(jf);
+        errno = err; /* EMFILE: out of descriptors */
         return NULL;
     }
     return jf;
@@ -191,11 +197,17 @@ static struct cv_http_jfeed *cv_http_jfeed_get(struct cv_http_srv *srv, const ch
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-static int cv_http_jpeg_attach(struct cv_http_conn *c, const char *camera, const char *variant,
-                               bool mjpeg)
+/* What a client is told when its feed cannot be opened: 0, or -1 to close. */
+static int cv_http_jpeg_no_feed(struct cv_http_conn *c, int err)
 {
-    struct cv_http_jfeed *jf = cv_http_jfeed_get(c->srv, camera, variant);
-    struct cv_http_jview *v = jf ? calloc(1, sizeof(*v)) : NULL;
+    if (err == EMFILE)
+        return cv_http_respond_text(c, 503, "out of descriptors: too many cameras watched at once");
+    return cv_http_respond_text(c, 500, "out of memory");
+}
+
+static int cv_http_jpeg_attach(struct cv_http_conn *c, struct cv_http_jfeed *jf, bool mjpeg)
+{
+    struct cv_http_jview *v = calloc(1, sizeof(*v));
     if (!v)
         return -ENOMEM;
     v->c = c;
@@ -203,6 +215,7 @@ static int cv_http_jpeg_attach(struct cv_http_conn *c, const char *camera, const
     v->mjpeg = mjpeg;
     v->since_ms = jf->used_ms = cv_clock_mono_ms();
     c->jview = v;
+    cv_http_conn_waiting(c, true); /* a client that leaves before its picture is let go then */
     cv_feed_viewer_attach(jf->feed, &v->link);
     cv_feed_pump(jf->feed); /* a running ring's newest picture comes now */
     return 0;
@@ -214,10 +227,14 @@ static const char *cv_http_jpeg_request(struct cv_http_conn *c, const struct cv_
                                         char variant[CV_VARIANT_MAX], int *rc)
 {
     const char *src = cv_http_arg(args, "src");
+    /* The camera's size, once its worker reported it: requests for one picture share a ring. */
+    const struct cv_http_cam *cam = src ? cv_http_cam_find(c->srv, src) : NULL;
+    unsigned cam_w = cam && cam->have_status ? cam->st.width : 0;
+    unsigned cam_h = cam && cam->have_status ? cam->st.height : 0;
     if (!src || !src[0])
         *rc = cv_http_respond_text(c, 400, "src is required");
     else if (cv_http_req_jpeg_variant(cv_http_arg(args, "width"), cv_http_arg(args, "height"),
-                                      variant, CV_VARIANT_MAX) < 0)
+                                      cam_w, cam_h, variant, CV_VARIANT_MAX) < 0)
         *rc = cv_http_respond_text(c, 400, "width and height: 1 to 8192");
     else if (!cv_http_camera_exists(c->srv, src))
         *rc = cv_http_respond_text(c, 404, "stream not found");
@@ -248,7 +265,10 @@ int cv_http_jpeg_snapshot(struct cv_http_conn *c, const struct cv_http_args *arg
             return cv_http_snapshot_send(c, jf->last, jf->last_len);
         }
     }
-    if (cv_http_jpeg_attach(c, src, variant, false) < 0)
+    struct cv_http_jfeed *jf = cv_http_jfeed_get(c->srv, src, variant);
+    if (!jf)
+        return cv_http_jpeg_no_feed(c, errno);
+    if (cv_http_jpeg_attach(c, jf, false) < 0)
         return cv_http_respond_text(c, 500, "out of memory");
     return 0; /* answered by the feed's first picture, or by the tick's timeout */
 }
@@ -260,11 +280,15 @@ int cv_http_jpeg_mjpeg(struct cv_http_conn *c, const struct cv_http_args *args)
     const char *src = cv_http_jpeg_request(c, args, variant, &rc);
     if (!src)
         return rc;
+    /* The feed first: a stream that cannot have one is refused with a status, not cut. */
+    struct cv_http_jfeed *jf = cv_http_jfeed_get(c->srv, src, variant);
+    if (!jf)
+        return cv_http_jpeg_no_feed(c, errno);
     if (cv_http_start_stream(c, "multipart/x-mixed-replace; boundary=" CV_HTTP_MJPEG_BOUNDARY,
                              NULL) < 0)
         return -1;
     snprintf(c->stream_camera, sizeof(c->stream_camera), "%s", src);
-    return cv_http_jpeg_attach(c, src, variant, true) < 0 ? -1 : 0;
+    return cv_http_jpeg_attach(c, jf, true) < 0 ? -1 : 0;
 }
 
 void cv_http_jpeg_drop_camera(struct cv_http_srv *srv, const char *camera)

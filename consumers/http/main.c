@@ -20,7 +20,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,11 +222,6 @@ int main(void)
         goto out;
     srv.started_ms = cv_clock_mono_ms();
     srv.budget.max = CV_HTTP_BACKLOG_ALL;
-    struct rlimit nofile;
-    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
-        srv.fd_cap = nofile.rlim_cur > 2 * CV_HTTP_FD_RESERVE
-                         ? (uint32_t)(nofile.rlim_cur - CV_HTTP_FD_RESERVE)
-                         : (uint32_t)(nofile.rlim_cur / 2);
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
@@ -266,6 +260,9 @@ int main(void)
     }
     if (cv_http_adopt_loop(&srv, efd) < 0)
         goto out;
+    /* Descriptors are counted from here (server.c admits clients, feeds refuse themselves), so
+     * that a ring sent by the supervisor always finds one free. */
+    cv_feed_set_limit(&srv.proc.feeds, &srv.conn_count);
     evconnlistener_enable(srv.listener);
     while (cv_consumer_step(&srv.proc))
         if (lws_service(srv.lws, 0) < 0)

@@ -382,8 +382,10 @@ static struct cv_http_feed *cv_http_feed_get(struct cv_http_srv *srv, const char
             cv_feed_status(hf->feed, NULL) >= 0)
             return hf;
     struct cv_http_feed *hf = calloc(1, sizeof(*hf));
-    if (!hf)
+    if (!hf) {
+        errno = ENOMEM;
         return NULL;
+    }
     hf->srv = srv;
     snprintf(hf->camera, sizeof(hf->camera), "%s", camera);
     snprintf(hf->variant, sizeof(hf->variant), "%s", variant);
@@ -391,7 +393,9 @@ static struct cv_http_feed *cv_http_feed_get(struct cv_http_srv *srv, const char
     srv->feeds = hf;
     hf->feed = cv_feed_open(&srv->proc.feeds, camera, variant, &cv_http_feed_ops, hf);
     if (!hf->feed) {
+        int err = errno;
         cv_http_feed_free(hf);
+        errno = err; /* EMFILE: out of descriptors */
         return NULL;
     }
     return hf;
@@ -423,12 +427,11 @@ struct cv_http_hls *cv_http_mse_hls(struct cv_http_srv *srv, const char *camera,
 
 /* ---- viewers ----------------------------------------------------------------------------- */
 
-static int cv_http_viewer_new(struct cv_http_conn *c, const char *camera, const char *variant,
-                              bool ws)
+/* c becomes a viewer of hf: 0, or -ENOMEM. */
+static int cv_http_viewer_new(struct cv_http_conn *c, struct cv_http_feed *hf, bool ws)
 {
     cv_http_mse_viewer_free(c);
-    struct cv_http_feed *hf = cv_http_feed_get(c->srv, camera, variant);
-    struct cv_http_viewer *v = hf ? calloc(1, sizeof(*v)) : NULL;
+    struct cv_http_viewer *v = calloc(1, sizeof(*v));
     if (!v)
         return -ENOMEM;
     v->c = c;
@@ -465,9 +468,19 @@ int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char
     char disp[160] = "";
     if (filename)
         snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
+    /* The feed first: a stream that cannot have one is refused with a status, not cut. */
+    struct cv_http_feed *hf = cv_http_feed_get(c->srv, camera, CV_VARIANT_NATIVE);
+    if (!hf)
+        return cv_http_respond_text(c, errno == EMFILE ? 503 : 500,
+                                    errno == EMFILE
+                                        ? "out of descriptors: too many cameras watched at once"
+                                        : "out of memory");
     if (cv_http_start_stream(c, "video/mp4", disp[0] ? disp : NULL) < 0)
         return -1;
-    return cv_http_viewer_new(c, camera, CV_VARIANT_NATIVE, false) < 0 ? -1 : 0;
+    /* Its first bytes may be long in coming (a camera not streaming): a client that leaves
+     * before is let go then, not at the first write. */
+    cv_http_conn_waiting(c, true);
+    return cv_http_viewer_new(c, hf, false) < 0 ? -1 : 0;
 }
 
 int cv_http_mse_ws_open(struct cv_http_conn *c)
@@ -515,7 +528,13 @@ void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
         if (m->kind == CV_WS_VALUE_STRING && m->value[0] &&
             !cv_http_mse_audio_playable(c->srv, c->ws_camera, m->value))
             variant = "video"; /* go2rtc's answer too: the video without the audio */
-        if (cv_http_viewer_new(c, c->ws_camera, variant, true) < 0)
+        struct cv_http_feed *hf = cv_http_feed_get(c->srv, c->ws_camera, variant);
+        if (!hf)
+            cv_http_ws_error(c, m->type,
+                             errno == EMFILE
+                                 ? "out of descriptors: too many cameras watched at once"
+                                 : "out of memory");
+        else if (cv_http_viewer_new(c, hf, true) < 0)
             cv_http_ws_error(c, m->type, "out of memory");
     } else if (strncmp(m->type, "webrtc", 6) == 0 || strcmp(m->type, "hls") == 0 ||
                strcmp(m->type, "mjpeg") == 0) {

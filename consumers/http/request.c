@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/media/scale.h"
+
 void cv_http_args_init(struct cv_http_args *a)
 {
     a->count = 0;
@@ -111,7 +113,8 @@ bool cv_http_req_origin_ok(const char *allowed, const char *origin, const char *
     return on == hn && on > 0 && strncasecmp(o, h, on) == 0;
 }
 
-int cv_http_req_jpeg_variant(const char *width, const char *height, char *out, size_t len)
+int cv_http_req_jpeg_variant(const char *width, const char *height, unsigned cam_w, unsigned cam_h,
+                             char *out, size_t len)
 {
     unsigned wh[2] = {0, 0};
     const char *v[2] = {width, height};
@@ -122,9 +125,17 @@ int cv_http_req_jpeg_variant(const char *width, const char *height, char *out, s
             return -EINVAL;
         char *end;
         unsigned long n = strtoul(v[i], &end, 10);
-        if (*end || n == 0 || n > 8192)
+        if (*end || n == 0 || n > CV_SCALE_MAX_SIDE)
             return -EINVAL;
         wh[i] = (unsigned)n;
+    }
+    /* The picture the worker will make of it (common/media/scale.h): whatever was asked, one
+     * ring per picture. The camera's own size is its plain `jpeg`. */
+    unsigned w, h, own_w, own_h;
+    if ((wh[0] || wh[1]) && cv_scale_fit(cam_w, cam_h, wh[0], wh[1], &w, &h) == 0 &&
+        cv_scale_fit(cam_w, cam_h, 0, 0, &own_w, &own_h) == 0) {
+        wh[0] = w == own_w && h == own_h ? 0 : w;
+        wh[1] = w == own_w && h == own_h ? 0 : h;
     }
     int n = wh[0] || wh[1] ? snprintf(out, len, "jpeg:%ux%u", wh[0], wh[1])
                            : snprintf(out, len, "jpeg");

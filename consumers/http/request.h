@@ -39,8 +39,12 @@ const char *cv_http_req_static_name(const char *path, const char **mime);
 /* A browser's Origin against [api] origin: "*" any, a value exactly it, "" the request's Host
  * (any port: go2rtc's rule). No Origin (not a browser) is allowed. */
 bool cv_http_req_origin_ok(const char *allowed, const char *origin, const char *host);
-/* frame.jpeg's width and height (each absent, or 1..8192) as the worker's variant name:
- * "jpeg" or "jpeg:WxH" (0 for an absent side). -EINVAL for anything else. */
-int cv_http_req_jpeg_variant(const char *width, const char *height, char *out, size_t len);
+/* frame.jpeg's width and height (each absent, or 1..8192) as the worker's variant name, for a
+ * camera of cam_w x cam_h: the size the worker will make (common/media/scale.h: never past the
+ * camera's, bounded), so every request for one picture names one ring: "jpeg" for the camera's
+ * own size, else "jpeg:WxH". With the camera's size unknown (0), as asked: "jpeg:WxH" with 0 for
+ * an absent side. -EINVAL for anything else. */
+int cv_http_req_jpeg_variant(const char *width, const char *height, unsigned cam_w, unsigned cam_h,
+                             char *out, size_t len);
 
 #endif

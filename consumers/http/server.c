@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,21 +48,28 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
     char who[64];
     cv_sockaddr_str(&peer, who, sizeof(who));
     const struct cv_msg_http_settings *set = &srv->set;
-    /* Clients never take the last descriptors: a ring or doorbell arriving with SCM_RIGHTS
-     * would be dropped by the kernel, and its feed stuck on an old ring for good. */
+    /* Clients never take the descriptors the feeds need (common/consumer/feed.h): a ring or
+     * doorbell arriving with SCM_RIGHTS would be dropped by the kernel. */
+    const char *why = NULL;
     if ((set->max_conns && srv->conn_count >= set->max_conns) ||
-        (srv->fd_cap && srv->conn_count >= srv->fd_cap) ||
-        (set->max_conns_per_client &&
-         cv_http_conns_from(srv, &peer) >= set->max_conns_per_client)) {
+        (set->max_conns_per_client && cv_http_conns_from(srv, &peer) >= set->max_conns_per_client))
+        why = "too many connections";
+    else if (!cv_feed_set_room(&srv->proc.feeds, 1, CV_FEED_FDS_SPARE))
+        why = "out of descriptors";
+    if (why) {
         /* A polite refusal costs a write; the client learns why instead of timing out. */
-        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                                   "Connection: close\r\nRetry-After: 1\r\n\r\n";
-        ssize_t w = write(fd, busy, sizeof(busy) - 1);
+        char busy[192];
+        int n = snprintf(busy, sizeof(busy),
+                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\nRetry-After: 1\r\n\r\n%s\n",
+                         strlen(why) + 1, why);
+        ssize_t w = write(fd, busy, (size_t)n);
         (void)w;
         close(fd);
         uint64_t now = cv_clock_mono_ms();
         if (now - srv->refused_log_ms > 1000) { /* a flood must not become a flood of logs */
-            cv_warn("client %s refused: too many connections (%u open)", who, srv->conn_count);
+            cv_warn("client %s refused: %s (%u connections, %u feeds open)", who, why,
+                    srv->conn_count, srv->proc.feeds.nfeeds);
             srv->refused_log_ms = now;
         }
         return;
@@ -98,10 +106,49 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
     }
 }
 
+/*
+ * A client watched while its answer waits. libwebsockets 4.1.6 reads nothing from an HTTP/1
+ * connection while a response is under way (LRS_DOING_TRANSACTION, until the transaction
+ * completes) yet leaves POLLIN on: a client's close, or bytes it sends, make lws's poll return at
+ * once, for nothing, again and again (a core spinning), and lws never notices the close. An answer
+ * that writes finds out at its next write; one with nothing to write yet (stream.mp4 or MJPEG of a
+ * camera that is not streaming, a snapshot waiting for its picture, an HLS playlist waiting for a
+ * segment) held the socket in CLOSE-WAIT, a slot against the connection limits and a viewer of
+ * its camera, for as long as it waited. So while it waits the socket is also in the consumer's
+ * libevent loop (whose epoll descriptor lws polls): the hang-up (EPOLLRDHUP) drops it at once,
+ * as do bytes it sends meanwhile (a request pipelined behind an answer that waits cannot be read
+ * before it, and would keep lws spinning).
+ */
+static void cv_http_conn_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct cv_http_conn *c = arg;
+    cv_http_conn_drop(c, what & EV_CLOSED ? "client left"
+                                          : "client sent more while its answer "
+                                            "waits");
+}
+
+void cv_http_conn_waiting(struct cv_http_conn *c, bool waiting)
+{
+    if (!waiting || c->closing) {
+        if (c->wait_ev) /* before lws closes the socket: libevent must not keep its number */
+            event_free(c->wait_ev);
+        c->wait_ev = NULL;
+        return;
+    }
+    if (c->wait_ev)
+        return;
+    c->wait_ev = event_new(c->srv->proc.base, lws_get_socket_fd(c->wsi), EV_READ | EV_CLOSED,
+                           cv_http_conn_wait_cb, c);
+    if (c->wait_ev)
+        event_add(c->wait_ev, NULL);
+}
+
 static void cv_http_conn_destroy(struct cv_http_conn *c)
 {
     if (!c)
         return;
+    cv_http_conn_waiting(c, false);
     cv_http_mse_viewer_free(c);
     cv_http_jpeg_viewer_free(c);
     if (c->pprev) {
@@ -121,6 +168,7 @@ void cv_http_conn_drop(struct cv_http_conn *c, const char *why)
         return;
     cv_info("client %s dropped: %s", c->peer_str, why);
     c->closing = true;
+    cv_http_conn_waiting(c, false);
     cv_http_mse_viewer_free(c);
     cv_http_jpeg_viewer_free(c);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -644,6 +692,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (c) {
+            cv_http_conn_waiting(c, false);
             cv_http_mse_viewer_free(c);
             cv_http_jpeg_viewer_free(c);
         }

@@ -469,7 +469,7 @@ static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *came
     if (!c->feed) {
         c->feed = cv_rtsp_feed_get(c->srv, camera, cv_conn_variant_for(query));
         if (!c->feed)
-            return 500;
+            return errno == EMFILE ? 503 : 500; /* 503: out of descriptors for another feed */
         cv_feed_viewer_attach(c->feed->feed, &c->view);
     }
     return 0;
@@ -480,7 +480,10 @@ static void cv_conn_describe(struct cv_rtsp_conn *c, uint32_t cseq)
     char camera[CV_NAME_MAX], query[256];
     int st = cv_conn_bind_feed(c, c->msg.uri, camera, sizeof(camera), query, sizeof(query));
     if (st) {
-        cv_conn_error(c, st, cseq, st == 404 ? "unknown camera" : "bad request URI");
+        cv_conn_error(c, st, cseq,
+                      st == 404   ? "unknown camera"
+                      : st == 503 ? "out of descriptors: too many cameras watched at once"
+                                  : "bad request URI");
         return;
     }
     snprintf(c->pending_base, sizeof(c->pending_base), "%s", c->msg.uri);
@@ -503,7 +506,9 @@ static void cv_conn_setup(struct cv_rtsp_conn *c, uint32_t cseq)
     char camera[CV_NAME_MAX], query[256];
     int st = cv_conn_bind_feed(c, c->msg.uri, camera, sizeof(camera), query, sizeof(query));
     if (st) {
-        cv_conn_error(c, st, cseq, "SETUP for an unknown camera");
+        cv_conn_error(c, st, cseq,
+                      st == 503 ? "out of descriptors: too many cameras watched at once"
+                                : "SETUP for an unknown camera");
         return;
     }
     if (!cv_feed_ready(c->feed->feed)) {
@@ -884,12 +889,18 @@ static bool cv_conn_refuse_over_limit(struct cv_rtsp_srv *srv, int fd,
         which = "max_connections";
     else if (cat->max_conns_per_client && cv_conn_count_from(srv, ss) >= cat->max_conns_per_client)
         which = "max_connections_per_client";
+    else if (!cv_feed_set_room(&srv->proc.feeds, 1, CV_FEED_FDS_SPARE))
+        which = "the descriptor limit"; /* what the feeds' rings need is kept (feed.h) */
     if (!which)
         return false;
     static const char busy[] =
         "RTSP/1.0 503 Service Unavailable\r\nCSeq: 0\r\nServer: " CV_RTSP_SERVER
         "\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n";
-    cv_warn("connection refused: %s reached (%u open)", which, srv->conn_count);
+    uint64_t now = cv_clock_mono_ms();
+    if (now - srv->refused_log_ms > 1000) {
+        cv_warn("connection refused: %s reached (%u open)", which, srv->conn_count);
+        srv->refused_log_ms = now;
+    }
     ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)w;
     close(fd);

@@ -31,9 +31,17 @@ static void cv_feed_answer_describes(struct cv_rtsp_feed *f)
 
 static void cv_feed_on_subscribed(struct cv_feed *feed, int status, const char *reason)
 {
-    (void)status;
-    (void)reason;
     cv_feed_answer_describes(cv_feed_ctx(feed));
+    if (status >= 0)
+        return;
+    /* A feed that fails once granted (its ring lost to the descriptor limit again and again,
+     * common/consumer/feed.h): its sessions end, and their clients reconnect, rather than freeze
+     * on a ring nobody writes. Closing defers the unlinking: the list stays walkable. */
+    for (struct cv_feed_viewer *v = cv_feed_viewers(feed); v; v = v->next) {
+        struct cv_rtsp_conn *c = cv_feed_conn(v);
+        if (!c->describe_pending)
+            cv_rtsp_conn_close(c, reason);
+    }
 }
 
 /* (Re)initialises the packetisers of tracks whose codec or clock changed. */
@@ -225,10 +233,13 @@ struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camer
     srv->feeds = f;
     f->arena = malloc(CV_RTSP_ARENA);
     f->pkts = calloc(CV_RTSP_MAX_PKTS, sizeof(*f->pkts));
+    errno = ENOMEM;
     if (f->arena && f->pkts)
         f->feed = cv_feed_open(&srv->proc.feeds, camera, variant, &cv_rtsp_feed_ops, f);
     if (!f->feed) {
+        int err = errno;
         cv_rtsp_feed_free(f);
+        errno = err; /* EMFILE: out of descriptors */
         return NULL;
     }
     f->info = cv_feed_info(f->feed);

@@ -217,6 +217,9 @@ int main(void)
         goto out;
     }
     evconnlistener_set_error_cb(srv.listener, cv_srv_accept_error_cb);
+    /* Descriptors are counted from here (conn.c admits clients, feeds refuse themselves), so
+     * that a ring sent by the supervisor always finds one free. */
+    cv_feed_set_limit(&srv.proc.feeds, &srv.conn_count);
     if (cv_consumer_run(&srv.proc) == 0)
         rc = 0;
 out:

@@ -131,6 +131,7 @@ struct cv_rtsp_srv {
     int udp_rtp, udp_rtcp;     /* our UDP pair for RTP/AVP unicast, owned */
     uint16_t udp_port;
     uint32_t conn_count;              /* live conns */
+    uint64_t refused_log_ms;          /* the last refusal logged: a flood is one line a second */
     struct cv_outq_budget out_budget; /* queued over all conns, against CV_RTSP_MAX_BACKLOG_ALL */
     struct event *resume_ev;          /* owned: re-enables accepting after running out of fds */
     /* Addresses that recently sent bad credentials (password guessing is throttled). */

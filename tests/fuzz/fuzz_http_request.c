@@ -4,10 +4,11 @@
  * the query, whose '&'-separated fragments are added as libwebsockets hands them over. Checked
  * beyond "no crash": a stripped path is a suffix of the path (or "/"), a www/ name is a plain
  * name of the path, every kept pair is NUL-terminated within its field, a jpeg variant is
- * canonical.
+ * canonical and, for a camera of known size, never larger than it.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,9 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)cv_http_req_origin_ok("", field[2], field[3]);
     (void)cv_http_req_origin_ok(field[3], field[2], field[3]);
     char v[16];
-    if (cv_http_req_jpeg_variant(field[4], field[5], v, sizeof(v)) == 0 && strcmp(v, "jpeg") != 0 &&
-        (strncmp(v, "jpeg:", 5) != 0 || strlen(v) > 14))
-        abort();
+    for (unsigned cam = 0; cam < 3; cam++) { /* size unknown, 320x240, 8K */
+        static const unsigned sizes[3][2] = {{0, 0}, {320, 240}, {7680, 4320}};
+        unsigned cw = sizes[cam][0], ch = sizes[cam][1], w = 0, h = 0;
+        if (cv_http_req_jpeg_variant(field[4], field[5], cw, ch, v, sizeof(v)) != 0 ||
+            strcmp(v, "jpeg") == 0)
+            continue;
+        if (strncmp(v, "jpeg:", 5) != 0 || strlen(v) > 14 || sscanf(v + 5, "%ux%u", &w, &h) != 2 ||
+            (cw && (w > cw || h > ch || !w || !h)))
+            abort();
+    }
     cv_http_args_init(&args);
     /* The query is the rest of the input (NULs included), when the input has a seventh line. */
     const char *q = field[6];

@@ -15,6 +15,7 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -348,7 +349,8 @@ def test_out_of_descriptors_pauses_and_serves_again(camvisor):
         cpu = http_proc(cv, "cpu") - cpu0
         wall = time.monotonic() - t0
         log = cv.logs()
-        assert "cannot accept a client" in log or "too many connections" in log, \
+        assert "cannot accept a client" in log or "too many connections" in log \
+            or "out of descriptors" in log, \
             "160 connections against a 128-fd limit were all taken"
         assert cpu < 0.5 * wall, f"camvisor-http used {cpu:.2f} s of CPU in {wall:.1f} s"
         grown = len(cv.logs()) - log0
@@ -1049,3 +1051,383 @@ def test_sigkill_with_viewers_connected(camvisor):
         for v in viewers:
             v.stop()
         reader.stop()
+
+
+# ---- 9. JPEG sizes past the camera's ---------------------------------------------------------
+
+def jpeg_size(data):
+    from PIL import Image
+    import io
+    img = Image.open(io.BytesIO(data))
+    img.load()  # decodes the whole picture: a truncated JPEG raises
+    assert img.format == "JPEG"
+    return img.size
+
+
+def mjpeg_parts(s, want, timeout):
+    """Reads a stream.mjpeg answer from s until `want` pictures came or timeout: (status line,
+    [jpeg bytes])."""
+    s.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    buf, pictures, status = b"", [], None
+    try:
+        while len(pictures) < want and time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            if status is None:
+                if b"\r\n\r\n" not in buf:
+                    continue
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                status = head.split(b"\r\n", 1)[0]
+            while True:
+                i = buf.find(b"\r\n\r\n")
+                if not (buf.startswith(b"--cvframe") and i > 0):
+                    break
+                n = int(buf[:i].split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                if len(buf) < i + 4 + n + 2:
+                    break
+                pictures.append(buf[i + 4:i + 4 + n])
+                buf = buf[i + 4 + n + 2:]
+    except socket.timeout:
+        pass
+    return status, pictures
+
+
+def test_snapshot_larger_than_the_camera_is_the_cameras_size(camvisor):
+    """frame.jpeg of a 320x240 camera asked at 8192x8192, 6000x6000, 8192 wide and 4000 high.
+    On 62e75e2 the worker scaled the picture up to 8192x8192 and encoded it at up to 15 pictures a
+    second: its loop stalled, the watchdog killed it twice and the snapshot got 503 after 8 s
+    (RSS up to 1.6 GB under ASan). Each is answered with the camera's own picture, the camera's
+    MSE viewer never stalls, the worker is never killed (check_clean), and the sizes that all come
+    to the camera's own are one ring, not four."""
+    cv = camvisor({"door": TESTSRC}, env=SMALL_QUARANTINE)
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    try:
+        for q in ("width=8192&height=8192", "width=6000&height=6000", "width=8192",
+                  "height=4000"):
+            st, _, body, took = api_get(cv, f"/api/frame.jpeg?src=door&{q}", timeout=20)
+            assert st == 200, f"frame.jpeg?{q}: {st} after {took:.1f} s {body[:80]!r}"
+            assert jpeg_size(body) == (320, 240), f"frame.jpeg?{q}"
+        # Asked in its own shape but smaller: scaled, and both forms are one ring.
+        for q in ("width=160", "width=160&height=120", "height=120"):
+            st, _, body, took = api_get(cv, f"/api/frame.jpeg?src=door&{q}", timeout=20)
+            assert st == 200 and jpeg_size(body) == (160, 120), (q, st, body[:80])
+        time.sleep(6)  # past the watchdog: a worker stalled by the pictures would be killed now
+        viewer.check(t0, what="while its camera was snapshotted at 8192x8192")
+        started = re.findall(r"variant (jpeg\S*) wanted", cv.logs())
+        assert sorted(set(started)) == ["jpeg", "jpeg:160x120"], started
+    finally:
+        viewer.stop()
+
+
+def test_mjpeg_larger_than_the_camera_and_its_client_leaving(camvisor):
+    """stream.mjpeg at 8192x8192 of a 320x240 camera, its client gone after a few pictures. On
+    62e75e2 the worker was killed by the watchdog every 6 s, the viewer that had left was still
+    counted (nothing was written to it, so its close went unnoticed) and kept the variant alive,
+    and the camera's other viewers saw gaps of seconds. Pictures come at the camera's size, the
+    viewer count drops to 0 when the client leaves, the worker stops making the variant, and the
+    camera's MSE viewer never stalls."""
+    cv = camvisor({"door": TESTSRC}, env=SMALL_QUARANTINE)
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    try:
+        s = connect(cv, timeout=20)
+        s.sendall(b"GET /api/stream.mjpeg?src=door&width=8192&height=8192 HTTP/1.1\r\n"
+                  b"Host: x\r\n\r\n")
+        status, pictures = mjpeg_parts(s, 3, 20)
+        assert status and b" 200 " in status, status
+        assert len(pictures) >= 3, f"{len(pictures)} pictures in 20 s"
+        assert all(jpeg_size(p) == (320, 240) for p in pictures)
+        assert cameras(cv)["door"]["viewers"]["mjpeg"] == 1
+        s.close()
+        wait_for(lambda: cameras(cv)["door"]["viewers"]["mjpeg"] == 0, QUICK_S, interval=0.1,
+                 what="the MJPEG viewer that left to be forgotten")
+        # camvisor-http keeps the feed 3 s, the supervisor the variant 3 s more: generously.
+        wait_for(lambda: "variant jpeg: stopped" in cv.logs(), 20, interval=0.2,
+                 what="the worker to stop making the variant")
+        viewer.check(t0, what="while its camera was watched as MJPEG at 8192x8192")
+    finally:
+        viewer.stop()
+
+
+def test_transcoding_slower_than_the_camera_never_stalls_its_worker(camvisor, tmp_path):
+    """A 4K camera (a noisy clip, 25 fps) watched as MJPEG at three sizes: three transcoders that
+    together need more than a core. On 62e75e2 each frame was decoded and encoded inside the
+    camera's publishing, so the worker fell behind the clip, then published a burst of overdue
+    frames in one callback lasting seconds: no status for 5 s, killed by the watchdog, its
+    viewers cut. The worker transcodes in slices between its other work and skips frames when
+    it cannot keep up: it stays up (check_clean), the camera's MSE viewer keeps its rate, and
+    every MJPEG viewer gets pictures."""
+    clip = tmp_path / "4k.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=3840x2160:rate=25,noise=alls=12:allf=t", "-t", "3", "-c:v", "libx264",
+         "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-bf", "0", "-b:v", "20M",
+         "-pix_fmt", "yuv420p", str(clip)], check=True, timeout=120)
+    cv = camvisor({"big": f"url = file:{clip}\n"}, env=SMALL_QUARANTINE)
+    wait_streaming(cv, "big")
+    viewer = Viewer(cv, cam="big")
+    socks = []
+    try:
+        viewer.wait_fragments()
+        for q in ("", "&width=2560", "&width=1920"):
+            s = connect(cv, timeout=20)
+            s.sendall(f"GET /api/stream.mjpeg?src=big{q} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            socks.append(s)
+        t0 = time.monotonic()
+        results = {}
+
+        def read(i, s):
+            results[i] = mjpeg_parts(s, 1000, 15)
+
+        readers = [threading.Thread(target=read, args=(i, s), daemon=True)
+                   for i, s in enumerate(socks)]
+        for r in readers:
+            r.start()
+        for r in readers:
+            r.join(30)
+        viewer.check(t0, what="while its camera was transcoded three times over")
+        for i, (status, pictures) in results.items():
+            assert status and b" 200 " in status and len(pictures) >= 3, \
+                f"MJPEG viewer {i}: {status} {len(pictures)} pictures in 15 s"
+        assert jpeg_size(results[0][1][-1]) == (3840, 2160)
+        assert jpeg_size(results[2][1][-1]) == (1920, 1080)
+        assert cameras(cv)["big"]["state"] == "streaming"
+    finally:
+        for s in socks:
+            s.close()
+        viewer.stop()
+
+
+
+def test_snapshot_of_a_detailed_camera_after_its_ring_shrank(camvisor, tmp_path):
+    """A 2560x1440 camera filming a still, detailed scene: ~0.9 Mbit/s (its keyframes), so its
+    ring is resized to 384 KiB a few seconds in, while a JPEG of its picture is ~470 kB. On
+    62e75e2 a jpeg variant's ring was the camera's size and a picture must fit half a ring: every
+    one was dropped, silently, and every snapshot got 503 after 8 s. A jpeg ring holds pictures
+    whatever the camera's bitrate."""
+    still, clip = tmp_path / "still.png", tmp_path / "still.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=2560x1440:rate=25", "-vf", "noise=alls=25", "-frames:v", "1",
+                    str(still)], check=True, timeout=60)
+    subprocess.run(["ffmpeg", "-v", "error", "-loop", "1", "-i", str(still), "-t", "4", "-r", "25",
+                    "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-g", "25",
+                    "-bf", "0", "-crf", "38", "-pix_fmt", "yuv420p", str(clip)],
+                   check=True, timeout=120)
+    cv = camvisor({"still": f"url = file:{clip}\n"})
+    wait_streaming(cv, "still")
+    wait_for(lambda: "moved to a" in cv.logs(), 20, interval=0.2,
+             what="the camera's ring resized to its bitrate")
+    resized = re.search(r"ring \d+ KiB -> (\d+) KiB", cv.logs())
+    for _ in range(3):
+        st, _, body, took = api_get(cv, "/api/frame.jpeg?src=still", timeout=20)
+        assert st == 200, f"{st} after {took:.1f} s: {body[:80]!r}"
+        assert jpeg_size(body) == (2560, 1440)
+        assert len(body) > int(resized.group(1)) * 1024 // 2, \
+            f"a {len(body)}-byte picture fits half the camera's ring: nothing tested"
+        time.sleep(1.5)  # past the kept picture's freshness: each one a new picture
+    assert "picture dropped" not in cv.logs()
+
+# ---- 10. clients that leave before their first byte ------------------------------------------
+
+def close_wait_sockets(port):
+    """Sockets of the API port in CLOSE-WAIT: clients gone whose side the server has not
+    closed."""
+    out = subprocess.run(["ss", "-Htn", "state", "close-wait", f"sport = :{port}"],
+                         capture_output=True, text=True, check=True).stdout
+    return len(out.splitlines())
+
+
+def test_clients_leaving_a_camera_that_does_not_stream_are_let_go(camvisor):
+    """150 clients from one address, one after the other, ask for stream.mp4 or stream.mjpeg of a
+    camera that is not streaming (its port is closed) and leave before any picture; before them,
+    snapshot clients of a camera whose worker has not reported yet leave too. On 62e75e2
+    libwebsockets never read those sockets while their answer waited: each stayed in CLOSE-WAIT,
+    counted against the limits and as a viewer, and kept camvisor-http's loop spinning; after 128
+    of them every loopback client got 503 (Retry-After) until the camera streamed again. Each is
+    let go when it leaves: no CLOSE-WAIT, no ghost viewer, no busy loop, 127.0.0.1 served."""
+    cv = camvisor({"dead": "url = rtsp://127.0.0.1:9/x\n", "door": TESTSRC,
+                   "late": "url = rtsp://127.0.0.1:9/y\nmode = on-demand\n"})
+    wait_streaming(cv, "door")
+    viewer = Viewer(cv, src="127.0.0.2")
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    try:
+        # Snapshots that wait (no status from the on-demand worker yet), their clients gone.
+        snaps = [connect(cv, timeout=10) for _ in range(5)]
+        for s in snaps:
+            s.sendall(b"GET /api/frame.jpeg?src=late HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        for s in snaps:
+            s.close()
+        paths = ["/api/stream.mp4?src=dead", "/api/stream.mjpeg?src=dead",
+                 "/api/stream.mjpeg?src=dead&width=160"]
+        refused = []
+        for i in range(150):
+            s = connect(cv, timeout=10)
+            s.sendall(f"GET {paths[i % len(paths)]} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+            except socket.timeout:
+                pass
+            s.close()
+            if not head.startswith(b"HTTP/1.1 200"):
+                refused.append((i, head[:40]))
+        assert not refused, f"{len(refused)} of 150 refused, the first: {refused[:3]}"
+        wait_for(lambda: close_wait_sockets(cv.api_port) == 0, QUICK_S, interval=0.2,
+                 what="no socket left in CLOSE-WAIT")
+        wait_for(lambda: cameras(cv)["dead"]["viewers"] == {"mse": 0, "mp4": 0, "mjpeg": 0},
+                 QUICK_S, interval=0.2, what="no viewer left of the camera")
+        cpu0, w0 = http_proc(cv, "cpu"), time.monotonic()
+        time.sleep(3)
+        cpu = http_proc(cv, "cpu") - cpu0
+        assert cpu < 0.5 * (time.monotonic() - w0), f"camvisor-http used {cpu:.2f} s of CPU in 3 s"
+        assert_honest_api(cv, what="after 150 clients left")
+        viewer.check(t0, what="beside the clients that left")
+    finally:
+        viewer.stop()
+
+
+# ---- 11. descriptors for the feeds -----------------------------------------------------------
+
+class MjpegReader(threading.Thread):
+    """Reads a stream.mjpeg answer, counting pictures, until stopped."""
+
+    def __init__(self, cv, cam):
+        super().__init__(daemon=True)
+        self.s = connect(cv, timeout=30)
+        self.s.sendall(f"GET /api/stream.mjpeg?src={cam} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        self.pictures, self.ended = 0, None
+        self.start()
+
+    def run(self):
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    self.ended = "EOF"
+                    return
+                self.pictures += d.count(b"--cvframe")
+        except Exception as e:  # noqa: BLE001 (the end of the stream, whatever it was)
+            self.ended = repr(e)
+
+    def stop(self):
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.s.close()
+        self.join(5)
+
+
+def test_rings_handed_over_while_clients_hold_every_descriptor(camvisor, tmp_path):
+    """RLIMIT_NOFILE 256, 10 cameras, 30 feeds watched (each camera's MSE, its video without the
+    audio, its MJPEG), clients holding every connection they can get while each camera's ring is
+    resized and handed over, and 10 more feeds asked for meanwhile. On 62e75e2 clients took
+    descriptors the feeds needed: the kernel dropped ring descriptors the supervisor sent
+    ("malformed control message ignored") and viewers stopped for good, their connections open.
+    Now clients are refused first (503), a feed that does not fit is refused with a clear 503,
+    no descriptor is ever lost, and every viewer plays on after the flood."""
+    clip = tmp_path / "clip.mp4"
+    # GOP 4 s: the ring is resized 8 s after a camera starts, while the flood below holds.
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "8",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "100", "-c:a", "aac", str(clip)],
+        check=True, timeout=60)
+    names = [f"cam{i}" for i in range(10)]
+    cv = camvisor({n: f"url = file:{clip}\n" for n in names}, nofile=256,
+                  api_extra="max_connections_per_client = 2000\nrequest_timeout = 60s\n")
+    for n in names:
+        wait_streaming(cv, n)
+    if "moved to a" in cv.logs():
+        pytest.skip("a ring was handed over before the flood: nothing tested")
+    native = [Viewer(cv, cam=n) for n in names]
+    video = []
+    for n in names:
+        v = Viewer.__new__(Viewer)  # an MSE viewer whose browser cannot play AAC: `video`
+        threading.Thread.__init__(v, daemon=True)
+        v.ws = WsFrom(cv.api_port, f"/api/ws?src={n}")
+        assert v.ws.status == 101, v.ws.head
+        v.ws.send({"type": "mse", "value": "avc1.640029"})
+        v.times, v.errors, v.ended = [], [], None
+        v.start()
+        video.append(v)
+    mjpeg = [MjpegReader(cv, n) for n in names]
+    keep = [http.client.HTTPConnection("127.0.0.1", cv.api_port, timeout=20) for _ in names]
+    flood, stop = [], threading.Event()
+
+    def top_up():
+        while not stop.is_set():
+            for s in [s for s in flood if closed_by_server(s)]:
+                flood.remove(s)
+                s.close()
+            for _ in range(300 - len(flood)):
+                try:
+                    flood.append(connect(cv, src="127.0.0.3", timeout=5))
+                except OSError:
+                    break
+            stop.wait(0.5)
+
+    flooder = threading.Thread(target=top_up, daemon=True)
+    answers = {}
+    try:
+        for v in native + video:
+            v.wait_fragments(5)
+        for c in keep:  # keep-alive connections, opened before the flood
+            c.request("GET", "/api")
+            c.getresponse().read()
+        log0 = len(cv.logs())
+        flooder.start()
+        time.sleep(2)
+        # Feeds asked for while every client slot is held: a picture, or a clear 503.
+        for n, c in zip(names, keep):
+            c.request("GET", f"/api/frame.jpeg?src={n}&width=160")
+            r = c.getresponse()
+            answers[n] = (r.status, r.read())
+        wait_for(lambda: cv.logs()[log0:].count("moved to a") >= len(names), 30, interval=0.5,
+                 what="every camera's ring handed over during the flood")
+        time.sleep(1)
+    finally:
+        stop.set()
+        flooder.join(10)
+        for s in flood:
+            s.close()
+    try:
+        for n, (st, body) in answers.items():
+            assert (st == 200 and jpeg_size(body) == (160, 120)) or \
+                (st == 503 and b"out of descriptors" in body), (n, st, body[:80])
+        log = cv.logs()
+        assert "out of descriptors" in log, "the flood never reached the descriptor limit"
+        for bad in ("malformed control message", "lost descriptors", "without its descriptor"):
+            assert bad not in log, f"{bad!r}:\n" + "\n".join(
+                line for line in log.splitlines() if bad in line)
+        t1 = time.monotonic()
+        for v in native + video:
+            wait_for(lambda: len([t for t in v.times if t > t1]) >= 10 or v.ended, 20,
+                     interval=0.2, what="every MSE viewer to play on after the flood")
+        time.sleep(1)
+        for v in native + video:
+            v.check(t1 + 0.5, what="after the flood")
+        for m in mjpeg:
+            p0 = m.pictures
+            wait_for(lambda: m.pictures > p0 or m.ended, 10, interval=0.2,
+                     what="every MJPEG viewer to play on after the flood")
+            assert m.ended is None, m.ended
+    finally:
+        for c in keep:
+            c.close()
+        for v in native + video + mjpeg:
+            v.stop()

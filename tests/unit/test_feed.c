@@ -2,7 +2,8 @@
  * The consumer API's feed (common/consumer/feed.c) against a real ring, with a socketpair standing
  * in for the supervisor: subscribe, parameters before frames, frames once per doorbell, a writer
  * restart as a discontinuity, the catch-up replay from the newest keyframe on a cloned cursor (no
- * second mapping), a refused subscription, and the per-feed viewer list.
+ * second mapping), a refused subscription, the per-feed viewer list, a ring whose descriptor was
+ * lost, and the descriptor limit.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -301,6 +302,121 @@ static void test_refused_subscription(void **state)
     assert_int_equal(cv_chan_recv(r->sup, &m, fds, &nfds), -EAGAIN);
 }
 
+/* Takes the next message the feed sent the "supervisor": its type, sub_id, and doorbell (closed
+ * here) when it carries one. */
+static uint32_t take(struct rig *r, enum cv_msg_type type)
+{
+    struct cv_msg m;
+    int fds[CV_PROTO_MAX_FDS], nfds = 0;
+    assert_int_equal(cv_chan_recv(r->sup, &m, fds, &nfds), 0);
+    assert_int_equal(m.type, type);
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    return type == CV_MSG_SUBSCRIBE ? m.u.subscribe.sub_id : m.u.unsubscribe.sub_id;
+}
+
+/*
+ * A ring hand-over whose descriptor the kernel dropped (this process at its descriptor limit):
+ * the feed subscribes again (a new sub_id, then UNSUBSCRIBE of the old one), takes the answer as
+ * the hand-over, and its viewers go on. On 62e75e2 such a message was "malformed", ignored: the
+ * feed stayed on the old ring, which its worker no longer wrote, for good.
+ */
+static void test_lost_ring_subscribes_again(void **state)
+{
+    struct rig *r = *state;
+    r->set.retry_ms = 1;
+    set_info(r, 640);
+    subscribe(r, true);
+    publish(r, 30, CV_FRAME_KEY);
+    spin(r);
+    assert_int_equal(r->seen.frames, 1);
+
+    struct cv_msg_subscribed lost = {.sub_id = r->sub_id, .status = 0};
+    assert_int_equal(cv_feed_set_on_subscribed(&r->set, &lost, -1), 0);
+    assert_int_equal(cv_feed_status(r->feed, NULL), 0); /* still following, not refused */
+    event_base_loop(r->base, EVLOOP_ONCE);              /* the retry's timer */
+    uint32_t again = take(r, CV_MSG_SUBSCRIBE);
+    assert_int_not_equal(again, r->sub_id);
+    assert_int_equal(take(r, CV_MSG_UNSUBSCRIBE), r->sub_id);
+
+    /* The answer to the old id is ignored; the new one's is the hand-over. */
+    int fd2;
+    struct cv_ring_writer *w2;
+    assert_int_equal(cv_ring_create("door", 256 << 10, 64, &fd2), 0);
+    assert_int_equal(cv_ring_writer_open(fd2, &w2), 0);
+    cv_ring_writer_close(r->w);
+    r->w = w2;
+    set_info(r, 640);
+    publish(r, 30, CV_FRAME_KEY);
+    publish(r, 31, 0);
+    int ro = cv_ring_reopen_readonly(fd2);
+    struct cv_msg_subscribed stale = {.sub_id = r->sub_id, .status = 0};
+    assert_int_equal(cv_feed_set_on_subscribed(&r->set, &stale, ro), 0);
+    struct cv_msg_subscribed ok = {.sub_id = again, .status = 0};
+    assert_int_equal(cv_feed_set_on_subscribed(&r->set, &ok, ro), 1);
+    assert_int_equal(r->seen.replaced, 1);
+    assert_int_equal(r->seen.frames, 2); /* 31 is new; 30 was delivered from the old ring */
+    publish(r, 32, 0);
+    spin(r);
+    assert_int_equal(r->seen.frames, 3);
+    assert_int_equal(r->seen.subscribed, 1); /* the consumer heard of no failure */
+    close(r->ring_rw);
+    r->ring_rw = fd2;
+    r->sub_id = again;
+}
+
+/* Rings lost again and again: the feed gives up, tells its consumer (whose viewers are closed,
+ * not left frozen) and says UNSUBSCRIBE for what the supervisor holds. */
+static void test_lost_ring_gives_up(void **state)
+{
+    struct rig *r = *state;
+    r->set.retry_ms = 1;
+    subscribe(r, true);
+    uint32_t id = r->sub_id;
+    for (int i = 0; i < CV_FEED_RETRIES; i++) {
+        struct cv_msg_subscribed lost = {.sub_id = id, .status = 0};
+        assert_int_equal(cv_feed_set_on_subscribed(&r->set, &lost, -1), 0);
+        event_base_loop(r->base, EVLOOP_ONCE);
+        uint32_t next = take(r, CV_MSG_SUBSCRIBE);
+        assert_int_equal(take(r, CV_MSG_UNSUBSCRIBE), id);
+        id = next;
+    }
+    struct cv_msg_subscribed lost = {.sub_id = id, .status = 0};
+    assert_int_equal(cv_feed_set_on_subscribed(&r->set, &lost, -1), 0);
+    const char *why;
+    assert_int_equal(cv_feed_status(r->feed, &why), -EMFILE);
+    assert_non_null(strstr(why, "descriptors"));
+    assert_int_equal(r->seen.subscribed, 2);
+    assert_int_equal(r->seen.status, -EMFILE);
+    assert_int_equal(take(r, CV_MSG_UNSUBSCRIBE), id);
+    cv_feed_close(r->feed); /* refused now: nothing more to say */
+    r->feed = NULL;
+    struct cv_msg m;
+    int fds[CV_PROTO_MAX_FDS], nfds;
+    assert_int_equal(cv_chan_recv(r->sup, &m, fds, &nfds), -EAGAIN);
+}
+
+/* A feed whose descriptors do not fit under the limit is refused before it is asked for. */
+static void test_feed_refused_past_the_descriptor_limit(void **state)
+{
+    struct rig *r = *state;
+    uint32_t clients = 0;
+    cv_feed_set_limit(&r->set, &clients);
+    assert_true(r->set.fd_limit > 0);
+    r->set.fd_limit = r->set.fd_fixed + 10 + CV_FEED_FDS; /* 10 clients and one feed */
+    clients = 10;
+    assert_true(cv_feed_set_room(&r->set, 0, 1));
+    assert_false(cv_feed_set_room(&r->set, 1, 1));
+    subscribe(r, true);
+    assert_false(cv_feed_set_room(&r->set, 0, 1));
+    errno = 0;
+    assert_null(cv_feed_open(&r->set, "door", "jpeg", &ops, &r->seen));
+    assert_int_equal(errno, EMFILE);
+    clients = 7; /* three clients gone: room for one more feed */
+    assert_true(cv_feed_set_room(&r->set, 0, 1));
+    r->set.fd_limit = 0;
+}
+
 static void test_viewers_per_feed(void **state)
 {
     struct rig *r = *state;
@@ -339,6 +455,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ring_handover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_subscription, setup, teardown),
         cmocka_unit_test_setup_teardown(test_viewers_per_feed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_ring_subscribes_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_ring_gives_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feed_refused_past_the_descriptor_limit, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

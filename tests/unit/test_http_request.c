@@ -81,15 +81,39 @@ static void test_jpeg_variant(void **state)
 {
     (void)state;
     char v[16];
-    assert_int_equal(cv_http_req_jpeg_variant(NULL, NULL, v, sizeof(v)), 0);
+    /* The camera's size not known yet: as asked. */
+    assert_int_equal(cv_http_req_jpeg_variant(NULL, NULL, 0, 0, v, sizeof(v)), 0);
     assert_string_equal(v, "jpeg");
-    assert_int_equal(cv_http_req_jpeg_variant("640", "", v, sizeof(v)), 0);
+    assert_int_equal(cv_http_req_jpeg_variant("640", "", 0, 0, v, sizeof(v)), 0);
     assert_string_equal(v, "jpeg:640x0");
-    assert_int_equal(cv_http_req_jpeg_variant("640", "360", v, sizeof(v)), 0);
+    assert_int_equal(cv_http_req_jpeg_variant("640", "360", 0, 0, v, sizeof(v)), 0);
     assert_string_equal(v, "jpeg:640x360");
     static const char *const bad[] = {"0", "-1", "+5", "8193", "12abc", " 5", "99999999999999"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(cv_http_req_jpeg_variant(bad[i], NULL, v, sizeof(v)), -EINVAL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(cv_http_req_jpeg_variant(bad[i], NULL, 0, 0, v, sizeof(v)), -EINVAL);
+        assert_int_equal(cv_http_req_jpeg_variant(bad[i], NULL, 320, 240, v, sizeof(v)), -EINVAL);
+    }
+    /* Known: every request for one picture is one name, and never past the camera's size. */
+    static const char *const own[][2] = {{"8192", "8192"}, {"6000", "6000"}, {"8192", NULL},
+                                         {NULL, "4000"},   {"320", "240"},   {"320", NULL},
+                                         {NULL, NULL}};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        assert_int_equal(cv_http_req_jpeg_variant(own[i][0], own[i][1], 320, 240, v, sizeof(v)), 0);
+        assert_string_equal(v, "jpeg");
+    }
+    static const char *const half[][2] = {{"160", NULL}, {NULL, "120"}, {"160", "120"}};
+    for (size_t i = 0; i < sizeof(half) / sizeof(half[0]); i++) {
+        assert_int_equal(cv_http_req_jpeg_variant(half[i][0], half[i][1], 320, 240, v, sizeof(v)),
+                         0);
+        assert_string_equal(v, "jpeg:160x120");
+    }
+    assert_int_equal(cv_http_req_jpeg_variant("640", "100", 320, 240, v, sizeof(v)), 0);
+    assert_string_equal(v, "jpeg:320x100");
+    /* An 8K camera: its own size is past the bound, so even plain jpeg is scaled (worker). */
+    assert_int_equal(cv_http_req_jpeg_variant("7680", NULL, 7680, 4320, v, sizeof(v)), 0);
+    assert_string_equal(v, "jpeg");
+    assert_int_equal(cv_http_req_jpeg_variant("1920", NULL, 7680, 4320, v, sizeof(v)), 0);
+    assert_string_equal(v, "jpeg:1920x1080");
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -340,6 +341,44 @@ static void test_chan_fds(void **state)
     close(sv[1]);
 }
 
+/*
+ * A receiver at its descriptor limit: the kernel drops the descriptor (MSG_CTRUNC). The message
+ * itself still arrives, flagged, with no descriptor: a consumer must be able to tell "a ring
+ * granted, but lost" (it subscribes again) from a refusal. Before, it was "malformed" and
+ * dropped, and a feed waited for a ring that never came.
+ */
+static void test_chan_fds_lost(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(cv_chan_pair(sv), 0);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    assert_true(efd >= 0);
+    struct cv_msg m = {.type = CV_MSG_SUBSCRIBED};
+    m.u.subscribed.sub_id = 7;
+    assert_int_equal(cv_chan_send(sv[0], &m, &efd, 1), 0);
+    close(efd);
+
+    struct rlimit was;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+    int lowest = dup(0); /* the lowest free descriptor: a limit there leaves none free */
+    assert_true(lowest >= 0);
+    close(lowest);
+    struct rlimit full = {.rlim_cur = (rlim_t)lowest, .rlim_max = was.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &full), 0);
+    struct cv_msg r;
+    int fds[CV_PROTO_MAX_FDS], nfds = -1;
+    int rc = cv_chan_recv(sv[1], &r, fds, &nfds);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+    assert_int_equal(rc, CV_CHAN_FDS_LOST);
+    assert_int_equal(nfds, 0);
+    assert_int_equal(r.type, CV_MSG_SUBSCRIBED);
+    assert_int_equal(r.u.subscribed.sub_id, 7);
+    assert_int_equal(r.u.subscribed.status, 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* A slow reader: what the socket will not take waits, in order, with its descriptors; a full
  * queue says so instead of dropping anything. */
 static void test_chan_out_queue(void **state)
@@ -401,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_declared_sizes_bounded),
         cmocka_unit_test(test_string_too_long),
         cmocka_unit_test(test_chan_fds),
+        cmocka_unit_test(test_chan_fds_lost),
         cmocka_unit_test(test_chan_out_queue),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);

@@ -603,10 +603,15 @@ static void test_seek_key(void **state)
     assert_int_equal(cv_ring_reader_seek_key(r), 0);
     get(r, 1, 100, CV_FRAME_KEY);
     get(r, 2, 100, 0);
+    assert_int_equal(cv_ring_reader_behind(r), 3); /* 3, 4 and 5 written since */
     for (uint64_t s = 6; s <= 12; s++)
         put(w, s, 100, s == 8);
     assert_int_equal(cv_ring_reader_seek_key(r), 0);
     get(r, 8, 100, CV_FRAME_KEY | CV_FRAME_DISCONT);
+    assert_int_equal(cv_ring_reader_behind(r), 4);
+    for (uint64_t s = 9; s <= 12; s++)
+        get(r, s, 100, 0);
+    assert_int_equal(cv_ring_reader_behind(r), 0);  /* at the live edge */
     assert_int_equal(cv_ring_reader_skipped(r), 0); /* a seek is not a loss */
     /* Past the newest key: wait for the next one, never go back. */
     assert_int_equal(cv_ring_reader_seek_key(r), CV_RING_EMPTY);

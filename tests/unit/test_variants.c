@@ -35,8 +35,20 @@ static void test_variants(void **state)
     assert_int_equal(cv_variant_available(&cam, "h264;rm -rf", why, sizeof(why)), -EINVAL);
 }
 
+/* A jpeg ring holds pictures whatever bitrate sized the camera's ring. */
+static void test_variant_ring_bytes(void **state)
+{
+    (void)state;
+    assert_true(cv_variant_ring_bytes("jpeg", 256u << 10) == CV_VARIANT_JPEG_RING);
+    assert_true(cv_variant_ring_bytes("jpeg:640x360", 512u << 10) == CV_VARIANT_JPEG_RING);
+    assert_true(cv_variant_ring_bytes("jpeg", 6u << 20) == 6u << 20);
+    assert_true(cv_variant_ring_bytes("video", 256u << 10) == 256u << 10);
+    assert_true(cv_variant_ring_bytes("jpegx", 256u << 10) == 256u << 10);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_variants)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_variants),
+                                       cmocka_unit_test(test_variant_ring_bytes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
