@@ -114,11 +114,13 @@ struct cv_http_srv {
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
     struct cv_http_jfeed *jfeeds; /* jpeg.c: one per (camera, size) */
+    /* Login throttle (server.c): one row per address with bad credentials lately, and one for
+     * the addresses that find every row locked. */
     struct cv_http_auth_fail {
         struct sockaddr_storage addr; /* port zeroed */
         unsigned fails;
         uint64_t window_start_ms, locked_until_ms;
-    } auth_fails[CV_HTTP_AUTH_SLOTS];
+    } auth_fails[CV_HTTP_AUTH_SLOTS], auth_overflow;
     /* Counters for /metrics and /api/cameras. */
     uint64_t requests, auth_failures, dropped_slow;
     uint64_t refused_log_ms;

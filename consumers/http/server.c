@@ -315,21 +315,52 @@ static bool cv_http_consttime_eq(const char *a, const char *b)
     return d == 0;
 }
 
-static struct cv_http_auth_fail *cv_http_auth_slot(struct cv_http_srv *srv,
-                                                   const struct sockaddr_storage *peer, bool make)
+/* How much a row of the table still matters: 0 when it can go (empty, or its window and lock
+ * are over), then by its count of failures, a locked row above any other. */
+static uint64_t cv_http_auth_weight(const struct cv_http_auth_fail *f, uint64_t now)
 {
-    struct cv_http_auth_fail *oldest = &srv->auth_fails[0];
+    if (f->locked_until_ms > now)
+        return UINT64_MAX;
+    if (!f->fails || now - f->window_start_ms > CV_HTTP_AUTH_WINDOW_MS)
+        return 0;
+    return f->fails;
+}
+
+/*
+ * The row of peer's address; with make, a new one if it has none. A new address takes a row that
+ * no longer matters, else the one with the fewest failures (the oldest among equals), never a
+ * locked one: an attacker's decoys, one bad guess each from other addresses, evict each other,
+ * never the address they are meant to set free, whose count or lock stays.
+ *
+ * When every row is locked, the failures of addresses without a row are counted together in
+ * srv->auth_overflow, and once it locks, every address without a row is refused (429) until it
+ * expires: an attacker with more addresses than rows can then keep newcomers out for a while, but
+ * never guess unthrottled. Without make, an address without a row gets the overflow row only
+ * while it is locked.
+ */
+static struct cv_http_auth_fail *cv_http_auth_row(struct cv_http_srv *srv,
+                                                  const struct sockaddr_storage *peer, bool make)
+{
+    uint64_t now = cv_clock_mono_ms();
+    struct cv_http_auth_fail *victim = NULL;
+    uint64_t victim_w = UINT64_MAX;
     for (unsigned i = 0; i < CV_HTTP_AUTH_SLOTS; i++) {
         struct cv_http_auth_fail *f = &srv->auth_fails[i];
         if (f->fails && cv_sockaddr_same_host(&f->addr, peer))
             return f;
-        if (f->window_start_ms < oldest->window_start_ms)
-            oldest = f;
+        uint64_t w = cv_http_auth_weight(f, now);
+        if (!victim || w < victim_w ||
+            (w == victim_w && f->window_start_ms < victim->window_start_ms)) {
+            victim = f;
+            victim_w = w;
+        }
     }
     if (!make)
-        return NULL;
-    *oldest = (struct cv_http_auth_fail){.addr = *peer, .window_start_ms = cv_clock_mono_ms()};
-    return oldest;
+        return srv->auth_overflow.locked_until_ms > now ? &srv->auth_overflow : NULL;
+    if (victim_w == UINT64_MAX)
+        return &srv->auth_overflow;
+    *victim = (struct cv_http_auth_fail){.addr = *peer, .window_start_ms = now};
+    return victim;
 }
 
 enum cv_http_auth { CV_HTTP_AUTH_OK, CV_HTTP_AUTH_NEEDED, CV_HTTP_AUTH_LOCKED };
@@ -344,7 +375,7 @@ static enum cv_http_auth cv_http_check_auth(struct cv_http_conn *c)
     if ((!set->username[0] && !set->token[0]) || (c->loopback && !set->local_auth))
         return CV_HTTP_AUTH_OK;
     uint64_t now = cv_clock_mono_ms();
-    struct cv_http_auth_fail *f = cv_http_auth_slot(srv, &c->peer, false);
+    struct cv_http_auth_fail *f = cv_http_auth_row(srv, &c->peer, false);
     if (f && f->locked_until_ms > now)
         return CV_HTTP_AUTH_LOCKED;
     char h[512];
@@ -369,15 +400,21 @@ static enum cv_http_auth cv_http_check_auth(struct cv_http_conn *c)
         }
         if (!ok) {
             srv->auth_failures++;
-            f = cv_http_auth_slot(srv, &c->peer, true);
+            f = cv_http_auth_row(srv, &c->peer, true);
             if (now - f->window_start_ms > CV_HTTP_AUTH_WINDOW_MS) {
                 f->window_start_ms = now;
                 f->fails = 0;
             }
             if (++f->fails >= CV_HTTP_AUTH_MAX_FAILS) {
                 f->locked_until_ms = now + CV_HTTP_AUTH_LOCK_MS;
-                cv_warn("client %s: %u bad credentials in a row: locked out for %u s", c->peer_str,
-                        f->fails, CV_HTTP_AUTH_LOCK_MS / 1000);
+                if (f == &srv->auth_overflow)
+                    cv_warn("client %s: %u bad credentials from addresses the throttle has no "
+                            "room for (%u addresses locked out): every such address is locked "
+                            "out for %u s",
+                            c->peer_str, f->fails, CV_HTTP_AUTH_SLOTS, CV_HTTP_AUTH_LOCK_MS / 1000);
+                else
+                    cv_warn("client %s: %u bad credentials in a row: locked out for %u s",
+                            c->peer_str, f->fails, CV_HTTP_AUTH_LOCK_MS / 1000);
             }
         }
     }

@@ -694,6 +694,34 @@ def test_password_guessing_locks_out_the_address(camvisor):
     assert "s3cret" not in log and "guess1" not in log
 
 
+def bad_guess(cv, src, i):
+    bad = "Basic " + base64.b64encode(f"admin:{src}-{i}".encode()).decode()
+    return api_get(cv, src=src, headers={"Authorization": bad})[0]
+
+
+def test_lockout_outlasts_guesses_from_other_addresses(camvisor):
+    """The table of failing addresses has 64 rows. On 62e75e2 a new failing address took the row
+    whose window had started first, which is the one being throttled: one bad guess from each of
+    64 other addresses wiped 127.0.0.1's nine, and its tenth and eleventh guesses were 401s again
+    (guesses without end, 64 decoys at a time). A locked address was evicted the same way."""
+    cv = camvisor({}, api_extra=AUTH)
+    wait_for(lambda: api_get(cv, headers={"Authorization": GOOD})[0] == 200, 10,
+             what="camvisor-http answering")
+    assert [bad_guess(cv, "127.0.0.1", i) for i in range(9)] == [401] * 9
+    decoys = [bad_guess(cv, f"127.0.1.{i}", 0) for i in range(1, 71)]  # 70 > 64 rows
+    assert set(decoys) == {401}, decoys
+    tail = [bad_guess(cv, "127.0.0.1", i) for i in range(9, 11)]
+    assert tail == [401, 429], f"127.0.0.1's 10th and 11th guesses after 70 decoys: {tail}"
+    # Locked, it stays locked whatever other addresses do meanwhile.
+    decoys = [bad_guess(cv, f"127.0.2.{i}", 0) for i in range(1, 71)]
+    assert set(decoys) == {401}, decoys
+    st = api_get(cv, headers={"Authorization": GOOD})[0]
+    assert st == 429, f"127.0.0.1 locked out, then 70 decoys: its right password got {st}"
+    # The decoys themselves are throttled by their own count: one guess each locked none.
+    assert_honest_api(cv, src="127.0.2.1", headers={"Authorization": GOOD},
+                      what="from a decoy address")
+
+
 # ---- 7. oversized and malformed input --------------------------------------------------------
 
 H = b"Host: x\r\nConnection: close\r\n"
