@@ -135,8 +135,8 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
 int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
                     size_t len);
 int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text);
-/* A response with no end (stream.mp4, MJPEG): headers now, the body as records through
- * cv_http_send(); disposition may be NULL. 0, or -1 to close. */
+/* A response with no end (stream.mp4, MJPEG): its headers as the first record, the body as
+ * records through cv_http_send(); disposition may be NULL. 0, or -1 to close. */
 int cv_http_start_stream(struct cv_http_conn *c, const char *ctype, const char *disposition);
 /* The same from bytes the caller keeps (copied once); cors adds Access-Control-Allow-Origin: *
  * whatever [api] origin says (HLS answers, as go2rtc's). */
