@@ -69,6 +69,7 @@ struct cv_http_conn {
     char *body; /* owned */
     size_t body_len, body_off;
     bool closing; /* drop at the next writable callback */
+    bool head;    /* the request being answered is a HEAD: headers only */
     /* A viewer of an fMP4 feed (mse.c). */
     struct cv_http_viewer *viewer; /* owned */
     struct cv_http_jview *jview;   /* owned: a snapshot waiting, or an MJPEG viewer (jpeg.c) */
@@ -136,7 +137,8 @@ int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, 
                     size_t len);
 int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text);
 /* A response with no end (stream.mp4, MJPEG): its headers as the first record, the body as
- * records through cv_http_send(); disposition may be NULL. 0, or -1 to close. */
+ * records through cv_http_send(); disposition may be NULL. 0, -1 to close, or 1 for a HEAD
+ * request: the headers were the whole answer, there is nothing to stream. */
 int cv_http_start_stream(struct cv_http_conn *c, const char *ctype, const char *disposition);
 /* The same from bytes the caller keeps (copied once); cors adds Access-Control-Allow-Origin: *
  * whatever [api] origin says (HLS answers, as go2rtc's). */

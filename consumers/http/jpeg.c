@@ -260,9 +260,10 @@ int cv_http_jpeg_mjpeg(struct cv_http_conn *c, const struct cv_http_args *args)
     const char *src = cv_http_jpeg_request(c, args, variant, &rc);
     if (!src)
         return rc;
-    if (cv_http_start_stream(c, "multipart/x-mixed-replace; boundary=" CV_HTTP_MJPEG_BOUNDARY,
-                             NULL) < 0)
-        return -1;
+    int started = cv_http_start_stream(
+        c, "multipart/x-mixed-replace; boundary=" CV_HTTP_MJPEG_BOUNDARY, NULL);
+    if (started != 0) /* an error, or HEAD: no viewer */
+        return started < 0 ? -1 : 0;
     snprintf(c->stream_camera, sizeof(c->stream_camera), "%s", src);
     return cv_http_jpeg_attach(c, src, variant, true) < 0 ? -1 : 0;
 }

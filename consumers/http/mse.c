@@ -465,8 +465,9 @@ int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char
     char disp[160] = "";
     if (filename)
         snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
-    if (cv_http_start_stream(c, "video/mp4", disp[0] ? disp : NULL) < 0)
-        return -1;
+    int rc = cv_http_start_stream(c, "video/mp4", disp[0] ? disp : NULL);
+    if (rc != 0) /* an error, or HEAD: no viewer */
+        return rc < 0 ? -1 : 0;
     return cv_http_viewer_new(c, camera, CV_VARIANT_NATIVE, false) < 0 ? -1 : 0;
 }
 

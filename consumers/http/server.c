@@ -224,6 +224,8 @@ static int cv_http_respond_copy(struct cv_http_conn *c, unsigned status, const c
     if (lws_finalize_http_header(c->wsi, &p, end))
         return -1;
     size_t hlen = (size_t)(p - hdr);
+    if (c->head) /* HEAD: GET's headers, its Content-Length included, and no body */
+        len = 0;
     /* LWS_PRE bytes of headroom first, which lws_write() needs. */
     char *b = malloc(LWS_PRE + hlen + len);
     if (!b)
@@ -261,6 +263,18 @@ int cv_http_start_stream(struct cv_http_conn *c, const char *ctype, const char *
         (disposition && cv_http_add_header(c, "content-disposition:", disposition, &p, end)) ||
         lws_finalize_http_header(c->wsi, &p, end))
         return -1;
+    if (c->head) { /* the headers alone, as a plain answer; without a length, lws closes after */
+        char *b = malloc(LWS_PRE + (size_t)(p - hdr));
+        if (!b)
+            return -1;
+        memcpy(b + LWS_PRE, hdr, (size_t)(p - hdr));
+        free(c->body);
+        c->body = b;
+        c->body_len = (size_t)(p - hdr);
+        c->body_off = 0;
+        lws_callback_on_writable(c->wsi);
+        return 1;
+    }
     /* The headers are the stream's first record: they go out with the writes that follow. */
     if (cv_http_send(c, LWS_WRITE_HTTP, hdr, (size_t)(p - hdr)) < 0)
         return -1;
@@ -497,6 +511,11 @@ static int cv_http_on_request(struct cv_http_conn *c)
     char path[512];
     snprintf(path, sizeof(path), "%.*s", uri_len, uri);
     const char *method = cv_http_method_name(m);
+    /* HEAD is GET without the body (RFC 9110 9.3.2): routed as GET, and the answer (or the
+     * stream's headers) goes out without its body; libwebsockets does the same for www/ files. */
+    c->head = strcmp(method, "HEAD") == 0;
+    if (c->head)
+        method = "GET";
     const char *rel = cv_http_strip_base(srv, path);
     if (!rel)
         return cv_http_respond_text(c, 404, "not found");
@@ -648,6 +667,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         c->wsi = wsi;
         c->req_start_ms = cv_clock_mono_ms();
         c->body_in = 0;
+        c->head = false;
         if (cv_http_body_too_big(wsi)) {
             /* Answered and closed now: lws would otherwise swallow the body silently after
              * the answer, re-arming its timeout at every byte, for as long as it comes. */

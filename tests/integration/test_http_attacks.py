@@ -888,6 +888,80 @@ def test_endless_request_bodies_are_cut(camvisor):
             s.close()
 
 
+def read_head(s, buf=b"", timeout=QUICK_S):
+    """An answer's status line and headers from s: (status, {name: value}, bytes after them),
+    or (None, {}, what came) when the server closed or said nothing more within timeout."""
+    s.settimeout(timeout)
+    try:
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                return None, {}, buf
+            buf += chunk
+    except OSError:
+        return None, {}, buf
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode(errors="replace").split("\r\n")
+    hdrs = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:] if ":" in x)}
+    status = re.match(r"HTTP/1\.[01] (\d{3}) ", lines[0])
+    return (int(status.group(1)) if status else None), hdrs, (rest if status else buf)
+
+
+def test_head_answers_headers_only(camvisor):
+    """HEAD is GET without the body (RFC 9110 9.3.2). On 62e75e2 HEAD /api, a www/ file or a
+    snapshot came with its body, which a keep-alive client then read as the start of its next
+    answer, and HEAD /api/stream.mp4 or /api/stream.mjpeg streamed without end."""
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv, settle=True)
+    failures = []
+    # Answers of a known length: their headers, the length GET would have, and the connection
+    # goes on with the next request's answer right after them.
+    for path in ("/api", "/api/schemes", "/", "/api/frame.jpeg?src=door", "/api/streams?src=no"):
+        st_get, _, body, _ = api_get(cv, path)
+        s = connect(cv)
+        s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        st, hdrs, rest = read_head(s)
+        s.sendall(b"GET /api/schemes HTTP/1.1\r\nHost: x\r\n\r\n")
+        after = rest  # what came after HEAD's headers, until the GET's answer is in
+        s.settimeout(QUICK_S)
+        try:
+            while b'"ffmpeg"]' not in after:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                after += chunk
+        except OSError:
+            pass
+        s.close()
+        if st != st_get or "content-length" not in hdrs:
+            failures.append(f"HEAD {path}: {st} {hdrs} (GET: {st_get})")
+        elif path in ("/api/schemes", "/", "/api/streams?src=no") and \
+                int(hdrs["content-length"]) != len(body):
+            failures.append(f"HEAD {path}: content-length {hdrs['content-length']}, "
+                            f"GET's body is {len(body)} bytes")
+        if not after.startswith(b"HTTP/1.1 200") or not after.endswith(b'"ffmpeg"]'):
+            failures.append(f"HEAD {path} then GET /api/schemes on the same connection: after "
+                            f"HEAD's headers came {after[:50]!r}")
+    # Endless answers: the headers, no body, and the end of the answer.
+    for path, ctype in (("/api/stream.mp4?src=door", "video/mp4"),
+                        ("/api/stream.mjpeg?src=door", "multipart/x-mixed-replace")):
+        s = connect(cv)
+        t = time.monotonic()
+        s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data, how = read_until_closed(s, timeout=QUICK_S)
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200") or ctype.encode() not in head:
+            failures.append(f"HEAD {path}: {head[:120]!r}")
+        if body or how not in ("eof", "reset"):
+            failures.append(f"HEAD {path}: {len(body)} bytes of body, then {how} after "
+                            f"{time.monotonic() - t:.1f} s")
+    viewers = cameras(cv)["door"]["viewers"]
+    if viewers["mp4"] or viewers["mjpeg"]:
+        failures.append(f"viewers left behind by HEAD: {viewers}")
+    assert not failures, "\n".join(failures)
+
+
 def new_ws(cv):
     ws = WsClient(cv.api_port, "/api/ws?src=door")
     assert ws.status == 101, ws.head
