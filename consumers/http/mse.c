@@ -123,7 +123,9 @@ static void cv_http_ws_error(struct cv_http_conn *c, const char *req, const char
     cv_http_ws_text(c, "error", v);
 }
 
-/* The init segment and the GOP cache: the viewer sees the newest keyframe now. */
+/* The init segment and the GOP cache: the viewer sees the newest keyframe now. Only for a
+ * viewer not started (new, or restarted by new codec parameters): a second `mse` message makes
+ * go2rtc's player start its SourceBuffer over. */
 static void cv_http_viewer_start(struct cv_http_viewer *v)
 {
     struct cv_http_feed *hf = v->hf;
@@ -437,11 +439,16 @@ static int cv_http_viewer_new(struct cv_http_conn *c, const char *camera, const 
     c->viewer = v;
     hf->idle_since_ms = 0;
     cv_feed_viewer_attach(hf->feed, &v->link);
-    /* A feed already running has its GOP cache: start now. Otherwise at the first keyframe. */
+    /* What the ring has that the doorbell has not brought yet is read now. A keyframe in it
+     * starts every viewer waiting for one, this one included: the `mse` message and the init
+     * segment are sent once, whichever way it starts. */
     cv_feed_pump(hf->feed);
-    if (c->viewer == v && !c->closing && cv_http_feed_open_mux(hf) && hf->have_key)
+    if (c->viewer != v || c->closing || v->started)
+        return 0;
+    /* A feed already running has its GOP cache: start now. Otherwise at the first keyframe. */
+    if (cv_http_feed_open_mux(hf) && hf->have_key)
         cv_http_viewer_start(v);
-    else if (c->viewer == v && !c->closing)
+    else
         cv_feed_request_keyframe(hf->feed);
     return 0;
 }

@@ -153,6 +153,48 @@ def test_ws_mse_init_and_fragments(camvisor):
     ws.close()
 
 
+def test_ws_mse_viewers_joining_together_get_one_init(camvisor):
+    """Viewers that ask for MSE within a few ms of the first viewer of a camera nobody watched
+    (the feed is new: subscribed, its GOP cache empty). On 62e75e2 the second one got the `mse`
+    message and the init segment twice (a player resets its SourceBuffer on the second `mse`): a
+    viewer that joins before the first doorbell pumps the ring itself, the first keyframe starts
+    every viewer waiting for one, itself included, and the join started it once more."""
+    cams = {f"cam{i}": TESTSRC for i in range(3)}
+    cv = camvisor(cams)
+    for cam in cams:
+        wait_for(lambda: streaming(cv, cam), 20, what=f"{cam} streaming")
+    failures = []
+    for cam in cams:
+        socks = [WsClient(cv.api_port, f"/api/ws?src={cam}") for _ in range(4)]
+        for i, ws in enumerate(socks):
+            if i:
+                time.sleep(0.01)
+            ws.send({"type": "mse", "value": "avc1.640029,avc1.64002A,mp4a.40.2"})
+        got = []
+        deadline = time.monotonic() + 3
+        for ws in socks:
+            mse = inits = frags = 0
+            ws.s.settimeout(0.2)
+            while time.monotonic() < deadline:
+                try:
+                    op, data = ws.recv()
+                except socket.timeout:
+                    continue
+                if op == 1:
+                    mse += json.loads(data)["type"] == "mse"
+                elif [b for b, _ in boxes(data)][:1] == ["ftyp"]:
+                    inits += 1
+                else:
+                    frags += 1
+                if frags >= 30:
+                    break
+            got.append((mse, inits, frags))
+            ws.close()
+        if any((m, i) != (1, 1) or f < 30 for m, i, f in got):
+            failures.append(f"{cam}: (mse messages, init segments, fragments) per viewer: {got}")
+    assert not failures, "\n".join(failures)
+
+
 def test_ws_errors(camvisor):
     cv = camvisor({"door": TESTSRC})
     ws = WsClient(cv.api_port, "/api/ws?src=nope")
