@@ -68,8 +68,9 @@ struct cv_http_conn {
     /* A plain response waiting for the writable callback. */
     char *body; /* owned */
     size_t body_len, body_off;
-    bool closing; /* drop at the next writable callback */
-    bool head;    /* the request being answered is a HEAD: headers only */
+    bool closing;     /* drop at the next writable callback */
+    bool head;        /* the request being answered is a HEAD: headers only */
+    bool close_after; /* close once the answer is out (`connection: close` in it) */
     /* A viewer of an fMP4 feed (mse.c). */
     struct cv_http_viewer *viewer; /* owned */
     struct cv_http_jview *jview;   /* owned: a snapshot waiting, or an MJPEG viewer (jpeg.c) */

@@ -221,7 +221,8 @@ static int cv_http_respond_copy(struct cv_http_conn *c, unsigned status, const c
     for (; extra && extra[0]; extra += 2)
         if (cv_http_add_header(c, extra[0], extra[1], &p, end))
             return -1;
-    if (lws_finalize_http_header(c->wsi, &p, end))
+    if ((c->close_after && cv_http_add_header(c, "connection:", "close", &p, end)) ||
+        lws_finalize_http_header(c->wsi, &p, end))
         return -1;
     size_t hlen = (size_t)(p - hdr);
     if (c->head) /* HEAD: GET's headers, its Content-Length included, and no body */
@@ -642,6 +643,21 @@ static int cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len
     return 0;
 }
 
+/*
+ * A PUT, PATCH or POST without Content-Length has no body (RFC 9112 6.3: no Transfer-Encoding
+ * is taken either), but libwebsockets 4.1.6 then waits for one of 100 MiB and keeps the
+ * connection until its timeout, `Connection: close` or not. Such a request is answered, and the
+ * connection closed right after the answer: whatever the client sends next would be read as that
+ * body.
+ */
+static bool cv_http_body_unframed(struct lws *wsi)
+{
+    return (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
+            lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0 ||
+            lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) &&
+           lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0;
+}
+
 /* No endpoint reads a body yet: one declared larger than CV_HTTP_BODY_MAX is refused. */
 static bool cv_http_body_too_big(struct lws *wsi)
 {
@@ -668,6 +684,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         c->req_start_ms = cv_clock_mono_ms();
         c->body_in = 0;
         c->head = false;
+        c->close_after = cv_http_body_unframed(wsi);
         if (cv_http_body_too_big(wsi)) {
             /* Answered and closed now: lws would otherwise swallow the body silently after
              * the answer, re-arming its timeout at every byte, for as long as it comes. */
@@ -695,7 +712,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
             return -1;
         if (c->body) {
             int r = cv_http_write_body(c);
-            if (r < 0)
+            if (r < 0 || (r > 0 && c->close_after))
                 return -1;
             if (r > 0 && c->kind == CV_HTTP_CONN_PLAIN)
                 return lws_http_transaction_completed(wsi) ? -1 : 0;

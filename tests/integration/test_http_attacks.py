@@ -962,6 +962,37 @@ def test_head_answers_headers_only(camvisor):
     assert not failures, "\n".join(failures)
 
 
+def test_put_without_body_answered_at_once(camvisor):
+    """A PUT or PATCH with no Content-Length has no body (RFC 9112 6.3), but libwebsockets 4.1.6
+    waits for one of 100 MiB: on 62e75e2 such a request with `Connection: close` was answered at
+    once and closed only 10 s later (its request timeout), a keep-alive one likewise."""
+    cv = camvisor({"door": TESTSRC}, api_extra="allow_write = true\n")
+    wait_streaming(cv)
+    failures = []
+    for method, extra in (("PUT", "Connection: close\r\n"), ("PATCH", "Connection: close\r\n"),
+                          ("PUT", "")):
+        s = connect(cv)
+        t = time.monotonic()
+        s.sendall(f"{method} /api/streams?name=door&src=testsrc://%3Fwidth%3D320%26height%3D240"
+                  f"%26fps%3D25%26gop%3D25 HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+        data, how = read_until_closed(s, timeout=BOUND_S)
+        took = time.monotonic() - t
+        s.close()
+        if not data.startswith(b"HTTP/1.1 200") or how not in ("eof", "reset") or took > QUICK_S:
+            failures.append(f"{method} {extra.strip() or 'keep-alive'}: {data[:20]!r}, {how} "
+                            f"after {took:.1f} s")
+    # With Content-Length: 0 the connection goes on.
+    s = connect(cv)
+    s.sendall(b"PUT /api/preload?src=door HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    st, _, rest = read_head(s)
+    s.sendall(b"GET /api/schemes HTTP/1.1\r\nHost: x\r\n\r\n")
+    st2, _, _ = read_head(s, rest)
+    s.close()
+    if (st, st2) != (200, 200):
+        failures.append(f"PUT with Content-Length: 0, then GET on the same connection: {st} {st2}")
+    assert not failures, "\n".join(failures)
+
+
 def new_ws(cv):
     ws = WsClient(cv.api_port, "/api/ws?src=door")
     assert ws.status == 101, ws.head
