@@ -68,9 +68,10 @@ struct cv_http_conn {
     /* A plain response waiting for the writable callback. */
     char *body; /* owned */
     size_t body_len, body_off;
-    bool closing;     /* drop at the next writable callback */
-    bool head;        /* the request being answered is a HEAD: headers only */
-    bool close_after; /* close once the answer is out (`connection: close` in it) */
+    bool closing;          /* drop at the next writable callback */
+    bool head;             /* the request being answered is a HEAD: headers only */
+    bool close_after;      /* close once the answer is out (`connection: close` in it) */
+    uint64_t ws_failed_ms; /* the WebSocket failed then: closed once its close frame is out */
     /* A viewer of an fMP4 feed (mse.c). */
     struct cv_http_viewer *viewer; /* owned */
     struct cv_http_jview *jview;   /* owned: a snapshot waiting, or an MJPEG viewer (jpeg.c) */
@@ -152,6 +153,7 @@ int cv_http_send(struct cv_http_conn *c, enum lws_write_protocol type, const voi
 int cv_http_sendv(struct cv_http_conn *c, enum lws_write_protocol type, const struct iovec *iov,
                   int iovcnt);
 void cv_http_conn_drop(struct cv_http_conn *c, const char *why);
+void cv_http_server_tick(struct cv_http_srv *srv, uint64_t now_ms);
 const struct cv_http_cam *cv_http_cam_find(const struct cv_http_srv *srv, const char *name);
 bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
 

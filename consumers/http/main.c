@@ -153,6 +153,7 @@ static int cv_http_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
 
 static void cv_http_on_tick(void *ctx, uint64_t now_ms)
 {
+    cv_http_server_tick(ctx, now_ms);
     cv_http_mse_tick(ctx, now_ms);
     cv_http_api_tick(ctx, now_ms);
     cv_http_jpeg_tick(ctx, now_ms);

@@ -132,6 +132,23 @@ void cv_http_conn_drop(struct cv_http_conn *c, const char *why)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/*
+ * WebSockets failed for a protocol error or a message too big: lws sent (or is about to send)
+ * their close frame and would wait 5 s for the client's. A tick later, with nothing of theirs
+ * left to write (the frame went out in the next turn of the loop after the failure), they are
+ * closed.
+ */
+void cv_http_server_tick(struct cv_http_srv *srv, uint64_t now_ms)
+{
+    for (struct cv_http_conn *c = srv->conns; c; c = c->next) {
+        if (c->ws_failed_ms && now_ms - c->ws_failed_ms >= CV_HTTP_TICK_MS &&
+            !lws_partial_buffered(c->wsi)) {
+            c->ws_failed_ms = 0;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+    }
+}
+
 /* ---- output ------------------------------------------------------------------------------ */
 
 int cv_http_sendv(struct cv_http_conn *c, enum lws_write_protocol type, const struct iovec *iov,
@@ -605,20 +622,22 @@ static void cv_http_ws_established(struct cv_http_conn *c)
 }
 
 struct cv_http_ws_rx {
-    char buf[CV_HTTP_WS_MSG_MAX];
-    size_t len;
+    char buf[CV_HTTP_WS_MSG_MAX]; /* a text message so far */
+    size_t len;                   /* bytes of the message so far, text or binary */
 };
 
-/* 0, or -1 to close: a message over CV_HTTP_WS_MSG_MAX is refused with 1009 as soon as it is
- * (RFC 6455 7.4.1), not read and thrown away for as long as the client sends. */
+/*
+ * 0, or -1 to close. A message over CV_HTTP_WS_MSG_MAX, text or binary, is refused with 1009 as
+ * soon as it is known to be (RFC 6455 7.4.1): at the first bytes of a frame that declares more,
+ * not read and thrown away for as long as the client sends. Binary messages (a browser's own
+ * media: WebRTC, later) are counted, not kept.
+ */
 static int cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len)
 {
-    if (lws_frame_is_binary(c->wsi)) /* a browser's own media (WebRTC, later): not here */
-        return 0;
     struct cv_http_ws_rx *rx = (struct cv_http_ws_rx *)c->ws_rx;
     if (!rx && !(rx = c->ws_rx = calloc(1, sizeof(*rx))))
         return -1;
-    if (rx->len + len > sizeof(rx->buf) - 1) {
+    if (rx->len + len + lws_remaining_packet_payload(c->wsi) > sizeof(rx->buf) - 1) {
         static const unsigned char why[] = "message too large";
         cv_info("client %s: WebSocket message over %u bytes: closed", c->peer_str,
                 CV_HTTP_WS_MSG_MAX);
@@ -626,10 +645,16 @@ static int cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len
                          sizeof(why) - 1);
         return -1;
     }
-    memcpy(rx->buf + rx->len, in, len);
+    bool binary = lws_frame_is_binary(c->wsi);
+    if (!binary)
+        memcpy(rx->buf + rx->len, in, len);
     rx->len += len;
     if (!lws_is_final_fragment(c->wsi))
         return 0;
+    if (binary) {
+        rx->len = 0;
+        return 0;
+    }
     struct cv_ws_msg *m = malloc(sizeof(*m));
     int rc = m ? cv_ws_msg_parse(rx->buf, rx->len, m) : -ENOMEM;
     rx->len = 0;
@@ -729,6 +754,14 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         cv_http_ws_established(c);
         return 0;
     case LWS_CALLBACK_RECEIVE: return c && !c->closing ? cv_http_ws_receive(c, in, len) : 0;
+    case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+        /* The WebSocket is closing. With a close frame to send (a protocol error lws found, a
+         * message too big), lws then waits up to 5 s for the client's before it closes the
+         * socket. A client that broke the protocol is not waited for (RFC 6455 7.1.7): the tick
+         * ends the connection once the frame is out (cv_http_server_tick). */
+        if (c && lws_get_close_length(wsi) > 0)
+            c->ws_failed_ms = cv_clock_mono_ms();
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c || c->closing)
             return -1;
@@ -764,8 +797,11 @@ static int cv_http_loop_cb(struct lws *wsi, enum lws_callback_reasons reason, vo
     return 0;
 }
 
+/* The "http" protocol's per-connection data is unused (connections are struct cv_http_conn, the
+ * opaque user data), but lws tells a WebSocket's close (DROP_PROTOCOL) only to one that has some.
+ */
 static const struct lws_protocols cv_http_protocols[] = {
-    {"http", cv_http_cb, 0, CV_HTTP_WS_MSG_MAX, 0, NULL, 0},
+    {"http", cv_http_cb, sizeof(int), CV_HTTP_WS_MSG_MAX, 0, NULL, 0},
     {"cv-loop", cv_http_loop_cb, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

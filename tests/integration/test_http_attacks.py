@@ -1136,6 +1136,56 @@ def test_ws_endless_fragmented_message_is_cut(camvisor):
     assert code in (None, 1009, 1008, 1002), code
 
 
+def test_ws_too_big_or_broken_closes_at_once(camvisor):
+    """A message over 64 KiB, binary too, closes with 1009, and a frame breaking the protocol
+    with 1002; either way the TCP connection ends at once (RFC 6455 7.1.7: fail the connection,
+    not wait for a close handshake from a client that is not following the protocol). On
+    62e75e2 binary messages were never counted (300 MiB accepted, a frame declaring 1 TiB too),
+    and after any close frame the socket stayed open 5 s waiting for the client's."""
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    failures = []
+    cases = [
+        ("a binary message of 1 MiB", ws_frame(2, b"\x00" * (1 << 20)), 1009),
+        ("a binary frame declaring 1 TiB", bytes([0x82, 0xFF]) + struct.pack(">Q", 1 << 40)
+         + os.urandom(4) + b"x" * 1000, 1009),
+        ("a binary message of 70 fragments of 1 KiB", ws_frame(2, b"b" * 1024, fin=False)
+         + b"".join(ws_frame(0, b"b" * 1024, fin=False) for _ in range(69)), 1009),
+        ("a text message of 70 KiB", ws_frame(1, b"t" * 70000), 1009),
+        ("a fragmented ping", ws_frame(9, b"p", fin=False), 1002),
+        ("RSV1 set", ws_frame(1, b'{"type":"frob"}', rsv=0x40), 1002),
+        ("opcode 3", ws_frame(3, b"hello"), 1002),
+    ]
+    for what, data, want in cases:
+        ws = new_ws(cv)
+        t = time.monotonic()
+        err = send_quietly(ws.s, data)
+        how, code, msgs = ws_outcome(ws, wait=QUICK_S)
+        rest, end = read_until_closed(ws.s, timeout=QUICK_S) if how == "close" else (b"", how)
+        took = time.monotonic() - t
+        ws.close()
+        if how != "close" or code != want:
+            failures.append(f"{what}: {how} {code} (wanted a close frame with {want}; "
+                            f"send: {err})")
+        elif end not in ("eof", "reset") or took > 2.5:
+            failures.append(f"{what}: closed with {code}, but the socket ended ({end}) only "
+                            f"{took:.1f} s after")
+    # A small binary message is ignored: the connection goes on.
+    ws = new_ws(cv)
+    ws.s.sendall(ws_frame(2, b"\x01" * 100) + ws_frame(1, b'{"type":"frob"}'))
+    how, _, msgs = ws_outcome(ws, wait=QUICK_S, until_text=True)
+    ws.close()
+    if how != "open" or not any(op == 1 and b"frob" in p for op, p in msgs):
+        failures.append(f"a binary message of 100 bytes, then a text one: {how} {msgs[:2]}")
+    assert_honest_api(cv, what="after the WebSocket errors")
+    viewer.check(t0, what="during the WebSocket errors")
+    viewer.stop()
+    assert not failures, "\n".join(failures)
+
+
 # ---- 8. SIGKILL ------------------------------------------------------------------------------
 
 @pytest.mark.may_die("http")
