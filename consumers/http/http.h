@@ -7,6 +7,7 @@
  *   mse.c     fMP4 feeds (one muxer per camera, fmp4.c) and their viewers: /api/ws MSE and
  *             /api/stream.mp4
  *   hls.c     live HLS from a feed's fragments: /api/stream.m3u8 and its /api/hls/ segments
+ *   rawin.c   each client's bytes, scanned (request.c) as libwebsockets reads them
  *
  * One thread. libevent's loop (the consumer skeleton: control socket, ring doorbells) runs
  * nested in libwebsockets' own loop (docs/architecture.md: "camvisor-http's loop").
@@ -60,6 +61,9 @@ struct cv_http_conn {
     struct cv_http_srv *srv;
     struct lws *wsi;
     struct cv_http_conn *next, **pprev; /* srv->conns */
+    int fd;                             /* its socket (owned by lws); -1 once not scanned */
+    struct cv_http_scan scan;           /* its bytes as lws reads them (rawin.c) */
+    bool hdr_bad;                       /* the scan found a malformed request: 400, close */
     struct sockaddr_storage peer;
     char peer_str[64];
     bool loopback;
@@ -113,6 +117,8 @@ struct cv_http_srv {
     uint64_t started_ms;
     struct cv_http_conn *conns;
     uint32_t conn_count;
+    struct cv_http_conn **by_fd; /* owned (the array): connections by socket, for rawin.c */
+    unsigned by_fd_cap;
     uint32_t fd_cap; /* connections the descriptor limit leaves room for (CV_HTTP_FD_RESERVE) */
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
@@ -126,7 +132,7 @@ struct cv_http_srv {
     } auth_fails[CV_HTTP_AUTH_SLOTS], auth_overflow;
     /* Counters for /metrics and /api/cameras. */
     uint64_t requests, auth_failures, dropped_slow;
-    uint64_t refused_log_ms;
+    uint64_t refused_log_ms, malformed_log_ms;
     uint32_t next_req; /* STREAM_PUT/DELETE request ids */
 };
 
@@ -156,6 +162,14 @@ void cv_http_conn_drop(struct cv_http_conn *c, const char *why);
 void cv_http_server_tick(struct cv_http_srv *srv, uint64_t now_ms);
 const struct cv_http_cam *cv_http_cam_find(const struct cv_http_srv *srv, const char *name);
 bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
+
+/* rawin.c: each client's bytes are scanned (cv_http_scan) as libwebsockets reads them, from
+ * watch (before the socket is adopted) to unwatch (when it goes) or the scan's end; a malformed
+ * request sets c->hdr_bad. */
+int cv_http_rawin_init(struct cv_http_srv *srv);
+void cv_http_rawin_fini(struct cv_http_srv *srv);
+int cv_http_rawin_watch(struct cv_http_conn *c, int fd);
+void cv_http_rawin_unwatch(struct cv_http_conn *c);
 
 /* api.c: 1 when path was one of its routes (and answered), 0 otherwise. */
 int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *path,

@@ -278,6 +278,7 @@ out:
         lws_sul_cancel(&srv.wake);
         lws_context_destroy(srv.lws); /* closes every connection: their destroy callbacks run */
     }
+    cv_http_rawin_fini(&srv);
     cv_http_mse_fini(&srv);
     cv_http_jpeg_fini(&srv);
     cv_consumer_fini(&srv.proc);

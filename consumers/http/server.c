@@ -79,6 +79,11 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->srv = srv;
     c->peer = peer;
+    if (cv_http_rawin_watch(c, fd) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
     snprintf(c->peer_str, sizeof(c->peer_str), "%s", who);
     c->loopback = cv_sockaddr_is_loopback(&peer);
     cv_outq_init(&c->out, CV_HTTP_VIEWER_MAX, &srv->budget);
@@ -95,6 +100,7 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
      * that never existed, so the connection is unlinked here only if it is still linked. */
     if (!c->wsi && c->pprev) {
         cv_warn("client %s: cannot adopt its socket", who);
+        cv_http_rawin_unwatch(c);
         *c->pprev = c->next;
         if (c->next)
             c->next->pprev = c->pprev;
@@ -110,6 +116,7 @@ static void cv_http_conn_destroy(struct cv_http_conn *c)
         return;
     cv_http_mse_viewer_free(c);
     cv_http_jpeg_viewer_free(c);
+    cv_http_rawin_unwatch(c);
     if (c->pprev) {
         *c->pprev = c->next;
         if (c->next)
@@ -575,10 +582,28 @@ static bool cv_http_origin_ok(struct cv_http_conn *c)
     return cv_http_req_origin_ok(c->srv->set.origin, origin, host);
 }
 
+/* A request the scan refused (rawin.c): said once a second at most, a flood of them is not a
+ * flood of log lines. */
+static void cv_http_log_malformed(struct cv_http_conn *c)
+{
+    uint64_t now = cv_clock_mono_ms();
+    if (now - c->srv->malformed_log_ms < 1000)
+        return;
+    c->srv->malformed_log_ms = now;
+    cv_info("client %s: malformed request header (whitespace in a name, a bare CR, "
+            "Transfer-Encoding...): 400",
+            c->peer_str);
+}
+
 /* The upgrade: only /api/ws, authorised, from an allowed origin. 1 when refused with an
  * HTTP answer (the connection is then closed), 0 to let it proceed. */
 static int cv_http_ws_filter(struct cv_http_conn *c)
 {
+    if (c->hdr_bad) {
+        cv_http_log_malformed(c);
+        lws_return_http_status(c->wsi, 400, "malformed request header");
+        return 1;
+    }
     char path[256];
     const char *rel = NULL;
     if (lws_hdr_copy(c->wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0)
@@ -709,7 +734,16 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         c->req_start_ms = cv_clock_mono_ms();
         c->body_in = 0;
         c->head = false;
-        c->close_after = cv_http_body_unframed(wsi);
+        /* The scan stops at an Upgrade header (a WebSocket's bytes follow): a request with one
+         * that comes here was not upgraded, and what follows it is not scanned. */
+        c->close_after =
+            cv_http_body_unframed(wsi) || lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0;
+        if (c->hdr_bad) {
+            /* Whatever lws made of it (a body taken for the next request), it goes no further. */
+            cv_http_log_malformed(c);
+            c->close_after = true;
+            return cv_http_respond_text(c, 400, "malformed request header") < 0 ? -1 : 0;
+        }
         if (cv_http_body_too_big(wsi)) {
             /* Answered and closed now: lws would otherwise swallow the body silently after
              * the answer, re-arming its timeout at every byte, for as long as it comes. */
@@ -840,6 +874,9 @@ int cv_http_server_init(struct cv_http_srv *srv)
     info.keepalive_timeout = idle ? (int)((idle + 999) / 1000) : 60;
     info.ka_time = 0;
     info.user = srv;
+    int rc = cv_http_rawin_init(srv);
+    if (rc < 0)
+        return rc;
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
         cv_err("cannot create the libwebsockets context");

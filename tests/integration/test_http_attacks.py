@@ -572,6 +572,40 @@ def test_pipelining_without_reading_is_bounded(camvisor):
     viewer.stop()
 
 
+def test_requests_pipelined_behind_a_body_are_served(camvisor):
+    """Requests pipelined behind one with a body, all in one write. On 62e75e2 `GET, GET with a
+    5-byte body, GET` (or `GET, DELETE with a body`) made camvisor-http spin at 100 % of a core and
+    serve no one, until killed: libwebsockets 4.1.6, given the body and the request behind it in
+    one read, loops for ever inside one call (its BODY_COMPLETION again and again)."""
+    cv = camvisor({}, api_extra="allow_write = true\n")
+    wait_for(lambda: api_get(cv, timeout=2)[0] == 200, 10, what="camvisor-http answering")
+    get = b"GET /api/schemes HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /api/schemes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    failures = []
+    for what, body_req in (
+            ("a GET with a body", b"GET /api/schemes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                  b"\r\nhello"),
+            ("a DELETE with a body", b"DELETE /api/streams?src=nothing HTTP/1.1\r\nHost: x\r\n"
+                                     b"Content-Length: 5\r\n\r\nhello"),
+            ("a POST with a body", b"POST /api/streams?src=nothing HTTP/1.1\r\nHost: x\r\n"
+                                   b"Content-Length: 5\r\n\r\nhello")):
+        s = connect(cv)
+        t = time.monotonic()
+        s.sendall(get + body_req + last)
+        data, how = read_until_closed(s, timeout=QUICK_S)
+        s.close()
+        answers = re.findall(rb"HTTP/1.1 (\d+)", data)
+        st, _, _, took = api_get(cv, src="127.0.0.2", timeout=5)
+        if len(answers) != 3 or how not in ("eof", "reset"):
+            failures.append(f"GET, {what}, GET: answers {answers}, then {how} after "
+                            f"{time.monotonic() - t:.1f} s")
+        if st != 200 or took > HONEST_S:
+            failures.append(f"after GET, {what}, GET: an honest GET /api from another address: "
+                            f"{st} after {took:.2f} s")
+            break  # the process is stuck: nothing more to learn
+    assert not failures, "\n".join(failures)
+
+
 # ---- 5. slow readers -------------------------------------------------------------------------
 
 def test_slow_readers_are_dropped(camvisor):
@@ -959,6 +993,68 @@ def test_head_answers_headers_only(camvisor):
     viewers = cameras(cv)["door"]["viewers"]
     if viewers["mp4"] or viewers["mjpeg"]:
         failures.append(f"viewers left behind by HEAD: {viewers}")
+    assert not failures, "\n".join(failures)
+
+
+SMUGGLED = b"PUT /api/streams?name=%s&src=testsrc:// HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_malformed_header_names_are_refused(camvisor):
+    """A header name with whitespace before its colon, or a line starting with whitespace, is
+    400 and the connection closed (RFC 9112 5.1, 5.2). On 62e75e2 libwebsockets took `Content-Length
+    : N` for an unknown header, so the N bytes a front proxy would read as the body of a GET ran
+    as a request of their own: a PUT in them created a camera (request smuggling)."""
+    cv = camvisor({"door": TESTSRC}, api_extra="allow_write = true\n")
+    wait_streaming(cv)
+    failures = []
+    cases = [("a space before the colon", b"Content-Length : %d"),
+             ("a tab before the colon", b"Content-Length\t: %d"),
+             ("a line starting with a space", b" Content-Length: %d"),
+             ("a line starting with a tab", b"\tContent-Length: %d"),
+             ("Transfer-Encoding on a request", b"Transfer-Encoding: chunked"),
+             ("Transfer-Encoding with a space", b"Transfer-Encoding : chunked")]
+    for i, (what, line) in enumerate(cases):
+        name = b"smuggled%d" % i
+        put = SMUGGLED % name
+        if b"%d" in line:
+            line = line % len(put)
+        req = b"GET /api HTTP/1.1\r\nHost: x\r\nX-Before: 1\r\n" + line + b"\r\n\r\n" + put
+        for split in (False, True):  # all at once, or a byte at a time
+            s = connect(cv)
+            t = time.monotonic()
+            if split:
+                for k in range(len(req)):
+                    if send_quietly(s, req[k:k + 1]):
+                        break
+            else:
+                send_quietly(s, req)
+            data, how = read_until_closed(s, timeout=QUICK_S)
+            s.close()
+            answers = re.findall(rb"HTTP/1.1 \d+", data)
+            if answers != [b"HTTP/1.1 400"] or how not in ("eof", "reset"):
+                failures.append(f"{what}{' (a byte at a time)' if split else ''}: answers "
+                                f"{answers}, then {how} after {time.monotonic() - t:.1f} s")
+    time.sleep(1)
+    made = [n for n in cameras(cv) if n.startswith("smuggled")]
+    if made:
+        failures.append(f"cameras created by smuggled PUTs: {made}")
+    # Honest requests still pass: pipelined, at once or a byte at a time, one with a body that
+    # would be refused if it were taken for the start of a request.
+    honest = (b"GET /api HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"
+              b"DELETE /api/streams?src=nothing HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+              b"\r\n \r\n\r\n"
+              b"GET /api/schemes HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n")
+    for split in (False, True):
+        s = connect(cv)
+        for k in range(0, len(honest), 1 if split else len(honest)):
+            s.sendall(honest[k:k + (1 if split else len(honest))])
+        data, how = read_until_closed(s, timeout=QUICK_S)
+        s.close()
+        answers = re.findall(rb"HTTP/1.1 \d+", data)
+        if answers != [b"HTTP/1.1 200"] * 3:
+            failures.append(f"honest pipelined requests{' a byte at a time' if split else ''}: "
+                            f"{answers} {how}")
+    assert_honest_api(cv, what="after the malformed headers")
     assert not failures, "\n".join(failures)
 
 
