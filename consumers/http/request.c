@@ -194,6 +194,17 @@ static bool cv_http_scan_header_done(struct cv_http_scan *s)
     } else if (cv_http_scan_name_is(s, "upgrade")) {
         s->upgrade = true;
     }
+    static const struct {
+        const char *name;
+        uint8_t bit;
+    } watched[] = {{"content-length", CV_HTTP_HDR_CONTENT_LENGTH},
+                   {"upgrade", CV_HTTP_HDR_UPGRADE},
+                   {"host", CV_HTTP_HDR_HOST},
+                   {"origin", CV_HTTP_HDR_ORIGIN},
+                   {"authorization", CV_HTTP_HDR_AUTHORIZATION}};
+    for (size_t i = 0; i < sizeof(watched) / sizeof(watched[0]); i++)
+        if (cv_http_scan_name_is(s, watched[i].name))
+            s->seen |= watched[i].bit;
     return true;
 }
 
@@ -216,6 +227,7 @@ static uint8_t cv_http_scan_byte(struct cv_http_scan *s, uint8_t c)
             return CV_HTTP_SCAN_ST_BAD;
         s->mlen = 0;
         s->has_cl = s->upgrade = false;
+        s->seen = 0;
         s->cl = 0;
         /* fall through */
     case CV_HTTP_SCAN_METHOD:

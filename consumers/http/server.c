@@ -582,6 +582,28 @@ static bool cv_http_origin_ok(struct cv_http_conn *c)
     return cv_http_req_origin_ok(c->srv->set.origin, origin, host);
 }
 
+/*
+ * Whether lws read the headers camvisor-http acts on as the client sent them, by the scan of the
+ * request's bytes (rawin.c): libwebsockets 4.1.6 loses a known header that follows an unknown
+ * one (its Content-Length, so what a front proxy reads as the body runs as a request; its
+ * Authorization, Host or Origin). Such a request is refused like a malformed one.
+ */
+static bool cv_http_lws_saw_all(struct cv_http_conn *c)
+{
+    static const struct {
+        enum lws_token_indexes tok;
+        uint8_t bit;
+    } hdrs[] = {{WSI_TOKEN_HTTP_CONTENT_LENGTH, CV_HTTP_HDR_CONTENT_LENGTH},
+                {WSI_TOKEN_UPGRADE, CV_HTTP_HDR_UPGRADE},
+                {WSI_TOKEN_HOST, CV_HTTP_HDR_HOST},
+                {WSI_TOKEN_ORIGIN, CV_HTTP_HDR_ORIGIN},
+                {WSI_TOKEN_HTTP_AUTHORIZATION, CV_HTTP_HDR_AUTHORIZATION}};
+    for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++)
+        if ((lws_hdr_total_length(c->wsi, hdrs[i].tok) > 0) != !!(c->scan.seen & hdrs[i].bit))
+            return false;
+    return true;
+}
+
 /* A request the scan refused (rawin.c): said once a second at most, a flood of them is not a
  * flood of log lines. */
 static void cv_http_log_malformed(struct cv_http_conn *c)
@@ -599,7 +621,7 @@ static void cv_http_log_malformed(struct cv_http_conn *c)
  * HTTP answer (the connection is then closed), 0 to let it proceed. */
 static int cv_http_ws_filter(struct cv_http_conn *c)
 {
-    if (c->hdr_bad) {
+    if (c->hdr_bad || !cv_http_lws_saw_all(c)) {
         cv_http_log_malformed(c);
         lws_return_http_status(c->wsi, 400, "malformed request header");
         return 1;
@@ -738,7 +760,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
          * that comes here was not upgraded, and what follows it is not scanned. */
         c->close_after =
             cv_http_body_unframed(wsi) || lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0;
-        if (c->hdr_bad) {
+        if (c->hdr_bad || !cv_http_lws_saw_all(c)) {
             /* Whatever lws made of it (a body taken for the next request), it goes no further. */
             cv_http_log_malformed(c);
             c->close_after = true;

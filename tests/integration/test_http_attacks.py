@@ -1003,7 +1003,9 @@ def test_malformed_header_names_are_refused(camvisor):
     """A header name with whitespace before its colon, or a line starting with whitespace, is
     400 and the connection closed (RFC 9112 5.1, 5.2). On 62e75e2 libwebsockets took `Content-Length
     : N` for an unknown header, so the N bytes a front proxy would read as the body of a GET ran
-    as a request of their own: a PUT in them created a camera (request smuggling)."""
+    as a request of their own: a PUT in them created a camera (request smuggling). The same with
+    Transfer-Encoding, and with a well-formed Content-Length right after `X-A: 1`, which
+    libwebsockets 4.1.6 loses."""
     cv = camvisor({"door": TESTSRC}, api_extra="allow_write = true\n")
     wait_streaming(cv)
     failures = []
@@ -1012,6 +1014,9 @@ def test_malformed_header_names_are_refused(camvisor):
              ("a line starting with a space", b" Content-Length: %d"),
              ("a line starting with a tab", b"\tContent-Length: %d"),
              ("Transfer-Encoding on a request", b"Transfer-Encoding: chunked"),
+             # Well-formed, but libwebsockets 4.1.6 loses the header right after an unknown one
+             # whose name begins a known one's (x-auth-token): it saw no Content-Length at all.
+             ("a Content-Length right after X-A", b"X-A: 1\r\nContent-Length: %d"),
              ("Transfer-Encoding with a space", b"Transfer-Encoding : chunked")]
     for i, (what, line) in enumerate(cases):
         name = b"smuggled%d" % i

@@ -190,6 +190,15 @@ static void test_scan(void **state)
     assert_int_equal(scan1("PUT /api/streams HTTP/1.1\r\nHost: x\r\n\r\n Anything : goes"),
                      CV_HTTP_SCAN_END);
     assert_int_equal(scan1("PATCH /x HTTP/1.1\r\n\r\n"), CV_HTTP_SCAN_END);
+    /* The headers camvisor-http acts on are noted, whatever their case. */
+    cv_http_scan_init(&sc);
+    static const char hdrs[] = "GET / HTTP/1.1\r\nHOST: x\r\nX-A: 1\r\nauthorization: b\r\n"
+                               "Content-length: 0\r\nOrigin: o\r\nX-Host: y\r\n\r\n";
+    assert_int_equal(cv_http_scan_feed(&sc, (const uint8_t *)hdrs, sizeof(hdrs) - 1, &used),
+                     CV_HTTP_SCAN_MORE);
+    assert_int_equal(used, sizeof(hdrs) - 1);
+    assert_int_equal(sc.seen, CV_HTTP_HDR_HOST | CV_HTTP_HDR_AUTHORIZATION |
+                                  CV_HTTP_HDR_CONTENT_LENGTH | CV_HTTP_HDR_ORIGIN);
     /* Once over, it stays over. */
     cv_http_scan_init(&sc);
     assert_int_equal(
