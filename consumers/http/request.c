@@ -192,7 +192,7 @@ static bool cv_http_scan_header_done(struct cv_http_scan *s)
     } else if (cv_http_scan_name_is(s, "transfer-encoding")) {
         return false;
     } else if (cv_http_scan_name_is(s, "upgrade")) {
-        s->upgrade = true;
+        s->upgrade |= s->has_value; /* libwebsockets does not see an empty one */
     }
     static const struct {
         const char *name;
@@ -202,7 +202,7 @@ static bool cv_http_scan_header_done(struct cv_http_scan *s)
                    {"host", CV_HTTP_HDR_HOST},
                    {"origin", CV_HTTP_HDR_ORIGIN},
                    {"authorization", CV_HTTP_HDR_AUTHORIZATION}};
-    for (size_t i = 0; i < sizeof(watched) / sizeof(watched[0]); i++)
+    for (size_t i = 0; s->has_value && i < sizeof(watched) / sizeof(watched[0]); i++)
         if (cv_http_scan_name_is(s, watched[i].name))
             s->seen |= watched[i].bit;
     return true;
@@ -251,7 +251,7 @@ static uint8_t cv_http_scan_byte(struct cv_http_scan *s, uint8_t c)
         if (!cv_http_scan_tchar(c)) /* whitespace first (obs-fold), a colon, a control */
             return CV_HTTP_SCAN_ST_BAD;
         s->nlen = 0;
-        s->cl_digits = s->cl_done = false;
+        s->cl_digits = s->cl_done = s->has_value = false;
         /* fall through */
     case CV_HTTP_SCAN_NAME:
         if (c == ':')
@@ -271,6 +271,7 @@ static uint8_t cv_http_scan_byte(struct cv_http_scan *s, uint8_t c)
         if (c == '\0' || (cv_http_scan_name_is(s, "content-length") && !s->has_cl &&
                           !cv_http_scan_cl_byte(s, c)))
             return CV_HTTP_SCAN_ST_BAD;
+        s->has_value |= c != ' ' && c != '\t';
         return CV_HTTP_SCAN_VALUE;
     case CV_HTTP_SCAN_VALUE_CR:
         if (c != '\n') /* a bare CR */

@@ -63,9 +63,10 @@ int cv_http_req_jpeg_variant(const char *width, const char *height, char *out, s
  *     be read as requests).
  * The request line itself is left to libwebsockets.
  */
-/* Headers camvisor-http acts on (framing, auth, WebSocket checks), as a request's scan saw them:
- * libwebsockets 4.1.6 loses a known header that follows an unknown one (`X-A: 1` then
- * `Content-Length: 5`: no body for it), so what it reports is compared with this (server.c). */
+/* Headers camvisor-http acts on (framing, auth, WebSocket checks) that a request has, with a
+ * value, as its scan saw them: libwebsockets 4.1.6 loses the header that follows an unknown one
+ * whose name begins a known one's (`X-A: 1` then `Content-Length: 5`: no body for it), so what it
+ * reports is compared with this (server.c). */
 enum cv_http_scan_hdr {
     CV_HTTP_HDR_CONTENT_LENGTH = 1 << 0,
     CV_HTTP_HDR_UPGRADE = 1 << 1,
@@ -81,6 +82,7 @@ struct cv_http_scan {
     uint8_t mlen;                    /* of method */
     bool has_cl, cl_digits, cl_done; /* Content-Length seen; its value so far */
     bool upgrade, body_method;       /* Upgrade seen; PUT, PATCH or POST */
+    bool has_value;                  /* the header line being read has a value (not OWS) */
     char method[8];
     char name[18]; /* the header name being read, lower case */
     uint64_t cl, body_left;

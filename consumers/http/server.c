@@ -584,9 +584,10 @@ static bool cv_http_origin_ok(struct cv_http_conn *c)
 
 /*
  * Whether lws read the headers camvisor-http acts on as the client sent them, by the scan of the
- * request's bytes (rawin.c): libwebsockets 4.1.6 loses a known header that follows an unknown
- * one (its Content-Length, so what a front proxy reads as the body runs as a request; its
- * Authorization, Host or Origin). Such a request is refused like a malformed one.
+ * request's bytes (rawin.c): libwebsockets 4.1.6 loses the header that follows an unknown one
+ * whose name begins a known one's (X-A, x-auth-token): a Content-Length (what a front proxy reads
+ * as the body then runs as a request), an Authorization, Host or Origin. Such a request is
+ * refused like a malformed one.
  */
 static bool cv_http_lws_saw_all(struct cv_http_conn *c)
 {

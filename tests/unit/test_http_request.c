@@ -193,7 +193,7 @@ static void test_scan(void **state)
     /* The headers camvisor-http acts on are noted, whatever their case. */
     cv_http_scan_init(&sc);
     static const char hdrs[] = "GET / HTTP/1.1\r\nHOST: x\r\nX-A: 1\r\nauthorization: b\r\n"
-                               "Content-length: 0\r\nOrigin: o\r\nX-Host: y\r\n\r\n";
+                               "Content-length: 0\r\nOrigin: o\r\nX-Host: y\r\nUpgrade: \t\r\n\r\n";
     assert_int_equal(cv_http_scan_feed(&sc, (const uint8_t *)hdrs, sizeof(hdrs) - 1, &used),
                      CV_HTTP_SCAN_MORE);
     assert_int_equal(used, sizeof(hdrs) - 1);
