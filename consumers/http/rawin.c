@@ -96,18 +96,25 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
         srv && !flags && fd >= 0 && (unsigned)fd < srv->by_fd_cap ? srv->by_fd[fd] : NULL;
     if (!c)
         return cv_http_rawin.recv(fd, buf, len, flags);
-    /* Looked at first, then taken up to the end of the first request in it. */
+    /* Looked at first, then taken up to the end of the first request in it. The scan moves on
+     * by what was taken: a read that fails or comes short sees the same bytes again next time. */
     ssize_t n = cv_http_rawin.recv(fd, buf, len, MSG_PEEK);
     if (n <= 0)
         return n;
+    struct cv_http_scan next = c->scan;
     size_t used = (size_t)n;
-    switch (cv_http_scan_feed(&c->scan, buf, (size_t)n, &used)) {
-    case CV_HTTP_SCAN_MORE: break;
-    case CV_HTTP_SCAN_BAD:
-        c->hdr_bad = true; /* answered 400 at its request's callback */
-        /* fall through */
-    case CV_HTTP_SCAN_END: cv_http_rawin_unwatch(c); break;
+    enum cv_http_scan_result r = cv_http_scan_feed(&next, buf, (size_t)n, &used);
+    ssize_t got = cv_http_rawin.recv(fd, buf, used, 0);
+    if (got <= 0)
+        return got;
+    if ((size_t)got < used) {
+        next = c->scan;
+        r = cv_http_scan_feed(&next, buf, (size_t)got, &used);
     }
-    /* What was looked at is there to take: a stream socket's queue only grows meanwhile. */
-    return cv_http_rawin.recv(fd, buf, used, 0);
+    c->scan = next;
+    if (r == CV_HTTP_SCAN_BAD)
+        c->hdr_bad = true; /* answered 400 at its request's callback */
+    if (r != CV_HTTP_SCAN_MORE)
+        cv_http_rawin_unwatch(c);
+    return got;
 }
