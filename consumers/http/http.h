@@ -7,6 +7,7 @@
  *   mse.c     fMP4 feeds (one muxer per camera, fmp4.c) and their viewers: /api/ws MSE and
  *             /api/stream.mp4
  *   hls.c     live HLS from a feed's fragments: /api/stream.m3u8 and its /api/hls/ segments
+ *   rawin.c   each client's bytes, scanned (request.c) as libwebsockets reads them
  *
  * One thread. libevent's loop (the consumer skeleton: control socket, ring doorbells) runs
  * nested in libwebsockets' own loop (docs/architecture.md: "camvisor-http's loop").
@@ -59,6 +60,9 @@ struct cv_http_conn {
     struct cv_http_srv *srv;
     struct lws *wsi;
     struct cv_http_conn *next, **pprev; /* srv->conns */
+    int fd;                             /* its socket (owned by lws); -1 once not scanned */
+    struct cv_http_scan scan;           /* its bytes as lws reads them (rawin.c) */
+    bool hdr_bad;                       /* the scan found a malformed request: 400, close */
     struct sockaddr_storage peer;
     char peer_str[64];
     bool loopback;
@@ -67,7 +71,10 @@ struct cv_http_conn {
     /* A plain response waiting for the writable callback. */
     char *body; /* owned */
     size_t body_len, body_off;
-    bool closing; /* drop at the next writable callback */
+    bool closing;          /* drop at the next writable callback */
+    bool head;             /* the request being answered is a HEAD: headers only */
+    bool close_after;      /* close once the answer is out (`connection: close` in it) */
+    uint64_t ws_failed_ms; /* the WebSocket failed then: closed once its close frame is out */
     /* A viewer of an fMP4 feed (mse.c). */
     struct cv_http_viewer *viewer; /* owned */
     struct cv_http_jview *jview;   /* owned: a snapshot waiting, or an MJPEG viewer (jpeg.c) */
@@ -110,17 +117,21 @@ struct cv_http_srv {
     uint64_t started_ms;
     struct cv_http_conn *conns;
     uint32_t conn_count;
+    struct cv_http_conn **by_fd; /* owned (the array): connections by socket, for rawin.c */
+    unsigned by_fd_cap;
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
     struct cv_http_jfeed *jfeeds; /* jpeg.c: one per (camera, size) */
+    /* Login throttle (server.c): one row per address with bad credentials lately, and one for
+     * the addresses that find every row locked. */
     struct cv_http_auth_fail {
         struct sockaddr_storage addr; /* port zeroed */
         unsigned fails;
         uint64_t window_start_ms, locked_until_ms;
-    } auth_fails[CV_HTTP_AUTH_SLOTS];
+    } auth_fails[CV_HTTP_AUTH_SLOTS], auth_overflow;
     /* Counters for /metrics and /api/cameras. */
     uint64_t requests, auth_failures, dropped_slow;
-    uint64_t refused_log_ms;
+    uint64_t refused_log_ms, malformed_log_ms;
     uint32_t next_req; /* STREAM_PUT/DELETE request ids */
 };
 
@@ -132,8 +143,9 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
 int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
                     size_t len);
 int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text);
-/* A response with no end (stream.mp4, MJPEG): headers now, the body as records through
- * cv_http_send(); disposition may be NULL. 0, or -1 to close. */
+/* A response with no end (stream.mp4, MJPEG): its headers as the first record, the body as
+ * records through cv_http_send(); disposition may be NULL. 0, -1 to close, or 1 for a HEAD
+ * request: the headers were the whole answer, there is nothing to stream. */
 int cv_http_start_stream(struct cv_http_conn *c, const char *ctype, const char *disposition);
 /* The same from bytes the caller keeps (copied once); cors adds Access-Control-Allow-Origin: *
  * whatever [api] origin says (HLS answers, as go2rtc's). */
@@ -149,8 +161,17 @@ void cv_http_conn_drop(struct cv_http_conn *c, const char *why);
 /* c's answer waits on something else (a feed's frames, a picture, a segment), or no longer does:
  * while it waits, a client that leaves, or sends more, is dropped at once (server.c says why). */
 void cv_http_conn_waiting(struct cv_http_conn *c, bool waiting);
+void cv_http_server_tick(struct cv_http_srv *srv, uint64_t now_ms);
 const struct cv_http_cam *cv_http_cam_find(const struct cv_http_srv *srv, const char *name);
 bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
+
+/* rawin.c: each client's bytes are scanned (cv_http_scan) as libwebsockets reads them, from
+ * watch (before the socket is adopted) to unwatch (when it goes) or the scan's end; a malformed
+ * request sets c->hdr_bad. */
+int cv_http_rawin_init(struct cv_http_srv *srv);
+void cv_http_rawin_fini(struct cv_http_srv *srv);
+int cv_http_rawin_watch(struct cv_http_conn *c, int fd);
+void cv_http_rawin_unwatch(struct cv_http_conn *c);
 
 /* api.c: 1 when path was one of its routes (and answered), 0 otherwise. */
 int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *path,

@@ -155,6 +155,7 @@ static int cv_http_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
 
 static void cv_http_on_tick(void *ctx, uint64_t now_ms)
 {
+    cv_http_server_tick(ctx, now_ms);
     cv_http_mse_tick(ctx, now_ms);
     cv_http_api_tick(ctx, now_ms);
     cv_http_jpeg_tick(ctx, now_ms);
@@ -277,6 +278,7 @@ out:
         lws_sul_cancel(&srv.wake);
         lws_context_destroy(srv.lws); /* closes every connection: their destroy callbacks run */
     }
+    cv_http_rawin_fini(&srv);
     cv_http_mse_fini(&srv);
     cv_http_jpeg_fini(&srv);
     cv_consumer_fini(&srv.proc);

@@ -123,7 +123,9 @@ static void cv_http_ws_error(struct cv_http_conn *c, const char *req, const char
     cv_http_ws_text(c, "error", v);
 }
 
-/* The init segment and the GOP cache: the viewer sees the newest keyframe now. */
+/* The init segment and the GOP cache: the viewer sees the newest keyframe now. Only for a
+ * viewer not started (new, or restarted by new codec parameters): a second `mse` message makes
+ * go2rtc's player start its SourceBuffer over. */
 static void cv_http_viewer_start(struct cv_http_viewer *v)
 {
     struct cv_http_feed *hf = v->hf;
@@ -440,11 +442,16 @@ static int cv_http_viewer_new(struct cv_http_conn *c, struct cv_http_feed *hf, b
     c->viewer = v;
     hf->idle_since_ms = 0;
     cv_feed_viewer_attach(hf->feed, &v->link);
-    /* A feed already running has its GOP cache: start now. Otherwise at the first keyframe. */
+    /* What the ring has that the doorbell has not brought yet is read now. A keyframe in it
+     * starts every viewer waiting for one, this one included: the `mse` message and the init
+     * segment are sent once, whichever way it starts. */
     cv_feed_pump(hf->feed);
-    if (c->viewer == v && !c->closing && cv_http_feed_open_mux(hf) && hf->have_key)
+    if (c->viewer != v || c->closing || v->started)
+        return 0;
+    /* A feed already running has its GOP cache: start now. Otherwise at the first keyframe. */
+    if (cv_http_feed_open_mux(hf) && hf->have_key)
         cv_http_viewer_start(v);
-    else if (c->viewer == v && !c->closing)
+    else
         cv_feed_request_keyframe(hf->feed);
     return 0;
 }
@@ -468,6 +475,9 @@ int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char
     char disp[160] = "";
     if (filename)
         snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
+    /* HEAD: the headers alone, and no feed (a feed would start an on-demand camera). */
+    if (c->head)
+        return cv_http_start_stream(c, "video/mp4", disp[0] ? disp : NULL) < 0 ? -1 : 0;
     /* The feed first: a stream that cannot have one is refused with a status, not cut. */
     struct cv_http_feed *hf = cv_http_feed_get(c->srv, camera, CV_VARIANT_NATIVE);
     if (!hf)

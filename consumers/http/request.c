@@ -141,3 +141,181 @@ int cv_http_req_jpeg_variant(const char *width, const char *height, unsigned cam
                            : snprintf(out, len, "jpeg");
     return n < 0 || (size_t)n >= len ? -EINVAL : 0;
 }
+
+/* ---- the scan of a connection's bytes ---------------------------------------------------- */
+
+enum {
+    CV_HTTP_SCAN_REQ_START, /* the first byte of a request */
+    CV_HTTP_SCAN_METHOD,
+    CV_HTTP_SCAN_REQ_LINE,   /* the rest of the request line */
+    CV_HTTP_SCAN_NAME_START, /* the first byte of a header line */
+    CV_HTTP_SCAN_NAME,
+    CV_HTTP_SCAN_VALUE,
+    CV_HTTP_SCAN_VALUE_CR,
+    CV_HTTP_SCAN_END_CR, /* CR of the empty line ending the headers */
+    CV_HTTP_SCAN_BODY,
+    CV_HTTP_SCAN_ST_BAD,
+    CV_HTTP_SCAN_ST_END,
+};
+
+#define CV_HTTP_SCAN_CL_MAX (1ull << 62)
+
+void cv_http_scan_init(struct cv_http_scan *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->state = CV_HTTP_SCAN_REQ_START;
+}
+
+/* RFC 9110 5.6.2: the characters of a header name. */
+static bool cv_http_scan_tchar(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool cv_http_scan_name_is(const struct cv_http_scan *s, const char *name)
+{
+    size_t n = strlen(name);
+    return s->nlen == n && memcmp(s->name, name, n) == 0;
+}
+
+/* A Content-Length value, a byte at a time: OWS, digits, OWS. */
+static bool cv_http_scan_cl_byte(struct cv_http_scan *s, uint8_t c)
+{
+    if (c == ' ' || c == '\t') {
+        s->cl_done = s->cl_digits;
+        return true;
+    }
+    if (c < '0' || c > '9' || s->cl_done)
+        return false;
+    s->cl = s->cl * 10 + (uint64_t)(c - '0');
+    s->cl_digits = true;
+    return s->cl <= CV_HTTP_SCAN_CL_MAX;
+}
+
+/* A header line is over: what it means for the framing. false when it is refused. */
+static bool cv_http_scan_header_done(struct cv_http_scan *s)
+{
+    if (cv_http_scan_name_is(s, "content-length")) {
+        if (s->has_cl || !s->cl_digits)
+            return false;
+        s->has_cl = true;
+    } else if (cv_http_scan_name_is(s, "transfer-encoding")) {
+        return false;
+    } else if (cv_http_scan_name_is(s, "upgrade")) {
+        s->upgrade |= s->has_value; /* libwebsockets does not see an empty one */
+    }
+    static const struct {
+        const char *name;
+        uint8_t bit;
+    } watched[] = {{"content-length", CV_HTTP_HDR_CONTENT_LENGTH},
+                   {"upgrade", CV_HTTP_HDR_UPGRADE},
+                   {"host", CV_HTTP_HDR_HOST},
+                   {"origin", CV_HTTP_HDR_ORIGIN},
+                   {"authorization", CV_HTTP_HDR_AUTHORIZATION}};
+    for (size_t i = 0; s->has_value && i < sizeof(watched) / sizeof(watched[0]); i++)
+        if (cv_http_scan_name_is(s, watched[i].name))
+            s->seen |= watched[i].bit;
+    return true;
+}
+
+/* The headers are over: the next state, as libwebsockets frames what follows. */
+static uint8_t cv_http_scan_headers_done(struct cv_http_scan *s)
+{
+    if (s->upgrade) /* a WebSocket from here, or a refusal and the end */
+        return CV_HTTP_SCAN_ST_END;
+    if (!s->has_cl) /* libwebsockets reads the rest as its body; camvisor-http answers, closes */
+        return s->body_method ? CV_HTTP_SCAN_ST_END : CV_HTTP_SCAN_REQ_START;
+    s->body_left = s->cl;
+    return s->cl ? CV_HTTP_SCAN_BODY : CV_HTTP_SCAN_REQ_START;
+}
+
+static uint8_t cv_http_scan_byte(struct cv_http_scan *s, uint8_t c)
+{
+    switch (s->state) {
+    case CV_HTTP_SCAN_REQ_START:
+        if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+            return CV_HTTP_SCAN_ST_BAD;
+        s->mlen = 0;
+        s->has_cl = s->upgrade = false;
+        s->seen = 0;
+        s->cl = 0;
+        /* fall through */
+    case CV_HTTP_SCAN_METHOD:
+        if (c == ' ' || c == '\r' || c == '\n') {
+            s->body_method = (s->mlen == 3 && memcmp(s->method, "PUT", 3) == 0) ||
+                             (s->mlen == 4 && memcmp(s->method, "POST", 4) == 0) ||
+                             (s->mlen == 5 && memcmp(s->method, "PATCH", 5) == 0);
+            return c == '\n' ? CV_HTTP_SCAN_NAME_START : CV_HTTP_SCAN_REQ_LINE;
+        }
+        if (s->mlen < sizeof(s->method))
+            s->method[s->mlen] = (char)c;
+        if (s->mlen < UINT8_MAX)
+            s->mlen++;
+        return CV_HTTP_SCAN_METHOD;
+    case CV_HTTP_SCAN_REQ_LINE: return c == '\n' ? CV_HTTP_SCAN_NAME_START : CV_HTTP_SCAN_REQ_LINE;
+    case CV_HTTP_SCAN_NAME_START:
+        if (c == '\r')
+            return CV_HTTP_SCAN_END_CR;
+        if (c == '\n')
+            return cv_http_scan_headers_done(s);
+        if (!cv_http_scan_tchar(c)) /* whitespace first (obs-fold), a colon, a control */
+            return CV_HTTP_SCAN_ST_BAD;
+        s->nlen = 0;
+        s->cl_digits = s->cl_done = s->has_value = false;
+        /* fall through */
+    case CV_HTTP_SCAN_NAME:
+        if (c == ':')
+            return CV_HTTP_SCAN_VALUE;
+        if (!cv_http_scan_tchar(c)) /* whitespace before the colon, a line without one */
+            return CV_HTTP_SCAN_ST_BAD;
+        if (s->nlen < sizeof(s->name))
+            s->name[s->nlen] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+        if (s->nlen < UINT8_MAX)
+            s->nlen++;
+        return CV_HTTP_SCAN_NAME;
+    case CV_HTTP_SCAN_VALUE:
+        if (c == '\r')
+            return CV_HTTP_SCAN_VALUE_CR;
+        if (c == '\n')
+            return cv_http_scan_header_done(s) ? CV_HTTP_SCAN_NAME_START : CV_HTTP_SCAN_ST_BAD;
+        if (c == '\0' || (cv_http_scan_name_is(s, "content-length") && !s->has_cl &&
+                          !cv_http_scan_cl_byte(s, c)))
+            return CV_HTTP_SCAN_ST_BAD;
+        s->has_value |= c != ' ' && c != '\t';
+        return CV_HTTP_SCAN_VALUE;
+    case CV_HTTP_SCAN_VALUE_CR:
+        if (c != '\n') /* a bare CR */
+            return CV_HTTP_SCAN_ST_BAD;
+        return cv_http_scan_header_done(s) ? CV_HTTP_SCAN_NAME_START : CV_HTTP_SCAN_ST_BAD;
+    case CV_HTTP_SCAN_END_CR: return c == '\n' ? cv_http_scan_headers_done(s) : CV_HTTP_SCAN_ST_BAD;
+    default: return s->state;
+    }
+}
+
+enum cv_http_scan_result cv_http_scan_feed(struct cv_http_scan *s, const uint8_t *p, size_t n,
+                                           size_t *used)
+{
+    size_t i = 0;
+    while (i < n && s->state != CV_HTTP_SCAN_ST_BAD && s->state != CV_HTTP_SCAN_ST_END) {
+        if (s->state == CV_HTTP_SCAN_BODY) {
+            size_t take = s->body_left < n - i ? (size_t)s->body_left : n - i;
+            s->body_left -= take;
+            i += take;
+            if (s->body_left)
+                continue;
+            s->state = CV_HTTP_SCAN_REQ_START;
+            break; /* a request ends here */
+        }
+        s->state = cv_http_scan_byte(s, p[i++]);
+        if (s->state == CV_HTTP_SCAN_REQ_START)
+            break; /* headers without a body: the request ends here */
+    }
+    if (s->state == CV_HTTP_SCAN_ST_BAD || s->state == CV_HTTP_SCAN_ST_END)
+        i = n;
+    if (used)
+        *used = i;
+    return s->state == CV_HTTP_SCAN_ST_BAD   ? CV_HTTP_SCAN_BAD
+           : s->state == CV_HTTP_SCAN_ST_END ? CV_HTTP_SCAN_END
+                                             : CV_HTTP_SCAN_MORE;
+}

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CV_HTTP_ARGS_MAX 16
 #define CV_HTTP_ARG_MAX  1100 /* a value: a URL (CV_URL_MAX) with room to spare */
@@ -46,5 +47,62 @@ bool cv_http_req_origin_ok(const char *allowed, const char *origin, const char *
  * an absent side. -EINVAL for anything else. */
 int cv_http_req_jpeg_variant(const char *width, const char *height, unsigned cam_w, unsigned cam_h,
                              char *out, size_t len);
+
+/*
+ * A client's bytes as libwebsockets reads them, checked before it parses them (rawin.c feeds
+ * them). libwebsockets 4.1.6 takes a header name with whitespace before its colon, or a line that
+ * starts with whitespace, for an unknown header: `Content-Length : N` then frames no body, and
+ * what a front proxy reads as the body of the request runs as a request of its own (request
+ * smuggling). The scan follows the framing libwebsockets uses, request after request (a body of
+ * Content-Length bytes; after an Upgrade, or a PUT, PATCH or POST without Content-Length, the rest
+ * of the connection is not requests any more), so that libwebsockets is given one request per
+ * read (see rawin.c), and finds, in the header lines, what RFC 9112 refuses and framing depends
+ * on:
+ *   - a header name that is not a token followed at once by ':' (whitespace before the colon, a
+ *     line starting with whitespace: obs-fold, a line without a colon), an empty line before
+ *     the request line;
+ *   - a NUL or a CR not followed by LF in a header line;
+ *   - Content-Length not all digits, given twice, or past 2^62;
+ *   - Transfer-Encoding (libwebsockets does not decode a chunked request body: its chunks would
+ *     be read as requests).
+ * The request line itself is left to libwebsockets.
+ */
+/* Headers camvisor-http acts on (framing, auth, WebSocket checks) that a request has, with a
+ * value, as its scan saw them: libwebsockets 4.1.6 loses the header that follows an unknown one
+ * whose name begins a known one's (`X-A: 1` then `Content-Length: 5`: no body for it), so what it
+ * reports is compared with this (server.c). */
+enum cv_http_scan_hdr {
+    CV_HTTP_HDR_CONTENT_LENGTH = 1 << 0,
+    CV_HTTP_HDR_UPGRADE = 1 << 1,
+    CV_HTTP_HDR_HOST = 1 << 2,
+    CV_HTTP_HDR_ORIGIN = 1 << 3,
+    CV_HTTP_HDR_AUTHORIZATION = 1 << 4,
+};
+
+struct cv_http_scan {
+    uint8_t state;
+    uint8_t seen;                    /* enum cv_http_scan_hdr of the current request */
+    uint8_t nlen;                    /* of name; > sizeof(name) when too long to be ours */
+    uint8_t mlen;                    /* of method */
+    bool has_cl, cl_digits, cl_done; /* Content-Length seen; its value so far */
+    bool upgrade, body_method;       /* Upgrade seen; PUT, PATCH or POST */
+    bool has_value;                  /* the header line being read has a value (not OWS) */
+    char method[8];
+    char name[18]; /* the header name being read, lower case */
+    uint64_t cl, body_left;
+};
+
+enum cv_http_scan_result {
+    CV_HTTP_SCAN_MORE = 0, /* nothing wrong so far: feed what comes next */
+    CV_HTTP_SCAN_BAD = -1, /* a malformed request: answer 400 and close */
+    CV_HTTP_SCAN_END = 1,  /* what follows is not HTTP requests (WebSocket, a body to the end) */
+};
+
+void cv_http_scan_init(struct cv_http_scan *s);
+/* The next bytes of the connection, up to the end of the first request that ends within p[0..n)
+ * (*used: how many were scanned, all n when none ends there, or after BAD or END). Once BAD or
+ * END, every later call says the same. */
+enum cv_http_scan_result cv_http_scan_feed(struct cv_http_scan *s, const uint8_t *p, size_t n,
+                                           size_t *used);
 
 #endif

@@ -4,15 +4,17 @@
  * HTTP requests (auth, base path, routing to api.c and mse.c, the static www/ files) and the
  * /api/ws WebSocket.
  *
- * Writing: nothing is written outside a writable callback except response headers. What a
- * connection has to send waits in its output queue as records (struct cv_http_rec), one
- * lws_write() per callback, so a slow client only ever delays itself; one too far behind
- * (CV_HTTP_VIEWER_MAX queued, or CV_HTTP_SLOW_MS behind) is dropped.
+ * Writing: nothing is written outside a writable callback. A response of known length is one
+ * buffer, its headers and body, written at once; what a stream has to send waits in its output
+ * queue as records (struct cv_http_rec), its headers first, one lws_write() per callback, so a
+ * slow client only ever delays itself; one too far behind (CV_HTTP_VIEWER_MAX queued, or
+ * CV_HTTP_SLOW_MS behind) is dropped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +81,17 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
         close(fd);
         return;
     }
+    /* Each write goes out when it is made: a response's last piece never waits for the client's
+     * (delayed) ACK of the one before, a live fragment never for the one before it. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->srv = srv;
     c->peer = peer;
+    if (cv_http_rawin_watch(c, fd) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
     snprintf(c->peer_str, sizeof(c->peer_str), "%s", who);
     c->loopback = cv_sockaddr_is_loopback(&peer);
     cv_outq_init(&c->out, CV_HTTP_VIEWER_MAX, &srv->budget);
@@ -97,6 +108,7 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
      * that never existed, so the connection is unlinked here only if it is still linked. */
     if (!c->wsi && c->pprev) {
         cv_warn("client %s: cannot adopt its socket", who);
+        cv_http_rawin_unwatch(c);
         *c->pprev = c->next;
         if (c->next)
             c->next->pprev = c->pprev;
@@ -151,6 +163,7 @@ static void cv_http_conn_destroy(struct cv_http_conn *c)
     cv_http_conn_waiting(c, false);
     cv_http_mse_viewer_free(c);
     cv_http_jpeg_viewer_free(c);
+    cv_http_rawin_unwatch(c);
     if (c->pprev) {
         *c->pprev = c->next;
         if (c->next)
@@ -172,6 +185,23 @@ void cv_http_conn_drop(struct cv_http_conn *c, const char *why)
     cv_http_mse_viewer_free(c);
     cv_http_jpeg_viewer_free(c);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/*
+ * WebSockets failed for a protocol error or a message too big: lws sent (or is about to send)
+ * their close frame and would wait 5 s for the client's. A tick later, with nothing of theirs
+ * left to write (the frame went out in the next turn of the loop after the failure), they are
+ * closed.
+ */
+void cv_http_server_tick(struct cv_http_srv *srv, uint64_t now_ms)
+{
+    for (struct cv_http_conn *c = srv->conns; c; c = c->next) {
+        if (c->ws_failed_ms && now_ms - c->ws_failed_ms >= CV_HTTP_TICK_MS &&
+            !lws_partial_buffered(c->wsi)) {
+            c->ws_failed_ms = 0;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+    }
 }
 
 /* ---- output ------------------------------------------------------------------------------ */
@@ -243,30 +273,42 @@ static int cv_http_common_headers(struct cv_http_conn *c, unsigned char **p, uns
     return cv_http_add_header(c, "cache-control:", "no-cache", p, end);
 }
 
+/*
+ * A response of known length: its headers and its body in one buffer, written from the writable
+ * callback in one lws_write() (64 KiB at a time). Headers and body written apart cost a keep-alive
+ * client 40 ms a request: the body waited in the kernel (Nagle) for the ACK of the headers, which
+ * the client delays, waiting for the body. TCP_NODELAY on every client socket (accepting) covers
+ * what still goes out in pieces (www/ files, streams).
+ */
 static int cv_http_respond_copy(struct cv_http_conn *c, unsigned status, const char *ctype,
                                 const void *data, size_t len, const char *const *extra, bool cors)
 {
-    unsigned char hdr[LWS_PRE + 2048];
-    unsigned char *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr) - 1;
+    unsigned char hdr[2048];
+    unsigned char *p = hdr, *end = hdr + sizeof(hdr) - 1;
     free(c->body);
     c->body = NULL;
-    /* The body is copied behind LWS_PRE bytes of headroom, which lws_write() needs. */
-    char *b = malloc(LWS_PRE + len + 1);
-    if (!b)
-        return -1;
-    if (len)
-        memcpy(b + LWS_PRE, data, len);
-    c->body = b;
-    c->body_len = len;
-    c->body_off = 0;
     if (lws_add_http_common_headers(c->wsi, status, ctype, len, &p, end) ||
         cv_http_common_headers(c, &p, end, cors))
         return -1;
     for (; extra && extra[0]; extra += 2)
         if (cv_http_add_header(c, extra[0], extra[1], &p, end))
             return -1;
-    if (lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
+    if ((c->close_after && cv_http_add_header(c, "connection:", "close", &p, end)) ||
+        lws_finalize_http_header(c->wsi, &p, end))
         return -1;
+    size_t hlen = (size_t)(p - hdr);
+    if (c->head) /* HEAD: GET's headers, its Content-Length included, and no body */
+        len = 0;
+    /* LWS_PRE bytes of headroom first, which lws_write() needs. */
+    char *b = malloc(LWS_PRE + hlen + len);
+    if (!b)
+        return -1;
+    memcpy(b + LWS_PRE, hdr, hlen);
+    if (len)
+        memcpy(b + LWS_PRE + hlen, data, len);
+    c->body = b;
+    c->body_len = hlen + len;
+    c->body_off = 0;
     lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -287,12 +329,27 @@ int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, 
 
 int cv_http_start_stream(struct cv_http_conn *c, const char *ctype, const char *disposition)
 {
-    unsigned char hdr[LWS_PRE + 1024];
-    unsigned char *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr) - 1;
+    unsigned char hdr[1024];
+    unsigned char *p = hdr, *end = hdr + sizeof(hdr) - 1;
     if (lws_add_http_common_headers(c->wsi, 200, ctype, LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
         cv_http_common_headers(c, &p, end, false) ||
         (disposition && cv_http_add_header(c, "content-disposition:", disposition, &p, end)) ||
-        lws_finalize_write_http_header(c->wsi, hdr + LWS_PRE, &p, end))
+        lws_finalize_http_header(c->wsi, &p, end))
+        return -1;
+    if (c->head) { /* the headers alone, as a plain answer; without a length, lws closes after */
+        char *b = malloc(LWS_PRE + (size_t)(p - hdr));
+        if (!b)
+            return -1;
+        memcpy(b + LWS_PRE, hdr, (size_t)(p - hdr));
+        free(c->body);
+        c->body = b;
+        c->body_len = (size_t)(p - hdr);
+        c->body_off = 0;
+        lws_callback_on_writable(c->wsi);
+        return 1;
+    }
+    /* The headers are the stream's first record: they go out with the writes that follow. */
+    if (cv_http_send(c, LWS_WRITE_HTTP, hdr, (size_t)(p - hdr)) < 0)
         return -1;
     c->kind = CV_HTTP_CONN_STREAM;
     /* lws armed its 10 s content timeout for this request: a stream has no end to wait for
@@ -318,7 +375,7 @@ int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *te
     return cv_http_respond(c, status, "text/plain; charset=utf-8", b, n);
 }
 
-/* The body of a plain response, in pieces: 0 more to come, 1 done, -1 close. */
+/* A plain response (headers and body), in pieces: 0 more to come, 1 done, -1 close. */
 static int cv_http_write_body(struct cv_http_conn *c)
 {
     size_t left = c->body_len - c->body_off, n = left > 65536 ? 65536 : left;
@@ -363,21 +420,52 @@ static bool cv_http_consttime_eq(const char *a, const char *b)
     return d == 0;
 }
 
-static struct cv_http_auth_fail *cv_http_auth_slot(struct cv_http_srv *srv,
-                                                   const struct sockaddr_storage *peer, bool make)
+/* How much a row of the table still matters: 0 when it can go (empty, or its window and lock
+ * are over), then by its count of failures, a locked row above any other. */
+static uint64_t cv_http_auth_weight(const struct cv_http_auth_fail *f, uint64_t now)
 {
-    struct cv_http_auth_fail *oldest = &srv->auth_fails[0];
+    if (f->locked_until_ms > now)
+        return UINT64_MAX;
+    if (!f->fails || now - f->window_start_ms > CV_HTTP_AUTH_WINDOW_MS)
+        return 0;
+    return f->fails;
+}
+
+/*
+ * The row of peer's address; with make, a new one if it has none. A new address takes a row that
+ * no longer matters, else the one with the fewest failures (the oldest among equals), never a
+ * locked one: an attacker's decoys, one bad guess each from other addresses, evict each other,
+ * never the address they are meant to set free, whose count or lock stays.
+ *
+ * When every row is locked, the failures of addresses without a row are counted together in
+ * srv->auth_overflow, and once it locks, every address without a row is refused (429) until it
+ * expires: an attacker with more addresses than rows can then keep newcomers out for a while, but
+ * never guess unthrottled. Without make, an address without a row gets the overflow row only
+ * while it is locked.
+ */
+static struct cv_http_auth_fail *cv_http_auth_row(struct cv_http_srv *srv,
+                                                  const struct sockaddr_storage *peer, bool make)
+{
+    uint64_t now = cv_clock_mono_ms();
+    struct cv_http_auth_fail *victim = NULL;
+    uint64_t victim_w = UINT64_MAX;
     for (unsigned i = 0; i < CV_HTTP_AUTH_SLOTS; i++) {
         struct cv_http_auth_fail *f = &srv->auth_fails[i];
         if (f->fails && cv_sockaddr_same_host(&f->addr, peer))
             return f;
-        if (f->window_start_ms < oldest->window_start_ms)
-            oldest = f;
+        uint64_t w = cv_http_auth_weight(f, now);
+        if (!victim || w < victim_w ||
+            (w == victim_w && f->window_start_ms < victim->window_start_ms)) {
+            victim = f;
+            victim_w = w;
+        }
     }
     if (!make)
-        return NULL;
-    *oldest = (struct cv_http_auth_fail){.addr = *peer, .window_start_ms = cv_clock_mono_ms()};
-    return oldest;
+        return srv->auth_overflow.locked_until_ms > now ? &srv->auth_overflow : NULL;
+    if (victim_w == UINT64_MAX)
+        return &srv->auth_overflow;
+    *victim = (struct cv_http_auth_fail){.addr = *peer, .window_start_ms = now};
+    return victim;
 }
 
 enum cv_http_auth { CV_HTTP_AUTH_OK, CV_HTTP_AUTH_NEEDED, CV_HTTP_AUTH_LOCKED };
@@ -392,7 +480,7 @@ static enum cv_http_auth cv_http_check_auth(struct cv_http_conn *c)
     if ((!set->username[0] && !set->token[0]) || (c->loopback && !set->local_auth))
         return CV_HTTP_AUTH_OK;
     uint64_t now = cv_clock_mono_ms();
-    struct cv_http_auth_fail *f = cv_http_auth_slot(srv, &c->peer, false);
+    struct cv_http_auth_fail *f = cv_http_auth_row(srv, &c->peer, false);
     if (f && f->locked_until_ms > now)
         return CV_HTTP_AUTH_LOCKED;
     char h[512];
@@ -417,15 +505,21 @@ static enum cv_http_auth cv_http_check_auth(struct cv_http_conn *c)
         }
         if (!ok) {
             srv->auth_failures++;
-            f = cv_http_auth_slot(srv, &c->peer, true);
+            f = cv_http_auth_row(srv, &c->peer, true);
             if (now - f->window_start_ms > CV_HTTP_AUTH_WINDOW_MS) {
                 f->window_start_ms = now;
                 f->fails = 0;
             }
             if (++f->fails >= CV_HTTP_AUTH_MAX_FAILS) {
                 f->locked_until_ms = now + CV_HTTP_AUTH_LOCK_MS;
-                cv_warn("client %s: %u bad credentials in a row: locked out for %u s", c->peer_str,
-                        f->fails, CV_HTTP_AUTH_LOCK_MS / 1000);
+                if (f == &srv->auth_overflow)
+                    cv_warn("client %s: %u bad credentials from addresses the throttle has no "
+                            "room for (%u addresses locked out): every such address is locked "
+                            "out for %u s",
+                            c->peer_str, f->fails, CV_HTTP_AUTH_SLOTS, CV_HTTP_AUTH_LOCK_MS / 1000);
+                else
+                    cv_warn("client %s: %u bad credentials in a row: locked out for %u s",
+                            c->peer_str, f->fails, CV_HTTP_AUTH_LOCK_MS / 1000);
             }
         }
     }
@@ -490,6 +584,11 @@ static int cv_http_on_request(struct cv_http_conn *c)
     char path[512];
     snprintf(path, sizeof(path), "%.*s", uri_len, uri);
     const char *method = cv_http_method_name(m);
+    /* HEAD is GET without the body (RFC 9110 9.3.2): routed as GET, and the answer (or the
+     * stream's headers) goes out without its body; libwebsockets does the same for www/ files. */
+    c->head = strcmp(method, "HEAD") == 0;
+    if (c->head)
+        method = "GET";
     const char *rel = cv_http_strip_base(srv, path);
     if (!rel)
         return cv_http_respond_text(c, 404, "not found");
@@ -531,10 +630,51 @@ static bool cv_http_origin_ok(struct cv_http_conn *c)
     return cv_http_req_origin_ok(c->srv->set.origin, origin, host);
 }
 
+/*
+ * Whether lws read the headers camvisor-http acts on as the client sent them, by the scan of the
+ * request's bytes (rawin.c): libwebsockets 4.1.6 loses the header that follows an unknown one
+ * whose name begins a known one's (X-A, x-auth-token): a Content-Length (what a front proxy reads
+ * as the body then runs as a request), an Authorization, Host or Origin. Such a request is
+ * refused like a malformed one.
+ */
+static bool cv_http_lws_saw_all(struct cv_http_conn *c)
+{
+    static const struct {
+        enum lws_token_indexes tok;
+        uint8_t bit;
+    } hdrs[] = {{WSI_TOKEN_HTTP_CONTENT_LENGTH, CV_HTTP_HDR_CONTENT_LENGTH},
+                {WSI_TOKEN_UPGRADE, CV_HTTP_HDR_UPGRADE},
+                {WSI_TOKEN_HOST, CV_HTTP_HDR_HOST},
+                {WSI_TOKEN_ORIGIN, CV_HTTP_HDR_ORIGIN},
+                {WSI_TOKEN_HTTP_AUTHORIZATION, CV_HTTP_HDR_AUTHORIZATION}};
+    for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++)
+        if ((lws_hdr_total_length(c->wsi, hdrs[i].tok) > 0) != !!(c->scan.seen & hdrs[i].bit))
+            return false;
+    return true;
+}
+
+/* A request the scan refused (rawin.c): said once a second at most, a flood of them is not a
+ * flood of log lines. */
+static void cv_http_log_malformed(struct cv_http_conn *c)
+{
+    uint64_t now = cv_clock_mono_ms();
+    if (now - c->srv->malformed_log_ms < 1000)
+        return;
+    c->srv->malformed_log_ms = now;
+    cv_info("client %s: malformed request header (whitespace in a name, a bare CR, "
+            "Transfer-Encoding...): 400",
+            c->peer_str);
+}
+
 /* The upgrade: only /api/ws, authorised, from an allowed origin. 1 when refused with an
  * HTTP answer (the connection is then closed), 0 to let it proceed. */
 static int cv_http_ws_filter(struct cv_http_conn *c)
 {
+    if (c->hdr_bad || !cv_http_lws_saw_all(c)) {
+        cv_http_log_malformed(c);
+        lws_return_http_status(c->wsi, 400, "malformed request header");
+        return 1;
+    }
     char path[256];
     const char *rel = NULL;
     if (lws_hdr_copy(c->wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0)
@@ -578,20 +718,22 @@ static void cv_http_ws_established(struct cv_http_conn *c)
 }
 
 struct cv_http_ws_rx {
-    char buf[CV_HTTP_WS_MSG_MAX];
-    size_t len;
+    char buf[CV_HTTP_WS_MSG_MAX]; /* a text message so far */
+    size_t len;                   /* bytes of the message so far, text or binary */
 };
 
-/* 0, or -1 to close: a message over CV_HTTP_WS_MSG_MAX is refused with 1009 as soon as it is
- * (RFC 6455 7.4.1), not read and thrown away for as long as the client sends. */
+/*
+ * 0, or -1 to close. A message over CV_HTTP_WS_MSG_MAX, text or binary, is refused with 1009 as
+ * soon as it is known to be (RFC 6455 7.4.1): at the first bytes of a frame that declares more,
+ * not read and thrown away for as long as the client sends. Binary messages (a browser's own
+ * media: WebRTC, later) are counted, not kept.
+ */
 static int cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len)
 {
-    if (lws_frame_is_binary(c->wsi)) /* a browser's own media (WebRTC, later): not here */
-        return 0;
     struct cv_http_ws_rx *rx = (struct cv_http_ws_rx *)c->ws_rx;
     if (!rx && !(rx = c->ws_rx = calloc(1, sizeof(*rx))))
         return -1;
-    if (rx->len + len > sizeof(rx->buf) - 1) {
+    if (rx->len + len + lws_remaining_packet_payload(c->wsi) > sizeof(rx->buf) - 1) {
         static const unsigned char why[] = "message too large";
         cv_info("client %s: WebSocket message over %u bytes: closed", c->peer_str,
                 CV_HTTP_WS_MSG_MAX);
@@ -599,10 +741,16 @@ static int cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len
                          sizeof(why) - 1);
         return -1;
     }
-    memcpy(rx->buf + rx->len, in, len);
+    bool binary = lws_frame_is_binary(c->wsi);
+    if (!binary)
+        memcpy(rx->buf + rx->len, in, len);
     rx->len += len;
     if (!lws_is_final_fragment(c->wsi))
         return 0;
+    if (binary) {
+        rx->len = 0;
+        return 0;
+    }
     struct cv_ws_msg *m = malloc(sizeof(*m));
     int rc = m ? cv_ws_msg_parse(rx->buf, rx->len, m) : -ENOMEM;
     rx->len = 0;
@@ -614,6 +762,21 @@ static int cv_http_ws_receive(struct cv_http_conn *c, const void *in, size_t len
     }
     free(m);
     return 0;
+}
+
+/*
+ * A PUT, PATCH or POST without Content-Length has no body (RFC 9112 6.3: no Transfer-Encoding
+ * is taken either), but libwebsockets 4.1.6 then waits for one of 100 MiB and keeps the
+ * connection until its timeout, `Connection: close` or not. Such a request is answered, and the
+ * connection closed right after the answer: whatever the client sends next would be read as that
+ * body.
+ */
+static bool cv_http_body_unframed(struct lws *wsi)
+{
+    return (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
+            lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0 ||
+            lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) &&
+           lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0;
 }
 
 /* No endpoint reads a body yet: one declared larger than CV_HTTP_BODY_MAX is refused. */
@@ -641,6 +804,17 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         c->wsi = wsi;
         c->req_start_ms = cv_clock_mono_ms();
         c->body_in = 0;
+        c->head = false;
+        /* The scan stops at an Upgrade header (a WebSocket's bytes follow): a request with one
+         * that comes here was not upgraded, and what follows it is not scanned. */
+        c->close_after =
+            cv_http_body_unframed(wsi) || lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0;
+        if (c->hdr_bad || !cv_http_lws_saw_all(c)) {
+            /* Whatever lws made of it (a body taken for the next request), it goes no further. */
+            cv_http_log_malformed(c);
+            c->close_after = true;
+            return cv_http_respond_text(c, 400, "malformed request header") < 0 ? -1 : 0;
+        }
         if (cv_http_body_too_big(wsi)) {
             /* Answered and closed now: lws would otherwise swallow the body silently after
              * the answer, re-arming its timeout at every byte, for as long as it comes. */
@@ -668,7 +842,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
             return -1;
         if (c->body) {
             int r = cv_http_write_body(c);
-            if (r < 0)
+            if (r < 0 || (r > 0 && c->close_after))
                 return -1;
             if (r > 0 && c->kind == CV_HTTP_CONN_PLAIN)
                 return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -685,6 +859,14 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         cv_http_ws_established(c);
         return 0;
     case LWS_CALLBACK_RECEIVE: return c && !c->closing ? cv_http_ws_receive(c, in, len) : 0;
+    case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+        /* The WebSocket is closing. With a close frame to send (a protocol error lws found, a
+         * message too big), lws then waits up to 5 s for the client's before it closes the
+         * socket. A client that broke the protocol is not waited for (RFC 6455 7.1.7): the tick
+         * ends the connection once the frame is out (cv_http_server_tick). */
+        if (c && lws_get_close_length(wsi) > 0)
+            c->ws_failed_ms = cv_clock_mono_ms();
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c || c->closing)
             return -1;
@@ -721,8 +903,11 @@ static int cv_http_loop_cb(struct lws *wsi, enum lws_callback_reasons reason, vo
     return 0;
 }
 
+/* The "http" protocol's per-connection data is unused (connections are struct cv_http_conn, the
+ * opaque user data), but lws tells a WebSocket's close (DROP_PROTOCOL) only to one that has some.
+ */
 static const struct lws_protocols cv_http_protocols[] = {
-    {"http", cv_http_cb, 0, CV_HTTP_WS_MSG_MAX, 0, NULL, 0},
+    {"http", cv_http_cb, sizeof(int), CV_HTTP_WS_MSG_MAX, 0, NULL, 0},
     {"cv-loop", cv_http_loop_cb, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
@@ -761,6 +946,9 @@ int cv_http_server_init(struct cv_http_srv *srv)
     info.keepalive_timeout = idle ? (int)((idle + 999) / 1000) : 60;
     info.ka_time = 0;
     info.user = srv;
+    int rc = cv_http_rawin_init(srv);
+    if (rc < 0)
+        return rc;
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
         cv_err("cannot create the libwebsockets context");

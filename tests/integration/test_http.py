@@ -158,6 +158,48 @@ def test_ws_mse_init_and_fragments(camvisor):
     ws.close()
 
 
+def test_ws_mse_viewers_joining_together_get_one_init(camvisor):
+    """Viewers that ask for MSE within a few ms of the first viewer of a camera nobody watched
+    (the feed is new: subscribed, its GOP cache empty). On 62e75e2 the second one got the `mse`
+    message and the init segment twice (a player resets its SourceBuffer on the second `mse`): a
+    viewer that joins before the first doorbell pumps the ring itself, the first keyframe starts
+    every viewer waiting for one, itself included, and the join started it once more."""
+    cams = {f"cam{i}": TESTSRC for i in range(3)}
+    cv = camvisor(cams)
+    for cam in cams:
+        wait_for(lambda: streaming(cv, cam), 20, what=f"{cam} streaming")
+    failures = []
+    for cam in cams:
+        socks = [WsClient(cv.api_port, f"/api/ws?src={cam}") for _ in range(4)]
+        for i, ws in enumerate(socks):
+            if i:
+                time.sleep(0.01)
+            ws.send({"type": "mse", "value": "avc1.640029,avc1.64002A,mp4a.40.2"})
+        got = []
+        deadline = time.monotonic() + 3
+        for ws in socks:
+            mse = inits = frags = 0
+            ws.s.settimeout(0.2)
+            while time.monotonic() < deadline:
+                try:
+                    op, data = ws.recv()
+                except socket.timeout:
+                    continue
+                if op == 1:
+                    mse += json.loads(data)["type"] == "mse"
+                elif [b for b, _ in boxes(data)][:1] == ["ftyp"]:
+                    inits += 1
+                else:
+                    frags += 1
+                if frags >= 30:
+                    break
+            got.append((mse, inits, frags))
+            ws.close()
+        if any((m, i) != (1, 1) or f < 30 for m, i, f in got):
+            failures.append(f"{cam}: (mse messages, init segments, fragments) per viewer: {got}")
+    assert not failures, "\n".join(failures)
+
+
 def test_ws_errors(camvisor):
     cv = camvisor({"door": TESTSRC})
     ws = WsClient(cv.api_port, "/api/ws?src=nope")
@@ -575,6 +617,33 @@ def test_stream_mjpeg(camvisor):
     assert len(pictures) >= 10
     assert all(jpeg_size(p) == (320, 240) for p in pictures)
     assert len(set(pictures)) >= 5  # moving pictures, not one repeated
+
+
+def test_keepalive_answers_are_not_held_back(camvisor):
+    """50 GETs one after another on one keep-alive connection (a UI polling /api/cameras, Home
+    Assistant, Prometheus): under 1.5 s in all, however busy the machine; about 0.1 s with ASan
+    here (bench/keepalive.py has the -O2 figures). On 62e75e2 they took 2.2 s, 44 ms each: the
+    headers and the body went out in two writes, and Nagle's algorithm held the body until the
+    client's delayed ACK of the headers, 40 ms later. A www/ file (served by libwebsockets, its
+    headers and body in two writes still) the same."""
+    import http.client
+    cv = camvisor({})
+    wait_for(lambda: get(cv, "/api")[0] == 200, 10, what="camvisor-http answering")
+    for path in ("/api", "/api/schemes", "/"):
+        c = http.client.HTTPConnection("127.0.0.1", cv.api_port, timeout=10)
+        c.request("GET", path)
+        c.getresponse().read()
+        sock = c.sock
+        t = time.monotonic()
+        for _ in range(50):
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            assert r.status == 200, (path, r.status)
+        took = time.monotonic() - t
+        assert c.sock is sock, f"{path}: the connection was not kept alive"
+        c.close()
+        assert took < 1.5, f"50 keep-alive GET {path}: {took:.2f} s ({took * 20:.0f} ms each)"
 
 
 # ---- the rest of go2rtc's API, IPv6, and the open-API warning --------------------------------

@@ -574,6 +574,40 @@ def test_pipelining_without_reading_is_bounded(camvisor):
     viewer.stop()
 
 
+def test_requests_pipelined_behind_a_body_are_served(camvisor):
+    """Requests pipelined behind one with a body, all in one write. On 62e75e2 `GET, GET with a
+    5-byte body, GET` (or `GET, DELETE with a body`) made camvisor-http spin at 100 % of a core and
+    serve no one, until killed: libwebsockets 4.1.6, given the body and the request behind it in
+    one read, loops for ever inside one call (its BODY_COMPLETION again and again)."""
+    cv = camvisor({}, api_extra="allow_write = true\n")
+    wait_for(lambda: api_get(cv, timeout=2)[0] == 200, 10, what="camvisor-http answering")
+    get = b"GET /api/schemes HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /api/schemes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    failures = []
+    for what, body_req in (
+            ("a GET with a body", b"GET /api/schemes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                  b"\r\nhello"),
+            ("a DELETE with a body", b"DELETE /api/streams?src=nothing HTTP/1.1\r\nHost: x\r\n"
+                                     b"Content-Length: 5\r\n\r\nhello"),
+            ("a POST with a body", b"POST /api/streams?src=nothing HTTP/1.1\r\nHost: x\r\n"
+                                   b"Content-Length: 5\r\n\r\nhello")):
+        s = connect(cv)
+        t = time.monotonic()
+        s.sendall(get + body_req + last)
+        data, how = read_until_closed(s, timeout=QUICK_S)
+        s.close()
+        answers = re.findall(rb"HTTP/1.1 (\d+)", data)
+        st, _, _, took = api_get(cv, src="127.0.0.2", timeout=5)
+        if len(answers) != 3 or how not in ("eof", "reset"):
+            failures.append(f"GET, {what}, GET: answers {answers}, then {how} after "
+                            f"{time.monotonic() - t:.1f} s")
+        if st != 200 or took > HONEST_S:
+            failures.append(f"after GET, {what}, GET: an honest GET /api from another address: "
+                            f"{st} after {took:.2f} s")
+            break  # the process is stuck: nothing more to learn
+    assert not failures, "\n".join(failures)
+
+
 # ---- 5. slow readers -------------------------------------------------------------------------
 
 def test_slow_readers_are_dropped(camvisor):
@@ -694,6 +728,34 @@ def test_password_guessing_locks_out_the_address(camvisor):
     log = cv.logs()
     assert "locked out" in log
     assert "s3cret" not in log and "guess1" not in log
+
+
+def bad_guess(cv, src, i):
+    bad = "Basic " + base64.b64encode(f"admin:{src}-{i}".encode()).decode()
+    return api_get(cv, src=src, headers={"Authorization": bad})[0]
+
+
+def test_lockout_outlasts_guesses_from_other_addresses(camvisor):
+    """The table of failing addresses has 64 rows. On 62e75e2 a new failing address took the row
+    whose window had started first, which is the one being throttled: one bad guess from each of
+    64 other addresses wiped 127.0.0.1's nine, and its tenth and eleventh guesses were 401s again
+    (guesses without end, 64 decoys at a time). A locked address was evicted the same way."""
+    cv = camvisor({}, api_extra=AUTH)
+    wait_for(lambda: api_get(cv, headers={"Authorization": GOOD})[0] == 200, 10,
+             what="camvisor-http answering")
+    assert [bad_guess(cv, "127.0.0.1", i) for i in range(9)] == [401] * 9
+    decoys = [bad_guess(cv, f"127.0.1.{i}", 0) for i in range(1, 71)]  # 70 > 64 rows
+    assert set(decoys) == {401}, decoys
+    tail = [bad_guess(cv, "127.0.0.1", i) for i in range(9, 11)]
+    assert tail == [401, 429], f"127.0.0.1's 10th and 11th guesses after 70 decoys: {tail}"
+    # Locked, it stays locked whatever other addresses do meanwhile.
+    decoys = [bad_guess(cv, f"127.0.2.{i}", 0) for i in range(1, 71)]
+    assert set(decoys) == {401}, decoys
+    st = api_get(cv, headers={"Authorization": GOOD})[0]
+    assert st == 429, f"127.0.0.1 locked out, then 70 decoys: its right password got {st}"
+    # The decoys themselves are throttled by their own count: one guess each locked none.
+    assert_honest_api(cv, src="127.0.2.1", headers={"Authorization": GOOD},
+                      what="from a decoy address")
 
 
 # ---- 7. oversized and malformed input --------------------------------------------------------
@@ -862,6 +924,180 @@ def test_endless_request_bodies_are_cut(camvisor):
             s.close()
 
 
+def read_head(s, buf=b"", timeout=QUICK_S):
+    """An answer's status line and headers from s: (status, {name: value}, bytes after them),
+    or (None, {}, what came) when the server closed or said nothing more within timeout."""
+    s.settimeout(timeout)
+    try:
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                return None, {}, buf
+            buf += chunk
+    except OSError:
+        return None, {}, buf
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode(errors="replace").split("\r\n")
+    hdrs = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:] if ":" in x)}
+    status = re.match(r"HTTP/1\.[01] (\d{3}) ", lines[0])
+    return (int(status.group(1)) if status else None), hdrs, (rest if status else buf)
+
+
+def test_head_answers_headers_only(camvisor):
+    """HEAD is GET without the body (RFC 9110 9.3.2). On 62e75e2 HEAD /api, a www/ file or a
+    snapshot came with its body, which a keep-alive client then read as the start of its next
+    answer, and HEAD /api/stream.mp4 or /api/stream.mjpeg streamed without end."""
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv, settle=True)
+    failures = []
+    # Answers of a known length: their headers, the length GET would have, and the connection
+    # goes on with the next request's answer right after them.
+    for path in ("/api", "/api/schemes", "/", "/api/frame.jpeg?src=door", "/api/streams?src=no"):
+        st_get, _, body, _ = api_get(cv, path)
+        s = connect(cv)
+        s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        st, hdrs, rest = read_head(s)
+        s.sendall(b"GET /api/schemes HTTP/1.1\r\nHost: x\r\n\r\n")
+        after = rest  # what came after HEAD's headers, until the GET's answer is in
+        s.settimeout(QUICK_S)
+        try:
+            while b'"ffmpeg"]' not in after:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                after += chunk
+        except OSError:
+            pass
+        s.close()
+        if st != st_get or "content-length" not in hdrs:
+            failures.append(f"HEAD {path}: {st} {hdrs} (GET: {st_get})")
+        elif path in ("/api/schemes", "/", "/api/streams?src=no") and \
+                int(hdrs["content-length"]) != len(body):
+            failures.append(f"HEAD {path}: content-length {hdrs['content-length']}, "
+                            f"GET's body is {len(body)} bytes")
+        if not after.startswith(b"HTTP/1.1 200") or not after.endswith(b'"ffmpeg"]'):
+            failures.append(f"HEAD {path} then GET /api/schemes on the same connection: after "
+                            f"HEAD's headers came {after[:50]!r}")
+    # Endless answers: the headers, no body, and the end of the answer.
+    for path, ctype in (("/api/stream.mp4?src=door", "video/mp4"),
+                        ("/api/stream.mjpeg?src=door", "multipart/x-mixed-replace")):
+        s = connect(cv)
+        t = time.monotonic()
+        s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data, how = read_until_closed(s, timeout=QUICK_S)
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200") or ctype.encode() not in head:
+            failures.append(f"HEAD {path}: {head[:120]!r}")
+        if body or how not in ("eof", "reset"):
+            failures.append(f"HEAD {path}: {len(body)} bytes of body, then {how} after "
+                            f"{time.monotonic() - t:.1f} s")
+    viewers = cameras(cv)["door"]["viewers"]
+    if viewers["mp4"] or viewers["mjpeg"]:
+        failures.append(f"viewers left behind by HEAD: {viewers}")
+    assert not failures, "\n".join(failures)
+
+
+SMUGGLED = b"PUT /api/streams?name=%s&src=testsrc:// HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_malformed_header_names_are_refused(camvisor):
+    """A header name with whitespace before its colon, or a line starting with whitespace, is
+    400 and the connection closed (RFC 9112 5.1, 5.2). On 62e75e2 libwebsockets took `Content-Length
+    : N` for an unknown header, so the N bytes a front proxy would read as the body of a GET ran
+    as a request of their own: a PUT in them created a camera (request smuggling). The same with
+    Transfer-Encoding, and with a well-formed Content-Length right after `X-A: 1`, which
+    libwebsockets 4.1.6 loses."""
+    cv = camvisor({"door": TESTSRC}, api_extra="allow_write = true\n")
+    wait_streaming(cv)
+    failures = []
+    cases = [("a space before the colon", b"Content-Length : %d"),
+             ("a tab before the colon", b"Content-Length\t: %d"),
+             ("a line starting with a space", b" Content-Length: %d"),
+             ("a line starting with a tab", b"\tContent-Length: %d"),
+             ("Transfer-Encoding on a request", b"Transfer-Encoding: chunked"),
+             # Well-formed, but libwebsockets 4.1.6 loses the header right after an unknown one
+             # whose name begins a known one's (x-auth-token): it saw no Content-Length at all.
+             ("a Content-Length right after X-A", b"X-A: 1\r\nContent-Length: %d"),
+             ("Transfer-Encoding with a space", b"Transfer-Encoding : chunked")]
+    for i, (what, line) in enumerate(cases):
+        name = b"smuggled%d" % i
+        put = SMUGGLED % name
+        if b"%d" in line:
+            line = line % len(put)
+        req = b"GET /api HTTP/1.1\r\nHost: x\r\nX-Before: 1\r\n" + line + b"\r\n\r\n" + put
+        for split in (False, True):  # all at once, or a byte at a time
+            s = connect(cv)
+            t = time.monotonic()
+            if split:
+                for k in range(len(req)):
+                    if send_quietly(s, req[k:k + 1]):
+                        break
+            else:
+                send_quietly(s, req)
+            data, how = read_until_closed(s, timeout=QUICK_S)
+            s.close()
+            answers = re.findall(rb"HTTP/1.1 \d+", data)
+            if answers != [b"HTTP/1.1 400"] or how not in ("eof", "reset"):
+                failures.append(f"{what}{' (a byte at a time)' if split else ''}: answers "
+                                f"{answers}, then {how} after {time.monotonic() - t:.1f} s")
+    time.sleep(1)
+    made = [n for n in cameras(cv) if n.startswith("smuggled")]
+    if made:
+        failures.append(f"cameras created by smuggled PUTs: {made}")
+    # Honest requests still pass: pipelined, at once or a byte at a time, one with a body that
+    # would be refused if it were taken for the start of a request.
+    honest = (b"GET /api HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"
+              b"DELETE /api/streams?src=nothing HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+              b"\r\n \r\n\r\n"
+              b"GET /api/schemes HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n")
+    for split in (False, True):
+        s = connect(cv)
+        for k in range(0, len(honest), 1 if split else len(honest)):
+            s.sendall(honest[k:k + (1 if split else len(honest))])
+        data, how = read_until_closed(s, timeout=QUICK_S)
+        s.close()
+        answers = re.findall(rb"HTTP/1.1 \d+", data)
+        if answers != [b"HTTP/1.1 200"] * 3:
+            failures.append(f"honest pipelined requests{' a byte at a time' if split else ''}: "
+                            f"{answers} {how}")
+    st, _, _, took = api_get(cv, timeout=5)
+    if st != 200 or took > HONEST_S:
+        failures.append(f"an honest GET /api after the malformed headers: {st} after {took:.2f} s")
+    assert not failures, "\n".join(failures)
+
+
+def test_put_without_body_answered_at_once(camvisor):
+    """A PUT or PATCH with no Content-Length has no body (RFC 9112 6.3), but libwebsockets 4.1.6
+    waits for one of 100 MiB: on 62e75e2 such a request with `Connection: close` was answered at
+    once and closed only 10 s later (its request timeout), a keep-alive one likewise."""
+    cv = camvisor({"door": TESTSRC}, api_extra="allow_write = true\n")
+    wait_streaming(cv)
+    failures = []
+    for method, extra in (("PUT", "Connection: close\r\n"), ("PATCH", "Connection: close\r\n"),
+                          ("PUT", "")):
+        s = connect(cv)
+        t = time.monotonic()
+        s.sendall(f"{method} /api/streams?name=door&src=testsrc://%3Fwidth%3D320%26height%3D240"
+                  f"%26fps%3D25%26gop%3D25 HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
+        data, how = read_until_closed(s, timeout=BOUND_S)
+        took = time.monotonic() - t
+        s.close()
+        if not data.startswith(b"HTTP/1.1 200") or how not in ("eof", "reset") or took > QUICK_S:
+            failures.append(f"{method} {extra.strip() or 'keep-alive'}: {data[:20]!r}, {how} "
+                            f"after {took:.1f} s")
+    # With Content-Length: 0 the connection goes on.
+    s = connect(cv)
+    s.sendall(b"PUT /api/preload?src=door HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    st, _, rest = read_head(s)
+    s.sendall(b"GET /api/schemes HTTP/1.1\r\nHost: x\r\n\r\n")
+    st2, _, _ = read_head(s, rest)
+    s.close()
+    if (st, st2) != (200, 200):
+        failures.append(f"PUT with Content-Length: 0, then GET on the same connection: {st} {st2}")
+    assert not failures, "\n".join(failures)
+
+
 def new_ws(cv):
     ws = WsClient(cv.api_port, "/api/ws?src=door")
     assert ws.status == 101, ws.head
@@ -1003,6 +1239,56 @@ def test_ws_endless_fragmented_message_is_cut(camvisor):
     assert how in ("close", "eof") or any(op == 1 and b'"error"' in p for op, p in msgs), \
         f"256 KiB into a message of at most 64 KiB: {how} {msgs[:2]} (send: {err})"
     assert code in (None, 1009, 1008, 1002), code
+
+
+def test_ws_too_big_or_broken_closes_at_once(camvisor):
+    """A message over 64 KiB, binary too, closes with 1009, and a frame breaking the protocol
+    with 1002; either way the TCP connection ends at once (RFC 6455 7.1.7: fail the connection,
+    not wait for a close handshake from a client that is not following the protocol). On
+    62e75e2 binary messages were never counted (300 MiB accepted, a frame declaring 1 TiB too),
+    and after any close frame the socket stayed open 5 s waiting for the client's."""
+    cv = camvisor({"door": TESTSRC})
+    wait_streaming(cv)
+    viewer = Viewer(cv)
+    viewer.wait_fragments()
+    t0 = time.monotonic()
+    failures = []
+    cases = [
+        ("a binary message of 1 MiB", ws_frame(2, b"\x00" * (1 << 20)), 1009),
+        ("a binary frame declaring 1 TiB", bytes([0x82, 0xFF]) + struct.pack(">Q", 1 << 40)
+         + os.urandom(4) + b"x" * 1000, 1009),
+        ("a binary message of 70 fragments of 1 KiB", ws_frame(2, b"b" * 1024, fin=False)
+         + b"".join(ws_frame(0, b"b" * 1024, fin=False) for _ in range(69)), 1009),
+        ("a text message of 70 KiB", ws_frame(1, b"t" * 70000), 1009),
+        ("a fragmented ping", ws_frame(9, b"p", fin=False), 1002),
+        ("RSV1 set", ws_frame(1, b'{"type":"frob"}', rsv=0x40), 1002),
+        ("opcode 3", ws_frame(3, b"hello"), 1002),
+    ]
+    for what, data, want in cases:
+        ws = new_ws(cv)
+        t = time.monotonic()
+        err = send_quietly(ws.s, data)
+        how, code, msgs = ws_outcome(ws, wait=QUICK_S)
+        rest, end = read_until_closed(ws.s, timeout=QUICK_S) if how == "close" else (b"", how)
+        took = time.monotonic() - t
+        ws.close()
+        if how != "close" or code != want:
+            failures.append(f"{what}: {how} {code} (wanted a close frame with {want}; "
+                            f"send: {err})")
+        elif end not in ("eof", "reset") or took > 2.5:
+            failures.append(f"{what}: closed with {code}, but the socket ended ({end}) only "
+                            f"{took:.1f} s after")
+    # A small binary message is ignored: the connection goes on.
+    ws = new_ws(cv)
+    ws.s.sendall(ws_frame(2, b"\x01" * 100) + ws_frame(1, b'{"type":"frob"}'))
+    how, _, msgs = ws_outcome(ws, wait=QUICK_S, until_text=True)
+    ws.close()
+    if how != "open" or not any(op == 1 and b"frob" in p for op, p in msgs):
+        failures.append(f"a binary message of 100 bytes, then a text one: {how} {msgs[:2]}")
+    assert_honest_api(cv, what="after the WebSocket errors")
+    viewer.check(t0, what="during the WebSocket errors")
+    viewer.stop()
+    assert not failures, "\n".join(failures)
 
 
 # ---- 8. SIGKILL ------------------------------------------------------------------------------

@@ -116,13 +116,130 @@ static void test_jpeg_variant(void **state)
     assert_string_equal(v, "jpeg:1920x1080");
 }
 
+/* Feeds s to a new scan in pieces of `step` bytes (0: all at once): the result, and in ends[] the
+ * offsets where requests ended (a read given to libwebsockets stops there). */
+static enum cv_http_scan_result scan(const char *s, size_t step, size_t *ends, size_t *nends)
+{
+    struct cv_http_scan sc;
+    cv_http_scan_init(&sc);
+    size_t len = strlen(s), off = 0, n = 0;
+    enum cv_http_scan_result r = CV_HTTP_SCAN_MORE;
+    while (off < len && r == CV_HTTP_SCAN_MORE) {
+        size_t piece = step && len - off > step ? step : len - off, used = 0;
+        r = cv_http_scan_feed(&sc, (const uint8_t *)s + off, piece, &used);
+        assert_true(used >= 1 && used <= piece);
+        off += used;
+        if (r == CV_HTTP_SCAN_MORE && used < piece)
+            ends[n++] = off; /* stopped early: a request ended */
+        else if (r == CV_HTTP_SCAN_MORE && sc.state == 0)
+            ends[n++] = off; /* CV_HTTP_SCAN_REQ_START: the piece ended with a request */
+    }
+    *nends = n;
+    return r;
+}
+
+static enum cv_http_scan_result scan1(const char *s)
+{
+    size_t ends[16], n, n1;
+    enum cv_http_scan_result all = scan(s, 0, ends, &n);
+    /* A byte at a time says the same, with the same ends. */
+    size_t ends1[16];
+    assert_int_equal(scan(s, 1, ends1, &n1), all);
+    if (all == CV_HTTP_SCAN_MORE) {
+        assert_int_equal(n, n1);
+        assert_memory_equal(ends, ends1, n * sizeof(size_t));
+    }
+    return all;
+}
+
+static void test_scan(void **state)
+{
+    (void)state;
+    /* Requests pass; pipelined ones are split at their ends, a body included. */
+    const char *two = "GET /api HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"
+                      "DELETE /api/streams?src=a HTTP/1.1\r\nContent-Length: 5\r\n\r\n \r\n\r\n"
+                      "GET / HTTP/1.1\nHost: x\n\n";
+    size_t ends[16], n;
+    assert_int_equal(scan(two, 0, ends, &n), CV_HTTP_SCAN_MORE);
+    assert_int_equal(n, 3);
+    assert_int_equal(ends[0], 43);
+    assert_int_equal(ends[1], 43 + 62);
+    assert_int_equal(ends[2], strlen(two));
+    assert_int_equal(scan1(two), CV_HTTP_SCAN_MORE);
+    assert_int_equal(scan1("GET /x HTTP/1.1\r\nContent-Length:  0 \r\nX-Y:\r\n\r\n"),
+                     CV_HTTP_SCAN_MORE);
+    assert_int_equal(scan1("GET /x HTTP/1.1\r\nX-Odd: caf\xc3\xa9 \x01\r\n\r\n"),
+                     CV_HTTP_SCAN_MORE);
+    /* What framing depends on and RFC 9112 refuses. */
+    static const char *const bad[] = {
+        "GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\nhello",
+        "GET / HTTP/1.1\r\nContent-Length\t: 5\r\n\r\nhello",
+        "GET / HTTP/1.1\r\nHost: x\r\n Content-Length: 5\r\n\r\nhello",
+        "GET / HTTP/1.1\r\nHost: x\r\n\tContent-Length: 5\r\n\r\nhello",
+        "GET / HTTP/1.1\r\nNoColonHere\r\n\r\n",
+        "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+        "GET / HTTP/1.1\r\nX\x01Y: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\ry: z\r\n\r\n",
+        "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\ntransfer-encoding : chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+        "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 5 5\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length:\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        "\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nBad Name: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\r\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (scan1(bad[i]) != CV_HTTP_SCAN_BAD)
+            fail_msg("not refused: %s", bad[i]);
+    }
+    static const char nul[] = "GET / HTTP/1.1\r\nHost: x\0y\r\n\r\n";
+    struct cv_http_scan sc;
+    size_t used;
+    cv_http_scan_init(&sc);
+    assert_int_equal(cv_http_scan_feed(&sc, (const uint8_t *)nul, sizeof(nul) - 1, &used),
+                     CV_HTTP_SCAN_BAD);
+    /* A body is skipped, whatever it holds; what follows it is a request again. */
+    assert_int_equal(scan1("POST /x HTTP/1.1\r\nContent-Length: 13\r\n\r\n Bad Line :\r\n"
+                           "GET / HTTP/1.1\r\n Bad: 1\r\n\r\n"),
+                     CV_HTTP_SCAN_BAD);
+    assert_int_equal(scan1("POST /x HTTP/1.1\r\nContent-Length: 13\r\n\r\n Bad Line :\r\n"),
+                     CV_HTTP_SCAN_MORE);
+    /* The end of requests: an upgrade, a body without a length (the rest is its body). */
+    assert_int_equal(scan1("GET /api/ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x85garbage"),
+                     CV_HTTP_SCAN_END);
+    assert_int_equal(scan1("PUT /api/streams HTTP/1.1\r\nHost: x\r\n\r\n Anything : goes"),
+                     CV_HTTP_SCAN_END);
+    assert_int_equal(scan1("PATCH /x HTTP/1.1\r\n\r\n"), CV_HTTP_SCAN_END);
+    /* The headers camvisor-http acts on are noted, whatever their case. */
+    cv_http_scan_init(&sc);
+    static const char hdrs[] = "GET / HTTP/1.1\r\nHOST: x\r\nX-A: 1\r\nauthorization: b\r\n"
+                               "Content-length: 0\r\nOrigin: o\r\nX-Host: y\r\nUpgrade: \t\r\n\r\n";
+    assert_int_equal(cv_http_scan_feed(&sc, (const uint8_t *)hdrs, sizeof(hdrs) - 1, &used),
+                     CV_HTTP_SCAN_MORE);
+    assert_int_equal(used, sizeof(hdrs) - 1);
+    assert_int_equal(sc.seen, CV_HTTP_HDR_HOST | CV_HTTP_HDR_AUTHORIZATION |
+                                  CV_HTTP_HDR_CONTENT_LENGTH | CV_HTTP_HDR_ORIGIN);
+    /* Once over, it stays over. */
+    cv_http_scan_init(&sc);
+    assert_int_equal(
+        cv_http_scan_feed(&sc, (const uint8_t *)"GET / HTTP/1.1\r\n x: 1\r\n", 23, &used),
+        CV_HTTP_SCAN_BAD);
+    assert_int_equal(used, 23);
+    assert_int_equal(cv_http_scan_feed(&sc, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, &used),
+                     CV_HTTP_SCAN_BAD);
+    assert_int_equal(used, 18);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_args),
-        cmocka_unit_test(test_base_and_static),
-        cmocka_unit_test(test_origin),
-        cmocka_unit_test(test_jpeg_variant),
+        cmocka_unit_test(test_args),   cmocka_unit_test(test_base_and_static),
+        cmocka_unit_test(test_origin), cmocka_unit_test(test_jpeg_variant),
+        cmocka_unit_test(test_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
