@@ -36,8 +36,8 @@
 
 #define CV_API_MARK                                                                                \
     CV_CONFIG_API_MARK                                                                             \
-        " (PUT /api/streams). Its values are taken literally (no ${VAR}).\n"                       \
-        "; Edits are kept until the next PUT; remove these lines to make the file yours alone.\n"
+    " (PUT /api/streams). Its values are taken literally (no ${VAR}).\n"                           \
+    "; Edits are kept until the next PUT; remove these lines to make the file yours alone.\n"
 #define CV_API_HANDS_OFF "%s is defined in a camera file written by hand: change it there"
 
 static void cv_api_result(struct cv_msg_stream_result *r, int status, const char *fmt, ...)

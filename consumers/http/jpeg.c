@@ -282,8 +282,8 @@ int cv_http_jpeg_mjpeg(struct cv_http_conn *c, const struct cv_http_args *args)
         return rc;
     /* HEAD: the headers alone, and no feed (a feed would start the camera's decoder). */
     if (c->head)
-        return cv_http_start_stream(c, "multipart/x-mixed-replace; boundary=" CV_HTTP_MJPEG_BOUNDARY,
-                                    NULL) < 0
+        return cv_http_start_stream(
+                   c, "multipart/x-mixed-replace; boundary=" CV_HTTP_MJPEG_BOUNDARY, NULL) < 0
                    ? -1
                    : 0;
     /* The feed first: a stream that cannot have one is refused with a status, not cut. */
