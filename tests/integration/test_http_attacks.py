@@ -1078,7 +1078,7 @@ def test_put_without_body_answered_at_once(camvisor):
                           ("PUT", "")):
         s = connect(cv)
         t = time.monotonic()
-        s.sendall(f"{method} /api/streams?name=door&src=testsrc://%3Fwidth%3D320%26height%3D240"
+        s.sendall(f"{method} /api/streams?name=byapi&src=testsrc://%3Fwidth%3D320%26height%3D240"
                   f"%26fps%3D25%26gop%3D25 HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode())
         data, how = read_until_closed(s, timeout=BOUND_S)
         took = time.monotonic() - t
