@@ -19,6 +19,7 @@
  *  - add cameras past [server] max_cameras.
  * Answers carry no path of the host: details go to the log.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,10 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/base/log.h"
+#include "common/base/query.h"
 #include "common/base/url.h"
 #include "supervisor/config-internal.h"
 #include "supervisor/sup.h"
@@ -63,12 +66,20 @@ static int cv_api_path(const struct cv_sup *sup, const char *name, char *out, si
     return cv_config_join(sup->cfg->cameras_dir, file, out, len) < 0 ? -ENAMETOOLONG : 0;
 }
 
-/* 1: path is a file the API wrote; 0: there is no such file; -1: a file of somebody else's. */
+/*
+ * 1: path is a file the API wrote; 0: there is no such file; -1: a file of somebody else's (a
+ * link or anything not a regular file included); a negative errno other than -EPERM when it
+ * cannot be told (out of descriptors: never taken for somebody else's file).
+ */
 static int cv_api_file_owner(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == EIO))
+        return -errno;
     if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
+        return -1;
     char head[sizeof(CV_CONFIG_API_MARK) - 1];
     struct stat st;
     bool ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -83,12 +94,37 @@ static int cv_api_file_owner(const char *path)
  * in <name>.ini, which the API wrote, or there is neither such a camera nor such a file.
  */
 static const struct cv_camera_config *cv_api_find(const struct cv_sup *sup, const char *name,
-                                                  const char *path, bool *ours)
+                                                  const char *path, bool *ours, int *err)
 {
     const struct cv_camera_config *cam = cv_config_camera_find(sup->cfg, name);
     int owner = cv_api_file_owner(path);
+    *err = owner < -1 ? owner : 0;
     *ours = cam ? cam->api_file && strcmp(cam->file, path) == 0 && owner == 1 : owner >= 0;
     return cam;
+}
+
+/*
+ * Descriptors for one camera more: its ring, a pending ring, its worker's control socket, variant
+ * rings and its viewers' doorbells, with the supervisor's own reserve kept (reloads read files).
+ * Past that, a camera the API adds could not start, and every other camera's next viewer would
+ * be refused for want of a descriptor.
+ */
+#define CV_API_FDS_PER_CAMERA 16
+#define CV_API_FDS_RESERVE    64
+
+static int cv_api_fd_room(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -EMFILE; /* not even one descriptor for that */
+    size_t open_fds = 0;
+    while (readdir(d))
+        open_fds++;
+    closedir(d);
+    return open_fds + CV_API_FDS_PER_CAMERA + CV_API_FDS_RESERVE > rl.rlim_cur ? -EMFILE : 0;
 }
 
 static size_t cv_api_enabled_count(const struct cv_config *cfg)
@@ -164,6 +200,40 @@ static char *cv_api_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/*
+ * A test pattern is encoded by its worker: through the API, at most 1280x720 at 30 fps and
+ * 4 Mbit/s (~10 % of a core each here). One PUT of a 3840x2160, 60 fps pattern kept a core busy,
+ * and max_cameras of them the whole machine. A camera file written by hand may ask for more.
+ */
+#define CV_API_TESTSRC_PIXELS  (1280 * 720)
+#define CV_API_TESTSRC_FPS     30
+#define CV_API_TESTSRC_BITRATE 4000000
+
+static long cv_api_query_num(const char *query, const char *key, long dflt)
+{
+    char v[24];
+    if (!query || cv_query_get(query, key, v, sizeof(v)) < 0)
+        return dflt;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *end || n < 0 ? LONG_MAX : n;
+}
+
+static int cv_api_testsrc_ok(const char *url, struct cv_msg_stream_result *r)
+{
+    const char *q = strchr(url, '?');
+    q = q ? q + 1 : NULL;
+    long w = cv_api_query_num(q, "width", 640), h = cv_api_query_num(q, "height", 360);
+    long fps = cv_api_query_num(q, "fps", 25), rate = cv_api_query_num(q, "bitrate", 1000000);
+    if (w > 4096 || h > 4096 || w * h > CV_API_TESTSRC_PIXELS || fps > CV_API_TESTSRC_FPS ||
+        rate > CV_API_TESTSRC_BITRATE) {
+        cv_api_result(r, -EINVAL,
+                      "a test pattern through the API is at most 1280x720, 30 fps, 4 Mbit/s");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static void cv_api_put(struct cv_sup *sup, const struct cv_msg_stream_put *m,
                        struct cv_msg_stream_result *r)
 {
@@ -175,7 +245,13 @@ static void cv_api_put(struct cv_sup *sup, const struct cv_msg_stream_put *m,
         return;
     }
     bool ours;
-    const struct cv_camera_config *cam = cv_api_find(sup, m->name, path, &ours);
+    int err;
+    const struct cv_camera_config *cam = cv_api_find(sup, m->name, path, &ours, &err);
+    if (err < 0) {
+        cv_err("camera %s: cannot read %s: %s", m->name, path, strerror(-err));
+        cv_api_result(r, err, "cannot read the camera's file: %s", strerror(-err));
+        return;
+    }
     if (!ours) { /* before comparing URLs: the answer must not depend on the password */
         cv_api_result(r, -EEXIST, CV_API_HANDS_OFF, m->name);
         return;
@@ -189,7 +265,16 @@ static void cv_api_put(struct cv_sup *sup, const struct cv_msg_stream_put *m,
                       sup->cfg->max_cameras);
         return;
     }
+    if ((!cam || !cam->enabled) && cv_api_fd_room() < 0) {
+        cv_warn("camera %s: not added: the supervisor is short of file descriptors "
+                "(raise LimitNOFILE / ulimit -n)",
+                m->name);
+        cv_api_result(r, -EMFILE, "camvisor is out of file descriptors for another camera");
+        return;
+    }
     if (strncmp(m->url, "file:", 5) == 0 && cv_api_file_source_ok(sup, m->url, r) < 0)
+        return;
+    if (strncmp(m->url, "testsrc:", 8) == 0 && cv_api_testsrc_ok(m->url, r) < 0)
         return;
     for (const char *p = m->url; *p; p++) {
         if ((unsigned char)*p <= ' ' || *p == 0x7f) { /* an INI value cannot hold it safely */
@@ -204,16 +289,16 @@ static void cv_api_put(struct cv_sup *sup, const struct cv_msg_stream_put *m,
         return;
     }
     /* Checked by the loader itself before anything is written: a bad URL changes nothing. */
-    char err[1024] = "";
+    char why[1024] = "";
     struct cv_config *probe = NULL;
     char fname[CV_NAME_MAX + 8];
     snprintf(fname, sizeof(fname), "%s.ini", m->name);
-    if (cv_config_load_buffer(CV_CONFIG_CAMERA, fname, text, (size_t)n, &probe, err, sizeof(err)) <
+    if (cv_config_load_buffer(CV_CONFIG_CAMERA, fname, text, (size_t)n, &probe, why, sizeof(why)) <
         0) {
-        char *nl = strchr(err, '\n');
+        char *nl = strchr(why, '\n');
         if (nl)
             *nl = '\0';
-        cv_api_result(r, -EINVAL, "%s", err);
+        cv_api_result(r, -EINVAL, "%s", why);
         return;
     }
     cv_config_free(probe);
@@ -252,7 +337,13 @@ static void cv_api_delete(struct cv_sup *sup, const struct cv_msg_stream_delete 
         return;
     }
     bool ours;
-    const struct cv_camera_config *cam = cv_api_find(sup, m->name, path, &ours);
+    int err;
+    const struct cv_camera_config *cam = cv_api_find(sup, m->name, path, &ours, &err);
+    if (err < 0) {
+        cv_err("camera %s: cannot read %s: %s", m->name, path, strerror(-err));
+        cv_api_result(r, err, "cannot read the camera's file: %s", strerror(-err));
+        return;
+    }
     if (!cam) {
         cv_api_result(r, 1, "no such stream");
         return;

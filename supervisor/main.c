@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "common/base/log.h"
 #include "supervisor/config.h"
@@ -18,6 +19,29 @@ static void usage(FILE *out)
                  "  -c, --config FILE   global config (default etc/camvisor.ini);\n"
                  "                      cameras are read from cameras.d/ beside it\n"
                  "  --check-config      validate the config and exit\n");
+}
+
+/*
+ * A shell's 1024 descriptors are few for a camera server: every camera holds a few in the
+ * supervisor and in each consumer that watches it. The soft limit is raised towards the hard one,
+ * up to the 65536 of etc/camvisor.service (more would only grow libwebsockets' per-descriptor
+ * tables); children inherit it. A lower hard limit is kept, and the API refuses cameras past it.
+ */
+#define CV_MAIN_NOFILE 65536
+
+static void cv_main_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= CV_MAIN_NOFILE ||
+        rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t want =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > CV_MAIN_NOFILE ? CV_MAIN_NOFILE : rl.rlim_max;
+    cv_info("file descriptors: %llu -> %llu", (unsigned long long)rl.rlim_cur,
+            (unsigned long long)want);
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        cv_warn("cannot raise the descriptor limit: %s", strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -52,6 +76,7 @@ int main(int argc, char **argv)
         return 0;
     }
     cv_log_set_level(cfg->log_level);
+    cv_main_raise_nofile();
 
     struct cv_sup sup;
     int rc = cv_sup_init(&sup, path, cfg); /* sup owns cfg from here */

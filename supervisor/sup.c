@@ -266,14 +266,16 @@ static struct cv_variant_ring *cv_sup_variant_get(struct cv_sup *sup, struct cv_
                                                   const char *name)
 {
     struct cv_variant_ring *free_slot = NULL;
+    int sized = 0;
     for (int i = 0; i < CV_SUP_MAX_VARIANTS; i++) {
         struct cv_variant_ring *v = &cam->variants[i];
         if (v->name[0] && strcmp(v->name, name) == 0)
             return v;
         if (!v->name[0] && !free_slot)
             free_slot = v;
+        sized += v->name[0] && strchr(v->name, ':');
     }
-    if (!free_slot)
+    if (!free_slot || (strchr(name, ':') && sized >= CV_SUP_MAX_VARIANTS - CV_SUP_PLAIN_VARIANTS))
         return NULL;
     struct cv_variant_ring *v = free_slot;
     *v = (struct cv_variant_ring){.ring_fd = -1, .cam = cam};
@@ -451,7 +453,10 @@ static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
     struct cv_variant_ring *v = NULL;
     if (strcmp(req->variant, CV_VARIANT_NATIVE) != 0 &&
         !(v = cv_sup_variant_get(sup, cam, req->variant))) {
-        cv_sup_reply_subscribed(c, req->sub_id, -ENOMEM, "no room for another variant", -1);
+        cv_sup_reply_subscribed(c, req->sub_id, -ENOMEM,
+                                strchr(req->variant, ':') ? "no room for another picture size"
+                                                          : "no room for another variant",
+                                -1);
         close(efd);
         return;
     }

@@ -59,7 +59,10 @@ struct cv_variant_ring {
     struct cv_cam *cam;        /* back pointer for stop_ev */
 };
 
-#define CV_SUP_MAX_VARIANTS      4
+#define CV_SUP_MAX_VARIANTS 8
+/* Slots sized variants (jpeg:WxH) may not take: four MJPEG clients of four sizes once took every
+ * slot, and the camera's plain snapshot (Home Assistant's thumbnail) got 503. */
+#define CV_SUP_PLAIN_VARIANTS    2
 #define CV_SUP_VARIANT_LINGER_MS 3000 /* a variant lives on this long after its last viewer */
 
 struct cv_cam {

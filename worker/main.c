@@ -25,7 +25,7 @@
 
 #define CV_WORKER_MAX_BELLS    16
 #define CV_WORKER_STATUS_MS    1000
-#define CV_WORKER_MAX_VARIANTS 4
+#define CV_WORKER_MAX_VARIANTS 8  /* as the supervisor's CV_SUP_MAX_VARIANTS */
 #define CV_WORKER_JPEG_FPS     15 /* a jpeg ring's most pictures a second: MJPEG, snapshots */
 /*
  * Transcoding never holds the loop (the camera's own frames, the control socket, the status that

@@ -223,10 +223,11 @@ void cv_http_api_on_result(struct cv_http_srv *srv, const struct cv_msg_stream_r
             cv_http_respond(c, 200, "text/plain", NULL, 0);
         else
             cv_http_respond_text(c,
-                                 r->status == -EEXIST || r->status == -ENOSPC ? 409
-                                 : r->status == -EACCES                       ? 403
-                                 : r->status == -EIO                          ? 500
-                                                                              : 400,
+                                 r->status == -EEXIST || r->status == -ENOSPC   ? 409
+                                 : r->status == -EACCES                         ? 403
+                                 : r->status == -EMFILE || r->status == -ENFILE ? 503
+                                 : r->status == -EINVAL                         ? 400
+                                                                                : 500,
                                  r->reason);
         return;
     }

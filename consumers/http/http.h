@@ -119,6 +119,7 @@ struct cv_http_srv {
     uint32_t conn_count;
     struct cv_http_conn **by_fd; /* owned (the array): connections by socket, for rawin.c */
     unsigned by_fd_cap;
+    const char **lws_names; /* owned (the array; the names are libwebsockets'): for the scan */
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
     struct cv_http_jfeed *jfeeds; /* jpeg.c: one per (camera, size) */

@@ -33,6 +33,23 @@ static struct {
     ssize_t (*recv)(int, void *, size_t, int);
 } cv_http_rawin;
 
+/* libwebsockets' own names (headers with their ':', methods with their ' '), for the scan. */
+static int cv_http_rawin_names(struct cv_http_srv *srv)
+{
+    srv->lws_names = calloc(WSI_TOKEN_COUNT + 1, sizeof(*srv->lws_names));
+    if (!srv->lws_names)
+        return -ENOMEM;
+    size_t n = 0;
+    for (int i = 0; i < WSI_TOKEN_COUNT; i++) {
+        const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)i);
+        if (name && name[0] && strlen(name) < CV_HTTP_SCAN_NAME_MAX)
+            srv->lws_names[n++] = name;
+        else if (name && name[0])
+            cv_warn("libwebsockets' name '%s' is longer than the scan checks", name);
+    }
+    return 0;
+}
+
 int cv_http_rawin_init(struct cv_http_srv *srv)
 {
     cv_http_rawin.recv = (ssize_t(*)(int, void *, size_t, int))dlsym(RTLD_NEXT, "recv");
@@ -40,6 +57,8 @@ int cv_http_rawin_init(struct cv_http_srv *srv)
         cv_err("cannot find the C library's recv(): %s", dlerror());
         return -ENOSYS;
     }
+    if (cv_http_rawin_names(srv) < 0)
+        return -ENOMEM;
     cv_http_rawin.srv = srv;
     return 0;
 }
@@ -47,6 +66,8 @@ int cv_http_rawin_init(struct cv_http_srv *srv)
 void cv_http_rawin_fini(struct cv_http_srv *srv)
 {
     cv_http_rawin.srv = NULL;
+    free(srv->lws_names);
+    srv->lws_names = NULL;
     free(srv->by_fd);
     srv->by_fd = NULL;
     srv->by_fd_cap = 0;
@@ -70,7 +91,7 @@ int cv_http_rawin_watch(struct cv_http_conn *c, int fd)
     }
     srv->by_fd[fd] = c;
     c->fd = fd;
-    cv_http_scan_init(&c->scan);
+    cv_http_scan_init(&c->scan, srv->lws_names);
     return 0;
 }
 
@@ -112,6 +133,10 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
         r = cv_http_scan_feed(&next, buf, (size_t)got, &used);
     }
     c->scan = next;
+    if (r == CV_HTTP_SCAN_BAD && next.unanswerable) {
+        cv_http_rawin_unwatch(c);
+        return 0; /* no callback will come for it (CONNECT): the end of the connection */
+    }
     if (r == CV_HTTP_SCAN_BAD)
         c->hdr_bad = true; /* answered 400 at its request's callback */
     if (r != CV_HTTP_SCAN_MORE)

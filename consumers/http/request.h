@@ -62,7 +62,14 @@ int cv_http_req_jpeg_variant(const char *width, const char *height, unsigned cam
  *     line starting with whitespace: obs-fold, a line without a colon), an empty line before
  *     the request line;
  *   - a NUL or a CR not followed by LF in a header line;
- *   - Content-Length not all digits, given twice, or past 2^62;
+ *   - Content-Length not all digits, with a leading zero, given twice, or longer than
+ *     CV_HTTP_SCAN_CL_VALUE_MAX bytes with its spaces (libwebsockets copies it into 32 bytes and
+ *     takes a request whose copy fails for one without a body: what the scan counted as body ran
+ *     as requests it never saw);
+ *   - a header name libwebsockets misreads (`known`, below): one that begins, and is not, one of
+ *     its own names (`X-A`, `Conn`, `Ho`), after which it loses the next header line or the
+ *     empty line ending the headers (the next request then merges into this one);
+ *   - the method CONNECT (libwebsockets turns the connection into a raw one without timeouts);
  *   - Transfer-Encoding (libwebsockets does not decode a chunked request body: its chunks would
  *     be read as requests).
  * The request line itself is left to libwebsockets.
@@ -79,6 +86,9 @@ enum cv_http_scan_hdr {
     CV_HTTP_HDR_AUTHORIZATION = 1 << 4,
 };
 
+#define CV_HTTP_SCAN_NAME_MAX     40 /* longer than any of libwebsockets' names */
+#define CV_HTTP_SCAN_CL_VALUE_MAX 20 /* a Content-Length value, spaces included */
+
 struct cv_http_scan {
     uint8_t state;
     uint8_t seen;                    /* enum cv_http_scan_hdr of the current request */
@@ -87,9 +97,14 @@ struct cv_http_scan {
     bool has_cl, cl_digits, cl_done; /* Content-Length seen; its value so far */
     bool upgrade, body_method;       /* Upgrade seen; PUT, PATCH or POST */
     bool has_value;                  /* the header line being read has a value (not OWS) */
+    bool unanswerable; /* refused before libwebsockets could call back for it (CONNECT) */
+    uint8_t vlen;      /* bytes of the Content-Length value, spaces included */
     char method[8];
-    char name[18]; /* the header name being read, lower case */
+    char name[CV_HTTP_SCAN_NAME_MAX]; /* the header name being read, lower case */
     uint64_t cl, body_left;
+    /* Borrowed: libwebsockets' own names, lower case, each with its ':' (a header) or ' ' (a
+     * method), NULL-terminated, none CV_HTTP_SCAN_NAME_MAX long; NULL: no such check. */
+    const char *const *known;
 };
 
 enum cv_http_scan_result {
@@ -98,7 +113,8 @@ enum cv_http_scan_result {
     CV_HTTP_SCAN_END = 1,  /* what follows is not HTTP requests (WebSocket, a body to the end) */
 };
 
-void cv_http_scan_init(struct cv_http_scan *s);
+/* known: libwebsockets' names (see the struct), or NULL. */
+void cv_http_scan_init(struct cv_http_scan *s, const char *const *known);
 /* The next bytes of the connection, up to the end of the first request that ends within p[0..n)
  * (*used: how many were scanned, all n when none ends there, or after BAD or END). Once BAD or
  * END, every later call says the same. */

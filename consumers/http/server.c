@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -631,14 +632,29 @@ static bool cv_http_origin_ok(struct cv_http_conn *c)
 }
 
 /*
- * Whether lws read the headers camvisor-http acts on as the client sent them, by the scan of the
- * request's bytes (rawin.c): libwebsockets 4.1.6 loses the header that follows an unknown one
- * whose name begins a known one's (X-A, x-auth-token): a Content-Length (what a front proxy reads
- * as the body then runs as a request), an Authorization, Host or Origin. Such a request is
+ * Whether lws read the request as the client sent it, by the scan of the request's bytes
+ * (rawin.c): the same method, the headers camvisor-http acts on, and the same Content-Length.
+ * libwebsockets 4.1.6 loses the header that follows an unknown one whose name begins a known
+ * one's (X-A, x-auth-token), or the empty line after it, merging the next request into this one
+ * (a DELETE ran with the next request's Authorization); and it takes a Content-Length it cannot
+ * copy into 32 bytes for none (what the scan counted as body ran as requests). The scan refuses
+ * what it knows to cause these; this catches any other way to the same place. Such a request is
  * refused like a malformed one.
  */
 static bool cv_http_lws_saw_all(struct cv_http_conn *c)
 {
+    const struct cv_http_scan *s = &c->scan;
+    char *uri = NULL;
+    int uri_len = 0;
+    const char *method = cv_http_method_name(lws_http_get_uri_and_method(c->wsi, &uri, &uri_len));
+    if (strlen(method) != s->mlen || memcmp(method, s->method, s->mlen) != 0)
+        return false;
+    if (s->seen & CV_HTTP_HDR_CONTENT_LENGTH) {
+        char cl[32], *end;
+        if (lws_hdr_copy(c->wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+            strtoull(cl, &end, 10) != s->cl || *end)
+            return false;
+    }
     static const struct {
         enum lws_token_indexes tok;
         uint8_t bit;
@@ -666,13 +682,18 @@ static void cv_http_log_malformed(struct cv_http_conn *c)
             c->peer_str);
 }
 
-/* The upgrade: only /api/ws, authorised, from an allowed origin. 1 when refused with an
- * HTTP answer (the connection is then closed), 0 to let it proceed. */
-static int cv_http_ws_filter(struct cv_http_conn *c)
+/* The upgrade: only to a WebSocket, on /api/ws, authorised, from an allowed origin. 1 when
+ * refused with an HTTP answer (the connection is then closed), 0 to let it proceed. */
+static int cv_http_ws_filter(struct cv_http_conn *c, const char *protocol)
 {
     if (c->hdr_bad || !cv_http_lws_saw_all(c)) {
         cv_http_log_malformed(c);
         lws_return_http_status(c->wsi, 400, "malformed request header");
+        return 1;
+    }
+    /* lws would switch to HTTP/2 on `Upgrade: h2c` and then wait for its preface for ever. */
+    if (!protocol || strcasecmp(protocol, "websocket") != 0) {
+        lws_return_http_status(c->wsi, 400, "only WebSocket upgrades");
         return 1;
     }
     char path[256];
@@ -851,7 +872,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (c->kind == CV_HTTP_CONN_STREAM)
             return cv_http_write_record(c);
         return 0;
-    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return c ? cv_http_ws_filter(c) : -1;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return c ? cv_http_ws_filter(c, in) : -1;
     case LWS_CALLBACK_ESTABLISHED:
         if (!c)
             return -1;

@@ -17,13 +17,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CV_FUZZ_ENDS 256
 
+/* Some of libwebsockets' names, as camvisor-http hands them to its scans. */
+static const char *const cv_fuzz_known[] = {
+    "get ",     "post ",          "host:",         "connection:", "content-length:",
+    "upgrade:", "authorization:", "x-auth-token:", "accept:",     "accept-encoding:",
+    "origin:",  "cache-control:", "content-type:", NULL};
+
 /* Scans p in reads of step bytes: the result and the offsets where a read stopped short (a
  * request ended), at most CV_FUZZ_ENDS of them. */
 static enum cv_http_scan_result cv_fuzz_scan(const uint8_t *p, size_t n, size_t step, size_t *ends,
                                              size_t *nends)
 {
     struct cv_http_scan s;
-    cv_http_scan_init(&s);
+    cv_http_scan_init(&s, cv_fuzz_known);
     enum cv_http_scan_result r = CV_HTTP_SCAN_MORE;
     size_t off = 0;
     *nends = 0;

@@ -324,3 +324,43 @@ def test_api_file_sources_stay_in_media_dir(camvisor, tmp_path):
     st, body = api2.put("clip", f"file:{clip}")
     assert st == 200, body
     wait_for(lambda: streaming(api2, "clip"), 20, what="the clip streaming")
+
+
+# ---- the supervisor's own descriptors ----------------------------------------------------------
+
+def test_puts_stop_before_the_supervisor_runs_out_of_descriptors(camvisor):
+    """Under a low RLIMIT_NOFILE, 200 PUTs once took the supervisor's last descriptors: cameras
+    that could not start retried every second, every other camera's next viewer got 503, a
+    reload could not read its files, and PUT/DELETE of the API's own cameras answered a false
+    409 ('written by hand': their file could not be opened), so the API could not undo it. Now
+    a PUT past what the descriptors allow is 503, and the rest keeps working."""
+    from conftest import ffprobe
+    cv = camvisor({"door": TESTSRC}, nofile=128)
+    api = Api(cv)
+    wait_for(lambda: streaming(api, "door"), 20, what="door streaming")
+    answers = [api.put(f"c{i}", f"rtsp://127.0.0.1:9/{i}") for i in range(40)]
+    codes = [st for st, _ in answers]
+    assert set(codes) <= {200, 503}, answers
+    assert 503 in codes and codes.index(503) > 0, codes
+    assert "descriptors" in answers[codes.index(503)][1]
+    assert "Too many open files" not in cv.logs()
+    # What was added can be removed again, and the first camera is served as before.
+    assert api.delete("c0") == (200, "")
+    assert ffprobe(cv.url("door"))[0]["codec_name"] == "h264"
+    st, _ = api.request("GET", "/api/frame.jpeg?src=door")
+    assert st == 200
+    cv.signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded:" in cv.logs(), 10, what="a reload")
+    assert "reload failed" not in cv.logs()
+
+
+def test_api_test_patterns_are_bounded(camvisor):
+    """A test pattern is encoded by its worker: one PUT of 3840x2160 at 60 fps and 50 Mbit/s
+    kept a core busy (found by the attack on the fixed tree). Through the API it is bounded."""
+    cv = camvisor({})
+    api = Api(cv)
+    for q in ("width=3840&height=2160", "fps=60", "bitrate=50000000", "width=100000&height=1",
+              "width=-1"):
+        st, body = api.put("pattern", f"testsrc://?{q}")
+        assert st == 400 and "test pattern" in body, (q, st, body)
+    assert api.put("pattern", "testsrc://?width=1280&height=720&fps=30")[0] == 200
