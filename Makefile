@@ -4,7 +4,7 @@
 # Variants share this file: build/ is the plain -O2 build, build/asan/ the ASan+UBSan build the
 # integration tests run against, build/fuzz/ the clang libFuzzer targets.
 
-PKGS      := libavformat libavcodec libavutil libswscale libevent msgpack inih openssl libwebsockets
+PKGS      := libavformat libavcodec libavutil libswscale libevent msgpack inih openssl libwebsockets libsrtp2
 B         ?= build
 SAN       ?=
 CC        ?= gcc
@@ -19,7 +19,8 @@ CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-proto
 LDFLAGS  := $(SAN) -Wl,--as-needed
 LDLIBS   := $(PKG_LIBS) -lm
 
-MAINS    := supervisor/main.c worker/main.c consumers/rtsp/main.c consumers/http/main.c
+MAINS    := supervisor/main.c worker/main.c consumers/rtsp/main.c consumers/http/main.c \
+            consumers/webrtc/main.c
 # Sources that need libavformat/libavcodec live in a plugin the worker loads only for the URL
 # schemes that need it (testsrc, file): an rtsp:// worker never maps FFmpeg's codec libraries,
 # whose relocations alone cost ~4.7 MiB of private memory per process (bench/RESULTS.md).
@@ -32,9 +33,10 @@ PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) \
 # One static library per layer (a folder each). Every program links only the layers it may use:
 # the supervisor's link line has no `net` (RTSP, RTP/RTCP, SDP, auth: the parsers of outside
 # input) and no `media`, so if it ever called one, it would not link. That is the proof.
-LAYERS      := base media ring net proto consumer sup worker rtsp http
+LAYERS      := base media mux ring net proto consumer sup worker rtsp http webrtc
 dir_base    := common/base
 dir_media   := common/media
+dir_mux     := common/mux
 dir_ring    := common/ring
 dir_net     := common/net
 dir_proto   := proto
@@ -43,6 +45,7 @@ dir_sup     := supervisor
 dir_worker  := worker
 dir_rtsp    := consumers/rtsp
 dir_http    := consumers/http
+dir_webrtc  := consumers/webrtc
 MODULES     := $(foreach l,$(LAYERS),$(dir_$(l)))
 layer_lib    = $(B)/lib/libcv-$(1).a
 layer_objs   = $(patsubst %.c,$(B)/obj/%.o,$(filter-out $(MAINS) $(PLUGIN_SRCS),$(wildcard $(dir_$(1))/*.c)))
@@ -51,10 +54,12 @@ libs         = $(foreach l,$(1),$(call layer_lib,$(l)))
 SUP_LIBS    := $(call libs,sup proto ring base)
 WORKER_LIBS := $(call libs,worker net proto ring media base)
 RTSP_LIBS   := $(call libs,rtsp consumer net proto ring media base)
-HTTP_LIBS   := $(call libs,http consumer net proto ring media base)
-ALL_LIBS    := $(call libs,sup worker rtsp http consumer net proto ring media base)
+HTTP_LIBS   := $(call libs,http consumer mux net proto ring media base)
+WEBRTC_LIBS := $(call libs,webrtc consumer net proto ring media base)
+ALL_LIBS    := $(call libs,sup worker rtsp http webrtc consumer mux net proto ring media base)
 
-PROGS    := $(B)/camvisor $(B)/camvisor-worker $(B)/camvisor-rtsp $(B)/camvisor-http $(PLUGIN)
+PROGS    := $(B)/camvisor $(B)/camvisor-worker $(B)/camvisor-rtsp $(B)/camvisor-http \
+            $(B)/camvisor-webrtc $(PLUGIN)
 UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 STRESS   := $(B)/tests/ring-stress
 BENCH    := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
@@ -93,6 +98,8 @@ $(PLUGIN): $(PLUGIN_OBJS)
 $(B)/camvisor-rtsp: $(B)/obj/consumers/rtsp/main.o $(RTSP_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/camvisor-http: $(B)/obj/consumers/http/main.o $(HTTP_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/camvisor-webrtc: $(B)/obj/consumers/webrtc/main.o $(WEBRTC_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS)

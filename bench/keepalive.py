@@ -49,7 +49,7 @@ class Server:
         os.makedirs(os.path.join(self.dir, "cameras.d"))
         with open(os.path.join(self.dir, "camvisor.ini"), "w") as f:
             f.write(f"[server]\nlog_level = warn\n[rtsp]\nlisten = 127.0.0.1:{free_port()}\n"
-                    f"[api]\nlisten = 127.0.0.1:{self.api}\n")
+                    f"[api]\nlisten = 127.0.0.1:{self.api}\n[webrtc]\nlisten =\n")
         self.log = open(os.path.join(self.dir, "log"), "w")
         self.proc = subprocess.Popen([os.path.join(BUILD, "camvisor"), "-c",
                                       os.path.join(self.dir, "camvisor.ini")],

@@ -68,6 +68,7 @@ free_port() {
 cv_start() {
     CV_DIR=$(mktemp -d /tmp/camvisor-bench.XXXXXX)
     CV_PORT=$(free_port)
+    CV_API_PORT=$(free_port)
     mkdir -p "$CV_DIR/cameras.d"
     {
         echo "[server]"
@@ -76,6 +77,8 @@ cv_start() {
         echo "[rtsp]"
         echo "listen = 127.0.0.1:$CV_PORT"
         echo "[api]"
+        echo "listen = 127.0.0.1:$CV_API_PORT"
+        echo "[webrtc]"
         echo "listen = 127.0.0.1:$(free_port)"
     } >"$CV_DIR/camvisor.ini"
     local n=0
@@ -113,6 +116,7 @@ cv_children() {
     done
 }
 cv_rtsp_pid() { cv_children camvisor-rtsp; }
+cv_webrtc_pid() { cv_children camvisor-webrtc; }
 cv_worker_pids() { cv_children camvisor-worker | tr '\n' ' '; }
 cv_worker_pid() { cv_children "camvisor-worker $1\$"; }
 cv_all_pids() { echo "$CV_PID $(cv_children camvisor | tr '\n' ' ')"; }

@@ -14,6 +14,7 @@
 
 #define CV_CHILD_CTL_FD    3
 #define CV_CHILD_LISTEN_FD 4
+#define CV_CHILD_UDP_FD    5 /* consumers whose row asks for one: a UDP socket on the same address */
 
 /*
  * Exit codes a child uses to tell the supervisor why it could not run. Any other non-zero code

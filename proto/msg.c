@@ -54,15 +54,17 @@ static const struct cv_field catalogue_fields[] = {
      sizeof(camera_entry_fields) / sizeof(camera_entry_fields[0])},
     FLD(struct cv_msg_catalogue, log_level, F_U32, false),
 };
-static const struct cv_field rtsp_settings_fields[] = {
-    FLD(struct cv_msg_rtsp_settings, username, F_STR, false),
-    FLD(struct cv_msg_rtsp_settings, password, F_STR, false),
-    FLD(struct cv_msg_rtsp_settings, local_auth, F_U32, false),
-    FLD(struct cv_msg_rtsp_settings, default_query, F_STR, false),
-    FLD(struct cv_msg_rtsp_settings, max_conns, F_U32, false),
-    FLD(struct cv_msg_rtsp_settings, max_conns_per_client, F_U32, false),
-    FLD(struct cv_msg_rtsp_settings, request_timeout_ms, F_U32, false),
-    FLD(struct cv_msg_rtsp_settings, idle_timeout_ms, F_U32, false),
+static const struct cv_field setting_fields[] = {
+    FLD(struct cv_msg_setting, key, F_STR, true),
+    FLD(struct cv_msg_setting, value, F_STR, true),
+};
+static const struct cv_field settings_fields[] = {
+    {"items", F_MAPARR, offsetof(struct cv_msg_settings, items), sizeof(struct cv_msg_setting),
+     true, offsetof(struct cv_msg_settings, count), CV_PROTO_MAX_SETTINGS, setting_fields,
+     sizeof(setting_fields) / sizeof(setting_fields[0])},
+};
+static const struct cv_field peer_fields[] = {
+    FLD(struct cv_msg_peer, role, F_U32, true),
 };
 static const struct cv_field subscribe_fields[] = {
     FLD(struct cv_msg_subscribe, sub_id, F_U32, true),
@@ -116,21 +118,49 @@ static const struct cv_field stream_result_fields[] = {
     FLD(struct cv_msg_stream_result, status, F_I32, true),
     FLD(struct cv_msg_stream_result, reason, F_STR, false),
 };
-static const struct cv_field http_settings_fields[] = {
-    FLD(struct cv_msg_http_settings, username, F_STR, false),
-    FLD(struct cv_msg_http_settings, password, F_STR, false),
-    FLD(struct cv_msg_http_settings, token, F_STR, false),
-    FLD(struct cv_msg_http_settings, local_auth, F_U32, false),
-    FLD(struct cv_msg_http_settings, allow_write, F_U32, false),
-    FLD(struct cv_msg_http_settings, origin, F_STR, false),
-    FLD(struct cv_msg_http_settings, base_path, F_STR, false),
-    FLD(struct cv_msg_http_settings, static_dir, F_STR, false),
-    FLD(struct cv_msg_http_settings, rtsp_port, F_U32, false),
-    FLD(struct cv_msg_http_settings, rtsp_listen, F_STR, false),
-    FLD(struct cv_msg_http_settings, max_conns, F_U32, false),
-    FLD(struct cv_msg_http_settings, max_conns_per_client, F_U32, false),
-    FLD(struct cv_msg_http_settings, request_timeout_ms, F_U32, false),
-    FLD(struct cv_msg_http_settings, idle_timeout_ms, F_U32, false),
+static const struct cv_field webrtc_offer_fields[] = {
+    FLD(struct cv_msg_webrtc_offer, req_id, F_U32, true),
+    FLD(struct cv_msg_webrtc_offer, camera, F_STR, true),
+    FLD(struct cv_msg_webrtc_offer, kind, F_STR, false),
+    FLD(struct cv_msg_webrtc_offer, client, F_STR, false),
+    FLD(struct cv_msg_webrtc_offer, sdp, F_STR, true),
+};
+static const struct cv_field webrtc_answer_fields[] = {
+    FLD(struct cv_msg_webrtc_answer, req_id, F_U32, true),
+    FLD(struct cv_msg_webrtc_answer, status, F_I32, true),
+    FLD(struct cv_msg_webrtc_answer, reason, F_STR, false),
+    FLD(struct cv_msg_webrtc_answer, session, F_STR, false),
+    FLD(struct cv_msg_webrtc_answer, sdp, F_STR, false),
+};
+static const struct cv_field webrtc_candidate_fields[] = {
+    FLD(struct cv_msg_webrtc_candidate, req_id, F_U32, false),
+    FLD(struct cv_msg_webrtc_candidate, session, F_STR, false),
+    FLD(struct cv_msg_webrtc_candidate, candidate, F_STR, true),
+};
+static const struct cv_field webrtc_session_fields[] = {
+    FLD(struct cv_msg_webrtc_session, session, F_STR, true),
+    FLD(struct cv_msg_webrtc_session, camera, F_STR, true),
+    FLD(struct cv_msg_webrtc_session, kind, F_STR, false),
+    FLD(struct cv_msg_webrtc_session, client, F_STR, false),
+    FLD(struct cv_msg_webrtc_session, state, F_U32, false),
+    FLD(struct cv_msg_webrtc_session, packets, F_U64, false),
+    FLD(struct cv_msg_webrtc_session, bytes, F_U64, false),
+    FLD(struct cv_msg_webrtc_session, lost, F_U32, false),
+    FLD(struct cv_msg_webrtc_session, jitter, F_U32, false),
+    FLD(struct cv_msg_webrtc_session, nacks, F_U64, false),
+    FLD(struct cv_msg_webrtc_session, retransmits, F_U64, false),
+    FLD(struct cv_msg_webrtc_session, keyframe_requests, F_U64, false),
+};
+static const struct cv_field webrtc_stats_fields[] = {
+    FLD(struct cv_msg_webrtc_stats, total, F_U32, true),
+    {"sessions", F_MAPARR, offsetof(struct cv_msg_webrtc_stats, sessions),
+     sizeof(struct cv_msg_webrtc_session), true, offsetof(struct cv_msg_webrtc_stats, count),
+     CV_PROTO_MAX_WEBRTC_STATS, webrtc_session_fields,
+     sizeof(webrtc_session_fields) / sizeof(webrtc_session_fields[0])},
+};
+static const struct cv_field webrtc_close_fields[] = {
+    FLD(struct cv_msg_webrtc_close, req_id, F_U32, false),
+    FLD(struct cv_msg_webrtc_close, session, F_STR, false),
 };
 static const struct cv_field variant_fields[] = {
     FLD(struct cv_msg_variant, variant, F_STR, true),
@@ -169,16 +199,21 @@ static const struct {
     [CV_MSG_DOORBELL_ADD] = TYPE("doorbell_add", doorbell_fields),
     [CV_MSG_DOORBELL_DEL] = TYPE("doorbell_del", doorbell_fields),
     [CV_MSG_STATUS] = TYPE("status", status_fields),
-    [CV_MSG_RTSP_SETTINGS] = TYPE("rtsp_settings", rtsp_settings_fields),
+    [CV_MSG_SETTINGS] = TYPE("settings", settings_fields),
     [CV_MSG_KEYFRAME] = TYPE("keyframe", keyframe_fields),
     [CV_MSG_RING] = TYPE("ring", ring_fields),
     [CV_MSG_VARIANT_START] = TYPE("variant_start", variant_fields),
     [CV_MSG_VARIANT_STOP] = TYPE("variant_stop", variant_fields),
     [CV_MSG_CAMERA_STATUS] = TYPE("camera_status", camera_status_fields),
-    [CV_MSG_HTTP_SETTINGS] = TYPE("http_settings", http_settings_fields),
+    [CV_MSG_PEER] = TYPE("peer", peer_fields),
     [CV_MSG_STREAM_PUT] = TYPE("stream_put", stream_put_fields),
     [CV_MSG_STREAM_DELETE] = TYPE("stream_delete", stream_delete_fields),
     [CV_MSG_STREAM_RESULT] = TYPE("stream_result", stream_result_fields),
+    [CV_MSG_WEBRTC_OFFER] = TYPE("webrtc_offer", webrtc_offer_fields),
+    [CV_MSG_WEBRTC_ANSWER] = TYPE("webrtc_answer", webrtc_answer_fields),
+    [CV_MSG_WEBRTC_CANDIDATE] = TYPE("webrtc_candidate", webrtc_candidate_fields),
+    [CV_MSG_WEBRTC_CLOSE] = TYPE("webrtc_close", webrtc_close_fields),
+    [CV_MSG_WEBRTC_STATS] = TYPE("webrtc_stats", webrtc_stats_fields),
 };
 
 const char *cv_msg_type_name(uint32_t type)

@@ -17,12 +17,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CV_PROTO_VERSION  2
-#define CV_PROTO_MAX_MSG  65536
-#define CV_PROTO_MAX_FDS  4
-#define CV_NAME_MAX       64 /* camera names: [A-Za-z0-9._-]{1,63} */
-#define CV_URL_MAX        1024
-#define CV_PROTO_MAX_CAMS 256
+#define CV_PROTO_VERSION       3
+#define CV_PROTO_MAX_MSG       65536
+#define CV_PROTO_MAX_FDS       4
+#define CV_NAME_MAX            64 /* camera names: [A-Za-z0-9._-]{1,63} */
+#define CV_URL_MAX             1024
+#define CV_PROTO_MAX_CAMS      256
+#define CV_PROTO_MAX_SETTINGS  40 /* keys of one consumer's section, and its peers' addresses */
+#define CV_PROTO_SETTING_KEY   48
+#define CV_PROTO_SETTING_VALUE 528 /* a path (512) and room */
+#define CV_PROTO_SDP_MAX       16384
+#define CV_PROTO_SESSION_MAX   40 /* a WebRTC session's id: "w" and hex */
 
 enum cv_msg_type {
     CV_MSG_NONE = 0,
@@ -35,16 +40,22 @@ enum cv_msg_type {
     CV_MSG_DOORBELL_ADD,  /* sup -> worker: id; fd: eventfd to ring after each frame */
     CV_MSG_DOORBELL_DEL,  /* sup -> worker: id */
     CV_MSG_STATUS,        /* worker -> sup: state and stream figures */
-    CV_MSG_RTSP_SETTINGS, /* sup -> camvisor-rtsp: its [rtsp] section */
+    CV_MSG_SETTINGS,      /* sup -> consumer: its section's keys and values (see below) */
     CV_MSG_KEYFRAME,      /* consumer -> sup: sub_id; sup -> worker: a keyframe, please */
     CV_MSG_RING,          /* sup -> worker: fd: a new ring to move to; worker -> sup: moved */
     CV_MSG_VARIANT_START, /* sup -> worker: variant; fd: its ring (rw): produce it */
     CV_MSG_VARIANT_STOP,  /* sup -> worker: variant: nobody wants it any more */
     CV_MSG_CAMERA_STATUS, /* sup -> consumers that want it: a worker's status, each second */
-    CV_MSG_HTTP_SETTINGS, /* sup -> camvisor-http: its [api] section */
+    CV_MSG_PEER,          /* sup -> consumer: role; fd: a socket to that consumer process */
     CV_MSG_STREAM_PUT,    /* camvisor-http -> sup: add or replace a camera (PUT /api/streams) */
     CV_MSG_STREAM_DELETE, /* camvisor-http -> sup: remove a camera (DELETE /api/streams) */
     CV_MSG_STREAM_RESULT, /* sup -> camvisor-http: how a put or delete went */
+    /* Consumer to consumer, over a CV_MSG_PEER socket (the supervisor never sees them): */
+    CV_MSG_WEBRTC_OFFER,     /* http -> webrtc: a client's SDP offer for a camera */
+    CV_MSG_WEBRTC_ANSWER,    /* webrtc -> http: the answer (or why not) and the session's id */
+    CV_MSG_WEBRTC_CANDIDATE, /* either way: a trickled ICE candidate of a session */
+    CV_MSG_WEBRTC_CLOSE,     /* http -> webrtc: end a session (WHEP DELETE, WebSocket gone) */
+    CV_MSG_WEBRTC_STATS,     /* webrtc -> http: every session's figures, each second */
     CV_MSG_TYPE_COUNT,
 };
 
@@ -53,6 +64,7 @@ enum cv_role {
     CV_ROLE_WORKER = 1,
     CV_ROLE_RTSP = 2,
     CV_ROLE_HTTP = 3,
+    CV_ROLE_WEBRTC = 4,
 };
 
 enum cv_worker_state {
@@ -86,7 +98,7 @@ struct cv_msg_camera_entry {
 
 /*
  * Sent to each consumer when it starts, on every reload and whenever a camera's state or codecs
- * change. The consumer's own settings come in a message of their own (CV_MSG_<ROLE>_SETTINGS).
+ * change. The consumer's own settings come in a message of their own (CV_MSG_SETTINGS).
  */
 struct cv_msg_catalogue {
     uint32_t camera_count;
@@ -94,14 +106,29 @@ struct cv_msg_catalogue {
     uint32_t log_level; /* enum cv_log_level */
 };
 
-/* camvisor-rtsp's [rtsp] section; sent before its first catalogue and on every reload. */
-struct cv_msg_rtsp_settings {
-    char username[128]; /* auth; empty = none */
-    char password[128];
-    uint32_t local_auth;
-    char default_query[128];
-    uint32_t max_conns, max_conns_per_client;     /* 0 = no limit */
-    uint32_t request_timeout_ms, idle_timeout_ms; /* 0 = none */
+/*
+ * A consumer's settings: the keys of its section of camvisor.ini (its row of the supervisor's
+ * role table names the section) as text, validated and normalised by the supervisor (booleans
+ * "1"/"0", durations in milliseconds, addresses "host:port" or "" when off), plus the listen
+ * address of every other consumer as "<name>.listen" (camvisor-http links to the RTSP port).
+ * Sent before its first catalogue and on every reload. The consumer reads them into its own
+ * struct with its own table (common/consumer/settings.h): adding a key touches no message.
+ * Values may be secrets (passwords): never log a value.
+ */
+struct cv_msg_setting {
+    char key[CV_PROTO_SETTING_KEY];
+    char value[CV_PROTO_SETTING_VALUE];
+};
+
+struct cv_msg_settings {
+    uint32_t count;
+    struct cv_msg_setting items[CV_PROTO_MAX_SETTINGS];
+};
+
+/* A socket to another consumer process (the row's peer), one end each, sent again after either
+ * restarts: the two exchange their own typed messages over it. */
+struct cv_msg_peer {
+    uint32_t role; /* enum cv_role of the process at the other end */
 };
 
 #define CV_VARIANT_MAX    16
@@ -179,20 +206,58 @@ struct cv_msg_stream_result {
     char reason[256];
 };
 
-/* camvisor-http's [api] section; sent before its first catalogue and on every reload. */
-struct cv_msg_http_settings {
-    char username[128]; /* HTTP basic; empty = none */
-    char password[128];
-    char token[128];     /* bearer token; empty = none */
-    uint32_t local_auth; /* ask loopback clients too */
-    uint32_t allow_write;
-    char origin[128];     /* CORS and WebSocket origin: "" same host only, "*" any */
-    char base_path[128];  /* "" or "/prefix" */
-    char static_dir[512]; /* "" = the www/ installed next to the program */
-    uint32_t rtsp_port;   /* for the links and GET /api's rtsp block */
-    char rtsp_listen[80];
-    uint32_t max_conns, max_conns_per_client;
-    uint32_t request_timeout_ms, idle_timeout_ms;
+/*
+ * WebRTC signalling between camvisor-http (which takes the client's request) and camvisor-webrtc
+ * (which owns the sessions). req_id is chosen by http and echoed; session ids by webrtc.
+ */
+struct cv_msg_webrtc_offer {
+    uint32_t req_id;
+    char camera[CV_NAME_MAX];
+    char kind[16];   /* how it came: "whep", "json", "ws" (shown in /api/streams) */
+    char client[64]; /* the client's address, for caps per address and the log */
+    char sdp[CV_PROTO_SDP_MAX];
+};
+
+/* status 0 with sdp and session, or a negative errno with its reason (-ENOENT no such camera,
+ * -EBUSY too many sessions, -EINVAL an offer that cannot be answered, -ENOTSUP no codec). */
+struct cv_msg_webrtc_answer {
+    uint32_t req_id;
+    int32_t status;
+    char reason[256];
+    char session[CV_PROTO_SESSION_MAX];
+    char sdp[CV_PROTO_SDP_MAX];
+};
+
+struct cv_msg_webrtc_candidate {
+    uint32_t req_id; /* http's request, when the session id is not known to it yet */
+    char session[CV_PROTO_SESSION_MAX];
+    char candidate[256]; /* "candidate:..." as in SDP, without "a=" */
+};
+
+struct cv_msg_webrtc_close {
+    uint32_t req_id;
+    char session[CV_PROTO_SESSION_MAX];
+};
+
+/* One session as /api/streams and /metrics show it. */
+#define CV_PROTO_MAX_WEBRTC_STATS 128
+struct cv_msg_webrtc_session {
+    char session[CV_PROTO_SESSION_MAX];
+    char camera[CV_NAME_MAX];
+    char kind[16];   /* "whep", "json", "ws" */
+    char client[64]; /* the signalling client's address */
+    uint32_t state;  /* 0 waiting for the camera, 1 checking, 2 DTLS, 3 playing */
+    uint64_t packets, bytes;
+    uint32_t lost, jitter; /* from the browser's receiver reports */
+    uint64_t nacks, retransmits, keyframe_requests;
+};
+
+/* Sent each second while there are sessions, and once when the last one ends. Sessions past
+ * CV_PROTO_MAX_WEBRTC_STATS are counted in total, not listed. */
+struct cv_msg_webrtc_stats {
+    uint32_t total;
+    uint32_t count;
+    struct cv_msg_webrtc_session sessions[CV_PROTO_MAX_WEBRTC_STATS];
 };
 
 struct cv_msg_variant {
@@ -224,15 +289,20 @@ struct cv_msg {
         struct cv_msg_unsubscribe unsubscribe;
         struct cv_msg_doorbell doorbell;
         struct cv_msg_status status;
-        struct cv_msg_rtsp_settings rtsp_settings;
+        struct cv_msg_settings settings;
+        struct cv_msg_peer peer;
         struct cv_msg_keyframe keyframe;
         struct cv_msg_ring ring;
         struct cv_msg_variant variant;
         struct cv_msg_camera_status camera_status;
-        struct cv_msg_http_settings http_settings;
         struct cv_msg_stream_put stream_put;
         struct cv_msg_stream_delete stream_delete;
         struct cv_msg_stream_result stream_result;
+        struct cv_msg_webrtc_offer webrtc_offer;
+        struct cv_msg_webrtc_answer webrtc_answer;
+        struct cv_msg_webrtc_candidate webrtc_candidate;
+        struct cv_msg_webrtc_close webrtc_close;
+        struct cv_msg_webrtc_stats webrtc_stats;
     } u;
 };
 

@@ -6,13 +6,13 @@ set -eu
 
 PKGS="build-essential pkg-config
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-libevent-dev libmsgpack-dev libinih-dev libssl-dev libcmocka-dev libwebsockets-dev
+libevent-dev libmsgpack-dev libinih-dev libssl-dev libcmocka-dev libwebsockets-dev libsrtp2-dev
 clang-14 libclang-rt-14-dev
 ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
 python3 python3-pytest python3-gi gir1.2-gst-rtsp-server-1.0
 procps psmisc iproute2 openssl git
-chromium chromium-driver python3-selenium python3-pil"
+chromium chromium-driver python3-selenium python3-pil python3-aiortc"
 
 if [ "${1:-}" = "--list" ]; then
 	echo "$PKGS"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make install`: the programs, the example configuration and the systemd unit.
 #
-#   PREFIX/lib/camvisor/   camvisor, camvisor-worker, camvisor-rtsp, camvisor-http,
+#   PREFIX/lib/camvisor/   camvisor, camvisor-worker, camvisor-rtsp, camvisor-http, camvisor-webrtc,
 #                          camvisor-ffmpeg.so (the supervisor starts its children from its own
 #                          folder) and www/, the web UI camvisor-http serves
 #   PREFIX/bin/camvisor    a link to the supervisor
@@ -18,7 +18,8 @@ B=${B:-build}
 
 lib="$DESTDIR$PREFIX/lib/camvisor"
 install -d "$lib" "$DESTDIR$PREFIX/bin" "$DESTDIR$UNITDIR"
-install -m 755 "$B/camvisor" "$B/camvisor-worker" "$B/camvisor-rtsp" "$B/camvisor-http" "$lib/"
+install -m 755 "$B/camvisor" "$B/camvisor-worker" "$B/camvisor-rtsp" "$B/camvisor-http" \
+    "$B/camvisor-webrtc" "$lib/"
 install -m 644 "$B/camvisor-ffmpeg.so" "$lib/"
 install -d "$lib/www"
 install -m 644 www/* "$lib/www/"

@@ -37,6 +37,7 @@ enum cv_config_type {
     CV_T_USER,   /* like a token but may be empty (= unset) and holds no ':' */
     CV_T_SECRET, /* any text; never echoed in a message */
     CV_T_PATH,   /* non-empty text without control characters */
+    CV_T_TEXT,   /* text without control characters, may be empty */
     CV_T_BOOL,
     CV_T_LISTEN,
     CV_T_LOG_LEVEL,

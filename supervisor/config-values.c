@@ -316,6 +316,7 @@ void cv_config_set(struct cv_config_parser *p, const struct cv_config_key *k, co
     case CV_T_USER:
     case CV_T_SECRET:
     case CV_T_PATH:
+    case CV_T_TEXT:
         rc = cv_config_check_text(k->type, v, k->size, why, sizeof(why));
         if (rc == 0)
             memcpy(dst, v, strlen(v) + 1);

@@ -36,6 +36,7 @@
 #include "common/base/url.h"
 #include "consumers/http/config-keys.h"
 #include "consumers/rtsp/config-keys.h"
+#include "consumers/webrtc/config-keys.h"
 #include "supervisor/config-internal.h"
 
 #define CV_G(sec, key, type, m)                                                                    \
@@ -60,14 +61,15 @@ const struct cv_config_key cv_config_keys[] = {
     CV_G(CV_SEC_SERVER, "cameras_dir", CV_T_PATH, cameras_dir),
     CV_G(CV_SEC_SERVER, "max_cameras", CV_T_COUNT, max_cameras),
 /* Each consumer's section comes from its own folder. */
-#define CV_RTSP_KEY(key, type, m) CV_G(CV_SEC_RTSP, key, type, m),
-    CV_RTSP_CONFIG_KEYS(CV_RTSP_KEY)
+#define CV_RTSP_KEY(key, type, m, def)   CV_G(CV_SEC_RTSP, key, CV_T_##type, m),
+#define CV_HTTP_KEY(key, type, m, def)   CV_G(CV_SEC_API, key, CV_T_##type, m),
+#define CV_WEBRTC_KEY(key, type, m, def) CV_G(CV_SEC_WEBRTC, key, CV_T_##type, m),
+    CV_RTSP_CONFIG_KEYS(CV_RTSP_KEY) CV_HTTP_CONFIG_KEYS(CV_HTTP_KEY)
+        CV_WEBRTC_CONFIG_KEYS(CV_WEBRTC_KEY)
 #undef CV_RTSP_KEY
-#define CV_HTTP_KEY(key, type, m) CV_G(CV_SEC_API, key, type, m),
-        CV_HTTP_CONFIG_KEYS(CV_HTTP_KEY)
 #undef CV_HTTP_KEY
-            CV_G(CV_SEC_WEBRTC, "listen", CV_T_LISTEN, webrtc_listen),
-    CV_C("url", CV_T_URL, url),
+#undef CV_WEBRTC_KEY
+            CV_C("url", CV_T_URL, url),
     CV_C("name", CV_T_NAME, cam.name),
     CV_C("mode", CV_T_MODE, cam.mode),
     CV_C("idle_timeout", CV_T_DURATION, cam.idle_timeout_ms),
@@ -82,6 +84,22 @@ const struct cv_config_key cv_config_keys[] = {
 const size_t cv_config_key_count = sizeof(cv_config_keys) / sizeof(cv_config_keys[0]);
 _Static_assert(sizeof(cv_config_keys) / sizeof(cv_config_keys[0]) <= CV_CONFIG_MAX_KEYS,
                "raise CV_CONFIG_MAX_KEYS");
+
+/* The consumers' defaults, as they would be written in the file: applied through the same
+ * parser as the file's values, so a default can never be a value the file could not hold. */
+static const struct {
+    enum cv_config_section section;
+    const char *key, *value;
+} cv_config_defaults[] = {
+#define CV_RTSP_DEF(key, type, m, def)   {CV_SEC_RTSP, key, def},
+#define CV_HTTP_DEF(key, type, m, def)   {CV_SEC_API, key, def},
+#define CV_WEBRTC_DEF(key, type, m, def) {CV_SEC_WEBRTC, key, def},
+    CV_RTSP_CONFIG_KEYS(CV_RTSP_DEF) CV_HTTP_CONFIG_KEYS(CV_HTTP_DEF)
+        CV_WEBRTC_CONFIG_KEYS(CV_WEBRTC_DEF)
+#undef CV_RTSP_DEF
+#undef CV_HTTP_DEF
+#undef CV_WEBRTC_DEF
+};
 
 const char *const cv_config_mode_names[] = {"always", "on-demand"};
 const char *const cv_config_transport_names[] = {"tcp", "udp"};
@@ -177,16 +195,18 @@ static int cv_config_start(struct cv_config_parser *p, const char *path, char *e
     cfg->log_level = CV_LOG_INF;
     cfg->max_cameras = CV_CONFIG_CAMERAS_LIMIT;
     snprintf(cfg->cameras_dir, sizeof(cfg->cameras_dir), "cameras.d");
-    cfg->webrtc_listen = (struct cv_listen){"0.0.0.0", 8555, true};
-    cv_rtsp_config_defaults(cfg);
-    cv_http_config_defaults(cfg);
     if (!path || strlen(path) >= sizeof(cfg->path)) {
         cv_config_err(p, 0, "config path missing or too long");
         return -EINVAL;
     }
     memcpy(cfg->path, path, strlen(path) + 1);
     p->file = cfg->path;
-    return 0;
+    for (size_t i = 0; i < sizeof(cv_config_defaults) / sizeof(cv_config_defaults[0]); i++) {
+        int k = cv_config_key_index(cv_config_defaults[i].section, cv_config_defaults[i].key);
+        if (k >= 0 && cv_config_defaults[i].value)
+            cv_config_set(p, &cv_config_keys[k], cv_config_defaults[i].value);
+    }
+    return p->rc;
 }
 
 static int cv_config_end(struct cv_config_parser *p, struct cv_config **out)

@@ -117,6 +117,10 @@ struct cv_config {
     char api_media_dir[CV_CONFIG_PATH_MAX]; /* file: sources the API may name; "" = none */
     struct cv_conn_limits api_limits;
 
+    char webrtc_candidates[512];  /* "192.168.1.10:8555, my.host:8555": announced besides ours */
+    char webrtc_ice_servers[256]; /* "stun:host:port", asked for our public address; "" none */
+    uint32_t webrtc_max_sessions, webrtc_max_sessions_per_client;
+
     size_t camera_count;
     struct cv_camera_config *cameras; /* owned; sorted by file name */
 };
@@ -128,6 +132,20 @@ struct cv_config {
  * line, in file order, then "(N more errors)"), each as "file:line: message". err may be NULL.
  */
 int cv_config_load(const char *path, struct cv_config **out, char *err, size_t errlen);
+
+/*
+ * A consumer's section ("rtsp", "api", "webrtc") as text, the way CV_MSG_SETTINGS carries it:
+ * emit(ctx, key, value) for each of its keys, booleans "1"/"0", counts and durations (ms) in
+ * decimal, listen addresses "host:port" ("[v6]:port", "" when off), text as it is (secrets
+ * included: never log a value). Returns the number of keys, or -ENOENT for no such section.
+ */
+typedef void (*cv_config_emit_fn)(void *ctx, const char *key, const char *value);
+int cv_config_section_values(const struct cv_config *cfg, const char *section,
+                             cv_config_emit_fn emit, void *ctx);
+/* The section's `listen` address, or NULL when it has none. */
+const struct cv_listen *cv_config_section_listen(const struct cv_config *cfg, const char *section);
+/* "host:port", "[v6]:port", or "" when off. */
+void cv_config_listen_str(const struct cv_listen *l, char *buf, size_t len);
 
 /* Frees a generation and wipes the secrets it held. NULL is a no-op. */
 void cv_config_free(struct cv_config *cfg);

@@ -89,14 +89,17 @@ static _Noreturn void cv_proc_child(const struct cv_proc_spec *spec, pid_t paren
     cv_proc_reset_handlers();
     /* SIGPIPE was ignored by the supervisor; a child chooses for itself. */
     signal(SIGPIPE, SIG_DFL);
-    /* Move our fds out of the way of 3 and 4 before placing them. */
+    /* Move our fds out of the way of 3, 4 and 5 before placing them. */
     int ctl = fcntl(spec->ctl_fd, F_DUPFD_CLOEXEC, 10);
     int lst = spec->listen_fd >= 0 ? fcntl(spec->listen_fd, F_DUPFD_CLOEXEC, 10) : -1;
-    if (ctl < 0 || (spec->listen_fd >= 0 && lst < 0))
+    int udp = spec->udp_fd >= 0 ? fcntl(spec->udp_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    if (ctl < 0 || (spec->listen_fd >= 0 && lst < 0) || (spec->udp_fd >= 0 && udp < 0))
         _exit(126);
     if (cv_proc_place_fd(ctl, CV_CHILD_CTL_FD) < 0)
         _exit(126);
     if (lst >= 0 && cv_proc_place_fd(lst, CV_CHILD_LISTEN_FD) < 0)
+        _exit(126);
+    if (udp >= 0 && cv_proc_place_fd(udp, CV_CHILD_UDP_FD) < 0)
         _exit(126);
 
     if (spec->cred && spec->cred->drop) {

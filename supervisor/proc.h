@@ -32,6 +32,7 @@ struct cv_proc_spec {
     const char *argv1; /* role shown by ps, e.g. the camera name; may be NULL */
     int ctl_fd;        /* child's end of the control socket (becomes fd 3) */
     int listen_fd;     /* becomes fd 4, or -1 */
+    int udp_fd;        /* becomes fd 5, or -1 */
     const struct cv_proc_cred *cred;
 };
 

@@ -512,12 +512,40 @@ static void cv_sup_drop_subs_where(struct cv_sup *sup, struct cv_child *consumer
 
 /* ---- children ---------------------------------------------------------------------------- */
 
+/*
+ * Consumers that talk to each other (a row's peer: camvisor-http passes WebRTC offers to
+ * camvisor-webrtc) get one end of a socket pair each, once both have said HELLO, and a new pair
+ * whenever either restarts: the survivor's old end then reads EOF (its pending requests fail) and
+ * a new one arrives. The supervisor keeps no end and reads none of what passes between them.
+ */
+static void cv_sup_connect_peers(struct cv_sup *sup, struct cv_child *c)
+{
+    cv_sup_for_each_consumer(sup, k) {
+        if (k == c || k->pid <= 0 || !k->hello || !cv_role_peers(c->def, k->def))
+            continue;
+        int sv[2];
+        int rc = cv_chan_pair(sv);
+        if (rc < 0) {
+            cv_err("%s and %s: socketpair: %s", c->def->name, k->def->name, strerror(-rc));
+            continue;
+        }
+        struct cv_msg m = {.type = CV_MSG_PEER};
+        m.u.peer.role = k->role;
+        cv_sup_send(c, &m, &sv[0], 1);
+        m.u.peer.role = c->role;
+        cv_sup_send(k, &m, &sv[1], 1);
+        close(sv[0]);
+        close(sv[1]);
+        cv_info("%s and %s: connected", c->def->name, k->def->name);
+    }
+}
+
 /* Its own section of the configuration, to one consumer: at its start and on every reload. */
 static void cv_sup_send_settings_to(struct cv_sup *sup, struct cv_child *c)
 {
     struct cv_msg *m = &sup->scratch;
     memset(m, 0, sizeof(*m));
-    c->def->settings(sup->cfg, m);
+    cv_role_settings(c->def, sup->cfg, m);
     cv_sup_send(c, m, NULL, 0);
     explicit_bzero(m, sizeof(*m)); /* it held the consumer's password */
 }
@@ -626,6 +654,7 @@ static void cv_sup_child_start(struct cv_child *c)
         .argv1 = c->def ? c->def->name : c->cam->cfg.name,
         .ctl_fd = sv[1],
         .listen_fd = c->def ? c->listen_fd : -1,
+        .udp_fd = c->def ? c->udp_fd : -1,
         .cred = &sup->cred,
     };
     pid_t pid = cv_proc_spawn(&spec);
@@ -880,6 +909,8 @@ static int cv_sup_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         if (m->u.hello.role != (uint32_t)c->role || m->u.hello.pid != (uint32_t)c->pid)
             cv_warn("%s: hello claims role %u pid %u", name, m->u.hello.role, m->u.hello.pid);
         c->hello = true;
+        if (c->def)
+            cv_sup_connect_peers(sup, c);
         /* Too many cameras for the statuses to go with its settings: it reads now. */
         if (c->def && c->def->wants_status && sup->cam_count > CV_SUP_START_STATUSES)
             for (size_t i = 0; i < sup->cam_count; i++)
@@ -973,6 +1004,59 @@ static int cv_sup_listen(const struct cv_listen *l)
     return fd;
 }
 
+/* A UDP socket on the listen address (a row with udp: WebRTC's media port, the same number). */
+static int cv_sup_listen_udp(const struct cv_listen *l)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_DGRAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", l->port);
+    int rc = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        cv_err("listen %s:%u/udp: %s", l->host, l->port, gai_strerror(rc));
+        return -EINVAL;
+    }
+    int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+        rc = -errno;
+        cv_err("listen %s:%u/udp: %s", l->host, l->port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return rc;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* Binds what c's row asks for on l (nothing when l is off). 0 or a negative errno (logged). */
+static int cv_sup_bind(struct cv_child *c, const struct cv_listen *l)
+{
+    if (!l->enabled)
+        return 0;
+    c->listen_fd = cv_sup_listen(l);
+    if (c->listen_fd < 0)
+        return c->listen_fd;
+    if (c->def->udp && (c->udp_fd = cv_sup_listen_udp(l)) < 0) {
+        int rc = c->udp_fd;
+        close(c->listen_fd);
+        c->listen_fd = c->udp_fd = -1;
+        return rc;
+    }
+    return 0;
+}
+
+static void cv_sup_unbind(struct cv_child *c)
+{
+    if (c->listen_fd >= 0)
+        close(c->listen_fd);
+    if (c->udp_fd >= 0)
+        close(c->udp_fd);
+    c->listen_fd = c->udp_fd = -1;
+}
+
 /* ---- reload ------------------------------------------------------------------------------ */
 
 static void cv_sup_cam_remove(struct cv_sup *sup, struct cv_cam *cam)
@@ -1046,7 +1130,7 @@ int cv_sup_reload(struct cv_sup *sup, char *err, size_t errlen)
     const struct cv_config *prev = sup->cfg;
     bool moved[CV_SUP_MAX_ROLES] = {false};
     cv_sup_for_each_consumer(sup, c) {
-        const struct cv_listen *o = c->def->listen(prev), *n = c->def->listen(next);
+        const struct cv_listen *o = cv_role_listen(c->def, prev), *n = cv_role_listen(c->def, next);
         moved[c - sup->consumers] =
             strcmp(o->host, n->host) != 0 || o->port != n->port || o->enabled != n->enabled;
     }
@@ -1062,11 +1146,8 @@ int cv_sup_reload(struct cv_sup *sup, char *err, size_t errlen)
         }
         cv_info("%s: listen address changed, restarting", c->def->name);
         cv_sup_child_stop(c);
-        if (c->listen_fd >= 0)
-            close(c->listen_fd);
-        const struct cv_listen *l = c->def->listen(next);
-        c->listen_fd = l->enabled ? cv_sup_listen(l) : -1;
-        if (c->listen_fd >= 0) {
+        cv_sup_unbind(c);
+        if (cv_sup_bind(c, cv_role_listen(c->def, next)) == 0 && c->listen_fd >= 0) {
             c->wanted = true; /* the death handler restarts it on the new socket */
             if (c->pid == 0)
                 cv_sup_child_start(c);
@@ -1147,7 +1228,7 @@ int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg)
     cv_sup_for_each_consumer(sup, c) {
         const struct cv_role_def *def = &cv_roles[c - sup->consumers];
         *c = (struct cv_child){
-            .sup = sup, .role = def->role, .def = def, .ctl = -1, .listen_fd = -1};
+            .sup = sup, .role = def->role, .def = def, .ctl = -1, .listen_fd = -1, .udp_fd = -1};
         c->timer = evtimer_new(sup->base, cv_sup_restart_cb, c);
         if (!c->timer)
             return -ENOMEM;
@@ -1156,9 +1237,9 @@ int cv_sup_init(struct cv_sup *sup, const char *cfg_path, struct cv_config *cfg)
     if (!sup->watchdog_ev)
         return -ENOMEM;
     cv_sup_for_each_consumer(sup, c) {
-        const struct cv_listen *l = c->def->listen(cfg);
-        if (l->enabled && (c->listen_fd = cv_sup_listen(l)) < 0)
-            return c->listen_fd;
+        int brc = cv_sup_bind(c, cv_role_listen(c->def, cfg));
+        if (brc < 0)
+            return brc;
     }
     return 0;
 }
@@ -1201,7 +1282,7 @@ int cv_sup_run(struct cv_sup *sup)
     cv_sup_for_each_consumer(sup, c) {
         if (c->listen_fd < 0)
             continue;
-        const struct cv_listen *l = c->def->listen(sup->cfg);
+        const struct cv_listen *l = cv_role_listen(c->def, sup->cfg);
         cv_sup_child_start(c);
         cv_info("%s: listening on %s:%u", c->def->name, l->host[0] ? l->host : "0.0.0.0", l->port);
     }
@@ -1229,8 +1310,7 @@ void cv_sup_free(struct cv_sup *sup)
         cv_sup_child_close(c);
         if (c->timer)
             event_free(c->timer);
-        if (c->listen_fd >= 0)
-            close(c->listen_fd);
+        cv_sup_unbind(c);
     }
     if (sup->watchdog_ev)
         event_free(sup->watchdog_ev);

@@ -31,6 +31,7 @@ struct cv_child {
     struct cv_cam *cam;            /* workers: the camera (not owned); NULL for consumers */
     const struct cv_role_def *def; /* consumers: their row of cv_roles; NULL for workers */
     int listen_fd;                 /* consumers: their listening socket, owned; -1 if none */
+    int udp_fd;                    /* consumers whose row asks: a UDP socket, owned; -1 if none */
     pid_t pid;                     /* 0 when not running */
     int ctl;                       /* our end of its control socket, owned; -1 when not running */
     struct event *ctl_ev;          /* owned */

@@ -36,6 +36,8 @@ check camvisor media
 check camvisor worker
 check camvisor rtsp
 check camvisor consumer
+check camvisor mux
+check camvisor-worker mux
 check camvisor-rtsp worker
 check camvisor-rtsp sup
 check camvisor-worker rtsp
@@ -47,5 +49,14 @@ check camvisor-http sup
 check camvisor-http rtsp
 check camvisor-rtsp http
 check camvisor-worker http
+check camvisor webrtc
+check camvisor-webrtc worker
+check camvisor-webrtc sup
+check camvisor-webrtc http
+check camvisor-webrtc rtsp
+check camvisor-webrtc mux
+check camvisor-http webrtc
+check camvisor-rtsp webrtc
+check camvisor-worker webrtc
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,5 +1,5 @@
 /* Full-window player page, go2rtc-compatible: stream.html?src=NAME[,NAME2][&mode=mse,mjpeg].
- * webrtc.html uses it too, with <body data-mode="mse"> until WebRTC is built. */
+ * webrtc.html uses it too, with <body data-mode="webrtc">. */
 (() => {
   'use strict';
 

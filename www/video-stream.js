@@ -1,21 +1,24 @@
-/* camvisor player: <video-stream src="NAME" mode="mse,mjpeg,hls"></video-stream>
+/* camvisor player: <video-stream src="NAME" mode="webrtc,mse,mjpeg,hls"></video-stream>
  *
- * The one copy of the player, used by every page. MSE speaks go2rtc's /api/ws
- * protocol: we send {"type":"mse","value":"<codecs we can play>"}, the server
- * answers {"type":"mse","value":"<mime>"} and then binary messages (the init
- * segment, then one fMP4 fragment per frame). MJPEG (<img>) and native HLS are
- * the fallbacks; WebRTC is not built yet, so "webrtc" in mode is skipped.
+ * The one copy of the player, used by every page. WebRTC first, as go2rtc's:
+ * a recvonly offer POSTed to api/webrtc (JSON), the answer set, the tracks
+ * played; a session that fails or goes silent reconnects by itself, and an
+ * offer the server cannot answer (no camvisor-webrtc, no codec in common)
+ * falls back to the next mode. MSE speaks go2rtc's /api/ws protocol: we send
+ * {"type":"mse","value":"<codecs we can play>"}, the server answers
+ * {"type":"mse","value":"<mime>"} and then binary messages (the init segment,
+ * then one fMP4 fragment per frame). MJPEG (<img>) and native HLS come last.
  *
  * Test hooks on the element: data-state = connecting | playing | error | idle,
- * data-reconnects = reconnect count, data-mode = mse | mjpeg | hls,
- * data-reason = why it last reconnected.
+ * data-reconnects = reconnect count, data-mode = webrtc | mse | mjpeg | hls,
+ * data-reason = why it last reconnected or fell back.
  */
 (() => {
   'use strict';
 
   const CODECS = ['avc1.640029', 'avc1.64002A', 'avc1.640033', 'hvc1.1.6.L153.B0',
                   'mp4a.40.2', 'mp4a.40.5', 'flac', 'opus'];
-  const DEFAULT_MODES = 'mse,mjpeg,hls';
+  const DEFAULT_MODES = 'webrtc,mse,mjpeg,hls';
   const BACKOFF_MIN = 500, BACKOFF_MAX = 5000;
   const STALL_MS = 5000;      // playing, then no progress this long: reconnect
   const WAIT_MS = 2000;      // frozen this long: no longer report "playing"
@@ -99,7 +102,8 @@
 
     // Modes the caller asked for, in its order, that this browser can do.
     pickModes() {
-      const ok = m => (m === 'mse' && !!MS) || m === 'mjpeg' ||
+      const ok = m => (m === 'webrtc' && !!window.RTCPeerConnection) || (m === 'mse' && !!MS) ||
+        m === 'mjpeg' ||
         (m === 'hls' && this.video.canPlayType('application/vnd.apple.mpegurl') !== '');
       const want = (this.getAttribute('mode') || DEFAULT_MODES).split(',').map(s => s.trim().toLowerCase());
       const modes = want.filter((m, i) => ok(m) && want.indexOf(m) === i);
@@ -139,7 +143,8 @@
       const q = 'src=' + encodeURIComponent(name);
       this.video.hidden = this.mode === 'mjpeg';
       this.img.hidden = this.mode !== 'mjpeg';
-      if (this.mode === 'mse') this.openSocket(q);
+      if (this.mode === 'webrtc') this.openWebRTC(q);
+      else if (this.mode === 'mse') this.openSocket(q);
       else if (this.mode === 'mjpeg') this.img.src = 'api/stream.mjpeg?' + q;
       else { this.lastTime = 0; this.video.src = 'api/stream.m3u8?' + q; this.play(); }
     }
@@ -160,6 +165,12 @@
     // keepFrame: leave the old MediaSource attached so the last frame stays
     // on screen until the next connection brings a new one.
     closeTransport(keepFrame) {
+      if (this.pc) {
+        const pc = this.pc;
+        this.pc = null;
+        pc.ontrack = pc.onconnectionstatechange = null;
+        try { pc.close(); } catch (e) { /* already closed */ }
+      }
       if (this.ws) {
         const ws = this.ws;
         this.ws = null;
@@ -179,6 +190,41 @@
         v.load();
       }
       if (this.img.getAttribute('src')) this.img.removeAttribute('src');
+    }
+
+    // WebRTC: one PeerConnection, recvonly video and audio, signalled over HTTP.
+    openWebRTC(q) {
+      const pc = new RTCPeerConnection();
+      const stream = new MediaStream();
+      this.pc = pc;
+      pc.addTransceiver('video', {direction: 'recvonly'});
+      pc.addTransceiver('audio', {direction: 'recvonly'});
+      pc.ontrack = ev => {
+        stream.addTrack(ev.track);
+        if (this.video.srcObject !== stream) { this.video.srcObject = stream; this.lastTime = 0; }
+        this.play();
+      };
+      pc.onconnectionstatechange = () => {
+        if (this.pc !== pc) return;
+        const st = pc.connectionState;
+        if (st === 'failed' || st === 'closed') this.reconnect('webrtc ' + st);
+      };
+      pc.createOffer()
+        .then(offer => pc.setLocalDescription(offer))
+        .then(() => fetch(new URL('api/webrtc?' + q, document.baseURI).href, {
+          method: 'POST', headers: {'Content-Type': 'application/json'},
+          body: JSON.stringify({type: 'offer', sdp: pc.localDescription.sdp})}))
+        .then(r => r.ok ? r.json() : r.text().then(t => { throw new Error(r.status + ' ' + t); }))
+        .then(ans => { if (this.pc === pc) return pc.setRemoteDescription(ans); })
+        .catch(e => {
+          if (this.pc !== pc) return;
+          const why = 'webrtc: ' + (e && e.message ? e.message : e);
+          this.dataset.reason = why;
+          // Refused for good (no camvisor-webrtc, no codec in common): the next mode; a
+          // network error or a restart: the same mode again.
+          if (/^(404|500|501|503) /.test(e && e.message || '')) this.fallback(why);
+          else this.reconnect(why);
+        });
     }
 
     openSocket(q) {

@@ -266,6 +266,16 @@ fail:
     return NULL;
 }
 
+struct cv_feed *cv_feed_find(const struct cv_feed_set *s, const char *camera, const char *variant,
+                             const struct cv_feed_ops *ops)
+{
+    for (struct cv_feed *f = s->feeds; f; f = f->next)
+        if (f->ops == ops && f->status >= 0 && strcmp(f->camera, camera) == 0 &&
+            strcmp(f->variant, variant) == 0)
+            return f;
+    return NULL;
+}
+
 void cv_feed_close(struct cv_feed *f)
 {
     struct cv_feed_set *s = f->set;

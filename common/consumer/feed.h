@@ -118,6 +118,11 @@ int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscri
  * descriptors do not fit (cv_feed_set_room; a consumer answers 503), else logged. */
 struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera, const char *variant,
                              const struct cv_feed_ops *ops, void *ctx);
+/* The feed of (camera, variant) this consumer opened with ops that is not refused (subscribed or
+ * waiting), or NULL: what every consumer's find-or-open starts with, so that one camera's
+ * viewers of one kind share one subscription. */
+struct cv_feed *cv_feed_find(const struct cv_feed_set *s, const char *camera, const char *variant,
+                             const struct cv_feed_ops *ops);
 /* A viewer needs a keyframe (RTCP PLI/FIR, a new peer): asks the camera's worker, at most once
  * a second per feed however many viewers ask. */
 void cv_feed_request_keyframe(struct cv_feed *f);

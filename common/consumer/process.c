@@ -15,11 +15,31 @@
 #include "proto/chan.h"
 #include "proto/child.h"
 
+static void cv_consumer_camera_gone(void *ctx, const char *camera)
+{
+    struct cv_consumer *p = ctx;
+    if (p->ops->on_camera_gone)
+        p->ops->on_camera_gone(p->ctx, camera);
+}
+
+static const struct cv_cameras_ops cv_consumer_cameras_ops = {.on_gone = cv_consumer_camera_gone};
+
 static int cv_consumer_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
 {
     struct cv_consumer *p = ctx;
     if (m->type == CV_MSG_SUBSCRIBED)
         return cv_feed_set_on_subscribed(&p->feeds, &m->u.subscribed, nfds == 1 ? fds[0] : -1);
+    if (m->type == CV_MSG_PEER) {
+        if (nfds == 1)
+            cv_peer_adopt(p, (enum cv_role)m->u.peer.role, fds[0]);
+        else
+            cv_warn("a link to another consumer came without its socket (out of descriptors?)");
+        return nfds == 1 ? 1 : 0;
+    }
+    if (m->type == CV_MSG_CATALOGUE)
+        cv_cameras_on_catalogue(&p->cams, &m->u.catalogue);
+    else if (m->type == CV_MSG_CAMERA_STATUS)
+        cv_cameras_on_status(&p->cams, &m->u.camera_status);
     if (p->ops->on_message)
         return p->ops->on_message(p->ctx, m, fds, nfds);
     cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
@@ -84,6 +104,7 @@ int cv_consumer_init(struct cv_consumer *p, const char *ident, const struct cv_c
     if (!p->base || event_base_priority_init(p->base, 2) < 0)
         return -ENOMEM;
     cv_feed_set_init(&p->feeds, p->base, p->ctl);
+    cv_cameras_init(&p->cams, &cv_consumer_cameras_ops, p);
     p->ctl_ev = event_new(p->base, p->ctl, EV_READ | EV_PERSIST, cv_consumer_ctl_cb, p);
     p->sig_ev = evsignal_new(p->base, SIGTERM, cv_consumer_sig_cb, p);
     p->reap_ev = event_new(p->base, -1, 0, cv_consumer_reap_cb, p);
@@ -184,6 +205,7 @@ void cv_consumer_reap_soon(struct cv_consumer *p)
 
 void cv_consumer_fini(struct cv_consumer *p)
 {
+    cv_peer_close_all(p);
     struct event *evs[] = {p->reap_ev, p->tick_ev, p->sig_ev, p->ctl_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])

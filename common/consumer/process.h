@@ -9,9 +9,12 @@
  *                        loop until SIGTERM or until the supervisor goes away
  *   cv_consumer_fini()
  *
- * Messages: SUBSCRIBED goes to the feeds (common/consumer/feed.h, p->feeds); every other message
- * to ops->on_message. Connections closed from deep inside a callback are freed later, from the
- * loop, by ops->on_reap after cv_consumer_reap_soon(): nobody holds a pointer to them by then.
+ * Messages: SUBSCRIBED goes to the feeds (common/consumer/feed.h, p->feeds); CATALOGUE and
+ * CAMERA_STATUS update the camera table (common/consumer/cameras.h, p->cams: a camera that left
+ * is reported to ops->on_camera_gone) and then, like every other message, go to ops->on_message;
+ * PEER (a socket to another consumer, common/consumer/peer.h) is taken here.
+ * Connections closed from deep inside a callback are freed later, from the loop, by ops->on_reap
+ * after cv_consumer_reap_soon(): nobody holds a pointer to them by then.
  *
  * Ownership: p owns its event base, events and message buffer; not the control socket (fd 3,
  * the supervisor's contract).
@@ -22,7 +25,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/consumer/cameras.h"
 #include "common/consumer/feed.h"
+#include "common/consumer/peer.h"
 #include "proto/msg.h"
 
 struct event;
@@ -34,12 +39,19 @@ struct cv_consumer_ops {
     int (*on_message)(void *ctx, struct cv_msg *m, int *fds, int nfds);
     void (*on_tick)(void *ctx, uint64_t now_ms); /* every tick_ms; may be NULL */
     void (*on_reap)(void *ctx);                  /* after cv_consumer_reap_soon(); may be NULL */
+    void (*on_camera_gone)(void *ctx, const char *camera); /* left the catalogue; may be NULL */
+    /* Another consumer's link (common/consumer/peer.h) came up or went down; may be NULL. */
+    void (*on_peer)(void *ctx, enum cv_role role, bool up);
+    /* A message from another consumer over its link; may be NULL. */
+    void (*on_peer_message)(void *ctx, enum cv_role role, struct cv_msg *m);
 };
 
 struct cv_consumer {
     struct event_base *base; /* owned: the process's one loop */
     int ctl;                 /* fd 3, not owned */
     struct cv_feed_set feeds;
+    struct cv_cameras cams; /* the catalogue and each camera's last status */
+    struct cv_peer_link peers[CV_CONSUMER_MAX_PEERS]; /* links to other consumers */
     const struct cv_consumer_ops *ops;
     void *ctx;
     unsigned tick_ms;

@@ -20,6 +20,46 @@ static void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
+/* The report blocks of an SR (after 28 bytes) or RR (after 8), as many as the count says. */
+static int cv_rtcp_blocks(const uint8_t *p, size_t plen, size_t skip, struct cv_rtcp_info *info)
+{
+    unsigned rc = p[0] & 0x1f;
+    if (plen < skip + 24 * (size_t)rc)
+        return -EBADMSG;
+    for (unsigned i = 0; i < rc; i++) {
+        const uint8_t *b = p + skip + 24 * i;
+        if (info->rr_count >= CV_RTCP_MAX_RR) {
+            info->rr_dropped++;
+            continue;
+        }
+        struct cv_rtcp_report_block *r = &info->rr[info->rr_count++];
+        r->ssrc = rd32(b);
+        r->fraction_lost = b[4];
+        r->cumulative_lost = rd32(b + 4) & 0xffffff;
+        r->highest_seq = rd32(b + 8);
+        r->jitter = rd32(b + 12);
+        r->lsr = rd32(b + 16);
+        r->dlsr = rd32(b + 20);
+    }
+    return 0;
+}
+
+/* A generic NACK's entries (after the 12-byte feedback header). */
+static void cv_rtcp_nacks(const uint8_t *p, size_t plen, struct cv_rtcp_info *info)
+{
+    uint32_t media = rd32(p + 8);
+    for (size_t off = 12; off + 4 <= plen; off += 4) {
+        if (info->nack_count >= CV_RTCP_MAX_NACK) {
+            info->nack_dropped++;
+            continue;
+        }
+        struct cv_rtcp_nack *n = &info->nack[info->nack_count++];
+        n->media_ssrc = media;
+        n->pid = (uint16_t)(p[off] << 8 | p[off + 1]);
+        n->blp = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
+    }
+}
+
 int cv_rtcp_parse(const uint8_t *buf, size_t len, struct cv_rtcp_info *info)
 {
     size_t pos = 0;
@@ -34,18 +74,31 @@ int cv_rtcp_parse(const uint8_t *buf, size_t len, struct cv_rtcp_info *info)
         if (plen > len - pos)
             return -EBADMSG;
         const uint8_t *p = buf + pos;
-        if (p[1] == CV_RTCP_SR && !info->has_sr) {
+        if (p[1] == CV_RTCP_SR) {
             if (plen < 28)
                 return -EBADMSG;
-            info->sr.ssrc = rd32(p + 4);
-            info->sr.ntp = (uint64_t)rd32(p + 8) << 32 | rd32(p + 12);
-            info->sr.rtp_ts = rd32(p + 16);
-            info->sr.packets = rd32(p + 20);
-            info->sr.octets = rd32(p + 24);
-            info->has_sr = true;
+            if (!info->has_sr) { /* the first SR's sender info wins; every SR's blocks count */
+                info->sr.ssrc = rd32(p + 4);
+                info->sr.ntp = (uint64_t)rd32(p + 8) << 32 | rd32(p + 12);
+                info->sr.rtp_ts = rd32(p + 16);
+                info->sr.packets = rd32(p + 20);
+                info->sr.octets = rd32(p + 24);
+                info->has_sr = true;
+            }
+            if (cv_rtcp_blocks(p, plen, 28, info) < 0)
+                return -EBADMSG;
+        } else if (p[1] == CV_RTCP_RR) {
+            if (plen < 8 || cv_rtcp_blocks(p, plen, 8, info) < 0)
+                return -EBADMSG;
+        } else if (p[1] == CV_RTCP_RTPFB && (p[0] & 0x1f) == 1) {
+            if (plen < 12)
+                return -EBADMSG;
+            cv_rtcp_nacks(p, plen, info);
         } else if (p[1] == CV_RTCP_BYE) {
             info->bye = true;
         } else if (p[1] == CV_RTCP_PSFB && ((p[0] & 0x1f) == 1 || (p[0] & 0x1f) == 4)) {
+            if (plen < 12)
+                return -EBADMSG;
             info->wants_keyframe = true;
         }
         pos += plen;

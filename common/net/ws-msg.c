@@ -281,3 +281,59 @@ int cv_ws_msg_parse(const char *text, size_t len, struct cv_ws_msg *out)
         return -EBADMSG;
     return 0;
 }
+
+int cv_ws_json_field(const char *text, size_t len, const char *key, char *out, size_t cap)
+{
+    struct cv_ws_cur c = {text, text + len};
+    int found = -ENOENT;
+    cv_ws_skip_ws(&c);
+    if (c.p >= c.end || *c.p++ != '{' || cap == 0)
+        return -EBADMSG;
+    out[0] = '\0';
+    cv_ws_skip_ws(&c);
+    if (c.p < c.end && *c.p == '}')
+        return -ENOENT;
+    for (;;) {
+        char k[32];
+        size_t klen = 0;
+        cv_ws_skip_ws(&c);
+        if (c.p >= c.end || *c.p != '"')
+            return -EBADMSG;
+        const char *key_start = c.p;
+        int rc = cv_ws_string(&c, k, sizeof(k), &klen);
+        if (rc == -E2BIG) { /* a long key is not the one asked for */
+            c.p = key_start;
+            k[0] = '\0';
+            rc = cv_ws_string(&c, NULL, 0, NULL);
+        }
+        if (rc < 0)
+            return rc;
+        cv_ws_skip_ws(&c);
+        if (c.p >= c.end || *c.p++ != ':')
+            return -EBADMSG;
+        cv_ws_skip_ws(&c);
+        if (c.p >= c.end)
+            return -EBADMSG;
+        if (strcmp(k, key) == 0 && *c.p == '"') {
+            size_t n = 0;
+            rc = cv_ws_string(&c, out, cap, &n);
+            if (rc < 0)
+                return rc;
+            found = (int)n; /* a later one wins, as in the message parser */
+        } else if ((rc = cv_ws_skip_value(&c, 0)) < 0) {
+            return rc;
+        }
+        cv_ws_skip_ws(&c);
+        if (c.p >= c.end)
+            return -EBADMSG;
+        if (*c.p == ',') {
+            c.p++;
+            continue;
+        }
+        if (*c.p++ != '}')
+            return -EBADMSG;
+        break;
+    }
+    cv_ws_skip_ws(&c);
+    return c.p == c.end ? found : -EBADMSG;
+}

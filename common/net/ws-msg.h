@@ -28,4 +28,9 @@ struct cv_ws_msg {
 /* 0, -EBADMSG (not such an object, or no "type" string), -E2BIG (a part does not fit). */
 int cv_ws_msg_parse(const char *text, size_t len, struct cv_ws_msg *out);
 
+/* The string value of key in a JSON object text (the last one when given twice), decoded into out
+ * (NUL-terminated): its length, -ENOENT when the object has no such string, -EBADMSG when text is
+ * not one object, -E2BIG when the value does not fit cap. For {"type":"offer","sdp":"..."}. */
+int cv_ws_json_field(const char *text, size_t len, const char *key, char *out, size_t cap);
+
 #endif

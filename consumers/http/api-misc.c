@@ -30,7 +30,7 @@ static int cv_http_send_json(struct cv_http_conn *c, struct cv_json *j)
 static int cv_http_config(struct cv_http_conn *c)
 {
     const struct cv_http_srv *srv = c->srv;
-    const struct cv_msg_http_settings *set = &srv->set;
+    const struct cv_http_settings *set = &srv->set;
     struct cv_json j; /* a growable buffer */
     char line[1400];
     cv_json_init(&j);
@@ -49,9 +49,9 @@ static int cv_http_config(struct cv_http_conn *c)
             set->local_auth ? "true" : "false", set->allow_write ? "true" : "false", set->origin,
             set->base_path);
     CV_LINE("rtsp:\n  listen: \"%s\"\nstreams:\n", set->rtsp_listen);
-    for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
-        const char *name = srv->cat.cameras[i].name;
-        const struct cv_http_cam *cam = cv_http_cam_find(srv, name);
+    for (uint32_t i = 0; i < srv->proc.cams.cat.camera_count; i++) {
+        const char *name = srv->proc.cams.cat.cameras[i].name;
+        const struct cv_cam *cam = cv_cameras_find(&srv->proc.cams, name);
         CV_LINE("  \"%s\": \"%s\"\n", name, cam ? cam->st.source : "");
     }
 #undef CV_LINE
@@ -77,7 +77,7 @@ static int cv_http_preload(struct cv_http_conn *c, const char *method,
     if (!c->srv->set.allow_write)
         return cv_http_respond_text(c, 403, "writes are disabled ([api] allow_write)");
     const char *src = cv_http_arg(args, "src");
-    if (!src || !cv_http_camera_exists(c->srv, src))
+    if (!src || !cv_cameras_exists(&c->srv->proc.cams, src))
         return cv_http_respond_text(c, 404, "stream not found");
     return cv_http_respond(c, 200, "text/plain", NULL, 0);
 }

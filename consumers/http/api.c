@@ -86,7 +86,7 @@ static void cv_http_medias(struct cv_json *j, const char *codecs, const char *di
 
 static void cv_http_stream_info(struct cv_http_srv *srv, struct cv_json *j, const char *name)
 {
-    const struct cv_http_cam *cam = cv_http_cam_find(srv, name);
+    const struct cv_cam *cam = cv_cameras_find(&srv->proc.cams, name);
     cv_json_obj_open(j);
     cv_json_key(j, "producers");
     cv_json_arr_open(j);
@@ -120,6 +120,7 @@ static void cv_http_stream_info(struct cv_http_srv *srv, struct cv_json *j, cons
         cv_json_kv_u64(j, "bytes_send", cv_http_mse_viewer_bytes(c));
         cv_json_obj_close(j);
     }
+    cv_http_webrtc_consumers(srv, j, name, &id);
     cv_json_arr_close(j);
     cv_json_obj_close(j);
 }
@@ -181,7 +182,7 @@ static int cv_http_api_streams_put(struct cv_http_conn *c, const struct cv_http_
         url = src;
     }
     if (!url) /* only variant requests: fine for a camera that exists */
-        return cv_http_camera_exists(c->srv, name)
+        return cv_cameras_exists(&c->srv->proc.cams, name)
                    ? cv_http_respond(c, 200, "text/plain", NULL, 0)
                    : cv_http_respond_text(c, 400, "src is required");
     struct cv_msg *m = calloc(1, sizeof(*m));
@@ -260,16 +261,16 @@ static int cv_http_api_streams(struct cv_http_conn *c, const char *method,
     struct cv_json j;
     cv_json_init(&j);
     if (src) {
-        if (!cv_http_camera_exists(srv, src)) {
+        if (!cv_cameras_exists(&srv->proc.cams, src)) {
             cv_json_free(&j);
             return cv_http_respond_text(c, 404, "stream not found");
         }
         cv_http_stream_info(srv, &j, src);
     } else {
         cv_json_obj_open(&j);
-        for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
-            cv_json_key(&j, srv->cat.cameras[i].name);
-            cv_http_stream_info(srv, &j, srv->cat.cameras[i].name);
+        for (uint32_t i = 0; i < srv->proc.cams.cat.camera_count; i++) {
+            cv_json_key(&j, srv->proc.cams.cat.cameras[i].name);
+            cv_http_stream_info(srv, &j, srv->proc.cams.cat.cameras[i].name);
         }
         cv_json_obj_close(&j);
     }
@@ -285,9 +286,9 @@ static int cv_http_api_cameras(struct cv_http_conn *c)
     cv_json_obj_open(&j);
     cv_json_key(&j, "cameras");
     cv_json_arr_open(&j);
-    for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
-        const struct cv_msg_camera_entry *e = &srv->cat.cameras[i];
-        const struct cv_http_cam *cam = cv_http_cam_find(srv, e->name);
+    for (uint32_t i = 0; i < srv->proc.cams.cat.camera_count; i++) {
+        const struct cv_msg_camera_entry *e = &srv->proc.cams.cat.cameras[i];
+        const struct cv_cam *cam = cv_cameras_find(&srv->proc.cams, e->name);
         const struct cv_msg_camera_status *st = cam ? &cam->st : NULL;
         cv_json_obj_open(&j);
         cv_json_kv_str(&j, "name", e->name);
@@ -326,7 +327,7 @@ static int cv_http_api_mp4(struct cv_http_conn *c, const struct cv_http_args *ar
     const char *src = cv_http_arg(args, "src");
     if (!src || !src[0])
         return cv_http_respond_text(c, 400, "src is required");
-    if (!cv_http_camera_exists(c->srv, src))
+    if (!cv_cameras_exists(&c->srv->proc.cams, src))
         return cv_http_respond_text(c, 404, "stream not found");
     /* go2rtc's duration= (seconds) ends the stream; filename= makes it a download. */
     const char *dur = cv_http_arg(args, "duration"), *name = cv_http_arg(args, "filename");
@@ -359,9 +360,9 @@ static int cv_http_metrics(struct cv_http_conn *c)
             cv_json_raw(&j, line, (size_t)n_ < sizeof(line) ? (size_t)n_ : sizeof(line) - 1);      \
     } while (0)
     cv_json_raw(&j, "# TYPE camvisor_camera_state gauge\n", 35);
-    for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
-        const struct cv_msg_camera_entry *e = &srv->cat.cameras[i];
-        const struct cv_http_cam *cam = cv_http_cam_find(srv, e->name);
+    for (uint32_t i = 0; i < srv->proc.cams.cat.camera_count; i++) {
+        const struct cv_msg_camera_entry *e = &srv->proc.cams.cat.cameras[i];
+        const struct cv_cam *cam = cv_cameras_find(&srv->proc.cams, e->name);
         const struct cv_msg_camera_status *st = cam ? &cam->st : NULL;
         uint32_t state = st ? st->state : e->state;
         CV_METRIC("camvisor_camera_up{camera=\"%s\"} %d", e->name, state == CV_STATE_STREAMING);
@@ -384,12 +385,15 @@ static int cv_http_metrics(struct cv_http_conn *c)
                   cv_http_mse_viewers(srv, e->name, "mp4"));
         CV_METRIC("camvisor_viewers{camera=\"%s\",protocol=\"mjpeg\"} %u", e->name,
                   cv_http_jpeg_viewers(srv, e->name));
+        CV_METRIC("camvisor_viewers{camera=\"%s\",protocol=\"webrtc\"} %u", e->name,
+                  cv_http_webrtc_viewers(srv, e->name));
     }
     cv_http_metrics_processes(&j);
     CV_METRIC("camvisor_http_connections %u", srv->conn_count);
     CV_METRIC("camvisor_http_requests_total %llu", (unsigned long long)srv->requests);
     CV_METRIC("camvisor_http_auth_failures_total %llu", (unsigned long long)srv->auth_failures);
     CV_METRIC("camvisor_http_dropped_slow_total %llu", (unsigned long long)srv->dropped_slow);
+    CV_METRIC("camvisor_webrtc_sessions %u", srv->webrtc.total);
 #undef CV_METRIC
     size_t n = 0;
     char *s = cv_json_take(&j, &n);
@@ -427,8 +431,12 @@ int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *pa
         rc = cv_http_jpeg_snapshot(c, args);
     else if (strcmp(path, "/api/stream.mjpeg") == 0 && get)
         rc = cv_http_jpeg_mjpeg(c, args);
+    else if (strcmp(path, "/api/webrtc") == 0 && strcmp(method, "POST") == 0)
+        rc = cv_http_webrtc_post(c, args);
+    else if (strcmp(path, "/api/webrtc") == 0 && strcmp(method, "DELETE") == 0)
+        rc = cv_http_webrtc_delete(c, args);
     else if (strcmp(path, "/api/webrtc") == 0)
-        rc = cv_http_respond_text(c, 501, "WebRTC is not built yet in camvisor");
+        rc = cv_http_respond_text(c, 405, "POST an offer, or DELETE a session");
     else if ((rc = cv_http_api_misc_route(c, method, path, args)) == 1)
         return 0;
     return rc < 0 ? -1 : 1;

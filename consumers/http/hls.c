@@ -34,7 +34,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
-#include "consumers/http/fmp4.h"
+#include "common/mux/fmp4.h"
 #include "consumers/http/http.h"
 
 #define CV_HTTP_HLS_SEGS  6
@@ -325,7 +325,7 @@ static const char *cv_http_hls_camera(struct cv_http_conn *c, const struct cv_ht
     const char *src = cv_http_arg(args, "src");
     if (!src || !src[0])
         *rc = cv_http_hls_text(c, 400, "src is required");
-    else if (!cv_http_camera_exists(c->srv, src))
+    else if (!cv_cameras_exists(&c->srv->proc.cams, src))
         *rc = cv_http_hls_text(c, 404, "stream not found");
     else
         return src;

@@ -22,6 +22,7 @@
 
 #include "common/base/json.h"
 #include "common/base/outq.h"
+#include "common/consumer/admit.h"
 #include "common/consumer/process.h"
 #include "common/net/ws-msg.h"
 #include "consumers/http/request.h"
@@ -31,10 +32,15 @@
 #define CV_HTTP_BACKLOG_ALL     (256u << 20) /* queued over every connection */
 #define CV_HTTP_SLOW_MS         10000        /* a viewer this long behind is dropped */
 #define CV_HTTP_TICK_MS         250
-#define CV_HTTP_AUTH_SLOTS      64
+#define CV_HTTP_AUTH_MAX_FAILS  10 /* bad credentials from one address in a window */
+#define CV_HTTP_AUTH_WINDOW_MS  60000
+#define CV_HTTP_AUTH_LOCK_MS    30000 /* then 429 for this long */
 #define CV_HTTP_ACCEPT_PAUSE_MS 100
 #define CV_HTTP_BODY_MAX        (64u << 10) /* request bytes no endpoint reads */
 #define CV_HTTP_BODY_TIME_MS    10000
+#define CV_HTTP_WEBRTC_BODY_MAX (44u << 10) /* a POST /api/webrtc body: a base64 offer fits */
+#define CV_HTTP_WEBRTC_WAIT_MS  12000       /* an offer's answer, the camera's start included */
+#define CV_HTTP_WS_SESSIONS     4           /* WebRTC sessions one WebSocket may hold */
 
 struct cv_http_feed;
 struct cv_http_hls;
@@ -90,28 +96,40 @@ struct cv_http_conn {
     bool end_when_drained;           /* the stream has ended: close once its queue is out */
     uint64_t pending_since_ms;
     struct event *wait_ev; /* owned: the client watched while its answer waits (server.c) */
+    /* WebRTC signalling (webrtc.c). */
+    uint8_t webrtc_mode; /* how the offer came (json, WHEP, form, raw, WebSocket v1/v2) */
+    char *req_body;      /* owned: a POST /api/webrtc body being read */
+    size_t req_body_len;
+    uint32_t webrtc_req; /* an offer waiting for camvisor-webrtc's answer; 0 none */
+    uint64_t webrtc_since_ms;
+    char webrtc_camera[CV_NAME_MAX];
+    char webrtc_sessions[CV_HTTP_WS_SESSIONS][CV_PROTO_SESSION_MAX]; /* a WebSocket's */
 };
 
-struct cv_http_cam {
-    struct cv_msg_camera_status st; /* its last status, st.camera names it */
-    bool have_status;
-    uint64_t frames_lost; /* times this process's reader was lapped (ring overruns) */
+/* [api] (consumers/http/config-keys.h), read from the supervisor's settings (main.c). */
+struct cv_http_settings {
+    char username[128]; /* HTTP basic; empty = none */
+    char password[128];
+    char token[128]; /* bearer token; empty = none */
+    bool local_auth; /* ask loopback clients too */
+    bool allow_write;
+    char origin[128];     /* CORS and WebSocket origin: "" same host only, "*" any */
+    char base_path[128];  /* "" or "/prefix" */
+    char static_dir[512]; /* "" = the www/ installed next to the program */
+    char rtsp_listen[96]; /* camvisor-rtsp's address, for the links and GET /api; "" off */
+    uint32_t max_conns, max_conns_per_client;
+    uint32_t request_timeout_ms, idle_timeout_ms;
 };
 
 struct cv_http_srv {
-    struct cv_consumer proc; /* the process skeleton: libevent loop, control socket, feeds */
-    struct lws_context *lws; /* owned */
-    struct lws_vhost *vh;    /* owned by lws */
-    struct evconnlistener *listener; /* owned, on fd 4 */
-    struct event *resume_ev;         /* owned */
-    lws_sorted_usec_list_t wake;     /* the tick that lets libevent's timers run */
+    struct cv_consumer proc;     /* the process skeleton: libevent loop, control socket, feeds */
+    struct lws_context *lws;     /* owned */
+    struct lws_vhost *vh;        /* owned by lws */
+    struct cv_listener listen;   /* owned: accepting on fd 4 */
+    lws_sorted_usec_list_t wake; /* the tick that lets libevent's timers run */
     bool stopping;
-    struct cv_msg_http_settings set;
+    struct cv_http_settings set;
     bool have_settings;
-    struct cv_msg_catalogue cat;
-    bool have_catalogue;
-    struct cv_http_cam cams[CV_PROTO_MAX_CAMS];
-    uint32_t cam_count;
     char static_dir[512];
     char exe_dir[256];
     uint64_t started_ms;
@@ -122,14 +140,9 @@ struct cv_http_srv {
     const char **lws_names; /* owned (the array; the names are libwebsockets'): for the scan */
     struct cv_outq_budget budget;
     struct cv_http_feed *feeds;
-    struct cv_http_jfeed *jfeeds; /* jpeg.c: one per (camera, size) */
-    /* Login throttle (server.c): one row per address with bad credentials lately, and one for
-     * the addresses that find every row locked. */
-    struct cv_http_auth_fail {
-        struct sockaddr_storage addr; /* port zeroed */
-        unsigned fails;
-        uint64_t window_start_ms, locked_until_ms;
-    } auth_fails[CV_HTTP_AUTH_SLOTS], auth_overflow;
+    struct cv_http_jfeed *jfeeds;      /* jpeg.c: one per (camera, size) */
+    struct cv_throttle throttle;       /* bad credentials per address (server.c) */
+    struct cv_msg_webrtc_stats webrtc; /* camvisor-webrtc's sessions, as it last said */
     /* Counters for /metrics and /api/cameras. */
     uint64_t requests, auth_failures, dropped_slow;
     uint64_t refused_log_ms, malformed_log_ms;
@@ -144,6 +157,9 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
 int cv_http_respond(struct cv_http_conn *c, unsigned status, const char *ctype, char *body,
                     size_t len);
 int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text);
+/* The same as cv_http_respond_bytes() with extra headers: {"name:", "value", ..., NULL}. */
+int cv_http_respond_bytes_h(struct cv_http_conn *c, unsigned status, const char *ctype,
+                            const void *data, size_t len, const char *const *extra);
 /* A response with no end (stream.mp4, MJPEG): its headers as the first record, the body as
  * records through cv_http_send(); disposition may be NULL. 0, -1 to close, or 1 for a HEAD
  * request: the headers were the whole answer, there is nothing to stream. */
@@ -163,8 +179,6 @@ void cv_http_conn_drop(struct cv_http_conn *c, const char *why);
  * while it waits, a client that leaves, or sends more, is dropped at once (server.c says why). */
 void cv_http_conn_waiting(struct cv_http_conn *c, bool waiting);
 void cv_http_server_tick(struct cv_http_srv *srv, uint64_t now_ms);
-const struct cv_http_cam *cv_http_cam_find(const struct cv_http_srv *srv, const char *name);
-bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name);
 
 /* rawin.c: each client's bytes are scanned (cv_http_scan) as libwebsockets reads them, from
  * watch (before the socket is adopted) to unwatch (when it goes) or the scan's end; a malformed
@@ -230,5 +244,23 @@ bool cv_http_hls_tick(struct cv_http_hls *h, uint64_t now_ms);
 void cv_http_hls_free(struct cv_http_hls *h);
 /* c is closing: it stops waiting (c->hls_wait). */
 void cv_http_hls_conn_gone(struct cv_http_conn *c);
+
+/* webrtc.c: signalling, passed to camvisor-webrtc over the peer link */
+int cv_http_webrtc_post(struct cv_http_conn *c, const struct cv_http_args *args);
+int cv_http_webrtc_delete(struct cv_http_conn *c, const struct cv_http_args *args);
+int cv_http_webrtc_body(struct cv_http_conn *c, const void *in, size_t len);
+int cv_http_webrtc_body_done(struct cv_http_conn *c);
+void cv_http_webrtc_on_answer(struct cv_http_srv *srv, const struct cv_msg_webrtc_answer *a);
+void cv_http_webrtc_peer_down(struct cv_http_srv *srv);
+void cv_http_webrtc_tick(struct cv_http_srv *srv, uint64_t now_ms);
+void cv_http_webrtc_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m);
+void cv_http_webrtc_conn_gone(struct cv_http_conn *c);
+/* The WebRTC sessions of camera as /api/streams consumers (ids from *id on), and their count. */
+void cv_http_webrtc_consumers(struct cv_http_srv *srv, struct cv_json *j, const char *camera,
+                              unsigned *id);
+unsigned cv_http_webrtc_viewers(const struct cv_http_srv *srv, const char *camera);
+/* mse.c: a WebSocket text message {"type", "value"}, and an error reply "<req>: <msg>" */
+void cv_http_ws_text(struct cv_http_conn *c, const char *type, const char *value);
+void cv_http_ws_error(struct cv_http_conn *c, const char *req, const char *msg);
 
 #endif

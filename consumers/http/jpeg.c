@@ -171,10 +171,9 @@ static void cv_http_jfeed_free(struct cv_http_jfeed *jf)
 static struct cv_http_jfeed *cv_http_jfeed_get(struct cv_http_srv *srv, const char *camera,
                                                const char *variant)
 {
-    for (struct cv_http_jfeed *jf = srv->jfeeds; jf; jf = jf->next)
-        if (strcmp(jf->camera, camera) == 0 && strcmp(jf->variant, variant) == 0 &&
-            cv_feed_status(jf->feed, NULL) >= 0)
-            return jf;
+    struct cv_feed *have = cv_feed_find(&srv->proc.feeds, camera, variant, &cv_http_jfeed_ops);
+    if (have)
+        return cv_feed_ctx(have);
     struct cv_http_jfeed *jf = calloc(1, sizeof(*jf));
     if (!jf) {
         errno = ENOMEM;
@@ -228,7 +227,7 @@ static const char *cv_http_jpeg_request(struct cv_http_conn *c, const struct cv_
 {
     const char *src = cv_http_arg(args, "src");
     /* The camera's size, once its worker reported it: requests for one picture share a ring. */
-    const struct cv_http_cam *cam = src ? cv_http_cam_find(c->srv, src) : NULL;
+    const struct cv_cam *cam = src ? cv_cameras_find(&c->srv->proc.cams, src) : NULL;
     unsigned cam_w = cam && cam->have_status ? cam->st.width : 0;
     unsigned cam_h = cam && cam->have_status ? cam->st.height : 0;
     if (!src || !src[0])
@@ -236,7 +235,7 @@ static const char *cv_http_jpeg_request(struct cv_http_conn *c, const struct cv_
     else if (cv_http_req_jpeg_variant(cv_http_arg(args, "width"), cv_http_arg(args, "height"),
                                       cam_w, cam_h, variant, CV_VARIANT_MAX) < 0)
         *rc = cv_http_respond_text(c, 400, "width and height: 1 to 8192");
-    else if (!cv_http_camera_exists(c->srv, src))
+    else if (!cv_cameras_exists(&c->srv->proc.cams, src))
         *rc = cv_http_respond_text(c, 404, "stream not found");
     else
         return src;
@@ -251,7 +250,7 @@ int cv_http_jpeg_snapshot(struct cv_http_conn *c, const struct cv_http_args *arg
     if (!src)
         return rc;
     /* A camera that cannot be reached has no picture to give: say why at once. */
-    const struct cv_http_cam *cam = cv_http_cam_find(c->srv, src);
+    const struct cv_cam *cam = cv_cameras_find(&c->srv->proc.cams, src);
     if (cam && cam->have_status && cam->st.state != CV_STATE_STREAMING && cam->st.error[0]) {
         char why[200];
         snprintf(why, sizeof(why), "camera not streaming: %s", cam->st.error);

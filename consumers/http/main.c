@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,24 +25,9 @@
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/sockaddr.h"
+#include "common/consumer/settings.h"
 #include "consumers/http/http.h"
 #include "proto/child.h"
-
-const struct cv_http_cam *cv_http_cam_find(const struct cv_http_srv *srv, const char *name)
-{
-    for (uint32_t i = 0; i < srv->cam_count; i++)
-        if (strcmp(srv->cams[i].st.camera, name) == 0)
-            return &srv->cams[i];
-    return NULL;
-}
-
-bool cv_http_camera_exists(const struct cv_http_srv *srv, const char *name)
-{
-    for (uint32_t i = 0; i < srv->cat.camera_count; i++)
-        if (strcmp(srv->cat.cameras[i].name, name) == 0)
-            return true;
-    return false;
-}
 
 /* The www/ folder: [api] static_dir, or the one installed beside the program, or the source
  * tree's (build/ and build/asan/ run from a checkout). */
@@ -85,12 +69,33 @@ static void cv_http_warn_if_open(const struct cv_http_srv *srv)
             addr);
 }
 
-static void cv_http_on_settings(struct cv_http_srv *srv, const struct cv_msg_http_settings *set)
+static const struct cv_setting_def cv_http_settings[] = {
+    CV_SETTING(struct cv_http_settings, "username", CV_SET_STR, username),
+    CV_SETTING(struct cv_http_settings, "password", CV_SET_STR, password),
+    CV_SETTING(struct cv_http_settings, "token", CV_SET_STR, token),
+    CV_SETTING(struct cv_http_settings, "local_auth", CV_SET_BOOL, local_auth),
+    CV_SETTING(struct cv_http_settings, "allow_write", CV_SET_BOOL, allow_write),
+    CV_SETTING(struct cv_http_settings, "origin", CV_SET_STR, origin),
+    CV_SETTING(struct cv_http_settings, "base_path", CV_SET_STR, base_path),
+    CV_SETTING(struct cv_http_settings, "static_dir", CV_SET_STR, static_dir),
+    CV_SETTING(struct cv_http_settings, "rtsp.listen", CV_SET_STR, rtsp_listen),
+    CV_SETTING(struct cv_http_settings, "max_connections", CV_SET_U32, max_conns),
+    CV_SETTING(struct cv_http_settings, "max_connections_per_client", CV_SET_U32,
+               max_conns_per_client),
+    CV_SETTING(struct cv_http_settings, "request_timeout", CV_SET_U32, request_timeout_ms),
+    CV_SETTING(struct cv_http_settings, "idle_timeout", CV_SET_U32, idle_timeout_ms),
+};
+
+static void cv_http_on_settings(struct cv_http_srv *srv, const struct cv_msg_settings *m)
 {
     bool first = !srv->have_settings;
-    bool auth_changed = first || strcmp(set->username, srv->set.username) != 0 ||
-                        strcmp(set->token, srv->set.token) != 0;
-    srv->set = *set;
+    struct cv_http_settings set = srv->set;
+    cv_settings_read(cv_http_settings, sizeof(cv_http_settings) / sizeof(cv_http_settings[0]), &set,
+                     m);
+    bool auth_changed = first || strcmp(set.username, srv->set.username) != 0 ||
+                        strcmp(set.token, srv->set.token) != 0;
+    srv->set = set;
+    explicit_bzero(&set, sizeof(set));
     srv->have_settings = true;
     if (first)
         cv_http_find_static(srv);
@@ -98,41 +103,11 @@ static void cv_http_on_settings(struct cv_http_srv *srv, const struct cv_msg_htt
         cv_http_warn_if_open(srv);
 }
 
-static void cv_http_on_catalogue(struct cv_http_srv *srv, const struct cv_msg_catalogue *cat)
+/* A camera that left the catalogue: its viewers go (its status went with it). */
+static void cv_http_on_camera_gone(void *ctx, const char *camera)
 {
-    /* Cameras that left the catalogue lose their viewers and their status. */
-    for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
-        bool kept = false;
-        for (uint32_t j = 0; j < cat->camera_count; j++)
-            kept |= strcmp(srv->cat.cameras[i].name, cat->cameras[j].name) == 0;
-        if (!kept) {
-            cv_http_mse_drop_camera(srv, srv->cat.cameras[i].name);
-            cv_http_jpeg_drop_camera(srv, srv->cat.cameras[i].name);
-        }
-    }
-    srv->cat = *cat;
-    srv->have_catalogue = true;
-    uint32_t keep = 0;
-    for (uint32_t i = 0; i < srv->cam_count; i++)
-        if (cv_http_camera_exists(srv, srv->cams[i].st.camera))
-            srv->cams[keep++] = srv->cams[i];
-    srv->cam_count = keep;
-    if (cat->log_level <= CV_LOG_ERR)
-        cv_log_set_level((enum cv_log_level)cat->log_level);
-}
-
-static void cv_http_on_camera_status(struct cv_http_srv *srv, const struct cv_msg_camera_status *st)
-{
-    struct cv_http_cam *slot = (struct cv_http_cam *)cv_http_cam_find(srv, st->camera);
-    if (!slot && srv->cam_count < CV_PROTO_MAX_CAMS)
-        slot = &srv->cams[srv->cam_count++];
-    if (slot) {
-        slot->st = *st;
-        slot->have_status = true;
-    } else { /* cannot happen while the catalogue is the bound (max_cameras); said if it does */
-        cv_warn("camera %s: status table full (%d cameras): status dropped", st->camera,
-                CV_PROTO_MAX_CAMS);
-    }
+    cv_http_mse_drop_camera(ctx, camera);
+    cv_http_jpeg_drop_camera(ctx, camera);
 }
 
 static int cv_http_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
@@ -140,21 +115,36 @@ static int cv_http_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     (void)fds;
     (void)nfds;
     struct cv_http_srv *srv = ctx;
-    if (m->type == CV_MSG_HTTP_SETTINGS)
-        cv_http_on_settings(srv, &m->u.http_settings);
-    else if (m->type == CV_MSG_CATALOGUE)
-        cv_http_on_catalogue(srv, &m->u.catalogue);
-    else if (m->type == CV_MSG_CAMERA_STATUS)
-        cv_http_on_camera_status(srv, &m->u.camera_status);
+    if (m->type == CV_MSG_SETTINGS)
+        cv_http_on_settings(srv, &m->u.settings);
     else if (m->type == CV_MSG_STREAM_RESULT)
         cv_http_api_on_result(srv, &m->u.stream_result);
-    else
+    else if (m->type != CV_MSG_CATALOGUE && m->type != CV_MSG_CAMERA_STATUS)
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
     return 0;
 }
 
+static void cv_http_on_peer(void *ctx, enum cv_role role, bool up)
+{
+    if (role == CV_ROLE_WEBRTC && !up)
+        cv_http_webrtc_peer_down(ctx);
+}
+
+static void cv_http_on_peer_message(void *ctx, enum cv_role role, struct cv_msg *m)
+{
+    if (role == CV_ROLE_WEBRTC && m->type == CV_MSG_WEBRTC_ANSWER)
+        cv_http_webrtc_on_answer(ctx, &m->u.webrtc_answer);
+    else if (role == CV_ROLE_WEBRTC && m->type == CV_MSG_WEBRTC_STATS)
+        ((struct cv_http_srv *)ctx)->webrtc = m->u.webrtc_stats;
+    else if (role == CV_ROLE_WEBRTC && m->type == CV_MSG_WEBRTC_CANDIDATE)
+        ; /* ours are all in the answer (ICE-lite) */
+    else
+        cv_warn("unexpected %s from role %u ignored", cv_msg_type_name(m->type), (unsigned)role);
+}
+
 static void cv_http_on_tick(void *ctx, uint64_t now_ms)
 {
+    cv_http_webrtc_tick(ctx, now_ms);
     cv_http_server_tick(ctx, now_ms);
     cv_http_mse_tick(ctx, now_ms);
     cv_http_api_tick(ctx, now_ms);
@@ -165,34 +155,14 @@ static const struct cv_consumer_ops cv_http_ops = {
     .role = CV_ROLE_HTTP,
     .on_message = cv_http_on_message,
     .on_tick = cv_http_on_tick,
+    .on_camera_gone = cv_http_on_camera_gone,
+    .on_peer = cv_http_on_peer,
+    .on_peer_message = cv_http_on_peer_message,
 };
 
-static void cv_http_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                              int salen, void *arg)
+static void cv_http_accept(void *ctx, int fd, const struct sockaddr *sa, socklen_t salen)
 {
-    (void)l;
-    struct cv_http_srv *srv = arg;
-    cv_http_conn_accepted(srv, fd, sa, (socklen_t)salen);
-}
-
-/* Out of descriptors: pause accepting (clients wait in the backlog) rather than spin. */
-static void cv_http_accept_error_cb(struct evconnlistener *l, void *arg)
-{
-    struct cv_http_srv *srv = arg;
-    cv_warn("cannot accept a client: %s (%u connections open); pausing %d ms",
-            evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), srv->conn_count,
-            CV_HTTP_ACCEPT_PAUSE_MS);
-    evconnlistener_disable(l);
-    struct timeval tv = {0, CV_HTTP_ACCEPT_PAUSE_MS * 1000};
-    event_add(srv->resume_ev, &tv);
-}
-
-static void cv_http_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct cv_http_srv *srv = arg;
-    evconnlistener_enable(srv->listener);
+    cv_http_conn_accepted(ctx, fd, sa, salen);
 }
 
 static void cv_http_wake_cb(lws_sorted_usec_list_t *sul)
@@ -229,15 +199,12 @@ int main(void)
         exe[n] = '\0';
         snprintf(srv.exe_dir, sizeof(srv.exe_dir), "%s", dirname(exe));
     }
-    srv.resume_ev = event_new(srv.proc.base, -1, 0, cv_http_accept_resume_cb, &srv);
-    srv.listener = evconnlistener_new(
-        srv.proc.base, cv_http_accept_cb, &srv,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, -1, CV_CHILD_LISTEN_FD);
-    if (!srv.resume_ev || !srv.listener) {
-        cv_err("cannot set up (no listening socket on fd %d?)", CV_CHILD_LISTEN_FD);
+    cv_throttle_init(&srv.throttle, CV_HTTP_AUTH_MAX_FAILS, CV_HTTP_AUTH_WINDOW_MS,
+                     CV_HTTP_AUTH_LOCK_MS);
+    if (cv_listener_open(&srv.listen, srv.proc.base, CV_CHILD_LISTEN_FD, "http",
+                         CV_HTTP_ACCEPT_PAUSE_MS, cv_http_accept, &srv) < 0)
         goto out;
-    }
-    evconnlistener_set_error_cb(srv.listener, cv_http_accept_error_cb);
+    srv.listen.conn_count = &srv.conn_count;
     /* libevent's epoll descriptor is looked up before lws creates any descriptor of its own. */
     int efd = cv_consumer_loop_fd(&srv.proc);
     if (efd < 0)
@@ -264,16 +231,13 @@ int main(void)
     /* Descriptors are counted from here (server.c admits clients, feeds refuse themselves), so
      * that a ring sent by the supervisor always finds one free. */
     cv_feed_set_limit(&srv.proc.feeds, &srv.conn_count);
-    evconnlistener_enable(srv.listener);
+    cv_listener_enable(&srv.listen);
     while (cv_consumer_step(&srv.proc))
         if (lws_service(srv.lws, 0) < 0)
             break;
     rc = 0;
 out:
-    if (srv.listener)
-        evconnlistener_free(srv.listener);
-    if (srv.resume_ev)
-        event_free(srv.resume_ev);
+    cv_listener_close(&srv.listen);
     if (srv.lws) {
         lws_sul_cancel(&srv.wake);
         lws_context_destroy(srv.lws); /* closes every connection: their destroy callbacks run */

@@ -24,7 +24,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
-#include "consumers/http/fmp4.h"
+#include "common/mux/fmp4.h"
 #include "consumers/http/http.h"
 
 #define CV_HTTP_GOP_MAX   (48u << 20) /* a GOP cache larger than this is given up */
@@ -100,7 +100,7 @@ static int cv_http_viewer_send_frag(struct cv_http_viewer *v, const uint8_t *dat
     return rc;
 }
 
-static void cv_http_ws_text(struct cv_http_conn *c, const char *type, const char *value)
+void cv_http_ws_text(struct cv_http_conn *c, const char *type, const char *value)
 {
     struct cv_json j;
     cv_json_init(&j);
@@ -116,7 +116,7 @@ static void cv_http_ws_text(struct cv_http_conn *c, const char *type, const char
 }
 
 /* go2rtc's error message: "<request type>: <message>". */
-static void cv_http_ws_error(struct cv_http_conn *c, const char *req, const char *msg)
+void cv_http_ws_error(struct cv_http_conn *c, const char *req, const char *msg)
 {
     char v[256];
     snprintf(v, sizeof(v), "%s: %s", req, msg);
@@ -271,7 +271,7 @@ static void cv_http_feed_on_params(struct cv_feed *feed, const struct cv_stream_
 static void cv_http_feed_on_discontinuity(struct cv_feed *feed, enum cv_feed_discont why)
 {
     struct cv_http_feed *hf = cv_feed_ctx(feed);
-    struct cv_http_cam *cam = (struct cv_http_cam *)cv_http_cam_find(hf->srv, hf->camera);
+    struct cv_cam *cam = cv_cameras_find(&hf->srv->proc.cams, hf->camera);
     if (why == CV_FEED_FRAMES_LOST && cam)
         cam->frames_lost++; /* this process fell a ring behind: /metrics counts it */
     if (hf->mux)
@@ -379,10 +379,9 @@ static void cv_http_feed_free(struct cv_http_feed *hf)
 static struct cv_http_feed *cv_http_feed_get(struct cv_http_srv *srv, const char *camera,
                                              const char *variant)
 {
-    for (struct cv_http_feed *hf = srv->feeds; hf; hf = hf->next)
-        if (strcmp(hf->camera, camera) == 0 && strcmp(hf->variant, variant) == 0 &&
-            cv_feed_status(hf->feed, NULL) >= 0)
-            return hf;
+    struct cv_feed *have = cv_feed_find(&srv->proc.feeds, camera, variant, &cv_http_feed_ops);
+    if (have)
+        return cv_feed_ctx(have);
     struct cv_http_feed *hf = calloc(1, sizeof(*hf));
     if (!hf) {
         errno = ENOMEM;
@@ -414,10 +413,9 @@ static void cv_http_feed_drop_hls(struct cv_http_feed *hf, uint64_t now_ms)
 
 struct cv_http_hls *cv_http_mse_hls(struct cv_http_srv *srv, const char *camera, bool open)
 {
-    struct cv_http_feed *hf = srv->feeds;
-    while (hf && (strcmp(hf->camera, camera) != 0 || strcmp(hf->variant, CV_VARIANT_NATIVE) != 0 ||
-                  cv_feed_status(hf->feed, NULL) < 0))
-        hf = hf->next;
+    struct cv_feed *have =
+        cv_feed_find(&srv->proc.feeds, camera, CV_VARIANT_NATIVE, &cv_http_feed_ops);
+    struct cv_http_feed *hf = have ? cv_feed_ctx(have) : NULL;
     if (hf && hf->hls)
         return hf->hls;
     if (!open || (!hf && !(hf = cv_http_feed_get(srv, camera, CV_VARIANT_NATIVE))))
@@ -495,7 +493,7 @@ int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char
 
 int cv_http_mse_ws_open(struct cv_http_conn *c)
 {
-    if (!cv_http_camera_exists(c->srv, c->ws_camera))
+    if (!cv_cameras_exists(&c->srv->proc.cams, c->ws_camera))
         cv_http_ws_error(c, "ws", "stream not found");
     return 0;
 }
@@ -509,7 +507,7 @@ int cv_http_mse_ws_open(struct cv_http_conn *c)
 static bool cv_http_mse_audio_playable(const struct cv_http_srv *srv, const char *camera,
                                        const char *codecs)
 {
-    const struct cv_http_cam *cam = cv_http_cam_find(srv, camera);
+    const struct cv_cam *cam = cv_cameras_find(&srv->proc.cams, camera);
     const char *have = cam && cam->have_status ? cam->st.codecs : "";
     static const struct {
         const char *camera_codec, *mse_name;
@@ -523,7 +521,7 @@ static bool cv_http_mse_audio_playable(const struct cv_http_srv *srv, const char
 void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
 {
     if (strcmp(m->type, "mse") == 0 || strcmp(m->type, "mp4") == 0) {
-        if (!c->ws_camera[0] || !cv_http_camera_exists(c->srv, c->ws_camera)) {
+        if (!c->ws_camera[0] || !cv_cameras_exists(&c->srv->proc.cams, c->ws_camera)) {
             cv_http_ws_error(c, m->type, "stream not found");
             return;
         }
@@ -546,8 +544,9 @@ void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
                                  : "out of memory");
         else if (cv_http_viewer_new(c, hf, true) < 0)
             cv_http_ws_error(c, m->type, "out of memory");
-    } else if (strncmp(m->type, "webrtc", 6) == 0 || strcmp(m->type, "hls") == 0 ||
-               strcmp(m->type, "mjpeg") == 0) {
+    } else if (strncmp(m->type, "webrtc", 6) == 0) {
+        cv_http_webrtc_ws_message(c, m);
+    } else if (strcmp(m->type, "hls") == 0 || strcmp(m->type, "mjpeg") == 0) {
         cv_http_ws_error(c, m->type, "not supported by camvisor yet");
     } else {
         cv_http_ws_error(c, m->type, "unknown request");

@@ -28,10 +28,7 @@
 #include "common/base/sockaddr.h"
 #include "consumers/http/http.h"
 
-#define CV_HTTP_AUTH_MAX_FAILS 10 /* bad credentials from one address in a window */
-#define CV_HTTP_AUTH_WINDOW_MS 60000
-#define CV_HTTP_AUTH_LOCK_MS   30000 /* then 429 for this long */
-#define CV_HTTP_WS_MSG_MAX     (64u << 10)
+#define CV_HTTP_WS_MSG_MAX (64u << 10)
 
 /* ---- connections ------------------------------------------------------------------------- */
 
@@ -50,31 +47,24 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
     memcpy(&peer, sa, salen < sizeof(peer) ? salen : sizeof(peer));
     char who[64];
     cv_sockaddr_str(&peer, who, sizeof(who));
-    const struct cv_msg_http_settings *set = &srv->set;
-    /* Clients never take the descriptors the feeds need (common/consumer/feed.h): a ring or
-     * doorbell arriving with SCM_RIGHTS would be dropped by the kernel. */
-    const char *why = NULL;
-    if ((set->max_conns && srv->conn_count >= set->max_conns) ||
-        (set->max_conns_per_client && cv_http_conns_from(srv, &peer) >= set->max_conns_per_client))
-        why = "too many connections";
-    else if (!cv_feed_set_room(&srv->proc.feeds, 1, CV_FEED_FDS_SPARE))
-        why = "out of descriptors";
+    const struct cv_admit_limits lim = {srv->set.max_conns, srv->set.max_conns_per_client};
+    const char *why =
+        cv_admit_check(&srv->proc, &lim, srv->conn_count, cv_http_conns_from(srv, &peer));
     if (why) {
         /* A polite refusal costs a write; the client learns why instead of timing out. */
+        const char *say = strcmp(why, "the descriptor limit") == 0 ? "out of descriptors"
+                                                                   : "too many connections";
         char busy[192];
         int n = snprintf(busy, sizeof(busy),
                          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
                          "Content-Length: %zu\r\nConnection: close\r\nRetry-After: 1\r\n\r\n%s\n",
-                         strlen(why) + 1, why);
+                         strlen(say) + 1, say);
         ssize_t w = write(fd, busy, (size_t)n);
         (void)w;
         close(fd);
-        uint64_t now = cv_clock_mono_ms();
-        if (now - srv->refused_log_ms > 1000) { /* a flood must not become a flood of logs */
-            cv_warn("client %s refused: %s (%u connections, %u feeds open)", who, why,
-                    srv->conn_count, srv->proc.feeds.nfeeds);
-            srv->refused_log_ms = now;
-        }
+        if (cv_admit_log_due(&srv->refused_log_ms, cv_clock_mono_ms()))
+            cv_warn("client %s refused: %s (%s reached; %u connections, %u feeds open)", who,
+                    say, why, srv->conn_count, srv->proc.feeds.nfeeds);
         return;
     }
     struct cv_http_conn *c = calloc(1, sizeof(*c));
@@ -365,6 +355,12 @@ int cv_http_respond_bytes(struct cv_http_conn *c, unsigned status, const char *c
     return cv_http_respond_copy(c, status, ctype, data, len, NULL, cors);
 }
 
+int cv_http_respond_bytes_h(struct cv_http_conn *c, unsigned status, const char *ctype,
+                            const void *data, size_t len, const char *const *extra)
+{
+    return cv_http_respond_copy(c, status, ctype, data, len, extra, false);
+}
+
 int cv_http_respond_text(struct cv_http_conn *c, unsigned status, const char *text)
 {
     size_t n = strlen(text);
@@ -421,68 +417,19 @@ static bool cv_http_consttime_eq(const char *a, const char *b)
     return d == 0;
 }
 
-/* How much a row of the table still matters: 0 when it can go (empty, or its window and lock
- * are over), then by its count of failures, a locked row above any other. */
-static uint64_t cv_http_auth_weight(const struct cv_http_auth_fail *f, uint64_t now)
-{
-    if (f->locked_until_ms > now)
-        return UINT64_MAX;
-    if (!f->fails || now - f->window_start_ms > CV_HTTP_AUTH_WINDOW_MS)
-        return 0;
-    return f->fails;
-}
-
-/*
- * The row of peer's address; with make, a new one if it has none. A new address takes a row that
- * no longer matters, else the one with the fewest failures (the oldest among equals), never a
- * locked one: an attacker's decoys, one bad guess each from other addresses, evict each other,
- * never the address they are meant to set free, whose count or lock stays.
- *
- * When every row is locked, the failures of addresses without a row are counted together in
- * srv->auth_overflow, and once it locks, every address without a row is refused (429) until it
- * expires: an attacker with more addresses than rows can then keep newcomers out for a while, but
- * never guess unthrottled. Without make, an address without a row gets the overflow row only
- * while it is locked.
- */
-static struct cv_http_auth_fail *cv_http_auth_row(struct cv_http_srv *srv,
-                                                  const struct sockaddr_storage *peer, bool make)
-{
-    uint64_t now = cv_clock_mono_ms();
-    struct cv_http_auth_fail *victim = NULL;
-    uint64_t victim_w = UINT64_MAX;
-    for (unsigned i = 0; i < CV_HTTP_AUTH_SLOTS; i++) {
-        struct cv_http_auth_fail *f = &srv->auth_fails[i];
-        if (f->fails && cv_sockaddr_same_host(&f->addr, peer))
-            return f;
-        uint64_t w = cv_http_auth_weight(f, now);
-        if (!victim || w < victim_w ||
-            (w == victim_w && f->window_start_ms < victim->window_start_ms)) {
-            victim = f;
-            victim_w = w;
-        }
-    }
-    if (!make)
-        return srv->auth_overflow.locked_until_ms > now ? &srv->auth_overflow : NULL;
-    if (victim_w == UINT64_MAX)
-        return &srv->auth_overflow;
-    *victim = (struct cv_http_auth_fail){.addr = *peer, .window_start_ms = now};
-    return victim;
-}
-
 enum cv_http_auth { CV_HTTP_AUTH_OK, CV_HTTP_AUTH_NEEDED, CV_HTTP_AUTH_LOCKED };
 
 /* go2rtc's rule: credentials when set, except from loopback unless local_auth. */
 static enum cv_http_auth cv_http_check_auth(struct cv_http_conn *c)
 {
     struct cv_http_srv *srv = c->srv;
-    const struct cv_msg_http_settings *set = &srv->set;
+    const struct cv_http_settings *set = &srv->set;
     if (!srv->have_settings)
         return CV_HTTP_AUTH_LOCKED; /* not configured yet: refuse rather than guess */
     if ((!set->username[0] && !set->token[0]) || (c->loopback && !set->local_auth))
         return CV_HTTP_AUTH_OK;
     uint64_t now = cv_clock_mono_ms();
-    struct cv_http_auth_fail *f = cv_http_auth_row(srv, &c->peer, false);
-    if (f && f->locked_until_ms > now)
+    if (cv_throttle_locked(&srv->throttle, &c->peer, now))
         return CV_HTTP_AUTH_LOCKED;
     char h[512];
     bool ok = false;
@@ -506,22 +453,16 @@ static enum cv_http_auth cv_http_check_auth(struct cv_http_conn *c)
         }
         if (!ok) {
             srv->auth_failures++;
-            f = cv_http_auth_row(srv, &c->peer, true);
-            if (now - f->window_start_ms > CV_HTTP_AUTH_WINDOW_MS) {
-                f->window_start_ms = now;
-                f->fails = 0;
-            }
-            if (++f->fails >= CV_HTTP_AUTH_MAX_FAILS) {
-                f->locked_until_ms = now + CV_HTTP_AUTH_LOCK_MS;
-                if (f == &srv->auth_overflow)
-                    cv_warn("client %s: %u bad credentials from addresses the throttle has no "
-                            "room for (%u addresses locked out): every such address is locked "
-                            "out for %u s",
-                            c->peer_str, f->fails, CV_HTTP_AUTH_SLOTS, CV_HTTP_AUTH_LOCK_MS / 1000);
-                else
-                    cv_warn("client %s: %u bad credentials in a row: locked out for %u s",
-                            c->peer_str, f->fails, CV_HTTP_AUTH_LOCK_MS / 1000);
-            }
+            unsigned fails = 0;
+            enum cv_throttle_result r = cv_throttle_fail(&srv->throttle, &c->peer, now, &fails);
+            if (r == CV_THROTTLE_LOCKED_SHARED)
+                cv_warn("client %s: %u bad credentials from addresses the throttle has no "
+                        "room for (%u addresses locked out): every such address is locked "
+                        "out for %u s",
+                        c->peer_str, fails, CV_THROTTLE_ROWS, CV_HTTP_AUTH_LOCK_MS / 1000);
+            else if (r == CV_THROTTLE_LOCKED_NOW)
+                cv_warn("client %s: %u bad credentials in a row: locked out for %u s", c->peer_str,
+                        fails, CV_HTTP_AUTH_LOCK_MS / 1000);
         }
     }
     return ok ? CV_HTTP_AUTH_OK : CV_HTTP_AUTH_NEEDED;
@@ -847,17 +788,20 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_HTTP_FILE_COMPLETION: /* a www/ file is out: ready for the next request */
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_HTTP_BODY:
-        /* No endpoint reads a body yet: a small one is ignored, a large or endless one (a
-         * client holding a request slot with a byte a second) closes the connection. */
+        /* Only POST /api/webrtc reads its body (webrtc.c); any other small one is ignored, a
+         * large or endless one (a client holding a request slot with a byte a second) closes
+         * the connection. */
         if (!c)
             return -1;
         c->body_in += len;
         if (c->body_in > CV_HTTP_BODY_MAX ||
-            cv_clock_mono_ms() - c->req_start_ms > CV_HTTP_BODY_TIME_MS) {
+            cv_clock_mono_ms() - c->req_start_ms > CV_HTTP_BODY_TIME_MS ||
+            cv_http_webrtc_body(c, in, len) < 0) {
             cv_info("client %s: request body too large or too slow: closed", c->peer_str);
             return -1;
         }
         return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return c ? cv_http_webrtc_body_done(c) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!c || c->closing)
             return -1;
@@ -898,6 +842,7 @@ static int cv_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
             cv_http_conn_waiting(c, false);
             cv_http_mse_viewer_free(c);
             cv_http_jpeg_viewer_free(c);
+            cv_http_webrtc_conn_gone(c);
         }
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:

@@ -107,32 +107,34 @@ static int cv_conn_udp_addr(const struct cv_rtsp_conn *c, uint16_t port,
     return cv_sockaddr_set_port(ss, port);
 }
 
-void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t *arena,
-                           const struct cv_rtp_pkt *pkts, size_t count)
+int cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t *arena,
+                          const struct cv_rtp_pkt *pkts, size_t count)
 {
+    if (c->dead)
+        return -EPIPE;
     const struct cv_rtsp_track_out *o = NULL;
     for (int i = 0; i < CV_MAX_TRACKS; i++)
         if (c->out[i].setup && c->out[i].feed_track == feed_track)
             o = &c->out[i];
     if (!o || c->state != CV_CONN_PLAYING)
-        return;
+        return 0;
 
     if (o->udp) {
         struct sockaddr_storage ss;
         socklen_t sl;
         if (cv_conn_udp_addr(c, o->client_port, &ss, &sl) < 0)
-            return;
+            return 0;
         for (size_t i = 0; i < count; i++)
             sendto(c->srv->udp_rtp, arena + pkts[i].offset, pkts[i].len, MSG_DONTWAIT,
                    (struct sockaddr *)&ss, sl);
-        return;
+        return 0;
     }
 
     /* One writev per frame: a 4-byte "$ ch len" header of ours, then the shared packet. */
     uint8_t(*hdr)[4] = c->srv->rtp_hdr;
     struct iovec *iov = c->srv->rtp_iov;
-    if (count > CV_RTSP_MAX_PKTS)
-        count = CV_RTSP_MAX_PKTS;
+    if (count > CV_RTP_FANOUT_MAX_PKTS)
+        count = CV_RTP_FANOUT_MAX_PKTS;
     for (size_t i = 0; i < count; i++) {
         hdr[i][0] = '$';
         hdr[i][1] = o->channel;
@@ -142,10 +144,13 @@ void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *c, int feed_track, const uint8_t
         iov[2 * i + 1] = (struct iovec){(void *)(arena + pkts[i].offset), pkts[i].len};
     }
     int rc = cv_conn_writev(c, iov, (int)(2 * count));
-    if (rc < 0)
+    if (rc < 0) {
         cv_rtsp_conn_close(c, rc == -ENOBUFS     ? "client too slow, backlog full"
                               : cv_conn_gone(rc) ? NULL
                                                  : strerror(-rc));
+        return -EPIPE;
+    }
+    return 0;
 }
 
 /* ---- responses ----------------------------------------------------------------------------- */
@@ -252,50 +257,6 @@ static int cv_conn_select(struct cv_rtsp_conn *c, const char *query)
 
 /* ---- requests -------------------------------------------------------------------------------- */
 
-/* The address part of a peer (port zeroed), the key of the failed-login table. */
-static struct sockaddr_storage cv_conn_addr_key(const struct cv_rtsp_conn *c)
-{
-    struct sockaddr_storage k = c->peer_sa;
-    cv_sockaddr_set_port(&k, 0);
-    return k;
-}
-
-/* This address's row of the failed-login table; with create, a new or the stalest row. */
-static struct cv_rtsp_auth_fail *cv_conn_fail_row(struct cv_rtsp_conn *c, bool create)
-{
-    struct cv_rtsp_srv *srv = c->srv;
-    struct sockaddr_storage key = cv_conn_addr_key(c);
-    struct cv_rtsp_auth_fail *oldest = &srv->auth_fails[0];
-    for (int i = 0; i < CV_RTSP_AUTH_SLOTS; i++) {
-        struct cv_rtsp_auth_fail *f = &srv->auth_fails[i];
-        if (f->fails && cv_sockaddr_same_host(&f->addr, &key))
-            return f;
-        if (f->window_start_ms < oldest->window_start_ms)
-            oldest = f;
-    }
-    if (!create)
-        return NULL;
-    /* A table full of guessers forgets the stalest: at worst one of them gets a fresh start. */
-    *oldest = (struct cv_rtsp_auth_fail){.addr = key};
-    return oldest;
-}
-
-/* Counts one bad password from this connection's address; locks the address out at the limit. */
-static void cv_conn_auth_failed(struct cv_rtsp_conn *c, uint64_t now)
-{
-    struct cv_rtsp_auth_fail *f = cv_conn_fail_row(c, true);
-    if (now - f->window_start_ms > CV_RTSP_AUTH_WINDOW_MS) {
-        f->window_start_ms = now;
-        f->fails = 0;
-    }
-    if (++f->fails == CV_RTSP_AUTH_ADDR_FAILS) {
-        f->locked_until_ms = now + CV_RTSP_AUTH_LOCK_MS;
-        cv_warn("%s: %u bad passwords within %u s: logins from this address refused for %u s",
-                c->peer, f->fails, CV_RTSP_AUTH_WINDOW_MS / 1000, CV_RTSP_AUTH_LOCK_MS / 1000);
-    }
-    c->auth_fails++;
-}
-
 /* Accepts "rtsp://host[:port]/path" and the bare "/path" form some clients put in uri=. */
 static bool cv_conn_digest_uri_ok(const char *digest_uri, const char *request_uri)
 {
@@ -314,15 +275,15 @@ static bool cv_conn_digest_uri_ok(const char *digest_uri, const char *request_ur
  */
 static bool cv_conn_authorized(struct cv_rtsp_conn *c, uint32_t cseq)
 {
-    const struct cv_msg_rtsp_settings *cat = &c->srv->settings;
+    const struct cv_rtsp_settings *cat = &c->srv->settings;
     if (!cat->username[0] || (c->loopback && !cat->local_auth))
         return true;
     uint64_t now = cv_clock_mono_ms();
-    struct cv_rtsp_auth_fail *f = cv_conn_fail_row(c, false);
-    if (f && f->locked_until_ms > now) {
+    uint64_t locked_ms = cv_throttle_locked(&c->srv->throttle, &c->peer_sa, now);
+    if (locked_ms) {
         char hdr[64];
         snprintf(hdr, sizeof(hdr), "Retry-After: %llu\r\n",
-                 (unsigned long long)((f->locked_until_ms - now) / 1000 + 1));
+                 (unsigned long long)(locked_ms / 1000 + 1));
         cv_info("%s: 503 locked out after repeated bad passwords", c->peer);
         cv_conn_reply(c, 503, cseq, hdr, NULL);
         c->closing = true;
@@ -348,8 +309,17 @@ static bool cv_conn_authorized(struct cv_rtsp_conn *c, uint32_t cseq)
         return true;
     /* A stale nonce (another connection's) is no wrong password: just challenge again. */
     bool bad = auth && rc != -ESTALE;
-    if (bad)
-        cv_conn_auth_failed(c, now);
+    if (bad) {
+        unsigned fails = 0;
+        enum cv_throttle_result r = cv_throttle_fail(&c->srv->throttle, &c->peer_sa, now, &fails);
+        if (r != CV_THROTTLE_COUNTED)
+            cv_warn("%s: %u bad passwords within %u s: logins from %s refused for %u s", c->peer,
+                    fails, CV_RTSP_AUTH_WINDOW_MS / 1000,
+                    r == CV_THROTTLE_LOCKED_SHARED ? "every address the throttle has no room for"
+                                                   : "this address",
+                    CV_RTSP_AUTH_LOCK_MS / 1000);
+        c->auth_fails++;
+    }
     char hdr[512];
     snprintf(hdr, sizeof(hdr),
              "WWW-Authenticate: Digest realm=\"camvisor\", nonce=\"%s\"%s\r\n"
@@ -400,7 +370,8 @@ void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *c)
             c->describe_pending = false;
             char why[192];
             /* The worker's own words when it has any: "connect: Connection refused". */
-            const struct cv_msg_camera_status *cs = cv_rtsp_camera_status(c->srv, c->feed->camera);
+            const struct cv_msg_camera_status *cs =
+                cv_cameras_status(&c->srv->proc.cams, c->feed->camera);
             if (status < 0)
                 snprintf(why, sizeof(why), "%s", reason);
             else if (cs && cs->error[0])
@@ -458,11 +429,7 @@ static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *came
     if (strlen(path) >= clen)
         return 404;
     memcpy(camera, path, strlen(path) + 1);
-    bool known = false;
-    for (uint32_t i = 0; i < c->srv->cat.camera_count; i++)
-        if (!strcmp(c->srv->cat.cameras[i].name, camera))
-            known = true;
-    if (!known)
+    if (!cv_cameras_exists(&c->srv->proc.cams, camera))
         return 404;
     if (c->feed && strcmp(c->feed->camera, camera) != 0)
         return 455; /* one camera per session */
@@ -470,7 +437,7 @@ static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *came
         c->feed = cv_rtsp_feed_get(c->srv, camera, cv_conn_variant_for(query));
         if (!c->feed)
             return errno == EMFILE ? 503 : 500; /* 503: out of descriptors for another feed */
-        cv_feed_viewer_attach(c->feed->feed, &c->view);
+        cv_feed_viewer_attach(c->feed->feed, &c->view.fv);
     }
     return 0;
 }
@@ -561,7 +528,7 @@ static void cv_conn_setup(struct cv_rtsp_conn *c, uint32_t cseq)
         reply.server_port[1] = (uint16_t)(c->srv->udp_port + 1);
     }
     reply.has_ssrc = true;
-    reply.ssrc = c->feed->packers[c->selected[idx]].ssrc;
+    reply.ssrc = c->feed->rtp.packers[c->selected[idx]].ssrc;
     char tr[256], hdr[320];
     if (cv_rtsp_transport_format(&reply, tr, sizeof(tr)) < 0) {
         cv_conn_error(c, 500, cseq, "transport reply too long");
@@ -599,8 +566,8 @@ static void cv_conn_play(struct cv_rtsp_conn *c, uint32_t cseq)
         cv_conn_reply(c, 200, cseq, "Range: npt=now-\r\n", NULL);
         return;
     }
-    struct cv_rtsp_catchup plan;
-    cv_rtsp_feed_catch_up_plan(c->feed, &plan);
+    struct cv_rtp_catchup plan;
+    cv_rtp_fanout_catch_up_plan(&c->feed->rtp, &plan);
 
     char base[512];
     snprintf(base, sizeof(base), "%s", c->pending_base[0] ? c->pending_base : c->msg.uri);
@@ -623,8 +590,10 @@ static void cv_conn_play(struct cv_rtsp_conn *c, uint32_t cseq)
     if (c->closing || c->dead)
         return;
     c->state = CV_CONN_PLAYING;
+    c->view.playing = true;
     cv_info("%s: playing %s (%d tracks)", c->peer, c->feed->camera, c->selected_count);
-    cv_rtsp_feed_catch_up_send(c->feed, c, &plan);
+    cv_rtp_fanout_catch_up_send(&c->feed->rtp, &c->view, &plan);
+    cv_dbg("%s: caught up with %zu cached frames", c->peer, plan.frames);
 }
 
 static void cv_conn_handle(struct cv_rtsp_conn *c)
@@ -785,20 +754,9 @@ static void cv_conn_read_cb(evutil_socket_t fd, short what, void *arg)
  */
 static void cv_conn_send_sr(struct cv_rtsp_conn *c, const struct cv_rtsp_track_out *o)
 {
-    const struct cv_rtsp_feed *f = c->feed;
-    int t = o->feed_track;
-    if (!f || t < 0 || (uint32_t)t >= f->info->track_count || f->last_arrival_ns[t] == 0)
+    struct cv_rtcp_sr sr;
+    if (!c->feed || cv_rtp_fanout_sr(&c->feed->rtp, o->feed_track, CV_RTSP_SR_MAX_AGE_MS, &sr) < 0)
         return;
-    uint64_t now = cv_clock_mono_ns(), since = now - f->last_arrival_ns[t];
-    if (now < f->last_arrival_ns[t] || since > CV_RTSP_SR_MAX_AGE_MS * 1000000ull)
-        return;
-    const struct cv_rtp_packer *p = &f->packers[t];
-    uint64_t ticks = since * f->info->tracks[t].clock_rate / 1000000000ull;
-    struct cv_rtcp_sr sr = {.ssrc = p->ssrc,
-                            .ntp = cv_rtcp_ntp_from_unix_ns(cv_clock_real_ns()),
-                            .rtp_ts = (uint32_t)(f->last_pts[t] + p->ts_offset + (int64_t)ticks),
-                            .packets = p->packets,
-                            .octets = p->octets};
     uint8_t buf[4 + 128];
     int n = cv_rtcp_build_sr(buf + 4, sizeof(buf) - 4, &sr, "camvisor");
     if (n < 0)
@@ -825,7 +783,7 @@ static void cv_conn_send_sr(struct cv_rtsp_conn *c, const struct cv_rtsp_track_o
 
 void cv_rtsp_conn_tick(struct cv_rtsp_conn *c, uint64_t now_ms)
 {
-    const struct cv_msg_rtsp_settings *cat = &c->srv->settings;
+    const struct cv_rtsp_settings *cat = &c->srv->settings;
     if (c->lingering) {
         if (now_ms >= c->linger_deadline_ms)
             cv_rtsp_conn_close(c, NULL);
@@ -883,32 +841,26 @@ static uint32_t cv_conn_count_from(const struct cv_rtsp_srv *srv, const struct s
 static bool cv_conn_refuse_over_limit(struct cv_rtsp_srv *srv, int fd,
                                       const struct sockaddr_storage *ss)
 {
-    const struct cv_msg_rtsp_settings *cat = &srv->settings;
-    const char *which = NULL;
-    if (cat->max_conns && srv->conn_count >= cat->max_conns)
-        which = "max_connections";
-    else if (cat->max_conns_per_client && cv_conn_count_from(srv, ss) >= cat->max_conns_per_client)
-        which = "max_connections_per_client";
-    else if (!cv_feed_set_room(&srv->proc.feeds, 1, CV_FEED_FDS_SPARE))
-        which = "the descriptor limit"; /* what the feeds' rings need is kept (feed.h) */
+    const struct cv_rtsp_settings *set = &srv->settings;
+    const struct cv_admit_limits lim = {set->max_conns, set->max_conns_per_client};
+    const char *which =
+        cv_admit_check(&srv->proc, &lim, srv->conn_count, cv_conn_count_from(srv, ss));
     if (!which)
         return false;
     static const char busy[] =
         "RTSP/1.0 503 Service Unavailable\r\nCSeq: 0\r\nServer: " CV_RTSP_SERVER
         "\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n";
-    uint64_t now = cv_clock_mono_ms();
-    if (now - srv->refused_log_ms > 1000) {
+    if (cv_admit_log_due(&srv->refused_log_ms, cv_clock_mono_ms()))
         cv_warn("connection refused: %s reached (%u open)", which, srv->conn_count);
-        srv->refused_log_ms = now;
-    }
     ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)w;
     close(fd);
     return true;
 }
 
-void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr *sa, int salen)
+void cv_rtsp_conn_accept(void *ctx, int fd, const struct sockaddr *sa, socklen_t salen)
 {
+    struct cv_rtsp_srv *srv = ctx;
     struct sockaddr_storage ss = {0};
     if (salen > 0 && (size_t)salen <= sizeof(ss))
         memcpy(&ss, sa, (size_t)salen);
@@ -1004,7 +956,7 @@ void cv_rtsp_conn_reap(struct cv_rtsp_srv *srv)
     while (srv->dead) {
         struct cv_rtsp_conn *c = srv->dead;
         srv->dead = c->next;
-        cv_feed_viewer_detach(&c->view);
+        cv_feed_viewer_detach(&c->view.fv);
         if (c->feed)
             cv_rtsp_feed_put(c->feed);
         event_free(c->rd_ev);

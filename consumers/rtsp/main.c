@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <string.h>
@@ -15,104 +14,38 @@
 #include <unistd.h>
 
 #include "common/base/log.h"
+#include "common/consumer/settings.h"
 #include "consumers/rtsp/rtsp.h"
 #include "proto/child.h"
 
-static void cv_srv_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                             int salen, void *arg)
+static void cv_srv_on_camera_gone(void *ctx, const char *camera)
 {
-    (void)l;
-    cv_rtsp_conn_accept(arg, fd, sa, salen);
+    cv_rtsp_feed_drop_all(ctx, camera); /* its sessions end; the other cameras' are untouched */
 }
 
-/*
- * accept() failed for a reason other than a client that left (libevent filters those). Out of
- * descriptors (or memory), the listening socket stays readable: without a pause the loop would
- * spin on it at 100 % CPU. Stop accepting for a moment; clients wait in the kernel's backlog.
- */
-static void cv_srv_accept_error_cb(struct evconnlistener *l, void *arg)
-{
-    struct cv_rtsp_srv *srv = arg;
-    int err = EVUTIL_SOCKET_ERROR();
-    cv_warn("cannot accept a client: %s (%u connections open); pausing %d ms",
-            evutil_socket_error_to_string(err), srv->conn_count, CV_RTSP_ACCEPT_PAUSE_MS);
-    evconnlistener_disable(l);
-    struct timeval tv = {0, CV_RTSP_ACCEPT_PAUSE_MS * 1000};
-    event_add(srv->resume_ev, &tv);
-}
-
-static void cv_srv_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct cv_rtsp_srv *srv = arg;
-    evconnlistener_enable(srv->listener);
-}
-
-static void cv_srv_on_catalogue(struct cv_rtsp_srv *srv, const struct cv_msg_catalogue *cat)
-{
-    /* Cameras that left the catalogue lose their sessions; the rest are untouched. */
-    if (srv->have_catalogue) {
-        for (uint32_t i = 0; i < srv->cat.camera_count; i++) {
-            bool kept = false;
-            for (uint32_t j = 0; j < cat->camera_count; j++)
-                kept |= strcmp(srv->cat.cameras[i].name, cat->cameras[j].name) == 0;
-            if (!kept)
-                cv_rtsp_feed_drop_all(srv, srv->cat.cameras[i].name);
-        }
-    }
-    srv->cat = *cat;
-    srv->have_catalogue = true;
-    /* ... and their status: the table holds the cameras of the catalogue, never more. */
-    uint32_t keep = 0;
-    for (uint32_t i = 0; i < srv->cam_status_count; i++)
-        for (uint32_t j = 0; j < cat->camera_count; j++)
-            if (strcmp(srv->cam_status[i].camera, cat->cameras[j].name) == 0) {
-                srv->cam_status[keep++] = srv->cam_status[i];
-                break;
-            }
-    srv->cam_status_count = keep;
-    if (cat->log_level <= CV_LOG_ERR)
-        cv_log_set_level((enum cv_log_level)cat->log_level);
-    cv_dbg("catalogue: %u cameras", cat->camera_count);
-}
-
-const struct cv_msg_camera_status *cv_rtsp_camera_status(const struct cv_rtsp_srv *srv,
-                                                         const char *camera)
-{
-    for (uint32_t i = 0; i < srv->cam_status_count; i++)
-        if (strcmp(srv->cam_status[i].camera, camera) == 0)
-            return &srv->cam_status[i];
-    return NULL;
-}
-
-static void cv_srv_on_camera_status(struct cv_rtsp_srv *srv, const struct cv_msg_camera_status *st)
-{
-    struct cv_msg_camera_status *slot =
-        (struct cv_msg_camera_status *)cv_rtsp_camera_status(srv, st->camera);
-    if (!slot && srv->cam_status_count < CV_PROTO_MAX_CAMS)
-        slot = &srv->cam_status[srv->cam_status_count++];
-    if (slot)
-        *slot = *st;
-    else /* cannot happen while the catalogue is the bound (max_cameras); said if it does */
-        cv_warn("camera %s: status table full (%d cameras): status dropped", st->camera,
-                CV_PROTO_MAX_CAMS);
-}
+static const struct cv_setting_def cv_srv_settings[] = {
+    CV_SETTING(struct cv_rtsp_settings, "username", CV_SET_STR, username),
+    CV_SETTING(struct cv_rtsp_settings, "password", CV_SET_STR, password),
+    CV_SETTING(struct cv_rtsp_settings, "local_auth", CV_SET_BOOL, local_auth),
+    CV_SETTING(struct cv_rtsp_settings, "default_query", CV_SET_STR, default_query),
+    CV_SETTING(struct cv_rtsp_settings, "max_connections", CV_SET_U32, max_conns),
+    CV_SETTING(struct cv_rtsp_settings, "max_connections_per_client", CV_SET_U32,
+               max_conns_per_client),
+    CV_SETTING(struct cv_rtsp_settings, "request_timeout", CV_SET_U32, request_timeout_ms),
+    CV_SETTING(struct cv_rtsp_settings, "idle_timeout", CV_SET_U32, idle_timeout_ms),
+};
 
 static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
 {
     (void)fds;
     (void)nfds;
     struct cv_rtsp_srv *srv = ctx;
-    bool ready = srv->have_settings && srv->have_catalogue;
-    if (m->type == CV_MSG_CATALOGUE) {
-        cv_srv_on_catalogue(srv, &m->u.catalogue);
-    } else if (m->type == CV_MSG_RTSP_SETTINGS) {
-        srv->settings = m->u.rtsp_settings; /* applies to the next request and tick */
+    if (m->type == CV_MSG_SETTINGS) {
+        /* applies to the next request and tick */
+        cv_settings_read(cv_srv_settings, sizeof(cv_srv_settings) / sizeof(cv_srv_settings[0]),
+                         &srv->settings, &m->u.settings);
         srv->have_settings = true;
-    } else if (m->type == CV_MSG_CAMERA_STATUS) {
-        cv_srv_on_camera_status(srv, &m->u.camera_status);
-    } else {
+    } else if (m->type != CV_MSG_CATALOGUE && m->type != CV_MSG_CAMERA_STATUS) {
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
     }
     /*
@@ -121,8 +54,10 @@ static int cv_srv_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
      * (seen: a sixth connection over max_connections_per_client = 5 taken on a busy machine,
      * the process still starting) or a 404 for a camera that exists.
      */
-    if (!ready && srv->have_settings && srv->have_catalogue)
-        evconnlistener_enable(srv->listener);
+    if (!srv->accepting && srv->have_settings && srv->proc.cams.have_catalogue) {
+        cv_listener_enable(&srv->listen);
+        srv->accepting = true;
+    }
     return 0;
 }
 
@@ -145,6 +80,7 @@ static const struct cv_consumer_ops cv_srv_ops = {
     .on_message = cv_srv_on_message,
     .on_tick = cv_srv_on_tick,
     .on_reap = cv_srv_on_reap,
+    .on_camera_gone = cv_srv_on_camera_gone,
 };
 
 /*
@@ -208,15 +144,12 @@ int main(void)
     struct event_base *base = srv.proc.base;
     if (cv_srv_udp_pair(&srv) < 0)
         cv_warn("no UDP ports for RTP: UDP clients get 461 and retry over TCP");
-    srv.resume_ev = event_new(base, -1, 0, cv_srv_accept_resume_cb, &srv);
-    srv.listener = evconnlistener_new(
-        base, cv_srv_accept_cb, &srv,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, -1, CV_CHILD_LISTEN_FD);
-    if (!srv.resume_ev || !srv.listener) {
-        cv_err("cannot set up (no listening socket on fd %d?)", CV_CHILD_LISTEN_FD);
+    cv_throttle_init(&srv.throttle, CV_RTSP_AUTH_ADDR_FAILS, CV_RTSP_AUTH_WINDOW_MS,
+                     CV_RTSP_AUTH_LOCK_MS);
+    if (cv_listener_open(&srv.listen, base, CV_CHILD_LISTEN_FD, "rtsp", CV_RTSP_ACCEPT_PAUSE_MS,
+                         cv_rtsp_conn_accept, &srv) < 0)
         goto out;
-    }
-    evconnlistener_set_error_cb(srv.listener, cv_srv_accept_error_cb);
+    srv.listen.conn_count = &srv.conn_count;
     /* Descriptors are counted from here (conn.c admits clients, feeds refuse themselves), so
      * that a ring sent by the supervisor always finds one free. */
     cv_feed_set_limit(&srv.proc.feeds, &srv.conn_count);
@@ -226,10 +159,7 @@ out:
     while (srv.conns)
         cv_rtsp_conn_close(srv.conns, NULL);
     cv_rtsp_conn_reap(&srv);
-    if (srv.listener)
-        evconnlistener_free(srv.listener);
-    if (srv.resume_ev)
-        event_free(srv.resume_ev);
+    cv_listener_close(&srv.listen);
     if (srv.udp_rtp >= 0)
         close(srv.udp_rtp);
     if (srv.udp_rtcp >= 0)

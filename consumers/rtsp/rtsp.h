@@ -19,8 +19,10 @@
 #include <sys/uio.h>
 
 #include "common/base/outq.h"
+#include "common/consumer/admit.h"
 #include "common/consumer/feed.h"
 #include "common/consumer/process.h"
+#include "common/consumer/rtp-fanout.h"
 #include "common/media/media.h"
 #include "common/ring/ring.h"
 #include "common/net/rtp.h"
@@ -39,9 +41,7 @@ struct cv_rtsp_conn;
 #define CV_RTSP_MAX_BACKLOG_MS   5000       /* ... or time it stays behind without catching up */
 #define CV_RTSP_SR_INTERVAL_MS   5000 /* RTCP Sender Reports per track (the first at PLAY's tick) */
 #define CV_RTSP_SR_MAX_AGE_MS    2000 /* ... only while the track had a frame this recently */
-#define CV_RTSP_SNDBUF           (1u << 20) /* fixed kernel send buffer: backpressure shows soon */
-#define CV_RTSP_ARENA            (4u << 20) /* RTP bytes of one frame */
-#define CV_RTSP_MAX_PKTS         4096
+#define CV_RTSP_SNDBUF           (1u << 20)  /* fixed kernel send buffer: backpressure shows soon */
 #define CV_RTSP_MAX_BACKLOG_ALL  (64u << 20) /* queued bytes for all clients of the process */
 #define CV_RTSP_ACCEPT_PAUSE_MS  250         /* out of descriptors: stop accepting this long */
 #define CV_RTSP_LINGER_MS        2000 /* after an error reply, drain the client's input so long */
@@ -49,7 +49,16 @@ struct cv_rtsp_conn;
 #define CV_RTSP_AUTH_ADDR_FAILS  10   /* ... from one address within the window: locked out */
 #define CV_RTSP_AUTH_WINDOW_MS   60000
 #define CV_RTSP_AUTH_LOCK_MS     30000
-#define CV_RTSP_AUTH_SLOTS       64 /* addresses with recent failures remembered */
+
+/* [rtsp] (consumers/rtsp/config-keys.h), read from the supervisor's settings (main.c). */
+struct cv_rtsp_settings {
+    char username[128]; /* auth; empty = none */
+    char password[128];
+    bool local_auth;
+    char default_query[128];
+    uint32_t max_conns, max_conns_per_client;     /* 0 = no limit */
+    uint32_t request_timeout_ms, idle_timeout_ms; /* 0 = none */
+};
 
 struct cv_rtsp_feed {
     struct cv_rtsp_feed *next; /* in srv->feeds */
@@ -59,12 +68,7 @@ struct cv_rtsp_feed {
     char variant[CV_VARIANT_MAX];
     const struct cv_stream_info *info; /* the feed's codec parameters */
     int refs;                          /* conns that described or set up this feed */
-    struct cv_rtp_packer packers[CV_MAX_TRACKS];
-    int64_t last_pts[CV_MAX_TRACKS];         /* of the last frame fanned out, for RTP-Info */
-    uint64_t last_arrival_ns[CV_MAX_TRACKS]; /* its arrival (CLOCK_MONOTONIC), for RTCP SRs */
-    bool rebase[CV_MAX_TRACKS]; /* a new writer: move ts_offset at the track's next frame */
-    uint8_t *arena;             /* owned: one frame's RTP packets */
-    struct cv_rtp_pkt *pkts;    /* owned */
+    struct cv_rtp_fanout rtp;          /* owned: packetised once for all sessions */
 };
 
 enum cv_rtsp_conn_state { CV_CONN_INIT, CV_CONN_READY, CV_CONN_PLAYING };
@@ -86,8 +90,8 @@ struct cv_rtsp_conn {
     struct sockaddr_storage peer_sa; /* for UDP media: no getpeername() per frame */
     socklen_t peer_salen;
     bool loopback;
-    struct cv_rtsp_feed *feed;  /* referenced, not owned */
-    struct cv_feed_viewer view; /* in feed->feed's viewers while bound to it */
+    struct cv_rtsp_feed *feed; /* referenced, not owned */
+    struct cv_rtp_viewer view; /* in feed->feed's viewers while bound to it */
     enum cv_rtsp_conn_state state;
     char session[32];
     struct cv_rtsp_track_out out[CV_MAX_TRACKS];
@@ -99,7 +103,6 @@ struct cv_rtsp_conn {
     uint64_t describe_deadline_ms;
     uint32_t pending_cseq;
     char pending_base[512];
-    bool need_key;  /* joined live: skip until a keyframe */
     bool closing;   /* close once the backlog is written */
     bool lingering; /* reply sent, write side shut: reading what is left until EOF */
     bool dead;      /* closed, waiting for cv_rtsp_conn_reap() */
@@ -117,14 +120,10 @@ struct cv_rtsp_conn {
 struct cv_rtsp_srv {
     struct cv_consumer
         proc; /* the process skeleton: loop, control socket, feeds (common/consumer) */
-    struct evconnlistener *listener; /* owned, on fd 4 */
-    struct cv_msg_catalogue cat;     /* the cameras there are */
-    bool have_catalogue;
-    bool have_settings;                   /* clients are accepted only once both have come */
-    struct cv_msg_rtsp_settings settings; /* [rtsp]: auth, default query, limits */
-    /* Each camera's last worker status (CV_MSG_CAMERA_STATUS), to say why one is not there. */
-    struct cv_msg_camera_status cam_status[CV_PROTO_MAX_CAMS];
-    uint32_t cam_status_count;
+    struct cv_listener listen; /* owned: accepting on fd 4 */
+    bool have_settings;        /* clients are accepted only once it and the catalogue have come */
+    bool accepting;            /* ... and they have: the listener is enabled */
+    struct cv_rtsp_settings settings; /* [rtsp]: auth, default query, limits */
     struct cv_rtsp_feed *feeds;
     struct cv_rtsp_conn *conns;
     struct cv_rtsp_conn *dead; /* closed conns, freed by the skeleton's reap */
@@ -133,16 +132,10 @@ struct cv_rtsp_srv {
     uint32_t conn_count;              /* live conns */
     uint64_t refused_log_ms;          /* the last refusal logged: a flood is one line a second */
     struct cv_outq_budget out_budget; /* queued over all conns, against CV_RTSP_MAX_BACKLOG_ALL */
-    struct event *resume_ev;          /* owned: re-enables accepting after running out of fds */
-    /* Addresses that recently sent bad credentials (password guessing is throttled). */
-    struct cv_rtsp_auth_fail {
-        struct sockaddr_storage addr; /* port zeroed */
-        unsigned fails;
-        uint64_t window_start_ms, locked_until_ms;
-    } auth_fails[CV_RTSP_AUTH_SLOTS];
+    struct cv_throttle throttle;      /* bad credentials per address (conn.c) */
     /* Scratch for the fan-out and DESCRIBE: one frame or one reply at a time, never kept. */
-    uint8_t rtp_hdr[CV_RTSP_MAX_PKTS][4];
-    struct iovec rtp_iov[2 * CV_RTSP_MAX_PKTS];
+    uint8_t rtp_hdr[CV_RTP_FANOUT_MAX_PKTS][4];
+    struct iovec rtp_iov[2 * CV_RTP_FANOUT_MAX_PKTS];
     char sdp[16384];
 };
 
@@ -150,28 +143,14 @@ struct cv_rtsp_srv {
 struct cv_rtsp_feed *cv_rtsp_feed_get(struct cv_rtsp_srv *srv, const char *camera,
                                       const char *variant);
 void cv_rtsp_feed_put(struct cv_rtsp_feed *feed);
-/* The frames since the newest keyframe, sent at once to a session that starts playing. */
-struct cv_rtsp_catchup {
-    uint16_t seq0[CV_MAX_TRACKS]; /* RTP sequence number of its first packet, per track */
-    uint32_t ts0[CV_MAX_TRACKS];  /* RTP timestamp of its first packet, per track */
-    size_t packets[CV_MAX_TRACKS];
-    size_t frames;
-};
-void cv_rtsp_feed_catch_up_plan(struct cv_rtsp_feed *feed, struct cv_rtsp_catchup *plan);
-void cv_rtsp_feed_catch_up_send(struct cv_rtsp_feed *feed, struct cv_rtsp_conn *conn,
-                                struct cv_rtsp_catchup *plan);
 void cv_rtsp_feed_drop_all(struct cv_rtsp_srv *srv, const char *camera);
 
-/* main.c: the last status of camera, or NULL */
-const struct cv_msg_camera_status *cv_rtsp_camera_status(const struct cv_rtsp_srv *srv,
-                                                         const char *camera);
-
 /* conn.c */
-void cv_rtsp_conn_accept(struct cv_rtsp_srv *srv, int fd, const struct sockaddr *sa, int salen);
+void cv_rtsp_conn_accept(void *srv, int fd, const struct sockaddr *sa, socklen_t salen);
 void cv_rtsp_conn_close(struct cv_rtsp_conn *conn, const char *why);
-/* Sends packets of one feed track; drops the conn if it falls too far behind. */
-void cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *conn, int feed_track, const uint8_t *arena,
-                           const struct cv_rtp_pkt *pkts, size_t count);
+/* Sends packets of one feed track; drops the conn if it falls too far behind (-EPIPE: gone). */
+int cv_rtsp_conn_send_rtp(struct cv_rtsp_conn *conn, int feed_track, const uint8_t *arena,
+                          const struct cv_rtp_pkt *pkts, size_t count);
 /* The feed's codec parameters arrived (or the wait timed out): answer a waiting DESCRIBE. */
 void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *conn);
 void cv_rtsp_conn_tick(struct cv_rtsp_conn *conn, uint64_t now_ms);

@@ -28,7 +28,7 @@
 #include <libavutil/log.h>
 
 #include "common/base/log.h"
-#include "consumers/http/fmp4.h"
+#include "common/mux/fmp4.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

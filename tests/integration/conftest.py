@@ -21,6 +21,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_port_tcp_udp():
+    """A port free for both TCP and UDP (camvisor-webrtc binds both)."""
+    for _ in range(50):
+        with socket.socket() as t, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no port free for both TCP and UDP")
+
+
 def wait_for(pred, timeout, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -55,12 +69,13 @@ class Camvisor:
     """One supervisor instance with its config folder."""
 
     def __init__(self, tmp_path, cameras, rtsp_extra="", log_level="info", user="root",
-                 nofile=None, env=None, api_extra="", server_extra=""):
+                 nofile=None, env=None, api_extra="", server_extra="", webrtc_extra=""):
         self.nofile = nofile  # RLIMIT_NOFILE for the supervisor and so its children
         self.env = env or {}  # added to the supervisor's environment
         self.dir = tmp_path
         self.rtsp_port = free_port()
         self.api_port = free_port()
+        self.webrtc_port = free_port_tcp_udp()
         self.conf = tmp_path / "camvisor.ini"
         self.cams_dir = tmp_path / "cameras.d"
         self.cams_dir.mkdir(exist_ok=True)
@@ -72,7 +87,8 @@ class Camvisor:
             + (f"user = {user}\n" if user else "") + server_extra
             + "[rtsp]\n"
             f"listen = 127.0.0.1:{self.rtsp_port}\n" + rtsp_extra + "[api]\n"
-            f"listen = 127.0.0.1:{self.api_port}\n" + api_extra
+            f"listen = 127.0.0.1:{self.api_port}\n" + api_extra + "[webrtc]\n"
+            f"listen = 127.0.0.1:{self.webrtc_port}\n" + webrtc_extra
         )
         for name, body in cameras.items():
             self.write_camera(name, body)
@@ -144,6 +160,12 @@ class Camvisor:
                 return pid
         return None
 
+    def webrtc_pid(self):
+        for pid, cmd in self.children().items():
+            if "camvisor-webrtc" in cmd:
+                return pid
+        return None
+
     def rtsp_pid(self):
         for pid, cmd in self.children().items():
             if "camvisor-rtsp" in cmd:
@@ -169,7 +191,7 @@ class Camvisor:
 
 # Every child's end as the supervisor logs it: "worker door: pid 12 died (signal 6) after ...",
 # "rtsp: pid 9 stopped (exit code 0)".
-CHILD_END = re.compile(r"\b(worker \S+|rtsp|http): pid (\d+) (died|stopped) \(([^)]*)\)")
+CHILD_END = re.compile(r"\b(worker \S+|rtsp|http|webrtc): pid (\d+) (died|stopped) \(([^)]*)\)")
 SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "AddressSanitizer:DEADLYSIGNAL",
              "runtime error:", "UndefinedBehaviorSanitizer")
 
@@ -177,7 +199,7 @@ SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "AddressSanitize
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "may_die(*children): the test kills or breaks these children on purpose "
-        "('worker NAME', 'rtsp', 'http', or 'supervisor'); any other death still fails it")
+        "('worker NAME', 'rtsp', 'http', 'webrtc', or 'supervisor'); any other death still fails it")
 
 
 def unexpected_ends(log, allowed):

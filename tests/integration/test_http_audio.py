@@ -1,4 +1,4 @@
-"""A camera's audio through camvisor-http's fMP4 (consumers/http/fmp4.c): G.711 from a real
+"""A camera's audio through camvisor-http's fMP4 (common/mux/fmp4.c): G.711 from a real
 RTSP camera (GStreamer's alawenc, camera.py) re-encoded as FLAC, Opus as it comes. Checked as
 a player sees it: the `mse` reply's codecs, audio fragments over /api/ws, ffprobe/ffmpeg on
 /api/stream.mp4, and headless Chromium playing stream.html with its audio decoded."""
@@ -85,10 +85,10 @@ def probe(cv, cam):
 
 
 def chromium_plays_audio(cv, cam):
-    """stream.html plays, time advances, and Chromium's audio decoder gets bytes."""
+    """stream.html over MSE plays, time advances, and Chromium's audio decoder gets bytes."""
     drv = chromium()
     try:
-        drv.get(cv.http_url(f"/stream.html?src={cam}"))
+        drv.get(cv.http_url(f"/stream.html?src={cam}&mode=mse"))  # MSE: its audio is the point
         wait_playing(drv, "video", timeout=30)
         decoded = wait_for(lambda: drv.execute_script(
             "const v = document.querySelector('video');"

@@ -79,7 +79,7 @@ def test_sigterm_leaves_nothing(camvisor):
     cv = camvisor(CAMS)
     ffprobe(cv.url("cam1"))
     kids = list(cv.children())
-    assert len(kids) == 6  # 4 workers, rtsp, http
+    assert len(kids) == 7  # 4 workers, rtsp, http, webrtc
     assert memfds_of([cv.proc.pid])  # the supervisor holds the rings
     t = time.monotonic()
     assert cv.stop(timeout=5) == 0
@@ -172,7 +172,7 @@ def test_children_run_unprivileged(camvisor):
                   env={"CAM_SECRET": "hunter2", "HOME": "/root/secret-home"})
     assert ffprobe(cv.url("demo"))[0]["codec_name"] == "h264"
     kids = cv.children()
-    assert len(kids) == 3  # the worker, camvisor-rtsp, camvisor-http
+    assert len(kids) == 4  # the worker, camvisor-rtsp, camvisor-http, camvisor-webrtc
     for pid in kids:
         with open(f"/proc/{pid}/status") as f:
             status = f.read()

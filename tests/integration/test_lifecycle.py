@@ -123,7 +123,7 @@ def test_stop_while_children_start_is_clean(camvisor):
     cv.signal(signal.SIGTERM)
     assert cv.proc.wait(10) == 0
     stops = [l for l in cv.logs().splitlines() if " stopped (" in l]
-    assert len(stops) == 6, cv.logs()  # 4 workers, rtsp, http
+    assert len(stops) == 7, cv.logs()  # 4 workers, rtsp, http, webrtc
     assert all("(exit code 0)" in l for l in stops), stops
 
 

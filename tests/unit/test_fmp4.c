@@ -1,7 +1,7 @@
 /*
- * Fragmented MP4 (consumers/http/fmp4.c) against real streams: frames are encoded here with
+ * Fragmented MP4 (common/mux/fmp4.c) against real streams: frames are encoded here with
  * libx264, libx265, FFmpeg's AAC and G.711 encoders and libopus, converted to the ring's layout,
- * muxed (G.711 re-encoded as FLAC by consumers/http/flac.c), and the init segment plus fragments
+ * muxed (G.711 re-encoded as FLAC by common/mux/flac.c), and the init segment plus fragments
  * are demuxed and decoded back with libavformat/libavcodec. What is checked is what a player
  * sees: tracks, sizes, codecs strings, one packet per frame with the same bytes (FLAC: the same
  * samples), keyframes, a timeline that stays continuous across a worker restart (input time back
@@ -27,7 +27,7 @@
 #include "common/base/log.h"
 #include "common/media/nal.h"
 #include "common/ring/ring-types.h"
-#include "consumers/http/fmp4.h"
+#include "common/mux/fmp4.h"
 
 #define W 160
 #define H 120

@@ -112,9 +112,14 @@ static void sample(uint32_t type, struct cv_msg *m)
         m->u.status.uptime_ms = 1ull << 35;
         m->u.status.bytes = 1ull << 41;
         break;
-    case CV_MSG_RTSP_SETTINGS:
-        m->u.rtsp_settings =
-            (struct cv_msg_rtsp_settings){"viewer", "pw", 1, "video&audio", 512, 128, 10000, 60000};
+    case CV_MSG_SETTINGS:
+        m->u.settings.count = 3;
+        strcpy(m->u.settings.items[0].key, "username");
+        strcpy(m->u.settings.items[0].value, "viewer");
+        strcpy(m->u.settings.items[1].key, "max_connections");
+        strcpy(m->u.settings.items[1].value, "512");
+        strcpy(m->u.settings.items[2].key, "rtsp.listen");
+        strcpy(m->u.settings.items[2].value, "[::]:8554");
         break;
     case CV_MSG_KEYFRAME: m->u.keyframe.sub_id = 7; break;
     case CV_MSG_RING: m->u.ring.size = 1u << 20; break;
@@ -147,24 +152,49 @@ static void sample(uint32_t type, struct cv_msg *m)
         m->u.stream_result.status = -17;
         strcpy(m->u.stream_result.reason, "door is defined in /etc/camvisor/cameras.d/x.ini");
         break;
-    case CV_MSG_HTTP_SETTINGS: {
-        struct cv_msg_http_settings *h = &m->u.http_settings;
-        strcpy(h->username, "admin");
-        strcpy(h->password, "pw");
-        strcpy(h->token, "tok");
-        h->local_auth = 1;
-        h->allow_write = 1;
-        strcpy(h->origin, "*");
-        strcpy(h->base_path, "/go2rtc");
-        strcpy(h->static_dir, "/srv/www");
-        h->rtsp_port = 8554;
-        strcpy(h->rtsp_listen, "0.0.0.0:8554");
-        h->max_conns = 512;
-        h->max_conns_per_client = 64;
-        h->request_timeout_ms = 10000;
-        h->idle_timeout_ms = 60000;
+    case CV_MSG_PEER: m->u.peer.role = CV_ROLE_WEBRTC; break;
+    case CV_MSG_WEBRTC_OFFER:
+        m->u.webrtc_offer.req_id = 11;
+        strcpy(m->u.webrtc_offer.camera, "door");
+        strcpy(m->u.webrtc_offer.kind, "whep");
+        strcpy(m->u.webrtc_offer.client, "192.0.2.7");
+        strcpy(m->u.webrtc_offer.sdp, "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n");
+        break;
+    case CV_MSG_WEBRTC_ANSWER:
+        m->u.webrtc_answer.req_id = 11;
+        m->u.webrtc_answer.status = -95;
+        strcpy(m->u.webrtc_answer.reason, "browser offers no H.265");
+        strcpy(m->u.webrtc_answer.session, "w0123abcd");
+        strcpy(m->u.webrtc_answer.sdp, "v=0\r\n");
+        break;
+    case CV_MSG_WEBRTC_CANDIDATE:
+        m->u.webrtc_candidate.req_id = 11;
+        strcpy(m->u.webrtc_candidate.session, "w0123abcd");
+        strcpy(m->u.webrtc_candidate.candidate,
+               "candidate:1 1 udp 2130706431 192.0.2.7 50000 typ host");
+        break;
+    case CV_MSG_WEBRTC_STATS: {
+        struct cv_msg_webrtc_stats *w = &m->u.webrtc_stats;
+        w->total = 1;
+        w->count = 1;
+        strcpy(w->sessions[0].session, "w0123abcd");
+        strcpy(w->sessions[0].camera, "door");
+        strcpy(w->sessions[0].kind, "ws");
+        strcpy(w->sessions[0].client, "192.0.2.7");
+        w->sessions[0].state = 3;
+        w->sessions[0].packets = 1ull << 33;
+        w->sessions[0].bytes = 1ull << 40;
+        w->sessions[0].lost = 12;
+        w->sessions[0].jitter = 40;
+        w->sessions[0].nacks = 3;
+        w->sessions[0].retransmits = 2;
+        w->sessions[0].keyframe_requests = 1;
         break;
     }
+    case CV_MSG_WEBRTC_CLOSE:
+        m->u.webrtc_close.req_id = 11;
+        strcpy(m->u.webrtc_close.session, "w0123abcd");
+        break;
     case CV_MSG_VARIANT_START:
     case CV_MSG_VARIANT_STOP: strcpy(m->u.variant.variant, "video"); break;
     default: fail_msg("message type %u has no sample: add one (and its golden bytes)", type);

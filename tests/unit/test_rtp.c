@@ -808,6 +808,30 @@ static void test_rtcp(void **state)
     const uint8_t fir[] = {0x84, 206, 0, 4, 9, 9, 9, 9, 0, 0, 0, 0, 1, 2, 3, 4, 7, 0, 0, 0};
     assert_int_equal(cv_rtcp_parse(fir, sizeof(fir), &info), 0);
     assert_true(info.wants_keyframe);
+    /* A browser's compound packet: an RR with one report block, then a generic NACK of packet
+     * 1000 and (bitmask 0x0005) 1001 and 1003. */
+    const uint8_t rr_nack[] = {
+        0x81, 201,  0,    7,    1,  1, 1, 1,  /* RR from 0x01010101 */
+        0xaa, 0xbb, 0xcc, 0xdd, 25, 0, 0, 12, /* 10 % lost, 12 in all */
+        0,    1,    0x03, 0xe8, 0,  0, 0, 40, /* highest seq, jitter */
+        0,    0,    0,    0,    0,  0, 0, 0,  /* LSR, DLSR */
+        0x81, 205,  0,    3,    1,  1, 1, 1,  0xaa, 0xbb, 0xcc, 0xdd, 0x03, 0xe8, 0x00, 0x05};
+    assert_int_equal(cv_rtcp_parse(rr_nack, sizeof(rr_nack), &info), 0);
+    assert_int_equal(info.rr_count, 1);
+    assert_int_equal(info.rr[0].ssrc, 0xaabbccdd);
+    assert_int_equal(info.rr[0].fraction_lost, 25);
+    assert_int_equal(info.rr[0].cumulative_lost, 12);
+    assert_int_equal(info.rr[0].highest_seq, 0x103e8);
+    assert_int_equal(info.rr[0].jitter, 40);
+    assert_int_equal(info.nack_count, 1);
+    assert_int_equal(info.nack[0].media_ssrc, 0xaabbccdd);
+    assert_int_equal(info.nack[0].pid, 1000);
+    assert_int_equal(info.nack[0].blp, 5);
+    /* A report count its length cannot hold is refused. */
+    uint8_t short_rr[sizeof(rr_nack)];
+    memcpy(short_rr, rr_nack, sizeof(rr_nack));
+    short_rr[0] = 0x82;
+    assert_int_equal(cv_rtcp_parse(short_rr, sizeof(short_rr), &info), -EBADMSG);
     const uint8_t other_psfb[] = {0x8f, 206, 0, 2, 9, 9, 9, 9, 1, 2, 3, 4}; /* FMT 15: AFB */
     assert_int_equal(cv_rtcp_parse(other_psfb, sizeof(other_psfb), &info), 0);
     assert_false(info.wants_keyframe);

@@ -21,7 +21,7 @@
  *     muxer never cuts fragments on its own). FFmpeg 5.1 writes tfdt as version 1 (64-bit); we
  *     find it by walking the boxes and refuse anything else rather than guess an offset.
  */
-#include "consumers/http/fmp4.h"
+#include "common/mux/fmp4.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -35,27 +35,19 @@
 #include <libavutil/mathematics.h>
 
 #include "common/base/log.h"
+#include "common/media/bits.h"
 #include "common/media/nal.h"
+#include "common/media/sps.h"
 #include "common/ring/ring-types.h"
-#include "consumers/http/flac.h"
+#include "common/mux/flac.h"
 
 #define CV_FMP4_MAX_OUT_TRACKS 2    /* one video track, at most one audio track */
 #define CV_FMP4_IOBUF          4096 /* libavformat's write buffer; ours grows behind it */
 #define CV_FMP4_MAX_OUT        (64u << 20)
 #define CV_FMP4_MAX_STEP_S     10 /* a dts step above this is a jump, not a frame interval */
-#define CV_FMP4_MAX_DIM        16384
 #define CV_FMP4_RECORD_MAX     (CV_MAX_EXTRADATA + 64)
 #define CV_FMP4_MAX_FILL_S     1 /* G.711: a longer hole is a jump, not lost packets */
 #define CV_FMP4_OPUS_HEAD      19
-
-/* What the SPS tells us: the picture size and what avcC/hvcC and the codecs string need. */
-struct cv_fmp4_sps {
-    unsigned width, height;
-    unsigned chroma_format, bit_depth_luma_m8, bit_depth_chroma_m8;
-    uint8_t ptl[12];       /* H.264: profile_idc, constraint flags, level_idc; H.265: general PTL */
-    unsigned sub_layers;   /* H.265: sps_max_sub_layers_minus1 + 1 */
-    bool temporal_nesting; /* H.265 */
-};
 
 struct cv_fmp4_track {
     uint32_t in_track; /* ring track index */
@@ -91,202 +83,7 @@ struct cv_fmp4 {
     char mime[128];
 };
 
-/* ---- bits and parameter sets -------------------------------------------------------------- */
-
-struct cv_fmp4_bits {
-    const uint8_t *p;
-    size_t len; /* bytes */
-    size_t pos; /* bits */
-    bool bad;   /* a read went past the end or a value was out of range */
-};
-
-static uint32_t cv_fmp4_u(struct cv_fmp4_bits *b, unsigned n)
-{
-    uint32_t v = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (b->pos >= b->len * 8) {
-            b->bad = true;
-            return 0;
-        }
-        v = (v << 1) | ((b->p[b->pos >> 3] >> (7 - (b->pos & 7))) & 1u);
-        b->pos++;
-    }
-    return v;
-}
-
-static void cv_fmp4_skip(struct cv_fmp4_bits *b, size_t n)
-{
-    if (n > b->len * 8 - b->pos)
-        b->bad = true;
-    else
-        b->pos += n;
-}
-
-/* Exp-Golomb ue(v); values that need more than 32 bits are malformed. */
-static uint32_t cv_fmp4_ue(struct cv_fmp4_bits *b)
-{
-    unsigned lz = 0;
-    while (!b->bad && cv_fmp4_u(b, 1) == 0)
-        if (++lz > 31)
-            b->bad = true;
-    if (b->bad)
-        return 0;
-    return (uint32_t)(((uint64_t)1 << lz) - 1 + cv_fmp4_u(b, lz));
-}
-
-static int32_t cv_fmp4_se(struct cv_fmp4_bits *b)
-{
-    uint32_t k = cv_fmp4_ue(b);
-    return (k & 1) ? (int32_t)((k + 1) / 2) : -(int32_t)(k / 2);
-}
-
-/* A ue(v) that must be <= max. */
-static uint32_t cv_fmp4_ue_max(struct cv_fmp4_bits *b, uint32_t max)
-{
-    uint32_t v = cv_fmp4_ue(b);
-    if (v > max)
-        b->bad = true;
-    return v;
-}
-
-/* NAL payload without its emulation prevention bytes (00 00 03 -> 00 00); out holds n bytes. */
-static size_t cv_fmp4_unescape(const uint8_t *in, size_t n, uint8_t *out)
-{
-    size_t w = 0, zeros = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (zeros >= 2 && in[i] == 3) {
-            zeros = 0;
-            continue;
-        }
-        zeros = in[i] == 0 ? zeros + 1 : 0;
-        out[w++] = in[i];
-    }
-    return w;
-}
-
-static void cv_fmp4_h264_scaling_list(struct cv_fmp4_bits *b, unsigned size)
-{
-    int32_t last = 8, next = 8;
-    for (unsigned j = 0; j < size && !b->bad; j++) {
-        if (next != 0) {
-            int32_t delta = cv_fmp4_se(b);
-            if (delta < -128 || delta > 127)
-                b->bad = true;
-            next = (last + delta + 256) % 256;
-        }
-        last = next == 0 ? last : next;
-    }
-}
-
-/* H.264 seq_parameter_set_rbsp (7.3.2.1.1) up to the cropping window: rbsp starts after the
- * one-byte NAL header. */
-static int cv_fmp4_h264_sps(const uint8_t *rbsp, size_t len, struct cv_fmp4_sps *s)
-{
-    struct cv_fmp4_bits b = {rbsp, len, 0, false};
-    unsigned profile = cv_fmp4_u(&b, 8);
-    s->ptl[0] = (uint8_t)profile;
-    s->ptl[1] = (uint8_t)cv_fmp4_u(&b, 8);
-    s->ptl[2] = (uint8_t)cv_fmp4_u(&b, 8);
-    cv_fmp4_ue_max(&b, 31);
-    s->chroma_format = 1;
-    bool separate_planes = false;
-    if (profile == 100 || profile == 110 || profile == 122 || profile == 244 || profile == 44 ||
-        profile == 83 || profile == 86 || profile == 118 || profile == 128 || profile == 138 ||
-        profile == 139 || profile == 134 || profile == 135) {
-        s->chroma_format = cv_fmp4_ue_max(&b, 3);
-        if (s->chroma_format == 3)
-            separate_planes = cv_fmp4_u(&b, 1);
-        s->bit_depth_luma_m8 = cv_fmp4_ue_max(&b, 6);
-        s->bit_depth_chroma_m8 = cv_fmp4_ue_max(&b, 6);
-        cv_fmp4_u(&b, 1); /* qpprime_y_zero_transform_bypass_flag */
-        if (cv_fmp4_u(&b, 1))
-            for (unsigned i = 0; i < (s->chroma_format != 3 ? 8u : 12u) && !b.bad; i++)
-                if (cv_fmp4_u(&b, 1))
-                    cv_fmp4_h264_scaling_list(&b, i < 6 ? 16 : 64);
-    }
-    cv_fmp4_ue_max(&b, 12); /* log2_max_frame_num_minus4 */
-    uint32_t poc_type = cv_fmp4_ue_max(&b, 2);
-    if (poc_type == 0) {
-        cv_fmp4_ue_max(&b, 12);
-    } else if (poc_type == 1) {
-        cv_fmp4_u(&b, 1);
-        cv_fmp4_se(&b);
-        cv_fmp4_se(&b);
-        uint32_t cycle = cv_fmp4_ue_max(&b, 255);
-        for (uint32_t i = 0; i < cycle && !b.bad; i++)
-            cv_fmp4_se(&b);
-    }
-    cv_fmp4_ue(&b); /* max_num_ref_frames */
-    cv_fmp4_u(&b, 1);
-    uint64_t w_mbs = (uint64_t)cv_fmp4_ue_max(&b, CV_FMP4_MAX_DIM / 16) + 1;
-    uint64_t h_units = (uint64_t)cv_fmp4_ue_max(&b, CV_FMP4_MAX_DIM / 16) + 1;
-    unsigned frame_mbs_only = cv_fmp4_u(&b, 1);
-    if (!frame_mbs_only)
-        cv_fmp4_u(&b, 1);
-    cv_fmp4_u(&b, 1);
-    uint64_t crop[4] = {0, 0, 0, 0};
-    if (cv_fmp4_u(&b, 1))
-        for (int i = 0; i < 4; i++)
-            crop[i] = cv_fmp4_ue(&b);
-    if (b.bad)
-        return -EBADMSG;
-    /* Crop units (7-19, 7-20): chroma subsampling, doubled vertically for field coding. */
-    unsigned cat = separate_planes ? 0 : s->chroma_format;
-    uint64_t ux = cat == 1 || cat == 2 ? 2 : 1;
-    uint64_t uy = (cat == 1 ? 2 : 1) * (2 - frame_mbs_only);
-    uint64_t w = w_mbs * 16, h = h_units * 16 * (2 - frame_mbs_only);
-    uint64_t cw = ux * (crop[0] + crop[1]), ch = uy * (crop[2] + crop[3]);
-    if (cw >= w || ch >= h || h > CV_FMP4_MAX_DIM)
-        return -EBADMSG;
-    s->width = (unsigned)(w - cw);
-    s->height = (unsigned)(h - ch);
-    return 0;
-}
-
-/* H.265 seq_parameter_set_rbsp (7.3.2.2) up to the bit depths: rbsp starts after the two-byte
- * NAL header. */
-static int cv_fmp4_h265_sps(const uint8_t *rbsp, size_t len, struct cv_fmp4_sps *s)
-{
-    struct cv_fmp4_bits b = {rbsp, len, 0, false};
-    cv_fmp4_u(&b, 4); /* sps_video_parameter_set_id */
-    unsigned max_sub = cv_fmp4_u(&b, 3);
-    s->temporal_nesting = cv_fmp4_u(&b, 1);
-    if (max_sub > 6 || len < 13)
-        return -EBADMSG;
-    s->sub_layers = max_sub + 1;
-    /* profile_tier_level(1, max_sub): the 12 general bytes are byte aligned, copied as they are. */
-    memcpy(s->ptl, rbsp + 1, 12);
-    cv_fmp4_skip(&b, 96);
-    unsigned prof[8] = {0}, lev[8] = {0};
-    for (unsigned i = 0; i < max_sub; i++) {
-        prof[i] = cv_fmp4_u(&b, 1);
-        lev[i] = cv_fmp4_u(&b, 1);
-    }
-    if (max_sub > 0)
-        cv_fmp4_skip(&b, 2 * (8 - max_sub));
-    for (unsigned i = 0; i < max_sub; i++)
-        cv_fmp4_skip(&b, (prof[i] ? 88 : 0) + (lev[i] ? 8 : 0));
-    cv_fmp4_ue_max(&b, 15); /* sps_seq_parameter_set_id */
-    s->chroma_format = cv_fmp4_ue_max(&b, 3);
-    bool separate_planes = s->chroma_format == 3 && cv_fmp4_u(&b, 1);
-    uint64_t w = cv_fmp4_ue_max(&b, CV_FMP4_MAX_DIM), h = cv_fmp4_ue_max(&b, CV_FMP4_MAX_DIM);
-    uint64_t crop[4] = {0, 0, 0, 0};
-    if (cv_fmp4_u(&b, 1))
-        for (int i = 0; i < 4; i++)
-            crop[i] = cv_fmp4_ue(&b);
-    s->bit_depth_luma_m8 = cv_fmp4_ue_max(&b, 8);
-    s->bit_depth_chroma_m8 = cv_fmp4_ue_max(&b, 8);
-    if (b.bad)
-        return -EBADMSG;
-    unsigned cf = separate_planes ? 0 : s->chroma_format;
-    uint64_t ux = cf == 1 || cf == 2 ? 2 : 1, uy = cf == 1 ? 2 : 1;
-    uint64_t cw = ux * (crop[0] + crop[1]), ch = uy * (crop[2] + crop[3]);
-    if (cw >= w || ch >= h)
-        return -EBADMSG;
-    s->width = (unsigned)(w - cw);
-    s->height = (unsigned)(h - ch);
-    return 0;
-}
+/* ---- parameter sets ------------------------------------------------------------------------ */
 
 static void cv_fmp4_put16(uint8_t *p, size_t v)
 {
@@ -301,7 +98,7 @@ static void cv_fmp4_put16(uint8_t *p, size_t v)
  * record's length.
  */
 static int cv_fmp4_record(uint8_t codec, const uint8_t *ed, size_t len, uint8_t *rec,
-                          struct cv_fmp4_sps *sps)
+                          struct cv_sps *sps)
 {
     const bool hevc = codec == CV_CODEC_H265;
     /* Types in record order; H.264 has two arrays, H.265 three. */
@@ -323,8 +120,8 @@ static int cv_fmp4_record(uint8_t codec, const uint8_t *ed, size_t len, uint8_t 
         for (int k = 0; k < ntypes; k++)
             count[k] += types[k] == t;
         if (t == sps_type && !have_sps) {
-            size_t rn = cv_fmp4_unescape(nal + hdr, n - hdr, rbsp);
-            int r = hevc ? cv_fmp4_h265_sps(rbsp, rn, sps) : cv_fmp4_h264_sps(rbsp, rn, sps);
+            size_t rn = cv_sps_unescape(nal + hdr, n - hdr, rbsp);
+            int r = hevc ? cv_sps_parse_h265(rbsp, rn, sps) : cv_sps_parse_h264(rbsp, rn, sps);
             if (r < 0)
                 return r;
             have_sps = true;
@@ -385,7 +182,7 @@ static int cv_fmp4_record(uint8_t codec, const uint8_t *ed, size_t len, uint8_t 
 }
 
 /* RFC 6381 / ISO 14496-15 annex E: avc1.PPCCLL, hvc1.[A-C]P.COMPAT.TLL.CC[.CC...]. */
-static void cv_fmp4_video_codecs(uint8_t codec, const struct cv_fmp4_sps *s, char *out, size_t cap)
+static void cv_fmp4_video_codecs(uint8_t codec, const struct cv_sps *s, char *out, size_t cap)
 {
     if (codec == CV_CODEC_H264) {
         snprintf(out, cap, "avc1.%02X%02X%02X", s->ptl[0], s->ptl[1], s->ptl[2]);
@@ -411,13 +208,13 @@ static int cv_fmp4_asc(const uint8_t *p, size_t len, unsigned *aot, unsigned *ra
 {
     static const unsigned rates[13] = {96000, 88200, 64000, 48000, 44100, 32000, 24000,
                                        22050, 16000, 12000, 11025, 8000,  7350};
-    struct cv_fmp4_bits b = {p, len, 0, false};
-    *aot = cv_fmp4_u(&b, 5);
+    struct cv_bits b = {p, len, 0, false};
+    *aot = cv_bits_u(&b, 5);
     if (*aot == 31)
-        *aot = 32 + cv_fmp4_u(&b, 6);
-    unsigned idx = cv_fmp4_u(&b, 4);
-    *rate = idx == 15 ? cv_fmp4_u(&b, 24) : idx < 13 ? rates[idx] : 0;
-    *chans = cv_fmp4_u(&b, 4);
+        *aot = 32 + cv_bits_u(&b, 6);
+    unsigned idx = cv_bits_u(&b, 4);
+    *rate = idx == 15 ? cv_bits_u(&b, 24) : idx < 13 ? rates[idx] : 0;
+    *chans = cv_bits_u(&b, 4);
     return b.bad || *aot == 0 || *rate == 0 ? -EBADMSG : 0;
 }
 
@@ -534,7 +331,7 @@ static int cv_fmp4_averr(int ret)
 static int cv_fmp4_add_video(struct cv_fmp4 *m, uint32_t in, const struct cv_track_info *ti,
                              char *codecs, size_t cap)
 {
-    struct cv_fmp4_sps sps;
+    struct cv_sps sps;
     uint8_t rec[CV_FMP4_RECORD_MAX];
     memset(&sps, 0, sizeof(sps));
     if (ti->extradata_len > CV_MAX_EXTRADATA)

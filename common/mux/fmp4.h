@@ -1,10 +1,11 @@
 /*
- * Fragmented MP4 for MSE, progressive MP4 and HLS: one muxer per (camera, variant) in
- * camvisor-http, fed the ring's frames once, its bytes fanned out to every viewer (STYLE.md 5:
- * mux once). Built on libavformat's mov muxer (empty_moov + default_base_moof, and a flush after
- * every frame so each frame is its own moof+mdat: frag_keyframe alone would hold a fragment, and
- * so the first picture, for a whole GOP). Browsers' MSE takes no G.711 in MP4, so, as go2rtc
- * does, PCMA/PCMU is re-encoded here as FLAC (flac.h); AAC and Opus go as they come.
+ * Fragmented MP4 for MSE, progressive MP4 and HLS (camvisor-http: one muxer per (camera,
+ * variant), fed the ring's frames once, its bytes fanned out to every viewer, STYLE.md 5: mux
+ * once), and for any other consumer that writes MP4 (a recorder): it is the mux layer's, linked
+ * by whoever needs it. Built on libavformat's mov muxer (empty_moov + default_base_moof, and a
+ * flush after every frame so each frame is its own moof+mdat: frag_keyframe alone would hold a
+ * fragment, and so the first picture, for a whole GOP). Browsers' MSE takes no G.711 in MP4, so, as
+ * go2rtc does, PCMA/PCMU is re-encoded here as FLAC (flac.h); AAC and Opus go as they come.
  *
  *   cv_fmp4_open(info)    -> the init segment (ftyp+moov) and the MSE MIME type with its RFC 6381
  *                            codecs string ("video/mp4; codecs=\"avc1.64001F,mp4a.40.2\"")
@@ -25,8 +26,8 @@
  * hands out (init segment, MIME, fragment data) stay valid until the next call that changes them
  * (cv_fmp4_write for fragments) or cv_fmp4_close.
  */
-#ifndef CV_HTTP_FMP4_H
-#define CV_HTTP_FMP4_H
+#ifndef CV_MUX_FMP4_H
+#define CV_MUX_FMP4_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -13,8 +13,8 @@
  * Ownership: the transcoder owns its encoder, frame and packet; a packet handed to the callback is
  * valid only during the call.
  */
-#ifndef CV_HTTP_FLAC_H
-#define CV_HTTP_FLAC_H
+#ifndef CV_MUX_FLAC_H
+#define CV_MUX_FLAC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
  * only buffer: it is made writable again (a copy only if the encoder still held it) before the
  * first sample of each frame.
  */
-#include "consumers/http/flac.h"
+#include "common/mux/flac.h"
 
 #include <errno.h>
 #include <stdlib.h>

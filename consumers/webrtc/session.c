@@ -1,0 +1,793 @@
+/*
+ * One WebRTC session from offer to close: the answer (common/net/sdp-webrtc.h), ICE-lite checks
+ * (common/net/stun.h), the DTLS handshake (dtls.c), SRTP (srtp.c), media out through the feed's
+ * fan-out and the browser's RTCP in (reports, PLI/FIR, NACK).
+ *
+ *   offer ──> WAIT_FEED ──(camera parameters)──> answer sent, CHECKING
+ *   a STUN check whose integrity holds ──> DTLS (media goes to the address it came from)
+ *   handshake done, peer certificate = the offer's fingerprint ──> PLAYING: the frames since the
+ *   newest keyframe at once, then live
+ *
+ * A session that does not reach PLAYING within CV_WEBRTC_CONNECT_MS, or hears no check for
+ * CV_WEBRTC_CONSENT_MS once playing, is closed. Closing only marks it: it is freed by the reap,
+ * after the current callback, so that the fan-out's and the loop's walks stay valid.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/sockaddr.h"
+#include "common/net/rtcp.h"
+#include "common/net/stun.h"
+#include "consumers/webrtc/webrtc.h"
+
+/* ---- small things -----------------------------------------------------------------------------
+ */
+
+static void cv_session_random_text(char *out, size_t n)
+{
+    static const char ice_chars[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"; /* ice-char minus +/ */
+    uint8_t r[64];
+    if (n > sizeof(r) + 1 || getrandom(r, n - 1, 0) != (ssize_t)(n - 1))
+        memset(r, 0, sizeof(r)); /* getrandom never fails for small sizes after boot */
+    for (size_t i = 0; i + 1 < n; i++)
+        out[i] = ice_chars[r[i] % (sizeof(ice_chars) - 1)];
+    out[n - 1] = '\0';
+}
+
+static bool cv_session_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    return false;
+}
+
+static struct cv_webrtc_session *cv_session_by_addr(struct cv_webrtc_srv *srv,
+                                                    const struct sockaddr_storage *from)
+{
+    for (struct cv_webrtc_session *s = srv->sessions; s; s = s->next)
+        if (!s->dead && s->have_addr && !s->tcp && cv_session_same_addr(&s->addr, from))
+            return s;
+    return NULL;
+}
+
+/* One packet to the session's browser: over its ICE-TCP connection, or UDP to its address. */
+static int cv_session_xmit(struct cv_webrtc_session *s, const uint8_t *p, size_t n)
+{
+    if (s->tcp)
+        return cv_webrtc_tcp_send(s->tcp, p, n);
+    if (sendto(s->srv->udp, p, n, MSG_DONTWAIT, (struct sockaddr *)&s->addr, s->addrlen) < 0)
+        return -errno;
+    return 0;
+}
+
+static void cv_session_answer_error(struct cv_webrtc_srv *srv, uint32_t req_id, int status,
+                                    const char *reason)
+{
+    struct cv_msg *m = calloc(1, sizeof(*m));
+    if (!m)
+        return;
+    m->type = CV_MSG_WEBRTC_ANSWER;
+    m->u.webrtc_answer.req_id = req_id;
+    m->u.webrtc_answer.status = status;
+    snprintf(m->u.webrtc_answer.reason, sizeof(m->u.webrtc_answer.reason), "%s", reason);
+    cv_consumer_peer_send(&srv->proc, CV_ROLE_HTTP, m);
+    free(m);
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------------
+ */
+
+void cv_webrtc_session_refuse(struct cv_webrtc_session *s, int status, const char *why)
+{
+    if (s->dead)
+        return;
+    if (s->state == CV_WEBRTC_WAIT_FEED && s->req_id) {
+        cv_session_answer_error(s->srv, s->req_id, status, why);
+        s->req_id = 0;
+    }
+    cv_webrtc_session_close(s, why);
+}
+
+void cv_webrtc_session_close(struct cv_webrtc_session *s, const char *why)
+{
+    if (s->dead)
+        return;
+    struct cv_webrtc_srv *srv = s->srv;
+    if (s->state == CV_WEBRTC_WAIT_FEED && s->req_id)
+        cv_session_answer_error(srv, s->req_id, -ETIMEDOUT, why ? why : "closed");
+    cv_info("webrtc %s (%s, %s): closed%s%s after %llu packets", s->id, s->camera, s->client,
+            why ? ": " : "", why ? why : "", (unsigned long long)s->packets);
+    s->dead = true;
+    s->view.playing = false;
+    if (s->tcp) { /* its connection goes with it */
+        struct cv_webrtc_tcp *c = s->tcp;
+        s->tcp = NULL;
+        c->session = NULL;
+        cv_webrtc_tcp_close(c, NULL);
+    }
+    if (s->view.fv.feed)
+        cv_feed_viewer_detach(&s->view.fv);
+    cv_consumer_reap_soon(&srv->proc);
+}
+
+static void cv_session_free(struct cv_webrtc_session *s)
+{
+    if (s->view.fv.feed)
+        cv_feed_viewer_detach(&s->view.fv);
+    if (s->feed)
+        cv_webrtc_feed_put(s->feed);
+    if (s->prev_feed)
+        cv_webrtc_feed_put(s->prev_feed);
+    cv_dtls_conn_fini(&s->dtls);
+    cv_srtp_fini(&s->srtp);
+    free(s->offer);
+    explicit_bzero(s, sizeof(*s)); /* ICE password */
+    free(s);
+}
+
+void cv_webrtc_reap(struct cv_webrtc_srv *srv)
+{
+    for (struct cv_webrtc_session **pp = &srv->sessions; *pp;) {
+        struct cv_webrtc_session *s = *pp;
+        if (!s->dead) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        srv->session_count--;
+        cv_session_free(s);
+    }
+}
+
+void cv_webrtc_close_by_id(struct cv_webrtc_srv *srv, const char *id, uint32_t req_id)
+{
+    for (struct cv_webrtc_session *s = srv->sessions; s; s = s->next)
+        if (!s->dead &&
+            ((id[0] && strcmp(s->id, id) == 0) || (!id[0] && req_id && s->req_id == req_id)))
+            cv_webrtc_session_close(s, "closed by the client");
+}
+
+void cv_webrtc_drop_camera(struct cv_webrtc_srv *srv, const char *camera)
+{
+    for (struct cv_webrtc_session *s = srv->sessions; s; s = s->next)
+        if (!s->dead && strcmp(s->camera, camera) == 0)
+            cv_webrtc_session_close(s, "camera removed");
+}
+
+/* ---- offer and answer ---------------------------------------------------------------------------
+ */
+
+/* Too many offers from this address lately (a flood of offers costs a session each). */
+static bool cv_session_rate_limited(struct cv_webrtc_srv *srv, const char *client, uint64_t now)
+{
+    struct sockaddr_storage a = {0};
+    struct sockaddr_in *in = (struct sockaddr_in *)&a;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a;
+    if (inet_pton(AF_INET, client, &in->sin_addr) == 1)
+        a.ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, client, &in6->sin6_addr) == 1)
+        a.ss_family = AF_INET6;
+    else
+        return false; /* http always says; nothing to count by otherwise */
+    size_t n = sizeof(srv->offer_rate) / sizeof(srv->offer_rate[0]), oldest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (srv->offer_rate[i].count && cv_sockaddr_same_host(&srv->offer_rate[i].addr, &a)) {
+            if (now - srv->offer_rate[i].window_ms > 10000) {
+                srv->offer_rate[i].window_ms = now;
+                srv->offer_rate[i].count = 0;
+            }
+            return ++srv->offer_rate[i].count > CV_WEBRTC_OFFERS_PER_10S;
+        }
+        if (srv->offer_rate[i].window_ms < srv->offer_rate[oldest].window_ms)
+            oldest = i;
+    }
+    srv->offer_rate[oldest].addr = a;
+    srv->offer_rate[oldest].window_ms = now;
+    srv->offer_rate[oldest].count = 1;
+    return false;
+}
+
+static unsigned cv_session_count_from(struct cv_webrtc_srv *srv, const char *client)
+{
+    unsigned n = 0;
+    for (struct cv_webrtc_session *s = srv->sessions; s; s = s->next)
+        n += !s->dead && strcmp(s->client, client) == 0;
+    return n;
+}
+
+void cv_webrtc_offer(struct cv_webrtc_srv *srv, const struct cv_msg_webrtc_offer *o)
+{
+    uint64_t now = cv_clock_mono_ms();
+    const struct cv_webrtc_settings *set = &srv->set;
+    if (!cv_cameras_exists(&srv->proc.cams, o->camera)) {
+        cv_session_answer_error(srv, o->req_id, -ENOENT, "no such camera");
+        return;
+    }
+    const char *busy = NULL;
+    if (set->max_sessions && srv->session_count >= set->max_sessions)
+        busy = "too many WebRTC sessions (max_sessions)";
+    else if (set->max_sessions_per_client &&
+             cv_session_count_from(srv, o->client) >= set->max_sessions_per_client)
+        busy = "too many WebRTC sessions from this address (max_sessions_per_client)";
+    else if (cv_session_rate_limited(srv, o->client, now))
+        busy = "too many offers from this address: try again in a few seconds";
+    if (busy) {
+        if (cv_admit_log_due(&srv->refused_log_ms, now))
+            cv_warn("webrtc offer from %s for %s refused: %s", o->client, o->camera, busy);
+        cv_session_answer_error(srv, o->req_id, -EBUSY, busy);
+        return;
+    }
+    struct cv_webrtc_session *s = calloc(1, sizeof(*s));
+    struct cv_webrtc_sdp_offer *offer = calloc(1, sizeof(*offer));
+    if (!s || !offer) {
+        free(s);
+        free(offer);
+        cv_session_answer_error(srv, o->req_id, -ENOMEM, "out of memory");
+        return;
+    }
+    int rc = cv_webrtc_sdp_parse(o->sdp, strnlen(o->sdp, sizeof(o->sdp)), offer);
+    if (rc < 0) {
+        free(s);
+        free(offer);
+        cv_session_answer_error(srv, o->req_id, -EINVAL, "the offer is not SDP we can read");
+        return;
+    }
+    s->srv = srv;
+    s->offer = offer;
+    s->req_id = o->req_id;
+    s->state = CV_WEBRTC_WAIT_FEED;
+    s->created_ms = s->heard_ms = now;
+    snprintf(s->camera, sizeof(s->camera), "%s", o->camera);
+    snprintf(s->kind, sizeof(s->kind), "%s", o->kind[0] ? o->kind : "json");
+    snprintf(s->client, sizeof(s->client), "%s", o->client);
+    char rnd[13];
+    cv_session_random_text(rnd, sizeof(rnd));
+    snprintf(s->id, sizeof(s->id), "w%u%s", ++srv->next_session, rnd);
+    cv_session_random_text(s->ufrag, sizeof(s->ufrag));
+    cv_session_random_text(s->pwd, sizeof(s->pwd));
+    s->next = srv->sessions;
+    srv->sessions = s;
+    srv->session_count++;
+    s->feed = cv_webrtc_feed_get(srv, o->camera, CV_VARIANT_NATIVE);
+    if (!s->feed) {
+        int err = errno;
+        cv_session_answer_error(srv, s->req_id, err == EMFILE ? -EMFILE : -ENOMEM,
+                                err == EMFILE ? "out of descriptors" : "cannot follow the camera");
+        s->req_id = 0;
+        cv_webrtc_session_close(s, "no feed");
+        return;
+    }
+    cv_info("webrtc %s: offer for %s from %s (%s)", s->id, s->camera, s->client, s->kind);
+    if (cv_feed_ready(s->feed->feed))
+        cv_webrtc_session_feed_ready(s);
+}
+
+/* The offer's certificate fingerprint (sha-256, the one every browser sends): session- or first
+ * m-line level. */
+static bool cv_session_take_fingerprint(struct cv_webrtc_session *s)
+{
+    const struct cv_webrtc_sdp_transport *t = &s->offer->transport;
+    for (unsigned i = 0;
+         t->fingerprint_hash != CV_WEBRTC_SDP_HASH_SHA256 && i < s->offer->media_count; i++)
+        t = &s->offer->media[i].transport;
+    if (t->fingerprint_hash != CV_WEBRTC_SDP_HASH_SHA256 || t->fingerprint_len != 32)
+        return false;
+    memcpy(s->peer_fp, t->fingerprint, 32);
+    s->peer_fp_len = 32;
+    return true;
+}
+
+/* An m-line we have nothing for is answered inactive rather than rejected (see
+ * struct cv_webrtc_sdp_send): with the first payload type of a media codec it offers. */
+static bool cv_session_inactive_choice(const struct cv_webrtc_sdp_media *m,
+                                       struct cv_webrtc_sdp_choice *c)
+{
+    if (m->rejected || !m->dtls_srtp ||
+        (m->type != CV_WEBRTC_SDP_MEDIA_AUDIO && m->type != CV_WEBRTC_SDP_MEDIA_VIDEO))
+        return false;
+    for (unsigned f = 0; f < m->format_count; f++) {
+        const struct cv_webrtc_sdp_format *fmt = &m->formats[f];
+        /* the codecs an answer can name (the ones we could send) */
+        bool media = fmt->codec == CV_WEBRTC_CODEC_H264 || fmt->codec == CV_WEBRTC_CODEC_H265 ||
+                     fmt->codec == CV_WEBRTC_CODEC_OPUS || fmt->codec == CV_WEBRTC_CODEC_PCMA ||
+                     fmt->codec == CV_WEBRTC_CODEC_PCMU;
+        if (media && fmt->clock_rate && !fmt->bad_fmtp) {
+            c->ok = true;
+            c->pt = fmt->pt;
+            c->has_rtx = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Which feed track answers m-line m: the first of its kind not taken yet. */
+static int cv_session_track_for(const struct cv_stream_info *info,
+                                const struct cv_webrtc_sdp_media *m, const bool *taken)
+{
+    int kind = m->type == CV_WEBRTC_SDP_MEDIA_VIDEO   ? CV_TRACK_VIDEO
+               : m->type == CV_WEBRTC_SDP_MEDIA_AUDIO ? CV_TRACK_AUDIO
+                                                      : -1;
+    for (uint32_t t = 0; kind >= 0 && t < info->track_count && t < CV_MAX_TRACKS; t++)
+        if ((int)info->tracks[t].kind == kind && !taken[t])
+            return (int)t;
+    return -1;
+}
+
+void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
+{
+    struct cv_webrtc_srv *srv = s->srv;
+    if (s->state != CV_WEBRTC_WAIT_FEED || !s->offer)
+        return;
+    if (!cv_feed_ready(s->feed->feed))
+        return; /* subscribed, parameters not in yet: the next on_params wakes it again */
+    const struct cv_stream_info *info = cv_feed_info(s->feed->feed);
+    const struct cv_webrtc_sdp_offer *offer = s->offer;
+    struct cv_webrtc_sdp_choice choice[CV_WEBRTC_SDP_MAX_MEDIA];
+    struct cv_webrtc_sdp_send send[CV_WEBRTC_SDP_MAX_MEDIA];
+    bool taken[CV_MAX_TRACKS] = {false};
+    char why[512] = "";
+    unsigned accepted = 0;
+    memset(choice, 0, sizeof(choice));
+    memset(send, 0, sizeof(send));
+    for (unsigned i = 0; i < offer->media_count; i++) {
+        const struct cv_webrtc_sdp_media *m = &offer->media[i];
+        int t = m->rejected ? -1 : cv_session_track_for(info, m, taken);
+        if (t >= 0 &&
+            (cv_webrtc_sdp_choose(m, &info->tracks[t], &choice[i]) < 0 || !choice[i].ok)) {
+            size_t n = strlen(why);
+            snprintf(why + n, sizeof(why) - n, "%s%s", n ? "; " : "", choice[i].why);
+            t = -1;
+        }
+        if (t < 0) {
+            memset(&choice[i], 0, sizeof(choice[i]));
+            if (cv_session_inactive_choice(m, &choice[i])) {
+                send[i].choice = &choice[i];
+                send[i].inactive = true;
+            }
+            continue;
+        }
+        choice[i].has_rtx = false; /* NACKs are answered on the stream itself, not with RTX */
+        taken[t] = true;
+        s->tracks[t] = (struct cv_webrtc_track){.on = true, .pt = choice[i].pt};
+        send[i].choice = &choice[i];
+        send[i].ssrc = s->feed->rtp.packers[t].ssrc;
+        /* Video with playout-delay 0/0, where the browser offers it: Chrome then renders each
+         * frame as it is decoded, and the frames since the keyframe that a new session gets at
+         * once are shown at once, instead of at their own pace a GOP behind live. */
+        for (unsigned k = 0; k < m->extmap_count && info->tracks[t].kind == CV_TRACK_VIDEO; k++)
+            if (m->extmaps[k].ext == CV_WEBRTC_SDP_EXT_PLAYOUT_DELAY && m->extmaps[k].id >= 1 &&
+                m->extmaps[k].id <= 14) {
+                s->tracks[t].playout_id = (uint8_t)m->extmaps[k].id;
+                send[i].extensions |= CV_WEBRTC_SDP_EXT_BIT(CV_WEBRTC_SDP_EXT_PLAYOUT_DELAY);
+            }
+        accepted++;
+    }
+    /* The camera's video in a codec the browser does not offer (H.265 in Chromium): ask its
+     * worker for the h264 variant (transcoding), and answer once that comes, or pass on the
+     * worker's refusal (the variant mechanism: a worker that cannot make it says why). */
+    bool video_accepted = false;
+    for (unsigned i = 0; i < offer->media_count; i++)
+        video_accepted |= send[i].choice && !send[i].inactive &&
+                          offer->media[i].type == CV_WEBRTC_SDP_MEDIA_VIDEO;
+    bool video_offered = false;
+    for (unsigned i = 0; i < offer->media_count; i++)
+        video_offered |= offer->media[i].type == CV_WEBRTC_SDP_MEDIA_VIDEO &&
+                         !offer->media[i].rejected;
+    bool camera_video = false;
+    for (uint32_t t = 0; t < info->track_count; t++)
+        camera_video |= info->tracks[t].kind == CV_TRACK_VIDEO;
+    if (!video_accepted && video_offered && camera_video && !s->transcoded) {
+        struct cv_webrtc_feed *h264 = cv_webrtc_feed_get(srv, s->camera, "h264");
+        if (h264) {
+            cv_info("webrtc %s: %s: asking camera %s for its h264 variant", s->id, why, s->camera);
+            s->prev_feed = s->feed; /* we may be in its callback: let go of it later */
+            s->feed = h264;
+            s->transcoded = true;
+            memset(s->tracks, 0, sizeof(s->tracks));
+            if (cv_feed_ready(h264->feed))
+                cv_webrtc_session_feed_ready(s);
+            return;
+        }
+    }
+    if (accepted == 0 || !cv_session_take_fingerprint(s)) {
+        const char *reason = accepted == 0 ? (why[0] ? why : "the offer asks for no media we have")
+                                           : "the offer has no sha-256 certificate fingerprint";
+        cv_warn("webrtc %s: cannot answer the offer for %s: %s", s->id, s->camera, reason);
+        cv_session_answer_error(srv, s->req_id, accepted == 0 ? -ENOTSUP : -EINVAL, reason);
+        s->req_id = 0;
+        cv_webrtc_session_close(s, "no answer");
+        return;
+    }
+    if (why[0]) /* some media could not be sent: said in the log (and to the client) */
+        cv_info("webrtc %s: %s", s->id, why);
+
+    struct cv_webrtc_sdp_candidate cands[2 * CV_WEBRTC_MAX_LOCAL];
+    unsigned ncands = 0;
+    for (unsigned i = 0; i < srv->local_count; i++)
+        cands[ncands++] = (struct cv_webrtc_sdp_candidate){srv->local[i].ip, srv->local[i].port,
+                                                           false};
+    for (unsigned i = 0; i < srv->local_count && srv->tcp_listen.l; i++) /* ICE-TCP passive */
+        cands[ncands++] = (struct cv_webrtc_sdp_candidate){srv->local[i].ip, srv->local[i].port,
+                                                           true};
+    uint64_t sid = 0;
+    if (getrandom(&sid, sizeof(sid), 0) != (ssize_t)sizeof(sid))
+        sid = cv_clock_mono_ms();
+    struct cv_webrtc_sdp_local local = {.ice_ufrag = s->ufrag,
+                                        .ice_pwd = s->pwd,
+                                        .fingerprint = srv->dtls.fingerprint,
+                                        .cname = "camvisor",
+                                        .stream_id = s->camera,
+                                        .session_id = sid,
+                                        .candidates = cands,
+                                        .candidate_count = ncands};
+    struct cv_msg *m = calloc(1, sizeof(*m));
+    if (!m) {
+        cv_webrtc_session_close(s, "out of memory");
+        return;
+    }
+    m->type = CV_MSG_WEBRTC_ANSWER;
+    struct cv_msg_webrtc_answer *a = &m->u.webrtc_answer;
+    a->req_id = s->req_id;
+    int n = cv_webrtc_sdp_answer(offer, send, offer->media_count, &local, a->sdp, sizeof(a->sdp));
+    if (n < 0) {
+        free(m);
+        cv_warn("webrtc %s: cannot build the answer: %s", s->id, strerror(-n));
+        cv_session_answer_error(srv, s->req_id, -EINVAL,
+                                n == -EPROTO   ? "the offer cannot be answered with DTLS-SRTP"
+                                : n == -ERANGE ? "the offer has more media than we can answer"
+                                               : "cannot build the answer");
+        s->req_id = 0;
+        cv_webrtc_session_close(s, "no answer");
+        return;
+    }
+    snprintf(a->session, sizeof(a->session), "%s", s->id);
+    snprintf(a->reason, sizeof(a->reason), "%.*s", (int)sizeof(a->reason) - 1, why);
+    cv_consumer_peer_send(&srv->proc, CV_ROLE_HTTP, m);
+    free(m);
+    free(s->offer);
+    s->offer = NULL;
+    s->req_id = 0;
+    s->state = CV_WEBRTC_CHECKING;
+    cv_dbg("webrtc %s: answered (%u media)", s->id, accepted);
+}
+
+/* ---- media out ----------------------------------------------------------------------------------
+ */
+
+int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *arena,
+                           const struct cv_rtp_pkt *pkts, size_t count)
+{
+    struct cv_webrtc_session *s =
+        (struct cv_webrtc_session *)((char *)v - offsetof(struct cv_webrtc_session, view));
+    if (s->dead)
+        return -EPIPE;
+    if (track < 0 || track >= CV_MAX_TRACKS || !s->tracks[track].on)
+        return 0;
+    struct cv_webrtc_srv *srv = s->srv;
+    uint8_t *buf = srv->out;
+    uint8_t ext = s->tracks[track].playout_id;
+    for (size_t i = 0; i < count; i++) {
+        size_t len = pkts[i].len;
+        const uint8_t *p = arena + pkts[i].offset;
+        if (len < 12 || len + CV_WEBRTC_EXT_ROOM + CV_SRTP_TRAILER > sizeof(srv->out))
+            continue;
+        if (ext && !(p[0] & 0x1f)) {
+            /* Our packets have no CSRC nor extension: the 12-byte header, then RFC 8285's
+             * one-byte extension block with playout-delay min = max = 0, then the payload. */
+            memcpy(buf, p, 12);
+            buf[0] |= 0x10;
+            static const uint8_t block[4] = {0xbe, 0xde, 0x00, 0x01};
+            memcpy(buf + 12, block, 4);
+            buf[16] = (uint8_t)(ext << 4 | 2); /* id, length - 1 */
+            buf[17] = buf[18] = buf[19] = 0;
+            memcpy(buf + 20, p + 12, len - 12);
+            len += CV_WEBRTC_EXT_ROOM;
+        } else {
+            memcpy(buf, p, len);
+        }
+        buf[1] = (uint8_t)((buf[1] & 0x80) | s->tracks[track].pt); /* the browser's number */
+        if (cv_srtp_protect(&s->srtp, buf, &len) < 0) {
+            s->send_errors++;
+            continue;
+        }
+        /* Non-blocking: a socket buffer that is full loses this packet, for this session only;
+         * nobody waits (the browser asks again with a NACK or a PLI). */
+        if (cv_session_xmit(s, buf, len) < 0) {
+            s->send_errors++;
+            if (s->dead)
+                return -EPIPE; /* its ICE-TCP connection overflowed and closed it */
+            continue;
+        }
+        s->packets++;
+        s->bytes += len;
+    }
+    return 0;
+}
+
+/* A NACK's packets again, from the feed's history, with this session's payload type and keys
+ * (libsrtp2 allows the repeat: the same packet, the same index). At most 17 per entry. */
+static void cv_session_retransmit(struct cv_webrtc_session *s, const struct cv_rtcp_nack *n)
+{
+    int t = -1;
+    for (int i = 0; i < CV_MAX_TRACKS && t < 0; i++)
+        if (s->tracks[i].on && s->feed->rtp.packers[i].ssrc == n->media_ssrc)
+            t = i;
+    if (t < 0)
+        return;
+    for (int b = -1; b < 16; b++) {
+        if (b >= 0 && !(n->blp & (1u << b)))
+            continue;
+        const struct cv_webrtc_hist *h =
+            cv_webrtc_feed_history(s->feed, t, (uint16_t)(n->pid + (b + 1)));
+        if (!h)
+            continue;
+        struct cv_rtp_pkt pkt = {.offset = 0, .len = h->len};
+        uint64_t before = s->packets;
+        cv_webrtc_session_send(&s->view, t, h->data, &pkt, 1);
+        s->retransmits += s->packets - before;
+    }
+}
+
+/* RTCP Sender Reports, one per track the session receives (A/V sync in the browser). */
+static void cv_session_send_sr(struct cv_webrtc_session *s)
+{
+    struct cv_webrtc_srv *srv = s->srv;
+    for (int t = 0; t < CV_MAX_TRACKS; t++) {
+        struct cv_rtcp_sr sr;
+        if (!s->tracks[t].on || cv_rtp_fanout_sr(&s->feed->rtp, t, 2000, &sr) < 0)
+            continue;
+        int n = cv_rtcp_build_sr(srv->out, sizeof(srv->out) - CV_SRTP_TRAILER, &sr, "camvisor");
+        size_t len = n > 0 ? (size_t)n : 0;
+        if (n > 0 && cv_srtp_protect_rtcp(&s->srtp, srv->out, &len) == 0)
+            cv_session_xmit(s, srv->out, len);
+    }
+}
+
+/* ---- packets in ---------------------------------------------------------------------------------
+ */
+
+static int cv_session_dtls_send(void *arg, const uint8_t *p, size_t n)
+{
+    return cv_session_xmit(arg, p, n);
+}
+
+/* The handshake is done: check who it was with, make the SRTP keys, and start the media. */
+static void cv_session_start_media(struct cv_webrtc_session *s)
+{
+    char fp[CV_DTLS_FINGERPRINT_MAX], want[CV_DTLS_FINGERPRINT_MAX];
+    for (unsigned i = 0; i < s->peer_fp_len; i++)
+        snprintf(want + 3 * i, sizeof(want) - 3 * i, "%02X%s", s->peer_fp[i],
+                 i + 1 < s->peer_fp_len ? ":" : "");
+    if (cv_dtls_conn_peer_fingerprint(&s->dtls, fp, sizeof(fp)) < 0 || strcasecmp(fp, want) != 0) {
+        cv_webrtc_session_close(s, "the DTLS certificate is not the one the offer named");
+        return;
+    }
+    struct cv_srtp_keys keys;
+    int rc = cv_dtls_conn_srtp_keys(&s->dtls, &keys);
+    if (rc == 0)
+        rc = cv_srtp_init(&s->srtp, &keys);
+    explicit_bzero(&keys, sizeof(keys));
+    if (rc < 0) {
+        cv_webrtc_session_close(s, "no SRTP keys from the handshake");
+        return;
+    }
+    s->state = CV_WEBRTC_PLAYING;
+    s->playing_ms = cv_clock_mono_ms();
+    cv_feed_viewer_attach(s->feed->feed, &s->view.fv);
+    /* The frames since the newest keyframe at once: the browser decodes now, whatever the GOP. */
+    struct cv_rtp_catchup plan;
+    cv_rtp_fanout_catch_up_plan(&s->feed->rtp, &plan);
+    s->view.playing = true;
+    cv_rtp_fanout_catch_up_send(&s->feed->rtp, &s->view, &plan);
+    if (plan.frames == 0) /* nothing cached: ask for a keyframe rather than wait a GOP */
+        cv_feed_request_keyframe(s->feed->feed);
+    cv_info("webrtc %s: playing %s to %s over %s (%zu cached frames at once)", s->id, s->camera,
+            s->client, s->tcp ? "ICE-TCP" : "UDP", plan.frames);
+}
+
+static void cv_session_stun(struct cv_webrtc_srv *srv, const uint8_t *p, size_t n,
+                            const struct sockaddr_storage *from, socklen_t fromlen,
+                            struct cv_webrtc_tcp *via)
+{
+    struct cv_stun_msg m;
+    struct cv_stun_ufrags u;
+    if (cv_stun_parse(p, n, &m) < 0 || m.method != CV_STUN_BINDING || m.cls != CV_STUN_REQUEST ||
+        !m.integrity_off || !m.has_fingerprint || !m.fingerprint_ok ||
+        cv_stun_split_username(&m, &u) < 0) {
+        srv->bad_packets++;
+        return; /* never answered: no amplification towards a forged address */
+    }
+    struct cv_webrtc_session *s = srv->sessions;
+    while (s && (s->dead || s->state == CV_WEBRTC_WAIT_FEED || strlen(s->ufrag) != u.local_len ||
+                 memcmp(s->ufrag, u.local, u.local_len) != 0))
+        s = s->next;
+    if (!s || cv_stun_check_integrity(p, n, &m, s->pwd, strlen(s->pwd)) != 0) {
+        srv->bad_packets++;
+        return;
+    }
+    int len =
+        cv_stun_build_binding_success(srv->out, sizeof(srv->out), &m, from, s->pwd, strlen(s->pwd));
+    if (len > 0 && via)
+        cv_webrtc_tcp_send(via, srv->out, (size_t)len);
+    else if (len > 0)
+        sendto(srv->udp, srv->out, (size_t)len, MSG_DONTWAIT, (const struct sockaddr *)from,
+               fromlen);
+    if (s->dead)
+        return;
+    s->heard_ms = cv_clock_mono_ms();
+    if (via && via->session && via->session != s)
+        return; /* a connection carries one session */
+    /* The browser (controlling) nominates with USE-CANDIDATE; until then the first path that
+     * holds is used, so that DTLS can start as soon as it arrives. */
+    bool same = via ? s->tcp == via : !s->tcp && cv_session_same_addr(&s->addr, from);
+    if (!s->have_addr || (m.use_candidate && !same)) {
+        if (s->tcp && s->tcp != via) {
+            s->tcp->session = NULL; /* left for another path: it times out unbound */
+            s->tcp = NULL;
+        }
+        s->addr = *from;
+        s->addrlen = fromlen;
+        s->have_addr = true;
+        if (via) {
+            s->tcp = via;
+            via->session = s;
+        }
+    }
+    if (s->state == CV_WEBRTC_CHECKING) {
+        if (cv_dtls_conn_init(&s->dtls, &srv->dtls, cv_session_dtls_send, s) < 0) {
+            cv_webrtc_session_close(s, "out of memory for DTLS");
+            return;
+        }
+        s->state = CV_WEBRTC_DTLS;
+    }
+}
+
+static void cv_session_dtls(struct cv_webrtc_session *s, const uint8_t *p, size_t n)
+{
+    if (s->state != CV_WEBRTC_DTLS && s->state != CV_WEBRTC_PLAYING)
+        return;
+    int rc = cv_dtls_conn_input(&s->dtls, p, n);
+    if (rc < 0)
+        cv_webrtc_session_close(s, s->state == CV_WEBRTC_PLAYING ? "the browser closed DTLS"
+                                                                 : "the DTLS handshake failed");
+    else if (rc == 1)
+        cv_session_start_media(s);
+}
+
+static void cv_session_rtcp(struct cv_webrtc_session *s, uint8_t *p, size_t n)
+{
+    if (s->state != CV_WEBRTC_PLAYING || cv_srtp_unprotect_rtcp(&s->srtp, p, &n) < 0) {
+        s->srv->bad_packets++;
+        return;
+    }
+    struct cv_rtcp_info info;
+    cv_rtcp_parse(p, n, &info); /* what parsed before an error still counts */
+    s->heard_ms = cv_clock_mono_ms();
+    for (unsigned i = 0; i < info.rr_count; i++) {
+        s->fraction_lost = info.rr[i].fraction_lost;
+        s->lost = info.rr[i].cumulative_lost;
+        s->jitter = info.rr[i].jitter;
+    }
+    s->nacks += info.nack_count;
+    for (unsigned i = 0; i < info.nack_count; i++)
+        cv_session_retransmit(s, &info.nack[i]);
+    if (info.wants_keyframe) {
+        s->keyframe_requests++;
+        cv_feed_request_keyframe(s->feed->feed); /* at most one a second per feed */
+    }
+    if (info.bye)
+        cv_webrtc_session_close(s, "the browser said BYE");
+}
+
+void cv_webrtc_input(struct cv_webrtc_srv *srv, const uint8_t *p, size_t n,
+                     const struct sockaddr_storage *from, socklen_t fromlen,
+                     struct cv_webrtc_tcp *via)
+{
+    if (n == 0)
+        return;
+    uint8_t b = p[0];
+    if (b <= 3) { /* RFC 7983: STUN */
+        cv_session_stun(srv, p, n, from, fromlen, via);
+        return;
+    }
+    struct cv_webrtc_session *s = via ? via->session : cv_session_by_addr(srv, from);
+    if (!s) {
+        srv->bad_packets++; /* from nobody we checked: dropped, never answered */
+        return;
+    }
+    if (b >= 20 && b <= 63)
+        cv_session_dtls(s, p, n);
+    else if (b >= 128 && b <= 191 && n >= 8 && p[1] >= 192 && p[1] <= 223)
+        cv_session_rtcp(s, (uint8_t *)p, n);
+    /* RTP from the browser (it sends none: recvonly) and anything else: dropped */
+}
+
+/* ---- time -------------------------------------------------------------------------------------
+ */
+
+/* Every session's figures to camvisor-http (/api/streams, /metrics), each second while there are
+ * any, and once more when the last one goes. */
+static void cv_webrtc_send_stats(struct cv_webrtc_srv *srv)
+{
+    if (!srv->session_count && !srv->stats_nonzero)
+        return;
+    struct cv_msg *m = calloc(1, sizeof(*m));
+    if (!m)
+        return;
+    m->type = CV_MSG_WEBRTC_STATS;
+    struct cv_msg_webrtc_stats *w = &m->u.webrtc_stats;
+    for (struct cv_webrtc_session *s = srv->sessions; s; s = s->next) {
+        if (s->dead)
+            continue;
+        w->total++;
+        if (w->count >= CV_PROTO_MAX_WEBRTC_STATS)
+            continue;
+        struct cv_msg_webrtc_session *o = &w->sessions[w->count++];
+        snprintf(o->session, sizeof(o->session), "%s", s->id);
+        snprintf(o->camera, sizeof(o->camera), "%s", s->camera);
+        snprintf(o->kind, sizeof(o->kind), "%s", s->kind);
+        snprintf(o->client, sizeof(o->client), "%s", s->client);
+        o->state = (uint32_t)s->state;
+        o->packets = s->packets;
+        o->bytes = s->bytes;
+        o->lost = s->lost;
+        o->jitter = s->jitter;
+        o->nacks = s->nacks;
+        o->retransmits = s->retransmits;
+        o->keyframe_requests = s->keyframe_requests;
+    }
+    srv->stats_nonzero = w->total > 0;
+    cv_consumer_peer_send(&srv->proc, CV_ROLE_HTTP, m);
+    free(m);
+}
+
+void cv_webrtc_tick(struct cv_webrtc_srv *srv, uint64_t now_ms)
+{
+    if (now_ms - srv->stats_ms >= 1000) {
+        srv->stats_ms = now_ms;
+        cv_webrtc_send_stats(srv);
+    }
+    for (struct cv_webrtc_session *s = srv->sessions; s; s = s->next) {
+        if (s->dead)
+            continue;
+        if (s->prev_feed) {
+            cv_webrtc_feed_put(s->prev_feed);
+            s->prev_feed = NULL;
+        }
+        if (s->state == CV_WEBRTC_WAIT_FEED && now_ms - s->created_ms > CV_WEBRTC_FEED_WAIT_MS)
+            cv_webrtc_session_close(s, "the camera sent no picture in time");
+        else if (s->state != CV_WEBRTC_PLAYING && now_ms - s->created_ms > CV_WEBRTC_CONNECT_MS)
+            cv_webrtc_session_close(s, "ICE and DTLS did not complete in time");
+        else if (s->state == CV_WEBRTC_PLAYING && now_ms - s->heard_ms > CV_WEBRTC_CONSENT_MS)
+            cv_webrtc_session_close(s, "the browser went silent (no ICE consent)");
+        if (s->dead)
+            continue;
+        if (s->state == CV_WEBRTC_DTLS)
+            cv_dtls_conn_timer(&s->dtls);
+        if (s->state == CV_WEBRTC_PLAYING && now_ms - s->last_sr_ms >= CV_WEBRTC_SR_MS) {
+            s->last_sr_ms = now_ms;
+            cv_session_send_sr(s);
+        }
+    }
+}
