@@ -80,6 +80,7 @@ cv_start() {
         echo "listen = 127.0.0.1:$CV_API_PORT"
         echo "[webrtc]"
         echo "listen = 127.0.0.1:$(free_port)"
+        [ -n "${CV_WEBRTC_EXTRA:-}" ] && printf '%b\n' "$CV_WEBRTC_EXTRA"
     } >"$CV_DIR/camvisor.ini"
     local n=0
     for spec in "$@"; do

@@ -16,7 +16,8 @@ NS=${NS:-1 10 50 100}
 LOADW=$BUILD/bench/webrtc_load
 
 CLIP=$(make_clip cam1080p4m 1920 1080 4M 30)
-cv_start "cam=file:$CLIP"
+# Each viewer comes from an address of its own (127.1.x.y); max_sessions is raised past 100.
+CV_WEBRTC_EXTRA="max_sessions = 1000" cv_start "cam=file:$CLIP"
 URL=http://127.0.0.1:$CV_API_PORT
 sleep 2
 WEBRTC=$(cv_webrtc_pid)

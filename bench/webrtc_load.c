@@ -109,14 +109,25 @@ static int make_ctx(void)
     return 0;
 }
 
+/* Viewer i's own source address on loopback (127.1.x.y): viewers count as different hosts, as
+ * they would be, for the per-address caps and offer rate. */
+static struct sockaddr_in source_of(int i)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(0x7f010000u | (uint32_t)((i / 250) << 8) | (uint32_t)(i % 250 + 1));
+    return a;
+}
+
 /* POSTs the offer (WHEP) and reads the answer into buf. 0 or -1. */
-static int whep(const char *host, int port, const char *cam, const char *offer, char *buf,
+static int whep(int i, const char *host, int port, const char *cam, const char *offer, char *buf,
                 size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in src = source_of(i);
     inet_pton(AF_INET, host, &a.sin_addr);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+    if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+        connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
         goto fail;
     char req[8192];
     int n = snprintf(req, sizeof(req),
@@ -164,7 +175,7 @@ static int stun_check(struct viewer *v, bool use_candidate)
     return len > 0 && send(v->fd, out, (size_t)len, 0) == len ? 0 : -1;
 }
 
-static int start_viewer(struct viewer *v, const char *host, int port, const char *cam)
+static int start_viewer(int i, struct viewer *v, const char *host, int port, const char *cam)
 {
     static char offer[4096], ans[65536];
     rand_text(v->lufrag, sizeof(v->lufrag));
@@ -177,7 +188,7 @@ static int start_viewer(struct viewer *v, const char *host, int port, const char
              "a=rtcp-fb:102 nack pli\r\na=fmtp:102 level-asymmetry-allowed=1;"
              "packetization-mode=1;profile-level-id=42e01f\r\n",
              v->lufrag, v->lpwd, g_fp);
-    if (whep(host, port, cam, offer, ans, sizeof(ans)) < 0) {
+    if (whep(i, host, port, cam, offer, ans, sizeof(ans)) < 0) {
         fprintf(stderr, "offer refused: %.200s\n", ans);
         return -1;
     }
@@ -191,6 +202,9 @@ static int start_viewer(struct viewer *v, const char *host, int port, const char
     v->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(m->port)};
     inet_pton(AF_INET, host, &v->to.sin_addr);
     v->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in src = source_of(i);
+    if (v->fd < 0 || bind(v->fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+        return -1;
     int big = 1 << 20;
     setsockopt(v->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
     struct timeval tv = {2, 0};
@@ -340,7 +354,7 @@ int main(int argc, char **argv)
     int playing = 0;
     for (int i = 0; i < n; i++) {
         vs[i].fd = -1;
-        if (start_viewer(&vs[i], host, port, cam) < 0) {
+        if (start_viewer(i, &vs[i], host, port, cam) < 0) {
             fprintf(stderr, "viewer %d did not start\n", i);
             continue;
         }

@@ -214,8 +214,7 @@ int cv_feed_replay_frames(struct cv_feed *f, cv_feed_replay_fn fn, void *arg)
     return frames;
 }
 
-/* ---- subscription -----------------------------------------------------------------------------
- */
+/* ---- subscription --------------------------------------------------------------------------- */
 
 struct cv_feed *cv_feed_open(struct cv_feed_set *s, const char *camera, const char *variant,
                              const struct cv_feed_ops *ops, void *ctx)
@@ -447,8 +446,7 @@ int cv_feed_set_on_subscribed(struct cv_feed_set *s, const struct cv_msg_subscri
     return kept;
 }
 
-/* ---- viewers ----------------------------------------------------------------------------------
- */
+/* ---- viewers -------------------------------------------------------------------------------- */
 
 void cv_feed_viewer_attach(struct cv_feed *f, struct cv_feed_viewer *v)
 {

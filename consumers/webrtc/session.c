@@ -30,8 +30,7 @@
 #include "common/net/stun.h"
 #include "consumers/webrtc/webrtc.h"
 
-/* ---- small things -----------------------------------------------------------------------------
- */
+/* ---- small things --------------------------------------------------------------------------- */
 
 static void cv_session_random_text(char *out, size_t n)
 {
@@ -94,8 +93,7 @@ static void cv_session_answer_error(struct cv_webrtc_srv *srv, uint32_t req_id, 
     free(m);
 }
 
-/* ---- life cycle ---------------------------------------------------------------------------------
- */
+/* ---- life cycle ----------------------------------------------------------------------------- */
 
 void cv_webrtc_session_refuse(struct cv_webrtc_session *s, int status, const char *why)
 {
@@ -174,8 +172,7 @@ void cv_webrtc_drop_camera(struct cv_webrtc_srv *srv, const char *camera)
             cv_webrtc_session_close(s, "camera removed");
 }
 
-/* ---- offer and answer ---------------------------------------------------------------------------
- */
+/* ---- offer and answer ----------------------------------------------------------------------- */
 
 /* Too many offers from this address lately (a flood of offers costs a session each). */
 static bool cv_session_rate_limited(struct cv_webrtc_srv *srv, const char *client, uint64_t now)
@@ -392,8 +389,8 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
                           offer->media[i].type == CV_WEBRTC_SDP_MEDIA_VIDEO;
     bool video_offered = false;
     for (unsigned i = 0; i < offer->media_count; i++)
-        video_offered |= offer->media[i].type == CV_WEBRTC_SDP_MEDIA_VIDEO &&
-                         !offer->media[i].rejected;
+        video_offered |=
+            offer->media[i].type == CV_WEBRTC_SDP_MEDIA_VIDEO && !offer->media[i].rejected;
     bool camera_video = false;
     for (uint32_t t = 0; t < info->track_count; t++)
         camera_video |= info->tracks[t].kind == CV_TRACK_VIDEO;
@@ -425,11 +422,11 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     struct cv_webrtc_sdp_candidate cands[2 * CV_WEBRTC_MAX_LOCAL];
     unsigned ncands = 0;
     for (unsigned i = 0; i < srv->local_count; i++)
-        cands[ncands++] = (struct cv_webrtc_sdp_candidate){srv->local[i].ip, srv->local[i].port,
-                                                           false};
+        cands[ncands++] =
+            (struct cv_webrtc_sdp_candidate){srv->local[i].ip, srv->local[i].port, false};
     for (unsigned i = 0; i < srv->local_count && srv->tcp_listen.l; i++) /* ICE-TCP passive */
-        cands[ncands++] = (struct cv_webrtc_sdp_candidate){srv->local[i].ip, srv->local[i].port,
-                                                           true};
+        cands[ncands++] =
+            (struct cv_webrtc_sdp_candidate){srv->local[i].ip, srv->local[i].port, true};
     uint64_t sid = 0;
     if (getrandom(&sid, sizeof(sid), 0) != (ssize_t)sizeof(sid))
         sid = cv_clock_mono_ms();
@@ -472,8 +469,28 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     cv_dbg("webrtc %s: answered (%u media)", s->id, accepted);
 }
 
-/* ---- media out ----------------------------------------------------------------------------------
- */
+/* ---- media out ------------------------------------------------------------------------------ */
+
+/* n protected packets of srv->batch to the session's address in one sendmmsg(). Non-blocking: a
+ * socket buffer that is full loses what did not go, for this session only; nobody waits (the
+ * browser asks again with a NACK or a PLI). */
+static void cv_session_flush(struct cv_webrtc_session *s, unsigned n)
+{
+    struct cv_webrtc_srv *srv = s->srv;
+    unsigned done = 0;
+    while (done < n) {
+        int k = sendmmsg(srv->udp, srv->batch_msg + done, n - done, MSG_DONTWAIT);
+        if (k <= 0) {
+            s->send_errors += n - done;
+            return;
+        }
+        for (int i = 0; i < k; i++) {
+            s->packets++;
+            s->bytes += srv->batch_msg[done + (unsigned)i].msg_len;
+        }
+        done += (unsigned)k;
+    }
+}
 
 int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *arena,
                            const struct cv_rtp_pkt *pkts, size_t count)
@@ -485,12 +502,13 @@ int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *ar
     if (track < 0 || track >= CV_MAX_TRACKS || !s->tracks[track].on)
         return 0;
     struct cv_webrtc_srv *srv = s->srv;
-    uint8_t *buf = srv->out;
     uint8_t ext = s->tracks[track].playout_id;
+    unsigned n = 0;
     for (size_t i = 0; i < count; i++) {
         size_t len = pkts[i].len;
         const uint8_t *p = arena + pkts[i].offset;
-        if (len < 12 || len + CV_WEBRTC_EXT_ROOM + CV_SRTP_TRAILER > sizeof(srv->out))
+        uint8_t *buf = srv->batch[n];
+        if (len < 12 || len + CV_WEBRTC_EXT_ROOM + CV_SRTP_TRAILER > sizeof(srv->batch[0]))
             continue;
         if (ext && !(p[0] & 0x1f)) {
             /* Our packets have no CSRC nor extension: the 12-byte header, then RFC 8285's
@@ -511,17 +529,29 @@ int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *ar
             s->send_errors++;
             continue;
         }
-        /* Non-blocking: a socket buffer that is full loses this packet, for this session only;
-         * nobody waits (the browser asks again with a NACK or a PLI). */
-        if (cv_session_xmit(s, buf, len) < 0) {
-            s->send_errors++;
-            if (s->dead)
-                return -EPIPE; /* its ICE-TCP connection overflowed and closed it */
+        if (s->tcp) { /* framed on its connection, one at a time */
+            if (cv_webrtc_tcp_send(s->tcp, buf, len) < 0) {
+                s->send_errors++;
+                if (s->dead)
+                    return -EPIPE; /* its connection overflowed and closed it */
+                continue;
+            }
+            s->packets++;
+            s->bytes += len;
             continue;
         }
-        s->packets++;
-        s->bytes += len;
+        srv->batch_iov[n] = (struct iovec){buf, len};
+        srv->batch_msg[n] = (struct mmsghdr){.msg_hdr = {.msg_name = &s->addr,
+                                                         .msg_namelen = s->addrlen,
+                                                         .msg_iov = &srv->batch_iov[n],
+                                                         .msg_iovlen = 1}};
+        if (++n == CV_WEBRTC_BATCH) {
+            cv_session_flush(s, n);
+            n = 0;
+        }
     }
+    if (n)
+        cv_session_flush(s, n);
     return 0;
 }
 
@@ -564,8 +594,7 @@ static void cv_session_send_sr(struct cv_webrtc_session *s)
     }
 }
 
-/* ---- packets in ---------------------------------------------------------------------------------
- */
+/* ---- packets in ----------------------------------------------------------------------------- */
 
 static int cv_session_dtls_send(void *arg, const uint8_t *p, size_t n)
 {
@@ -723,8 +752,7 @@ void cv_webrtc_input(struct cv_webrtc_srv *srv, const uint8_t *p, size_t n,
     /* RTP from the browser (it sends none: recvonly) and anything else: dropped */
 }
 
-/* ---- time -------------------------------------------------------------------------------------
- */
+/* ---- time ----------------------------------------------------------------------------------- */
 
 /* Every session's figures to camvisor-http (/api/streams, /metrics), each second while there are
  * any, and once more when the last one goes. */

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "common/base/outq.h"
 #include "common/consumer/admit.h"
@@ -48,6 +49,7 @@
 #define CV_WEBRTC_MAX_LOCAL      16   /* host candidates (interface addresses and configured) */
 #define CV_WEBRTC_HISTORY        512  /* packets a camera's feed keeps for NACKs (~0.6 MiB) */
 #define CV_WEBRTC_TCP_MAX        256  /* ICE-TCP connections at once */
+#define CV_WEBRTC_BATCH          64   /* packets per sendmmsg() */
 #define CV_WEBRTC_TCP_OUT        (1u << 20) /* bytes one ICE-TCP connection may have queued */
 #define CV_WEBRTC_TCP_BIND_MS    10000      /* an ICE-TCP connection must pass a check by then */
 
@@ -133,7 +135,7 @@ struct cv_webrtc_session {
     bool transcoded;             /* it asked for the camera's h264 variant: no codec in common */
     struct cv_webrtc_feed *prev_feed; /* referenced: the native feed it left, released at the
                                        * next tick (not from inside that feed's callback) */
-    struct cv_rtp_viewer view;   /* in feed's viewers while playing */
+    struct cv_rtp_viewer view;        /* in feed's viewers while playing */
     struct cv_webrtc_track tracks[CV_MAX_TRACKS];
     struct cv_webrtc_sdp_offer *offer; /* owned while WAIT_FEED: answered when the feed is ready */
     uint64_t created_ms, heard_ms, last_sr_ms, playing_ms;
@@ -145,13 +147,13 @@ struct cv_webrtc_session {
 };
 
 struct cv_webrtc_srv {
-    struct cv_consumer proc; /* the process skeleton: loop, control socket, feeds, peers */
-    int udp;                 /* fd 5, not owned (the supervisor's contract) */
+    struct cv_consumer proc;       /* the process skeleton: loop, control socket, feeds, peers */
+    int udp;                       /* fd 5, not owned (the supervisor's contract) */
     struct cv_listener tcp_listen; /* owned: ICE-TCP on fd 4 */
     struct cv_webrtc_tcp *tcps;
     uint32_t tcp_count;
     struct cv_outq_budget tcp_budget;
-    struct event *udp_ev;    /* owned */
+    struct event *udp_ev; /* owned */
     uint16_t port;
     struct cv_webrtc_settings set;
     bool have_settings;
@@ -178,6 +180,10 @@ struct cv_webrtc_srv {
     /* Scratch: one packet at a time, never kept. */
     uint8_t in[2048];
     uint8_t out[2048];
+    /* A frame's packets for one session, protected and sent with one sendmmsg() per batch. */
+    uint8_t batch[CV_WEBRTC_BATCH][CV_WEBRTC_MTU + 64];
+    struct iovec batch_iov[CV_WEBRTC_BATCH];
+    struct mmsghdr batch_msg[CV_WEBRTC_BATCH];
 };
 
 /* session.c */
