@@ -976,52 +976,30 @@ static void cv_sup_ctl_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- listening sockets ------------------------------------------------------------------- */
 
-static int cv_sup_listen(const struct cv_listen *l)
+/* A socket of type (SOCK_STREAM: listening; SOCK_DGRAM: a UDP port, for a row with udp) bound to
+ * l. The fd, or a negative errno (logged). */
+static int cv_sup_listen(const struct cv_listen *l, int type)
 {
+    const char *proto = type == SOCK_DGRAM ? "/udp" : "";
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
+                             .ai_socktype = type,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
                     *res = NULL;
     char port[8];
     snprintf(port, sizeof(port), "%u", l->port);
     int rc = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints, &res);
     if (rc != 0) {
-        cv_err("listen %s:%u: %s", l->host, l->port, gai_strerror(rc));
+        cv_err("listen %s:%u%s: %s", l->host, l->port, proto, gai_strerror(rc));
         return -EINVAL;
     }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(res->ai_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+    if (fd < 0 ||
+        (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+        (type == SOCK_STREAM && listen(fd, 128) < 0)) {
         rc = -errno;
-        cv_err("listen %s:%u: %s", l->host, l->port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return rc;
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
-/* A UDP socket on the listen address (a row with udp: WebRTC's media port, the same number). */
-static int cv_sup_listen_udp(const struct cv_listen *l)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_DGRAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
-                    *res = NULL;
-    char port[8];
-    snprintf(port, sizeof(port), "%u", l->port);
-    int rc = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints, &res);
-    if (rc != 0) {
-        cv_err("listen %s:%u/udp: %s", l->host, l->port, gai_strerror(rc));
-        return -EINVAL;
-    }
-    int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-        rc = -errno;
-        cv_err("listen %s:%u/udp: %s", l->host, l->port, strerror(errno));
+        cv_err("listen %s:%u%s: %s", l->host, l->port, proto, strerror(errno));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(res);
@@ -1036,10 +1014,10 @@ static int cv_sup_bind(struct cv_child *c, const struct cv_listen *l)
 {
     if (!l->enabled)
         return 0;
-    c->listen_fd = cv_sup_listen(l);
+    c->listen_fd = cv_sup_listen(l, SOCK_STREAM);
     if (c->listen_fd < 0)
         return c->listen_fd;
-    if (c->def->udp && (c->udp_fd = cv_sup_listen_udp(l)) < 0) {
+    if (c->def->udp && (c->udp_fd = cv_sup_listen(l, SOCK_DGRAM)) < 0) {
         int rc = c->udp_fd;
         close(c->listen_fd);
         c->listen_fd = c->udp_fd = -1;
