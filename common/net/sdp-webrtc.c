@@ -20,92 +20,29 @@
 
 #include "common/base/hex.h"
 #include "common/media/nal.h"
+#include "common/net/span.h"
 
 /* --- spans ------------------------------------------------------------------------------------ */
 
-struct span {
-    const char *s;
-    const char *e;
-};
-
-static size_t span_len(struct span v)
+/* Next line of [*p, end), without its CR/LF and with its ends trimmed; false at the end. */
+static bool line_trimmed(const char **p, const char *end, struct cv_span *line)
 {
-    return (size_t)(v.e - v.s);
-}
-
-static bool span_is(struct span v, const char *word)
-{
-    size_t n = strlen(word);
-    return span_len(v) == n && strncasecmp(v.s, word, n) == 0;
-}
-
-static bool span_ends(struct span v, const char *suffix)
-{
-    size_t n = strlen(suffix);
-    return span_len(v) >= n && strncasecmp(v.e - n, suffix, n) == 0;
-}
-
-static void trim(struct span *v)
-{
-    while (v->s < v->e && (*v->s == ' ' || *v->s == '\t'))
-        v->s++;
-    while (v->e > v->s && (v->e[-1] == ' ' || v->e[-1] == '\t' || v->e[-1] == '\r'))
-        v->e--;
-}
-
-/* Next line of [*p, end) without its CR/LF; false at the end. */
-static bool next_line(const char **p, const char *end, struct span *line)
-{
-    if (*p >= end)
+    if (!cv_span_line(p, end, line))
         return false;
-    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-    line->s = *p;
-    line->e = nl ? nl : end;
-    *p = nl ? nl + 1 : end;
-    trim(line);
-    return true;
-}
-
-/* Next token of v separated by any of seps (skipping empty ones); false at the end. */
-static bool next_token(struct span *v, const char *seps, struct span *tok)
-{
-    while (v->s < v->e && strchr(seps, *v->s))
-        v->s++;
-    if (v->s >= v->e)
-        return false;
-    tok->s = v->s;
-    while (v->s < v->e && !strchr(seps, *v->s))
-        v->s++;
-    tok->e = v->s;
-    return true;
-}
-
-static bool span_uint(struct span v, unsigned long max, unsigned long *out)
-{
-    unsigned long x = 0;
-    if (v.s >= v.e)
-        return false;
-    for (const char *c = v.s; c < v.e; c++) {
-        if (*c < '0' || *c > '9')
-            return false;
-        x = x * 10 + (unsigned long)(*c - '0');
-        if (x > max)
-            return false;
-    }
-    *out = x;
+    cv_span_trim(line);
     return true;
 }
 
 /* Copies a non-empty token of visible ASCII (safe to echo into our answer) that fits. */
-static bool copy_token(struct span v, char *out, size_t size)
+static bool copy_token(struct cv_span v, char *out, size_t size)
 {
-    if (v.s >= v.e || span_len(v) + 1 > size)
+    if (v.s >= v.e || cv_span_len(v) + 1 > size)
         return false;
     for (const char *c = v.s; c < v.e; c++)
         if (*c < 0x21 || *c > 0x7e)
             return false;
-    memcpy(out, v.s, span_len(v));
-    out[span_len(v)] = '\0';
+    memcpy(out, v.s, cv_span_len(v));
+    out[cv_span_len(v)] = '\0';
     return true;
 }
 
@@ -184,10 +121,10 @@ static const struct {
 static const char *const dir_names[] = {"sendrecv", "sendonly", "recvonly", "inactive"};
 
 /* enum cv_webrtc_sdp_dir of a direction attribute name, -1 for anything else. */
-static int direction_of(struct span v)
+static int direction_of(struct cv_span v)
 {
     for (int i = 0; i < 4; i++)
-        if (span_is(v, dir_names[i]))
+        if (cv_span_is(v, dir_names[i]))
             return i;
     return -1;
 }
@@ -208,22 +145,23 @@ struct parser {
  * "a=fingerprint:<hash> XX:XX:..." The first one at a level replaces what the level above gave;
  * after it, only a sha-256 replaces a digest of another kind (several may be offered).
  */
-static void parse_fingerprint(struct cv_webrtc_sdp_transport *t, struct span val, bool *here)
+static void parse_fingerprint(struct cv_webrtc_sdp_transport *t, struct cv_span val, bool *here)
 {
-    struct span name, hex, pair;
+    struct cv_span name, hex, pair;
     uint8_t digest[64];
     size_t n = 0, h;
 
-    if (!next_token(&val, " \t", &name) || !next_token(&val, " \t", &hex))
+    if (!cv_span_token(&val, " \t", &name) || !cv_span_token(&val, " \t", &hex))
         return;
-    for (h = 0; h < sizeof(hashes) / sizeof(hashes[0]) && !span_is(name, hashes[h].name); h++)
+    for (h = 0; h < sizeof(hashes) / sizeof(hashes[0]) && !cv_span_is(name, hashes[h].name); h++)
         ;
     if (h == sizeof(hashes) / sizeof(hashes[0]))
         return;
-    if (span_len(hex) != (size_t)hashes[h].len * 3 - 1)
+    if (cv_span_len(hex) != (size_t)hashes[h].len * 3 - 1)
         return;
-    while (next_token(&hex, ":", &pair)) {
-        int hi = cv_hex_value(pair.s[0]), lo = span_len(pair) == 2 ? cv_hex_value(pair.s[1]) : -1;
+    while (cv_span_token(&hex, ":", &pair)) {
+        int hi = cv_hex_value(pair.s[0]),
+            lo = cv_span_len(pair) == 2 ? cv_hex_value(pair.s[1]) : -1;
         if (hi < 0 || lo < 0 || n >= hashes[h].len)
             return;
         digest[n++] = (uint8_t)(hi << 4 | lo);
@@ -240,23 +178,23 @@ static void parse_fingerprint(struct cv_webrtc_sdp_transport *t, struct span val
 }
 
 /* ICE and DTLS attributes, valid at both levels. True when name was one of them. */
-static bool transport_attr(struct parser *ps, struct cv_webrtc_sdp_transport *t, struct span name,
-                           struct span val)
+static bool transport_attr(struct parser *ps, struct cv_webrtc_sdp_transport *t,
+                           struct cv_span name, struct cv_span val)
 {
     static const char *const setups[] = {"actpass", "active", "passive", "holdconn"};
 
-    if (span_is(name, "ice-ufrag") || span_is(name, "ice-pwd")) {
-        bool ufrag = span_is(name, "ice-ufrag");
+    if (cv_span_is(name, "ice-ufrag") || cv_span_is(name, "ice-pwd")) {
+        bool ufrag = cv_span_is(name, "ice-ufrag");
         char *dst = ufrag ? t->ice_ufrag : t->ice_pwd;
-        if (ice_chars(val.s, span_len(val), ufrag ? 4 : 22)) {
-            memcpy(dst, val.s, span_len(val));
-            dst[span_len(val)] = '\0';
+        if (ice_chars(val.s, cv_span_len(val), ufrag ? 4 : 22)) {
+            memcpy(dst, val.s, cv_span_len(val));
+            dst[cv_span_len(val)] = '\0';
         }
-    } else if (span_is(name, "setup")) {
+    } else if (cv_span_is(name, "setup")) {
         for (unsigned i = 0; i < 4; i++)
-            if (span_is(val, setups[i]))
+            if (cv_span_is(val, setups[i]))
                 t->setup = (uint8_t)(CV_WEBRTC_SDP_SETUP_ACTPASS + i);
-    } else if (span_is(name, "fingerprint")) {
+    } else if (cv_span_is(name, "fingerprint")) {
         parse_fingerprint(t, val, &ps->fp_here);
     } else {
         return false;
@@ -266,19 +204,19 @@ static bool transport_attr(struct parser *ps, struct cv_webrtc_sdp_transport *t,
 
 /* "a=extmap:<id>[/<direction>] <uri> [<attributes>]": known URIs only, ids 1..255. */
 static void parse_extmap(struct cv_webrtc_sdp_extmap *maps, unsigned *count, unsigned *other,
-                         struct span val)
+                         struct cv_span val)
 {
-    struct span idd, uri, id, dir;
+    struct cv_span idd, uri, id, dir;
     unsigned long n;
     int d = CV_WEBRTC_SDP_SENDRECV;
     unsigned e;
 
-    if (!next_token(&val, " \t", &idd) || !next_token(&val, " \t", &uri) ||
-        !next_token(&idd, "/", &id) || !span_uint(id, 255, &n) || n == 0)
+    if (!cv_span_token(&val, " \t", &idd) || !cv_span_token(&val, " \t", &uri) ||
+        !cv_span_token(&idd, "/", &id) || !cv_span_uint(id, 255, &n) || n == 0)
         goto skip;
-    if (next_token(&idd, "/", &dir) && (d = direction_of(dir)) < 0)
+    if (cv_span_token(&idd, "/", &dir) && (d = direction_of(dir)) < 0)
         goto skip;
-    for (e = 0; e < CV_WEBRTC_SDP_EXT_COUNT && !span_is(uri, ext_uris[e]); e++)
+    for (e = 0; e < CV_WEBRTC_SDP_EXT_COUNT && !cv_span_is(uri, ext_uris[e]); e++)
         ;
     if (e == CV_WEBRTC_SDP_EXT_COUNT || *count >= CV_WEBRTC_SDP_MAX_EXTMAPS)
         goto skip;
@@ -298,53 +236,53 @@ static struct cv_webrtc_sdp_format *find_format(struct cv_webrtc_sdp_media *m, u
 }
 
 /* The payload type at the start of val (consumed), and its format if the m= line listed it. */
-static struct cv_webrtc_sdp_format *pt_format(struct cv_webrtc_sdp_media *m, struct span *val)
+static struct cv_webrtc_sdp_format *pt_format(struct cv_webrtc_sdp_media *m, struct cv_span *val)
 {
-    struct span tok;
+    struct cv_span tok;
     unsigned long pt;
-    if (!next_token(val, " \t", &tok) || !span_uint(tok, 127, &pt))
+    if (!cv_span_token(val, " \t", &tok) || !cv_span_uint(tok, 127, &pt))
         return NULL;
-    trim(val);
+    cv_span_trim(val);
     return find_format(m, pt);
 }
 
 /* "a=rtpmap:<pt> <name>/<clock>[/<channels>]"; the first one for a payload type wins. */
-static void parse_rtpmap(struct cv_webrtc_sdp_media *m, struct span val)
+static void parse_rtpmap(struct cv_webrtc_sdp_media *m, struct cv_span val)
 {
     struct cv_webrtc_sdp_format *f = pt_format(m, &val);
-    struct span name, tok;
+    struct cv_span name, tok;
     unsigned long clock, ch = 1;
 
-    if (!f || f->clock_rate || !next_token(&val, "/", &name) || !next_token(&val, "/", &tok) ||
-        !span_uint(tok, 10000000, &clock) || clock == 0)
+    if (!f || f->clock_rate || !cv_span_token(&val, "/", &name) ||
+        !cv_span_token(&val, "/", &tok) || !cv_span_uint(tok, 10000000, &clock) || clock == 0)
         return;
-    if (next_token(&val, "/", &tok) && (!span_uint(tok, 255, &ch) || ch == 0))
+    if (cv_span_token(&val, "/", &tok) && (!cv_span_uint(tok, 255, &ch) || ch == 0))
         return;
-    trim(&name);
+    cv_span_trim(&name);
     for (size_t i = 0; i < sizeof(codec_names) / sizeof(codec_names[0]); i++)
-        if (span_is(name, codec_names[i].name))
+        if (cv_span_is(name, codec_names[i].name))
             f->codec = codec_names[i].codec;
     f->clock_rate = (uint32_t)clock;
     f->channels = (uint8_t)ch;
-    size_t n = span_len(name) < sizeof(f->name) ? span_len(name) : sizeof(f->name) - 1;
+    size_t n = cv_span_len(name) < sizeof(f->name) ? cv_span_len(name) : sizeof(f->name) - 1;
     for (size_t i = 0; i < n; i++)
         f->name[i] = name.s[i] > 0x20 && name.s[i] < 0x7f ? name.s[i] : '?';
     f->name[n] = '\0';
 }
 
 /* One fmtp parameter; a value we cannot use marks the format bad (never chosen). */
-static void fmtp_param(struct cv_webrtc_sdp_format *f, struct span key, struct span val)
+static void fmtp_param(struct cv_webrtc_sdp_format *f, struct cv_span key, struct cv_span val)
 {
     unsigned long v;
 
-    if (span_is(key, "packetization-mode")) {
-        if (span_uint(val, 2, &v))
+    if (cv_span_is(key, "packetization-mode")) {
+        if (cv_span_uint(val, 2, &v))
             f->packetization_mode = (uint8_t)v; /* 2 (interleaved) is kept, never chosen */
         else
             f->bad_fmtp = true;
-    } else if (span_is(key, "profile-level-id")) {
+    } else if (cv_span_is(key, "profile-level-id")) {
         uint32_t x = 0;
-        bool ok = span_len(val) == 6;
+        bool ok = cv_span_len(val) == 6;
         for (const char *c = val.s; ok && c < val.e; c++) {
             ok = cv_hex_value(*c) >= 0;
             x = x << 4 | (uint32_t)(cv_hex_value(*c) & 15);
@@ -352,12 +290,12 @@ static void fmtp_param(struct cv_webrtc_sdp_format *f, struct span key, struct s
         f->bad_fmtp |= !ok;
         f->has_profile_level_id = ok;
         f->profile_level_id = ok ? x : 0x42000a;
-    } else if (span_is(key, "level-asymmetry-allowed")) {
-        f->level_asymmetry_allowed = span_is(val, "1");
-    } else if (span_is(key, "profile-id") || span_is(key, "level-id") ||
-               span_is(key, "tier-flag") || span_is(key, "apt")) {
-        bool tier = span_is(key, "tier-flag"), apt = span_is(key, "apt");
-        if (!span_uint(val, tier ? 1 : apt ? 127 : 255, &v)) {
+    } else if (cv_span_is(key, "level-asymmetry-allowed")) {
+        f->level_asymmetry_allowed = cv_span_is(val, "1");
+    } else if (cv_span_is(key, "profile-id") || cv_span_is(key, "level-id") ||
+               cv_span_is(key, "tier-flag") || cv_span_is(key, "apt")) {
+        bool tier = cv_span_is(key, "tier-flag"), apt = cv_span_is(key, "apt");
+        if (!cv_span_uint(val, tier ? 1 : apt ? 127 : 255, &v)) {
             f->bad_fmtp = true;
         } else if (tier) {
             f->has_tier_flag = true;
@@ -365,62 +303,62 @@ static void fmtp_param(struct cv_webrtc_sdp_format *f, struct span key, struct s
         } else if (apt) {
             f->has_apt = true;
             f->apt = (uint8_t)v;
-        } else if (span_is(key, "profile-id")) {
+        } else if (cv_span_is(key, "profile-id")) {
             f->has_profile_id = true;
             f->profile_id = (uint8_t)v;
         } else {
             f->has_level_id = true;
             f->level_id = (uint8_t)v;
         }
-    } else if (span_is(key, "tx-mode")) {
+    } else if (cv_span_is(key, "tx-mode")) {
         /* Only single-stream transmission: what one sender on one m-line does. */
         f->has_tx_mode = true;
-        f->bad_fmtp |= !span_is(val, "SRST");
+        f->bad_fmtp |= !cv_span_is(val, "SRST");
     }
 }
 
 /* "a=fmtp:<pt> k=v;k=v" (several lines for one payload type add up). */
-static void parse_fmtp(struct cv_webrtc_sdp_media *m, struct span val)
+static void parse_fmtp(struct cv_webrtc_sdp_media *m, struct cv_span val)
 {
     struct cv_webrtc_sdp_format *f = pt_format(m, &val);
-    struct span tok;
+    struct cv_span tok;
 
-    while (f && next_token(&val, ";", &tok)) {
-        trim(&tok);
-        const char *eq = memchr(tok.s, '=', span_len(tok));
+    while (f && cv_span_token(&val, ";", &tok)) {
+        cv_span_trim(&tok);
+        const char *eq = memchr(tok.s, '=', cv_span_len(tok));
         if (!eq)
             continue; /* red's "111/111", ... */
-        struct span key = {tok.s, eq}, v = {eq + 1, tok.e};
-        trim(&key);
-        trim(&v);
+        struct cv_span key = {tok.s, eq}, v = {eq + 1, tok.e};
+        cv_span_trim(&key);
+        cv_span_trim(&v);
         fmtp_param(f, key, v);
     }
 }
 
 /* "a=rtcp-fb:<pt>|* <type> [<parameter>]" */
-static void parse_rtcp_fb(struct cv_webrtc_sdp_media *m, struct span val)
+static void parse_rtcp_fb(struct cv_webrtc_sdp_media *m, struct cv_span val)
 {
-    struct span pt, type, param = {NULL, NULL};
+    struct cv_span pt, type, param = {NULL, NULL};
     uint8_t bit = 0;
     unsigned long n;
 
-    if (!next_token(&val, " \t", &pt) || !next_token(&val, " \t", &type))
+    if (!cv_span_token(&val, " \t", &pt) || !cv_span_token(&val, " \t", &type))
         return;
-    bool has_param = next_token(&val, " \t", &param);
-    if (span_is(type, "nack"))
-        bit = !has_param              ? CV_WEBRTC_SDP_FB_NACK
-              : span_is(param, "pli") ? CV_WEBRTC_SDP_FB_NACK_PLI
-                                      : 0;
-    else if (span_is(type, "ccm") && has_param && span_is(param, "fir"))
+    bool has_param = cv_span_token(&val, " \t", &param);
+    if (cv_span_is(type, "nack"))
+        bit = !has_param                 ? CV_WEBRTC_SDP_FB_NACK
+              : cv_span_is(param, "pli") ? CV_WEBRTC_SDP_FB_NACK_PLI
+                                         : 0;
+    else if (cv_span_is(type, "ccm") && has_param && cv_span_is(param, "fir"))
         bit = CV_WEBRTC_SDP_FB_CCM_FIR;
-    else if (span_is(type, "goog-remb"))
+    else if (cv_span_is(type, "goog-remb"))
         bit = CV_WEBRTC_SDP_FB_GOOG_REMB;
-    else if (span_is(type, "transport-cc"))
+    else if (cv_span_is(type, "transport-cc"))
         bit = CV_WEBRTC_SDP_FB_TRANSPORT_CC;
-    if (span_is(pt, "*")) {
+    if (cv_span_is(pt, "*")) {
         for (unsigned i = 0; i < m->format_count; i++)
             m->formats[i].fb |= bit;
-    } else if (span_uint(pt, 127, &n)) {
+    } else if (cv_span_uint(pt, 127, &n)) {
         struct cv_webrtc_sdp_format *f = find_format(m, n);
         if (f)
             f->fb |= bit;
@@ -428,19 +366,19 @@ static void parse_rtcp_fb(struct cv_webrtc_sdp_media *m, struct span val)
 }
 
 /* "m=<media> <port>[/<count>] <proto> <fmt> ..." */
-static int start_media(struct parser *ps, struct span v)
+static int start_media(struct parser *ps, struct cv_span v)
 {
     static const char *const types[] = {"audio", "video", "application"};
     struct cv_webrtc_sdp_offer *o = ps->out;
-    struct span media, port, proto, fmt, p;
+    struct cv_span media, port, proto, fmt, p;
     char media_s[CV_WEBRTC_SDP_MAX_TOKEN], proto_s[CV_WEBRTC_SDP_MAX_TOKEN];
     char fmt_s[CV_WEBRTC_SDP_MAX_TOKEN];
     unsigned long n;
 
-    if (!next_token(&v, " \t", &media) || !next_token(&v, " \t", &port) ||
-        !next_token(&v, " \t", &proto) || !next_token(&v, " \t", &fmt))
+    if (!cv_span_token(&v, " \t", &media) || !cv_span_token(&v, " \t", &port) ||
+        !cv_span_token(&v, " \t", &proto) || !cv_span_token(&v, " \t", &fmt))
         return -EBADMSG;
-    if (!next_token(&port, "/", &p) || !span_uint(p, 65535, &n) ||
+    if (!cv_span_token(&port, "/", &p) || !cv_span_uint(p, 65535, &n) ||
         !copy_token(media, media_s, sizeof(media_s)) ||
         !copy_token(proto, proto_s, sizeof(proto_s)) || !copy_token(fmt, fmt_s, sizeof(fmt_s)))
         return -EBADMSG;
@@ -458,9 +396,9 @@ static int start_media(struct parser *ps, struct span v)
     memcpy(m->fmt0, fmt_s, sizeof(m->fmt0));
     m->port = (uint16_t)n;
     for (unsigned i = 0; i < 3; i++)
-        if (span_is(media, types[i]))
+        if (cv_span_is(media, types[i]))
             m->type = (uint8_t)(CV_WEBRTC_SDP_MEDIA_AUDIO + i);
-    m->dtls_srtp = span_ends(proto, "RTP/SAVP") || span_ends(proto, "RTP/SAVPF");
+    m->dtls_srtp = cv_span_ends(proto, "RTP/SAVP") || cv_span_ends(proto, "RTP/SAVPF");
     m->transport = o->transport;
     m->direction = ps->session_dir;
     m->extmap_count = ps->session_ext_count;
@@ -468,8 +406,8 @@ static int start_media(struct parser *ps, struct span v)
     if (m->type != CV_WEBRTC_SDP_MEDIA_AUDIO && m->type != CV_WEBRTC_SDP_MEDIA_VIDEO)
         return 0; /* formats of a data channel are not payload types */
     v.s = fmt.s;
-    while (next_token(&v, " \t", &fmt)) {
-        if (!span_uint(fmt, 127, &n) || find_format(m, n) ||
+    while (cv_span_token(&v, " \t", &fmt)) {
+        if (!cv_span_uint(fmt, 127, &n) || find_format(m, n) ||
             m->format_count >= CV_WEBRTC_SDP_MAX_FORMATS) {
             m->skipped_formats++;
             continue;
@@ -483,28 +421,28 @@ static int start_media(struct parser *ps, struct span v)
 }
 
 /* "a=group:BUNDLE <mid> ..." (the first BUNDLE group; other semantics are ignored). */
-static void parse_group(struct cv_webrtc_sdp_offer *o, struct span val)
+static void parse_group(struct cv_webrtc_sdp_offer *o, struct cv_span val)
 {
-    struct span sem, mid;
-    if (o->bundle_count || !next_token(&val, " \t", &sem) || !span_is(sem, "BUNDLE"))
+    struct cv_span sem, mid;
+    if (o->bundle_count || !cv_span_token(&val, " \t", &sem) || !cv_span_is(sem, "BUNDLE"))
         return;
-    while (next_token(&val, " \t", &mid) && o->bundle_count < CV_WEBRTC_SDP_MAX_MEDIA)
+    while (cv_span_token(&val, " \t", &mid) && o->bundle_count < CV_WEBRTC_SDP_MAX_MEDIA)
         if (copy_token(mid, o->bundle[o->bundle_count], sizeof(o->bundle[0])))
             o->bundle_count++;
 }
 
-static int parse_attr(struct parser *ps, struct span line)
+static int parse_attr(struct parser *ps, struct cv_span line)
 {
     struct cv_webrtc_sdp_offer *o = ps->out;
     struct cv_webrtc_sdp_media *m = ps->cur;
-    struct span name = {line.s + 2, line.e}, val = {line.e, line.e};
-    const char *colon = memchr(name.s, ':', span_len(name));
+    struct cv_span name = {line.s + 2, line.e}, val = {line.e, line.e};
+    const char *colon = memchr(name.s, ':', cv_span_len(name));
     int dir;
 
     if (colon) {
         name.e = colon;
         val.s = colon + 1;
-        trim(&val);
+        cv_span_trim(&val);
     }
     if (ps->skipping)
         return 0;
@@ -513,11 +451,11 @@ static int parse_attr(struct parser *ps, struct span line)
             return 0;
         if ((dir = direction_of(name)) >= 0)
             ps->session_dir = (uint8_t)dir;
-        else if (span_is(name, "group"))
+        else if (cv_span_is(name, "group"))
             parse_group(o, val);
-        else if (span_is(name, "ice-lite"))
+        else if (cv_span_is(name, "ice-lite"))
             o->ice_lite = true;
-        else if (span_is(name, "extmap"))
+        else if (cv_span_is(name, "extmap"))
             parse_extmap(ps->session_ext, &ps->session_ext_count, &ps->session_other_ext, val);
         return 0;
     }
@@ -525,23 +463,23 @@ static int parse_attr(struct parser *ps, struct span line)
         return 0;
     if ((dir = direction_of(name)) >= 0)
         m->direction = (uint8_t)dir;
-    else if (span_is(name, "mid") && !copy_token(val, m->mid, sizeof(m->mid)))
+    else if (cv_span_is(name, "mid") && !copy_token(val, m->mid, sizeof(m->mid)))
         return -EBADMSG;
-    else if (span_is(name, "rtcp-mux"))
+    else if (cv_span_is(name, "rtcp-mux"))
         m->rtcp_mux = true;
-    else if (span_is(name, "rtcp-rsize"))
+    else if (cv_span_is(name, "rtcp-rsize"))
         m->rtcp_rsize = true;
-    else if (span_is(name, "bundle-only"))
+    else if (cv_span_is(name, "bundle-only"))
         m->bundle_only = true;
-    else if (span_is(name, "rtpmap"))
+    else if (cv_span_is(name, "rtpmap"))
         parse_rtpmap(m, val);
-    else if (span_is(name, "fmtp"))
+    else if (cv_span_is(name, "fmtp"))
         parse_fmtp(m, val);
-    else if (span_is(name, "rtcp-fb"))
+    else if (cv_span_is(name, "rtcp-fb"))
         parse_rtcp_fb(m, val);
-    else if (span_is(name, "extmap"))
+    else if (cv_span_is(name, "extmap"))
         parse_extmap(m->extmaps, &m->extmap_count, &m->other_extmaps, val);
-    else if (span_is(name, "candidate"))
+    else if (cv_span_is(name, "candidate"))
         m->candidate_count++;
     return 0;
 }
@@ -580,19 +518,19 @@ int cv_webrtc_sdp_parse(const char *text, size_t len, struct cv_webrtc_sdp_offer
 {
     struct parser ps = {.out = out};
     const char *p = text, *end = text + len;
-    struct span line;
+    struct cv_span line;
     bool have_v = false;
     int err;
 
     memset(out, 0, sizeof(*out));
     if (len == 0 || memchr(text, '\0', len))
         return -EBADMSG;
-    while (next_line(&p, end, &line)) {
-        if (span_len(line) < 2 || line.s[1] != '=')
+    while (line_trimmed(&p, end, &line)) {
+        if (cv_span_len(line) < 2 || line.s[1] != '=')
             continue;
         if (line.s[0] == 'v')
             have_v = true;
-        else if (line.s[0] == 'm' && (err = start_media(&ps, (struct span){line.s + 2, line.e})))
+        else if (line.s[0] == 'm' && (err = start_media(&ps, (struct cv_span){line.s + 2, line.e})))
             goto fail;
         else if (line.s[0] == 'a' && (err = parse_attr(&ps, line)))
             goto fail;

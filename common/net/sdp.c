@@ -12,110 +12,37 @@
 
 #include "common/base/base64.h"
 #include "common/base/hex.h"
+#include "common/net/span.h"
 
-struct span {
-    const char *s;
-    const char *e;
-};
-
-static size_t span_len(struct span v)
+static int copy_span(struct cv_span v, char *out, size_t size)
 {
-    return (size_t)(v.e - v.s);
-}
-
-static bool span_is(struct span v, const char *word)
-{
-    size_t n = strlen(word);
-    return span_len(v) == n && strncasecmp(v.s, word, n) == 0;
-}
-
-static bool span_starts(struct span v, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return span_len(v) >= n && strncasecmp(v.s, prefix, n) == 0;
-}
-
-static void trim(struct span *v)
-{
-    while (v->s < v->e && (*v->s == ' ' || *v->s == '\t'))
-        v->s++;
-    while (v->e > v->s && (v->e[-1] == ' ' || v->e[-1] == '\t' || v->e[-1] == '\r'))
-        v->e--;
-}
-
-/* Next line of [*p, end) without its CR/LF; false at the end. */
-static bool next_line(const char **p, const char *end, struct span *line)
-{
-    if (*p >= end)
-        return false;
-    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-    line->s = *p;
-    line->e = nl ? nl : end;
-    *p = nl ? nl + 1 : end;
-    while (line->e > line->s && line->e[-1] == '\r')
-        line->e--;
-    return true;
-}
-
-/* Next token of v separated by any of seps (skipping empty ones); false at the end. */
-static bool next_token(struct span *v, const char *seps, struct span *tok)
-{
-    while (v->s < v->e && strchr(seps, *v->s))
-        v->s++;
-    if (v->s >= v->e)
-        return false;
-    tok->s = v->s;
-    while (v->s < v->e && !strchr(seps, *v->s))
-        v->s++;
-    tok->e = v->s;
-    return true;
-}
-
-static int span_uint(struct span v, unsigned long max, unsigned long *out)
-{
-    unsigned long x = 0;
-    if (v.s >= v.e)
-        return -EBADMSG;
-    for (const char *c = v.s; c < v.e; c++) {
-        if (*c < '0' || *c > '9')
-            return -EBADMSG;
-        x = x * 10 + (unsigned long)(*c - '0');
-        if (x > max)
-            return -EBADMSG;
-    }
-    *out = x;
-    return 0;
-}
-
-static int copy_span(struct span v, char *out, size_t size)
-{
-    if (span_len(v) + 1 > size)
+    if (cv_span_len(v) + 1 > size)
         return -E2BIG;
-    memcpy(out, v.s, span_len(v));
-    out[span_len(v)] = '\0';
+    memcpy(out, v.s, cv_span_len(v));
+    out[cv_span_len(v)] = '\0';
     return 0;
 }
 
 /* Finds "a=<attr>:<pt> <rest>" (pt < 0: "a=<attr>:<rest>") in a section; rest goes to *val. */
-static bool find_attr(struct span sec, const char *attr, int pt, struct span *val)
+static bool find_attr(struct cv_span sec, const char *attr, int pt, struct cv_span *val)
 {
     const char *p = sec.s;
-    struct span line;
+    struct cv_span line;
     size_t an = strlen(attr);
 
-    while (next_line(&p, sec.e, &line)) {
-        if (span_len(line) < an + 3 || strncmp(line.s, "a=", 2) != 0 ||
+    while (cv_span_line(&p, sec.e, &line)) {
+        if (cv_span_len(line) < an + 3 || strncmp(line.s, "a=", 2) != 0 ||
             strncasecmp(line.s + 2, attr, an) != 0 || line.s[2 + an] != ':')
             continue;
-        struct span v = {line.s + an + 3, line.e}, tok;
+        struct cv_span v = {line.s + an + 3, line.e}, tok;
         if (pt >= 0) {
             unsigned long n;
-            struct span rest = v;
-            if (!next_token(&rest, " \t", &tok) || span_uint(tok, 127, &n) < 0 || (int)n != pt)
+            struct cv_span rest = v;
+            if (!cv_span_token(&rest, " \t", &tok) || !cv_span_uint(tok, 127, &n) || (int)n != pt)
                 continue;
             v = rest;
         }
-        trim(&v);
+        cv_span_trim(&v);
         *val = v;
         return true;
     }
@@ -138,18 +65,18 @@ static bool put_nal(struct cv_track_info *t, const uint8_t *nal, size_t n)
 }
 
 /* Decodes a comma-separated list of base64 NAL units into extradata; false on overflow/junk. */
-static bool put_b64_list(struct cv_track_info *t, struct span list)
+static bool put_b64_list(struct cv_track_info *t, struct cv_span list)
 {
     char b64[CV_MAX_EXTRADATA * 4 / 3 + 8];
     uint8_t nal[CV_MAX_EXTRADATA];
-    struct span tok;
+    struct cv_span tok;
 
-    while (next_token(&list, ",", &tok)) {
-        trim(&tok);
+    while (cv_span_token(&list, ",", &tok)) {
+        cv_span_trim(&tok);
         if (tok.s == tok.e)
             continue;
         if (copy_span(tok, b64, sizeof(b64)) < 0 ||
-            CV_BASE64_DECODE_SIZE(span_len(tok)) > sizeof(nal))
+            CV_BASE64_DECODE_SIZE(cv_span_len(tok)) > sizeof(nal))
             return false;
         int n = cv_base64_decode(nal, b64, sizeof(nal));
         if (n <= 0 || !put_nal(t, nal, (size_t)n))
@@ -160,38 +87,38 @@ static bool put_b64_list(struct cv_track_info *t, struct span list)
 
 /* Parses "k=v;k=v" fmtp parameters: calls back for each; values may hold '=' (base64). */
 struct fmtp_param {
-    struct span key;
-    struct span val;
+    struct cv_span key;
+    struct cv_span val;
 };
 
-static bool next_fmtp(struct span *params, struct fmtp_param *p)
+static bool next_fmtp(struct cv_span *params, struct fmtp_param *p)
 {
-    struct span tok;
-    while (next_token(params, ";", &tok)) {
-        trim(&tok);
-        const char *eq = memchr(tok.s, '=', span_len(tok));
+    struct cv_span tok;
+    while (cv_span_token(params, ";", &tok)) {
+        cv_span_trim(&tok);
+        const char *eq = memchr(tok.s, '=', cv_span_len(tok));
         if (!eq)
             continue;
-        p->key = (struct span){tok.s, eq};
-        p->val = (struct span){eq + 1, tok.e};
-        trim(&p->key);
-        trim(&p->val);
+        p->key = (struct cv_span){tok.s, eq};
+        p->val = (struct cv_span){eq + 1, tok.e};
+        cv_span_trim(&p->key);
+        cv_span_trim(&p->val);
         return true;
     }
     return false;
 }
 
-static bool fmtp_h264(struct cv_sdp_track *tr, struct span params)
+static bool fmtp_h264(struct cv_sdp_track *tr, struct cv_span params)
 {
     struct fmtp_param p;
     unsigned long v;
 
     while (next_fmtp(&params, &p)) {
-        if (span_is(p.key, "packetization-mode")) {
-            if (span_uint(p.val, 255, &v) < 0 || v > 1)
+        if (cv_span_is(p.key, "packetization-mode")) {
+            if (!cv_span_uint(p.val, 255, &v) || v > 1)
                 return false; /* interleaved mode (2) is not supported */
             tr->packetization_mode = (uint8_t)v;
-        } else if (span_is(p.key, "profile-level-id") && span_len(p.val) == 6) {
+        } else if (cv_span_is(p.key, "profile-level-id") && cv_span_len(p.val) == 6) {
             uint32_t x = 0;
             bool ok = true;
             for (const char *c = p.val.s; c < p.val.e; c++) {
@@ -203,7 +130,7 @@ static bool fmtp_h264(struct cv_sdp_track *tr, struct span params)
                 tr->profile_level_id = x;
                 tr->has_profile_level_id = true;
             }
-        } else if (span_is(p.key, "sprop-parameter-sets")) {
+        } else if (cv_span_is(p.key, "sprop-parameter-sets")) {
             if (!put_b64_list(&tr->info, p.val))
                 tr->info.extradata_len = 0;
         }
@@ -211,19 +138,19 @@ static bool fmtp_h264(struct cv_sdp_track *tr, struct span params)
     return true;
 }
 
-static bool fmtp_h265(struct cv_sdp_track *tr, struct span params)
+static bool fmtp_h265(struct cv_sdp_track *tr, struct cv_span params)
 {
     static const char *const keys[] = {"sprop-vps", "sprop-sps", "sprop-pps"};
     struct fmtp_param p;
-    struct span sets[3] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}}, all = params;
+    struct cv_span sets[3] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}}, all = params;
     unsigned long v;
 
     while (next_fmtp(&all, &p)) {
         for (int i = 0; i < 3; i++)
-            if (span_is(p.key, keys[i]))
+            if (cv_span_is(p.key, keys[i]))
                 sets[i] = p.val;
         /* Decoding order numbers in the payload: our depacketiser does not read them. */
-        if (span_is(p.key, "sprop-max-don-diff") && (span_uint(p.val, 32767, &v) < 0 || v > 0))
+        if (cv_span_is(p.key, "sprop-max-don-diff") && (!cv_span_uint(p.val, 32767, &v) || v > 0))
             return false;
     }
     /* VPS, SPS, PPS in that order whatever the order in the fmtp line. */
@@ -235,7 +162,7 @@ static bool fmtp_h265(struct cv_sdp_track *tr, struct span params)
     return true;
 }
 
-static bool fmtp_aac(struct cv_sdp_track *tr, struct span params)
+static bool fmtp_aac(struct cv_sdp_track *tr, struct cv_span params)
 {
     struct fmtp_param p;
     unsigned long v;
@@ -244,23 +171,23 @@ static bool fmtp_aac(struct cv_sdp_track *tr, struct span params)
     size_t asc_len = 0;
 
     while (next_fmtp(&params, &p)) {
-        if (span_is(p.key, "mode")) {
-            hbr = span_is(p.val, "AAC-hbr");
-            lbr = span_is(p.val, "AAC-lbr");
-        } else if (span_is(p.key, "sizelength")) {
-            if (span_uint(p.val, 16, &v) < 0 || v == 0)
+        if (cv_span_is(p.key, "mode")) {
+            hbr = cv_span_is(p.val, "AAC-hbr");
+            lbr = cv_span_is(p.val, "AAC-lbr");
+        } else if (cv_span_is(p.key, "sizelength")) {
+            if (!cv_span_uint(p.val, 16, &v) || v == 0)
                 return false;
             tr->aac_sizelength = (uint8_t)v;
             have_size = true;
-        } else if (span_is(p.key, "indexlength") || span_is(p.key, "indexdeltalength")) {
-            if (span_uint(p.val, 8, &v) < 0)
+        } else if (cv_span_is(p.key, "indexlength") || cv_span_is(p.key, "indexdeltalength")) {
+            if (!cv_span_uint(p.val, 8, &v))
                 return false;
-            if (span_is(p.key, "indexlength"))
+            if (cv_span_is(p.key, "indexlength"))
                 tr->aac_indexlength = (uint8_t)v;
             else
                 tr->aac_indexdeltalength = (uint8_t)v;
-        } else if (span_is(p.key, "config")) {
-            size_t n = span_len(p.val);
+        } else if (cv_span_is(p.key, "config")) {
+            size_t n = cv_span_len(p.val);
             if (n % 2 || n / 2 > sizeof(asc))
                 return false;
             for (size_t i = 0; i < n / 2; i++) {
@@ -270,9 +197,10 @@ static bool fmtp_aac(struct cv_sdp_track *tr, struct span params)
                 asc[i] = (uint8_t)(hi << 4 | lo);
             }
             asc_len = n / 2;
-        } else if (span_is(p.key, "constantsize") || span_is(p.key, "ctsdeltalength") ||
-                   span_is(p.key, "dtsdeltalength") || span_is(p.key, "auxiliarydatasizelength")) {
-            if (span_uint(p.val, 255, &v) < 0 || v > 0)
+        } else if (cv_span_is(p.key, "constantsize") || cv_span_is(p.key, "ctsdeltalength") ||
+                   cv_span_is(p.key, "dtsdeltalength") ||
+                   cv_span_is(p.key, "auxiliarydatasizelength")) {
+            if (!cv_span_uint(p.val, 255, &v) || v > 0)
                 return false; /* header fields our depacketiser does not read */
         }
     }
@@ -299,28 +227,28 @@ static const struct {
 };
 
 /* Fills tr for payload type pt of a section; false when pt is not something we can carry. */
-static bool parse_payload(struct span sec, uint8_t kind, int pt, struct cv_sdp_track *tr)
+static bool parse_payload(struct cv_span sec, uint8_t kind, int pt, struct cv_sdp_track *tr)
 {
-    struct span map, fmtp = {NULL, NULL}, tok;
+    struct cv_span map, fmtp = {NULL, NULL}, tok;
     unsigned long v;
 
     memset(tr, 0, sizeof(*tr));
     tr->payload_type = (uint8_t)pt;
     tr->info.kind = kind;
     if (find_attr(sec, "rtpmap", pt, &map)) {
-        if (!next_token(&map, "/", &tok))
+        if (!cv_span_token(&map, "/", &tok))
             return false;
-        trim(&tok);
+        cv_span_trim(&tok);
         for (size_t i = 0; i < sizeof(encodings) / sizeof(encodings[0]); i++)
-            if (span_is(tok, encodings[i].name) && encodings[i].kind == kind)
+            if (cv_span_is(tok, encodings[i].name) && encodings[i].kind == kind)
                 tr->info.codec = encodings[i].codec;
-        if (!tr->info.codec || !next_token(&map, "/", &tok) || span_uint(tok, 1000000, &v) < 0 ||
+        if (!tr->info.codec || !cv_span_token(&map, "/", &tok) || !cv_span_uint(tok, 1000000, &v) ||
             v == 0)
             return false;
         tr->info.clock_rate = (uint32_t)v;
         tr->info.channels = 1;
-        if (next_token(&map, "/", &tok)) {
-            if (span_uint(tok, 255, &v) < 0 || v == 0)
+        if (cv_span_token(&map, "/", &tok)) {
+            if (!cv_span_uint(tok, 255, &v) || v == 0)
                 return false;
             tr->info.channels = (uint16_t)v;
         }
@@ -345,51 +273,51 @@ static bool parse_payload(struct span sec, uint8_t kind, int pt, struct cv_sdp_t
 }
 
 /* a=framerate:25 or 29.97, and the x-dimensions some cameras add. */
-static void parse_video_extras(struct span sec, struct cv_sdp_track *tr)
+static void parse_video_extras(struct cv_span sec, struct cv_sdp_track *tr)
 {
-    struct span v, tok;
+    struct cv_span v, tok;
     unsigned long w, h;
 
     if (find_attr(sec, "framerate", -1, &v)) {
         unsigned long ip = 0, frac = 0, scale = 100;
-        struct span rest = v;
-        if (next_token(&rest, ".", &tok) && span_uint(tok, 1000, &ip) == 0) {
+        struct cv_span rest = v;
+        if (cv_span_token(&rest, ".", &tok) && cv_span_uint(tok, 1000, &ip)) {
             const char *c = tok.e < v.e ? tok.e + 1 : v.e;
             for (; c < v.e && scale > 1 && *c >= '0' && *c <= '9'; c++)
                 frac += (unsigned long)(*c - '0') * (scale /= 10);
             tr->info.fps_x100 = (uint16_t)(ip * 100 + frac > 65535 ? 0 : ip * 100 + frac);
         }
     }
-    if (find_attr(sec, "x-dimensions", -1, &v) && next_token(&v, ",", &tok) &&
-        span_uint(tok, 65535, &w) == 0 && next_token(&v, ",", &tok) &&
-        span_uint(tok, 65535, &h) == 0) {
+    if (find_attr(sec, "x-dimensions", -1, &v) && cv_span_token(&v, ",", &tok) &&
+        cv_span_uint(tok, 65535, &w) && cv_span_token(&v, ",", &tok) &&
+        cv_span_uint(tok, 65535, &h)) {
         tr->info.width = (uint16_t)w;
         tr->info.height = (uint16_t)h;
     }
 }
 
-static void parse_media(struct cv_sdp *out, struct span mline, struct span sec, unsigned idx)
+static void parse_media(struct cv_sdp *out, struct cv_span mline, struct cv_span sec, unsigned idx)
 {
-    struct span v = mline, media, port, proto, fmt, ctl;
+    struct cv_span v = mline, media, port, proto, fmt, ctl;
     uint8_t kind;
     unsigned long pt;
 
-    if (!next_token(&v, " \t", &media) || !next_token(&v, " \t", &port) ||
-        !next_token(&v, " \t", &proto))
+    if (!cv_span_token(&v, " \t", &media) || !cv_span_token(&v, " \t", &port) ||
+        !cv_span_token(&v, " \t", &proto))
         goto skip;
-    if (span_is(media, "video"))
+    if (cv_span_is(media, "video"))
         kind = CV_TRACK_VIDEO;
-    else if (span_is(media, "audio"))
+    else if (cv_span_is(media, "audio"))
         kind = CV_TRACK_AUDIO;
     else
         goto skip;
     /* RTP/AVP, RTP/AVPF, TCP/RTP/AVP; SRTP profiles (SAVP) would need keys we do not have. */
-    if (!memmem(proto.s, span_len(proto), "RTP/AVP", 7) || out->track_count >= CV_MAX_TRACKS)
+    if (!memmem(proto.s, cv_span_len(proto), "RTP/AVP", 7) || out->track_count >= CV_MAX_TRACKS)
         goto skip;
 
-    while (next_token(&v, " \t", &fmt)) {
+    while (cv_span_token(&v, " \t", &fmt)) {
         struct cv_sdp_track *tr = &out->tracks[out->track_count];
-        if (span_uint(fmt, 127, &pt) < 0 || !parse_payload(sec, kind, (int)pt, tr))
+        if (!cv_span_uint(fmt, 127, &pt) || !parse_payload(sec, kind, (int)pt, tr))
             continue;
         tr->media_index = (uint8_t)(idx > 255 ? 255 : idx);
         if (find_attr(sec, "control", -1, &ctl) &&
@@ -407,33 +335,33 @@ skip:
 int cv_sdp_parse(const char *text, size_t len, struct cv_sdp *out)
 {
     const char *p = text, *end = text + len, *sec_start = NULL;
-    struct span line, mline = {NULL, NULL}, ctl;
+    struct cv_span line, mline = {NULL, NULL}, ctl;
     bool have_v = false;
     unsigned idx = 0;
 
     memset(out, 0, sizeof(*out));
     if (len == 0 || memchr(text, '\0', len))
         return -EBADMSG;
-    while (next_line(&p, end, &line)) {
-        if (span_starts(line, "v="))
+    while (cv_span_line(&p, end, &line)) {
+        if (cv_span_starts(line, "v="))
             have_v = true;
-        if (!span_starts(line, "m="))
+        if (!cv_span_starts(line, "m="))
             continue;
         if (sec_start) {
-            parse_media(out, mline, (struct span){sec_start, line.s}, idx++);
+            parse_media(out, mline, (struct cv_span){sec_start, line.s}, idx++);
         } else {
-            struct span session = {text, line.s};
+            struct cv_span session = {text, line.s};
             if (find_attr(session, "control", -1, &ctl))
                 copy_span(ctl, out->control, sizeof(out->control));
         }
-        mline = (struct span){line.s + 2, line.e};
+        mline = (struct cv_span){line.s + 2, line.e};
         sec_start = p;
     }
     if (!have_v)
         return -EBADMSG;
     if (sec_start)
-        parse_media(out, mline, (struct span){sec_start, end}, idx);
-    else if (find_attr((struct span){text, end}, "control", -1, &ctl))
+        parse_media(out, mline, (struct cv_span){sec_start, end}, idx);
+    else if (find_attr((struct cv_span){text, end}, "control", -1, &ctl))
         copy_span(ctl, out->control, sizeof(out->control));
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include "common/base/clock.h"
@@ -471,24 +472,74 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
 
 /* ---- media out ------------------------------------------------------------------------------ */
 
-/* n protected packets of srv->batch to the session's address in one sendmmsg(). Non-blocking: a
- * socket buffer that is full loses what did not go, for this session only; nobody waits (the
- * browser asks again with a NACK or a PLI). */
+/* Sends msgs[0..n) with sendmmsg(); returns how many went (the rest are lost). */
+static unsigned cv_session_sendmmsg(struct cv_webrtc_srv *srv, struct mmsghdr *msgs, unsigned n)
+{
+    unsigned done = 0;
+    while (done < n) {
+        int k = sendmmsg(srv->udp, msgs + done, n - done, MSG_DONTWAIT);
+        if (k <= 0)
+            break;
+        done += (unsigned)k;
+    }
+    return done;
+}
+
+/*
+ * n protected packets of srv->batch (batch_iov) to the session's address. Runs of equal-sized
+ * packets (a frame's FU-A fragments: all full but the last) go as one UDP GSO message each
+ * (UDP_SEGMENT: the kernel cuts them into the same datagrams, for a fraction of the work per
+ * packet); the runs of a batch go in one sendmmsg(). Non-blocking: a socket buffer that is full
+ * loses what did not go, for this session only; nobody waits (the browser asks again with a NACK
+ * or a PLI). A kernel that refuses GSO gets plain datagrams from then on.
+ */
 static void cv_session_flush(struct cv_webrtc_session *s, unsigned n)
 {
     struct cv_webrtc_srv *srv = s->srv;
-    unsigned done = 0;
-    while (done < n) {
-        int k = sendmmsg(srv->udp, srv->batch_msg + done, n - done, MSG_DONTWAIT);
-        if (k <= 0) {
-            s->send_errors += n - done;
-            return;
+    unsigned nmsg = 0;
+    for (unsigned i = 0; i < n;) {
+        size_t seg = srv->batch_iov[i].iov_len;
+        unsigned j = i + 1;
+        /* A GSO message carries at most 64 KiB and 64 segments: runs stop short of both. */
+        size_t cap = seg ? 60000 / seg : 1;
+        while (!srv->no_gso && j < n && j - i < cap && srv->batch_iov[j].iov_len == seg)
+            j++;
+        if (!srv->no_gso && j < n && j - i < cap && srv->batch_iov[j].iov_len < seg)
+            j++; /* a shorter one may close the run */
+        struct msghdr *h = &srv->batch_msg[nmsg].msg_hdr;
+        *h = (struct msghdr){.msg_name = &s->addr,
+                             .msg_namelen = s->addrlen,
+                             .msg_iov = &srv->batch_iov[i],
+                             .msg_iovlen = j - i};
+        if (j - i > 1) {
+            h->msg_control = srv->batch_cmsg[nmsg].buf;
+            h->msg_controllen = sizeof(srv->batch_cmsg[nmsg].buf);
+            struct cmsghdr *cm = CMSG_FIRSTHDR(h);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t gso = (uint16_t)seg;
+            memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
         }
-        for (int i = 0; i < k; i++) {
-            s->packets++;
-            s->bytes += srv->batch_msg[done + (unsigned)i].msg_len;
+        srv->batch_msg[nmsg].msg_len = 0;
+        nmsg++;
+        i = j;
+    }
+    unsigned sent = cv_session_sendmmsg(srv, srv->batch_msg, nmsg);
+    if (sent < nmsg && !srv->no_gso && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
+        cv_warn("UDP GSO refused (%s): sending one datagram at a time", strerror(errno));
+        srv->no_gso = true;
+        cv_session_flush(s, n); /* again, without GSO: nothing of it went */
+        return;
+    }
+    for (unsigned m = 0; m < nmsg; m++) {
+        const struct msghdr *h = &srv->batch_msg[m].msg_hdr;
+        if (m >= sent) {
+            s->send_errors += h->msg_iovlen;
+            continue;
         }
-        done += (unsigned)k;
+        s->packets += h->msg_iovlen;
+        s->bytes += srv->batch_msg[m].msg_len;
     }
 }
 
@@ -541,10 +592,6 @@ int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *ar
             continue;
         }
         srv->batch_iov[n] = (struct iovec){buf, len};
-        srv->batch_msg[n] = (struct mmsghdr){.msg_hdr = {.msg_name = &s->addr,
-                                                         .msg_namelen = s->addrlen,
-                                                         .msg_iov = &srv->batch_iov[n],
-                                                         .msg_iovlen = 1}};
         if (++n == CV_WEBRTC_BATCH) {
             cv_session_flush(s, n);
             n = 0;

@@ -184,6 +184,13 @@ struct cv_webrtc_srv {
     uint8_t batch[CV_WEBRTC_BATCH][CV_WEBRTC_MTU + 64];
     struct iovec batch_iov[CV_WEBRTC_BATCH];
     struct mmsghdr batch_msg[CV_WEBRTC_BATCH];
+    /* UDP GSO (UDP_SEGMENT): a run of equal-sized packets goes down the stack as one; the
+     * control message of each run, and whether the kernel refused it once (then never again). */
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } batch_cmsg[CV_WEBRTC_BATCH];
+    bool no_gso;
 };
 
 /* session.c */
