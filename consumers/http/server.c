@@ -63,8 +63,8 @@ void cv_http_conn_accepted(struct cv_http_srv *srv, int fd, const struct sockadd
         (void)w;
         close(fd);
         if (cv_admit_log_due(&srv->refused_log_ms, cv_clock_mono_ms()))
-            cv_warn("client %s refused: %s (%s reached; %u connections, %u feeds open)", who,
-                    say, why, srv->conn_count, srv->proc.feeds.nfeeds);
+            cv_warn("client %s refused: %s (%s reached; %u connections, %u feeds open)", who, say,
+                    why, srv->conn_count, srv->proc.feeds.nfeeds);
         return;
     }
     struct cv_http_conn *c = calloc(1, sizeof(*c));

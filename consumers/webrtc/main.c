@@ -201,8 +201,8 @@ int main(void)
         goto out;
     /* ICE-TCP on fd 4 (the same port number, bound by the supervisor too). */
     srv.tcp_budget.max = 64u << 20;
-    if (cv_listener_open(&srv.tcp_listen, srv.proc.base, CV_CHILD_LISTEN_FD, "webrtc ICE-TCP",
-                         250, cv_webrtc_tcp_accept, &srv) < 0)
+    if (cv_listener_open(&srv.tcp_listen, srv.proc.base, CV_CHILD_LISTEN_FD, "webrtc ICE-TCP", 250,
+                         cv_webrtc_tcp_accept, &srv) < 0)
         goto out;
     srv.tcp_listen.conn_count = &srv.tcp_count;
     cv_listener_enable(&srv.tcp_listen);

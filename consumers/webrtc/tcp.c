@@ -84,8 +84,8 @@ static void cv_webrtc_tcp_read_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct cv_webrtc_tcp *c = arg;
     for (int budget = 64; budget > 0 && !c->dead; budget--) {
-        size_t want = c->in_len < 2 ? 2 - c->in_len
-                                    : (size_t)(c->in[0] << 8 | c->in[1]) + 2 - c->in_len;
+        size_t want =
+            c->in_len < 2 ? 2 - c->in_len : (size_t)(c->in[0] << 8 | c->in[1]) + 2 - c->in_len;
         ssize_t n = recv(fd, c->in + c->in_len, want, MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
             cv_webrtc_tcp_close(c, n == 0 ? NULL : "ICE-TCP read failed");
