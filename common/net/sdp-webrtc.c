@@ -875,6 +875,32 @@ static const struct cv_webrtc_sdp_format *format_of(const struct cv_webrtc_sdp_m
     return NULL;
 }
 
+/* A codec our answer can name: the ones we could send. */
+static bool nameable(const struct cv_webrtc_sdp_format *f)
+{
+    return f->codec == CV_WEBRTC_CODEC_H264 || f->codec == CV_WEBRTC_CODEC_H265 ||
+           f->codec == CV_WEBRTC_CODEC_OPUS || f->codec == CV_WEBRTC_CODEC_PCMA ||
+           f->codec == CV_WEBRTC_CODEC_PCMU;
+}
+
+int cv_webrtc_sdp_choose_inactive(const struct cv_webrtc_sdp_media *m,
+                                  struct cv_webrtc_sdp_choice *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (m->rejected || !m->dtls_srtp ||
+        (m->type != CV_WEBRTC_SDP_MEDIA_AUDIO && m->type != CV_WEBRTC_SDP_MEDIA_VIDEO))
+        return -ENOENT;
+    for (unsigned f = 0; f < m->format_count; f++) {
+        const struct cv_webrtc_sdp_format *fmt = &m->formats[f];
+        if (nameable(fmt) && fmt->clock_rate && !fmt->bad_fmtp) {
+            out->ok = true;
+            out->pt = fmt->pt;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 /* Checks an accepted m-line: 0, -EINVAL (the choice does not fit it) or -EPROTO. */
 static int check_accepted(const struct cv_webrtc_sdp_media *m, const struct cv_webrtc_sdp_send *s)
 {
@@ -894,13 +920,7 @@ static int check_accepted(const struct cv_webrtc_sdp_media *m, const struct cv_w
         m->transport.setup == CV_WEBRTC_SDP_SETUP_PASSIVE)
         return -EPROTO;
     if (s->inactive) /* nothing is sent: any codec of ours the m-line offers names it */
-        return f && f->clock_rate &&
-                       (f->codec == CV_WEBRTC_CODEC_H264 || f->codec == CV_WEBRTC_CODEC_H265 ||
-                        f->codec == CV_WEBRTC_CODEC_OPUS || f->codec == CV_WEBRTC_CODEC_PCMA ||
-                        f->codec == CV_WEBRTC_CODEC_PCMU) &&
-                       !c->has_rtx
-                   ? 0
-                   : -EINVAL;
+        return f && f->clock_rate && nameable(f) && !c->has_rtx ? 0 : -EINVAL;
     if (c->codec >= sizeof(codecs) || !codecs[c->codec] || !f || f->codec != codecs[c->codec] ||
         (m->type == CV_WEBRTC_SDP_MEDIA_VIDEO) != video || !f->clock_rate)
         return -EINVAL;

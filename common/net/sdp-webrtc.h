@@ -225,6 +225,14 @@ struct cv_webrtc_sdp_choice {
 int cv_webrtc_sdp_choose(const struct cv_webrtc_sdp_media *m, const struct cv_track_info *track,
                          struct cv_webrtc_sdp_choice *out);
 
+/*
+ * For an m-line we have nothing to send on (a camera without audio): the payload type to answer
+ * it a=inactive with (struct cv_webrtc_sdp_send's inactive), the first codec of ours it offers.
+ * 0 (out->ok), or -ENOENT when it offers none or is not an RTP m-line we can answer.
+ */
+int cv_webrtc_sdp_choose_inactive(const struct cv_webrtc_sdp_media *m,
+                                  struct cv_webrtc_sdp_choice *out);
+
 /* One of our ICE candidates: a host address, UDP or ICE-TCP passive (RFC 6544). */
 struct cv_webrtc_sdp_candidate {
     const char *ip; /* IPv4 or IPv6 text, borrowed */

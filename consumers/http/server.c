@@ -741,7 +741,7 @@ static bool cv_http_body_unframed(struct lws *wsi)
            lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0;
 }
 
-/* No endpoint reads a body yet: one declared larger than CV_HTTP_BODY_MAX is refused. */
+/* A body declared larger than CV_HTTP_BODY_MAX is refused (POST /api/webrtc reads its own). */
 static bool cv_http_body_too_big(struct lws *wsi)
 {
     char len[32];

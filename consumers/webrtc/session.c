@@ -295,30 +295,6 @@ static bool cv_session_take_fingerprint(struct cv_webrtc_session *s)
     return true;
 }
 
-/* An m-line we have nothing for is answered inactive rather than rejected (see
- * struct cv_webrtc_sdp_send): with the first payload type of a media codec it offers. */
-static bool cv_session_inactive_choice(const struct cv_webrtc_sdp_media *m,
-                                       struct cv_webrtc_sdp_choice *c)
-{
-    if (m->rejected || !m->dtls_srtp ||
-        (m->type != CV_WEBRTC_SDP_MEDIA_AUDIO && m->type != CV_WEBRTC_SDP_MEDIA_VIDEO))
-        return false;
-    for (unsigned f = 0; f < m->format_count; f++) {
-        const struct cv_webrtc_sdp_format *fmt = &m->formats[f];
-        /* the codecs an answer can name (the ones we could send) */
-        bool media = fmt->codec == CV_WEBRTC_CODEC_H264 || fmt->codec == CV_WEBRTC_CODEC_H265 ||
-                     fmt->codec == CV_WEBRTC_CODEC_OPUS || fmt->codec == CV_WEBRTC_CODEC_PCMA ||
-                     fmt->codec == CV_WEBRTC_CODEC_PCMU;
-        if (media && fmt->clock_rate && !fmt->bad_fmtp) {
-            c->ok = true;
-            c->pt = fmt->pt;
-            c->has_rtx = false;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Which feed track answers m-line m: the first of its kind not taken yet. */
 static int cv_session_track_for(const struct cv_stream_info *info,
                                 const struct cv_webrtc_sdp_media *m, const bool *taken)
@@ -359,7 +335,7 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
         }
         if (t < 0) {
             memset(&choice[i], 0, sizeof(choice[i]));
-            if (cv_session_inactive_choice(m, &choice[i])) {
+            if (cv_webrtc_sdp_choose_inactive(m, &choice[i]) == 0) {
                 send[i].choice = &choice[i];
                 send[i].inactive = true;
             }
