@@ -178,6 +178,7 @@ static const struct cv_field status_fields[] = {
     FLD(struct cv_msg_status, height, F_U32, false),
     FLD(struct cv_msg_status, uptime_ms, F_U64, false),
     FLD(struct cv_msg_status, bytes, F_U64, false),
+    FLD(struct cv_msg_status, gop_bytes, F_U32, false),
 };
 
 #define TYPE(name, fields)                                                                         \

@@ -271,6 +271,7 @@ struct cv_msg_status {
     uint64_t frames;
     uint32_t gop_ms;        /* last keyframe interval */
     uint32_t ring_span_ms;  /* how much time the ring holds at the current rate */
+    uint32_t gop_bytes;     /* the largest GOP (keyframe to keyframe, all tracks) lately */
     uint32_t width, height; /* of the first video track; 0 when not known yet */
     uint64_t uptime_ms;     /* since it last started streaming; 0 when not streaming */
     uint64_t bytes;         /* received from the camera since the worker started */

@@ -365,29 +365,32 @@ static void cv_sup_ring_rebuild(struct cv_sup *sup, struct cv_cam *cam)
 }
 
 /*
- * ring_size = auto: once the stream has been measured (a few status reports, at least two GOPs),
- * the ring holds two GOPs of its bitrate with 50 % headroom, within the configured limits. The
- * worker moves to the new ring live (CV_MSG_RING) and says when it has; the consumers follow.
+ * ring_size = auto. A new viewer starts at the newest keyframe in the ring, and that keyframe is
+ * at most one GOP old: what instant start needs is one GOP, plus headroom for a GOP larger than
+ * the mean and for a reader a little behind. So, once the stream has been measured (a few status
+ * reports, at least two GOPs), the ring holds the largest GOP the worker reported, or one GOP
+ * of the mean bitrate, whichever is more, plus 25 % (bench/gop_span.py: a constant-rate camera's
+ * largest GOP is 1.03x its mean). A camera whose GOPs later grow (a VBR camera measured at night:
+ * scene changes made 3x the mean in a test clip) is caught by the worker's report of its largest
+ * recent GOP: past 90 % of the ring, the ring grows to twice that GOP. Until it has, a new viewer
+ * may wait for the next keyframe; nothing else is lost.
+ * Within the configured limits; the worker moves to the new ring live (CV_MSG_RING) and says when
+ * it has; the consumers follow.
  */
-static void cv_sup_ring_measure(struct cv_cam *cam, const struct cv_msg_status *st)
+#define CV_SUP_RING_GROW_GAP_MS 10000 /* between two growths of one camera's ring */
+
+static uint64_t cv_sup_ring_round(uint64_t want)
 {
-    if (cam->cfg.ring_size != CV_CONFIG_RING_AUTO || cam->ring_sized || cam->pending_ring_fd >= 0 ||
-        st->state != CV_STATE_STREAMING || st->gop_ms == 0)
-        return;
-    cam->measured_bits += st->bitrate;
-    cam->measured_reports++;
-    if (cam->measured_reports < 3 || cam->measured_reports * 1000ull < 2ull * st->gop_ms)
-        return;
-    cam->ring_sized = true; /* one decision per worker run */
-    uint64_t bytes_per_s = cam->measured_bits / cam->measured_reports / 8;
-    uint64_t want = bytes_per_s * st->gop_ms * 3 / 1000; /* 2 GOPs + 50 % */
     want = (want + 0xffff) & ~(uint64_t)0xffff;
     if (want < CV_CONFIG_RING_MIN)
         want = CV_CONFIG_RING_MIN;
     if (want > CV_CONFIG_RING_MAX)
         want = CV_CONFIG_RING_MAX;
-    if (want <= cam->ring_bytes && want * 4 >= cam->ring_bytes * 3)
-        return; /* within 25 % below: not worth a move */
+    return want;
+}
+
+static void cv_sup_ring_move(struct cv_cam *cam, uint64_t want, const char *why)
+{
     int fd;
     if (cv_sup_ring_create(cam, want, &fd) < 0)
         return;
@@ -395,10 +398,46 @@ static void cv_sup_ring_measure(struct cv_cam *cam, const struct cv_msg_status *
     m.u.ring.size = want;
     cam->pending_ring_fd = fd;
     cam->pending_ring_bytes = want;
-    cv_info("camera %s: %.2f Mbit/s, GOP %u ms: ring %llu KiB -> %llu KiB", cam->cfg.name,
-            bytes_per_s * 8 / 1e6, st->gop_ms, (unsigned long long)(cam->ring_bytes >> 10),
-            (unsigned long long)(want >> 10));
+    cam->ring_move_ms = cv_clock_mono_ms();
+    cv_info("camera %s: %s: ring %llu KiB -> %llu KiB", cam->cfg.name, why,
+            (unsigned long long)(cam->ring_bytes >> 10), (unsigned long long)(want >> 10));
     cv_sup_send(&cam->worker, &m, &fd, 1);
+}
+
+static void cv_sup_ring_measure(struct cv_cam *cam, const struct cv_msg_status *st)
+{
+    if (cam->cfg.ring_size != CV_CONFIG_RING_AUTO || cam->pending_ring_fd >= 0 ||
+        st->state != CV_STATE_STREAMING || st->gop_ms == 0)
+        return;
+    char why[96];
+    if (cam->ring_sized) {
+        /* Growth only: a recent GOP took more than 90 % of the ring. */
+        if ((uint64_t)st->gop_bytes * 10 <= cam->ring_bytes * 9 ||
+            cv_clock_mono_ms() - cam->ring_move_ms < CV_SUP_RING_GROW_GAP_MS)
+            return;
+        uint64_t want = cv_sup_ring_round(2ull * st->gop_bytes);
+        if (want <= cam->ring_bytes)
+            return; /* at the configured limit already */
+        snprintf(why, sizeof(why), "a GOP of %u KiB fills over 90 %% of it", st->gop_bytes >> 10);
+        cv_sup_ring_move(cam, want, why);
+        return;
+    }
+    cam->measured_bits += st->bitrate;
+    cam->measured_reports++;
+    if (st->gop_bytes > cam->measured_gop_max)
+        cam->measured_gop_max = st->gop_bytes;
+    if (cam->measured_reports < 3 || cam->measured_reports * 1000ull < 2ull * st->gop_ms)
+        return;
+    cam->ring_sized = true; /* sized; from now on it only grows */
+    uint64_t bytes_per_s = cam->measured_bits / cam->measured_reports / 8;
+    uint64_t gop = bytes_per_s * st->gop_ms / 1000;
+    if (gop < cam->measured_gop_max)
+        gop = cam->measured_gop_max;
+    uint64_t want = cv_sup_ring_round(gop * 5 / 4); /* 1 GOP + 25 % */
+    if (want <= cam->ring_bytes && want * 4 >= cam->ring_bytes * 3)
+        return; /* within 25 % below: not worth a move */
+    snprintf(why, sizeof(why), "%.2f Mbit/s, GOP %u ms", bytes_per_s * 8 / 1e6, st->gop_ms);
+    cv_sup_ring_move(cam, want, why);
 }
 
 /* The worker writes into the pending ring now: it is the camera's ring. */
@@ -420,6 +459,7 @@ static void cv_sup_ring_forget_pending(struct cv_cam *cam)
     cam->ring_sized = false;
     cam->measured_bits = 0;
     cam->measured_reports = 0;
+    cam->measured_gop_max = 0;
 }
 
 static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,

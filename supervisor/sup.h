@@ -72,9 +72,11 @@ struct cv_cam {
     uint64_t ring_bytes;         /* its data size, as created (a broken header is not asked) */
     int pending_ring_fd;         /* owned: the ring the worker is moving to, or -1 */
     uint64_t pending_ring_bytes;
-    bool ring_sized;        /* ring_size = auto: measured and decided for this worker run */
+    bool ring_sized;        /* ring_size = auto: measured; from then on it only grows */
+    uint64_t ring_move_ms;  /* when the last move was asked for */
     uint64_t measured_bits; /* ... sum of the reported bitrates so far */
     uint32_t measured_reports;
+    uint32_t measured_gop_max; /* ... the largest GOP reported so far, bytes */
     struct cv_child worker;
     uint32_t demand;             /* live subscriptions */
     struct event *idle_ev;       /* owned: on-demand stop timer */

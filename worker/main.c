@@ -105,6 +105,9 @@ struct cv_worker {
     uint64_t streaming_since_ns; /* when the state last became STREAMING; 0 otherwise */
     uint64_t last_frames, last_video, last_bytes, last_report_ns;
     uint64_t last_key_ns, gop_ns;
+    /* Bytes written since the last video keyframe (every track), and the largest GOP completed
+     * since the last report: what the ring must hold for a new viewer to start at once. */
+    uint64_t key_bytes, gop_bytes_max;
     bool warned_ring;
     int exit_code; /* 0 unless it could not start: proto/child.h's CV_CHILD_EXIT_* */
 };
@@ -372,6 +375,14 @@ void cv_worker_publish(struct cv_worker *w, uint32_t track, const uint8_t *data,
                          .pts = pts,
                          .dts = dts,
                          .arrival_ns = arrival_ns};
+    /* The GOP is measured as the camera sends it, frames too big for the ring included: that is
+     * how the supervisor learns the ring must grow. */
+    if (w->info.tracks[track].kind == CV_TRACK_VIDEO && key) {
+        if (w->last_key_ns && w->key_bytes > w->gop_bytes_max)
+            w->gop_bytes_max = w->key_bytes;
+        w->key_bytes = 0;
+    }
+    w->key_bytes += len;
     int rc = cv_ring_write(w->ring, &f, data, len);
     if (rc < 0) {
         cv_warn("dropped a %zu-byte frame: %s", len, strerror(-rc));
@@ -425,6 +436,9 @@ static void cv_worker_status_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t rate = (w->bytes - w->last_bytes) * 1000000000ull / dt; /* bytes per second */
     uint64_t data = cv_ring_writer_data_size(w->ring);
     st->ring_span_ms = rate ? (uint32_t)(data * 1000 / rate) : 0;
+    uint64_t gop_bytes = w->gop_bytes_max > w->key_bytes ? w->gop_bytes_max : w->key_bytes;
+    st->gop_bytes = gop_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)gop_bytes;
+    w->gop_bytes_max = 0;
     for (uint32_t i = 0; i < w->info.track_count; i++) {
         size_t n = strlen(st->codecs);
         snprintf(st->codecs + n, sizeof(st->codecs) - n, "%s%s", i ? "," : "",
@@ -441,11 +455,12 @@ static void cv_worker_status_cb(evutil_socket_t fd, short what, void *arg)
         }
     }
 
-    /* Two GOPs must fit, or a new viewer may find no keyframe to start from. */
-    if (st->gop_ms && rate && st->ring_span_ms < 2 * st->gop_ms && !w->warned_ring) {
-        cv_warn("ring holds %u ms of this stream, less than two GOPs (%u ms each): raise "
-                "ring_size",
-                st->ring_span_ms, st->gop_ms);
+    /* A GOP must fit, or a new viewer may find no keyframe to start from (the supervisor grows
+     * an auto-sized ring before this; a fixed ring_size is the user's to raise). */
+    if (st->gop_ms && st->gop_bytes > data && !w->warned_ring) {
+        cv_warn("a GOP of this stream (%u ms, %u KiB) no longer fits its %llu KiB ring: new "
+                "viewers may wait for a keyframe; raise ring_size",
+                st->gop_ms, st->gop_bytes >> 10, (unsigned long long)(data >> 10));
         w->warned_ring = true;
     }
     w->last_report_ns = now;

@@ -1,5 +1,6 @@
 """Crash isolation: what happens when a process is killed with SIGKILL right now."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -201,7 +202,7 @@ def ring_bytes(cv, camera):
 
 def test_auto_ring_is_sized_to_the_stream_under_its_viewer(camvisor):
     """ring_size = auto (the default): a ring starts at 6 MiB and, once the stream is measured,
-    moves to one holding two GOPs of it with headroom. The worker moves live and the viewer
+    moves to one holding its largest GOP with headroom. The worker moves live and the viewer
     stays on its session without a gap; a new viewer starts at once from the new ring."""
     cv = camvisor({"cam": TESTSRC})
     w = Watcher(cv.url("cam")).start()
@@ -219,3 +220,28 @@ def test_auto_ring_is_sized_to_the_stream_under_its_viewer(camvisor):
         assert "KiB -> " in cv.logs()
     finally:
         w.stop()
+
+
+def test_auto_ring_grows_when_the_gops_do(camvisor, tmp_path):
+    """A camera measured in a quiet scene gets a small ring; when its GOPs grow past what the
+    ring holds (a busy scene), the ring grows to hold them, so a new viewer still starts at a
+    keyframe at once. The clip: 6 s of still bars (a few KiB per GOP), then 6 s of heavy
+    noise (hundreds of KiB per 1 s GOP), looped by the file: source."""
+    clip = tmp_path / "vbr.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "smptebars=size=640x480:rate=25:duration=6", "-f", "lavfi", "-i",
+                    "testsrc2=size=640x480:rate=25:duration=6,noise=alls=30:allf=t",
+                    "-filter_complex", "[0][1]concat=n=2:v=1[v]", "-map", "[v]",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", "-g", "25",
+                    "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0", "-pix_fmt", "yuv420p",
+                    str(clip)], check=True, timeout=120)
+    cv = camvisor({"cam": f"url = file:{clip}\n"})
+    wait_for(lambda: "fills over 90 % of it" in cv.logs(), 40, interval=0.2,
+             what="the ring grown to the busy scene's GOPs")
+    grown = re.findall(r"camera cam: a GOP of (\d+) KiB fills over 90 % of it: ring \d+ KiB -> (\d+) KiB",
+                       cv.logs())
+    assert grown, cv.logs()[-2000:]
+    gop, ring = (int(v) for v in grown[0])
+    assert ring >= 2 * gop - 64, (gop, ring)
+    wait_for(lambda: (ring_bytes(cv, "cam") or 0) >= ring << 10, 10, what="the grown ring in use")
+    assert ffprobe(cv.url("cam"))[0]["codec_name"] == "h264"

@@ -105,6 +105,7 @@ static void sample(uint32_t type, struct cv_msg *m)
         m->u.status.frames = 1ull << 40;
         m->u.status.gop_ms = 2000;
         m->u.status.ring_span_ms = 4100;
+        m->u.status.gop_bytes = 1048576;
         strcpy(m->u.status.codecs, "h264,aac");
         strcpy(m->u.status.error, "timeout");
         m->u.status.width = 1920;
