@@ -853,6 +853,16 @@ static bool valid_ip(const char *s)
     return strchr(s, '.') || strchr(s, ':');
 }
 
+/* A reflexive address is learned over STUN, which we only speak over UDP. */
+static bool valid_candidate(const struct cv_webrtc_sdp_candidate *c)
+{
+    if (!valid_ip(c->ip) || c->port == 0)
+        return false;
+    if (!c->raddr)
+        return c->rport == 0;
+    return valid_ip(c->raddr) && !c->tcp;
+}
+
 static bool valid_local(const struct cv_webrtc_sdp_local *l)
 {
     if (!l->ice_ufrag || !ice_chars(l->ice_ufrag, strlen(l->ice_ufrag), 4) || !l->ice_pwd ||
@@ -861,7 +871,7 @@ static bool valid_local(const struct cv_webrtc_sdp_local *l)
         (l->candidate_count && !l->candidates))
         return false;
     for (unsigned i = 0; i < l->candidate_count; i++)
-        if (!valid_ip(l->candidates[i].ip) || l->candidates[i].port == 0)
+        if (!valid_candidate(&l->candidates[i]))
             return false;
     return true;
 }
@@ -1002,17 +1012,62 @@ static void put_extmaps(struct out *o, const struct cv_webrtc_sdp_media *m, uint
     }
 }
 
-/* Host candidates: RFC 8445 priorities, UDP above ICE-TCP passive (RFC 6544 section 4.2). */
+/*
+ * RFC 8445 §5.1.2.1: type preference << 24 | local preference << 8 | (256 - component 1). The
+ * local preference falls with the index i, so no two candidates share a priority; ICE-TCP
+ * splits it as RFC 6544 §4.2 asks (direction "passive" 4 << 13, then the other preference).
+ */
+static uint32_t candidate_priority(const struct cv_webrtc_sdp_candidate *c, unsigned i)
+{
+    if (c->tcp)
+        return (90u << 24) | (((4u << 13) | (8191u - i)) << 8) | 255u;
+    return (c->raddr ? 100u : 126u) << 24 | (65535u - i) << 8 | 255u;
+}
+
+/* A srflx candidate that is also a UDP host one: we have a public address of our own. */
+static bool redundant(const struct cv_webrtc_sdp_local *l, const struct cv_webrtc_sdp_candidate *c)
+{
+    if (!c->raddr)
+        return false;
+    for (unsigned i = 0; i < l->candidate_count; i++) {
+        const struct cv_webrtc_sdp_candidate *h = &l->candidates[i];
+        if (!h->raddr && !h->tcp && h->port == c->port && strcmp(h->ip, c->ip) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void put_candidates(struct out *o, const struct cv_webrtc_sdp_local *l)
 {
     for (unsigned i = 0; i < l->candidate_count; i++) {
         const struct cv_webrtc_sdp_candidate *c = &l->candidates[i];
-        uint32_t prio = c->tcp ? (90u << 24) | (((4u << 13) | (8191u - i)) << 8) | 255u
-                               : (126u << 24) | ((65535u - i) << 8) | 255u;
-        put(o, "a=candidate:%u 1 %s %" PRIu32 " %s %u typ host%s\r\n", i + 1,
-            c->tcp ? "tcp" : "udp", prio, c->ip, c->port, c->tcp ? " tcptype passive" : "");
+        if (redundant(l, c))
+            continue;
+        put(o, "a=candidate:%u 1 %s %" PRIu32 " %s %u typ ", i + 1, c->tcp ? "tcp" : "udp",
+            candidate_priority(c, i), c->ip, c->port);
+        if (c->raddr)
+            put(o, "srflx raddr %s rport %u\r\n", c->raddr, c->rport);
+        else
+            put(o, "host%s\r\n", c->tcp ? " tcptype passive" : "");
     }
     put(o, "a=end-of-candidates\r\n");
+}
+
+/* The m= and c= lines' address: the one most likely to work (RFC 8445 §5.1.4), UDP. */
+static const struct cv_webrtc_sdp_candidate *default_candidate(const struct cv_webrtc_sdp_local *l)
+{
+    const struct cv_webrtc_sdp_candidate *host = NULL;
+
+    for (unsigned i = 0; i < l->candidate_count; i++) {
+        const struct cv_webrtc_sdp_candidate *c = &l->candidates[i];
+        if (c->tcp)
+            continue;
+        if (c->raddr)
+            return c;
+        if (!host)
+            host = c;
+    }
+    return host;
 }
 
 static bool accepted(const struct cv_webrtc_sdp_send *s)
@@ -1025,14 +1080,11 @@ static void put_media(struct out *o, const struct cv_webrtc_sdp_media *m, unsign
                       bool candidates)
 {
     const struct cv_webrtc_sdp_choice *c = s->choice;
-    const struct cv_webrtc_sdp_candidate *def = NULL;
+    const struct cv_webrtc_sdp_candidate *def = default_candidate(l);
     bool send = !s->inactive &&
                 (m->direction == CV_WEBRTC_SDP_SENDRECV || m->direction == CV_WEBRTC_SDP_RECVONLY);
     const char *kind = m->type == CV_WEBRTC_SDP_MEDIA_VIDEO ? "video" : "audio";
 
-    for (unsigned i = 0; i < l->candidate_count && !def; i++)
-        if (!l->candidates[i].tcp)
-            def = &l->candidates[i];
     put(o, "m=%s %u %s %u", m->media, def ? def->port : 9, m->proto, c->pt);
     put(o, c->has_rtx ? " %u\r\n" : "\r\n", c->rtx_pt);
     put(o, "c=IN %s %s\r\n", def && strchr(def->ip, ':') ? "IP6" : "IP4",

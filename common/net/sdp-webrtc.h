@@ -233,11 +233,23 @@ int cv_webrtc_sdp_choose(const struct cv_webrtc_sdp_media *m, const struct cv_tr
 int cv_webrtc_sdp_choose_inactive(const struct cv_webrtc_sdp_media *m,
                                   struct cv_webrtc_sdp_choice *out);
 
-/* One of our ICE candidates: a host address, UDP or ICE-TCP passive (RFC 6544). */
+/*
+ * One of our ICE candidates: a host address, UDP or ICE-TCP passive (RFC 6544), or a
+ * server-reflexive one (UDP only), the address a STUN server saw our UDP socket's datagrams
+ * come from. Written "typ host", or "typ srflx raddr <raddr> rport <rport>" when raddr is set.
+ * RFC 8445 priorities: type preference 126 for host UDP, 100 for srflx, 90 for host TCP, so a
+ * browser tries them in that order; the local preference falls with the index in the array.
+ */
 struct cv_webrtc_sdp_candidate {
     const char *ip; /* IPv4 or IPv6 text, borrowed */
     uint16_t port;
     bool tcp;
+    /*
+     * srflx only: the base, i.e. our host address and port the mapping is of (RFC 8839 §5.1
+     * rel-addr, rel-port; browsers write "0.0.0.0" and 0 to hide it). NULL, rport 0: host.
+     */
+    const char *raddr;
+    uint16_t rport;
 };
 
 /* Our side of the answer; every pointer is borrowed for the call. */
@@ -268,10 +280,15 @@ struct cv_webrtc_sdp_send {
  * Builds the answer to offer, send[i] answering offer->media[i] (nsend == offer->media_count).
  * Accepted m-lines carry our ICE credentials, fingerprint and setup:passive; the candidates and
  * a=end-of-candidates go in the first accepted m-line of the BUNDLE group and in every accepted
- * m-line outside it. An accepted m-line writes only the rtcp-fb nack, nack pli and ccm fir the
- * browser offered for the payload type, and a=ssrc/msid lines when it is answered sendonly.
+ * m-line outside it. Candidate n of the array has foundation n + 1; a srflx candidate with the
+ * ip and port of a UDP host one is redundant (RFC 8445 §5.1.3: a server's own public address)
+ * and left out. The m= port and c= address are the default candidate's (RFC 8445 §5.1.4): the
+ * first UDP srflx, else the first UDP host, else 9 and 0.0.0.0. An accepted m-line writes only
+ * the rtcp-fb nack, nack pli and ccm fir the browser offered for the payload type, and
+ * a=ssrc/msid lines when it is answered sendonly.
  * Returns the length written (NUL-terminated), -E2BIG when it does not fit, -EINVAL for bad
- * local values or a choice that is not a payload type of its m-line, -EPROTO for an accepted
+ * local values (among them a srflx candidate over TCP, a raddr that is no IP address, an rport
+ * without raddr) or a choice that is not a payload type of its m-line, -EPROTO for an accepted
  * m-line that cannot be DTLS-SRTP (no ICE credentials or fingerprint in the offer, setup:passive,
  * rejected or not RTP), or -ERANGE when the offer had more m-lines than we keep (they could not
  * be answered, and a short answer is refused by every browser).

@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -92,32 +94,60 @@ bool cv_stun_is_stun(const uint8_t *p, size_t len)
            rd32(p + 4) == CV_STUN_MAGIC_COOKIE;
 }
 
-/* Decodes an XOR-MAPPED-ADDRESS value into *out (RFC 8489 §14.2). */
-static int get_xor_address(const uint8_t *v, size_t n, const uint8_t *tid,
-                           struct sockaddr_storage *out)
+/*
+ * Decodes a MAPPED-ADDRESS (tid NULL) or XOR-MAPPED-ADDRESS value into *out (RFC 8489 §14.1,
+ * §14.2). The XOR variant masks the port with the cookie's top half and the address with the
+ * cookie followed by the transaction id (an IPv4 address uses only the cookie).
+ */
+static int get_address(const uint8_t *v, size_t n, const uint8_t *tid, struct sockaddr_storage *out)
 {
+    uint8_t mask[16] = {0};
+
     if (n < 4)
         return -EBADMSG;
-    uint16_t port = rd16(v + 2) ^ (uint16_t)(CV_STUN_MAGIC_COOKIE >> 16);
+    if (tid) {
+        wr32(mask, CV_STUN_MAGIC_COOKIE);
+        memcpy(mask + 4, tid, CV_STUN_TID_LEN);
+    }
+    uint16_t port = rd16(v + 2) ^ rd16(mask);
     memset(out, 0, sizeof(*out));
     if (v[1] == 0x01 && n == 8) {
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-        a.sin_addr.s_addr = htonl(rd32(v + 4) ^ CV_STUN_MAGIC_COOKIE);
+        uint8_t *ip = (uint8_t *)&a.sin_addr.s_addr;
+        for (int i = 0; i < 4; i++)
+            ip[i] = v[4 + i] ^ mask[i];
         memcpy(out, &a, sizeof(a));
         return 0;
     }
     if (v[1] == 0x02 && n == 20) {
-        /* An IPv6 address is XORed with the cookie followed by the transaction id. */
         struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-        uint8_t mask[16];
-        wr32(mask, CV_STUN_MAGIC_COOKIE);
-        memcpy(mask + 4, tid, CV_STUN_TID_LEN);
         for (int i = 0; i < 16; i++)
             a.sin6_addr.s6_addr[i] = v[4 + i] ^ mask[i];
         memcpy(out, &a, sizeof(a));
         return 0;
     }
     return -EBADMSG;
+}
+
+/*
+ * Either address attribute. The first of each kind counts, and XOR-MAPPED-ADDRESS wins over
+ * MAPPED-ADDRESS wherever they sit: the plain one is rewritten by NATs that "fix" addresses in
+ * payloads, which is why RFC 5389 added the XOR one.
+ */
+static int take_address(struct cv_stun_msg *m, uint16_t type, const uint8_t *v, size_t n)
+{
+    bool plain = type == CV_STUN_ATTR_MAPPED_ADDRESS;
+    struct sockaddr_storage a;
+
+    int rc = get_address(v, n, plain ? NULL : m->tid, &a);
+    if (rc < 0)
+        return rc;
+    if (!m->has_mapped || (m->mapped_plain && !plain)) {
+        m->has_mapped = true;
+        m->mapped_plain = plain;
+        m->mapped = a;
+    }
+    return 0;
 }
 
 /* One attribute before MESSAGE-INTEGRITY (or of a message without one). */
@@ -158,17 +188,8 @@ static int take_attr(struct cv_stun_msg *m, uint16_t type, const uint8_t *v, siz
         else
             m->ice_controlled = true;
         return 0;
-    case CV_STUN_ATTR_XOR_MAPPED_ADDRESS: {
-        struct sockaddr_storage a;
-        int rc = get_xor_address(v, n, m->tid, &a);
-        if (rc < 0)
-            return rc;
-        if (!m->has_mapped) {
-            m->has_mapped = true;
-            m->mapped = a;
-        }
-        return 0;
-    }
+    case CV_STUN_ATTR_XOR_MAPPED_ADDRESS:
+    case CV_STUN_ATTR_MAPPED_ADDRESS: return take_address(m, type, v, n);
     case CV_STUN_ATTR_ERROR_CODE: {
         /* 21 reserved bits, class 3..6 in 3 bits, number 0..99, then the reason phrase */
         if (n < 4 || (v[2] & 7) < 3 || (v[2] & 7) > 6 || v[3] > 99)
@@ -177,10 +198,9 @@ static int take_attr(struct cv_stun_msg *m, uint16_t type, const uint8_t *v, siz
             m->error_code = (uint16_t)((v[2] & 7) * 100 + v[3]);
         return 0;
     }
-    case CV_STUN_ATTR_MAPPED_ADDRESS:
     case CV_STUN_ATTR_UNKNOWN_ATTRIBUTES:
-        /* Understood, not needed: STUN servers send MAPPED-ADDRESS beside XOR-MAPPED-ADDRESS,
-         * and a 420 answering us lists what it did not know, nothing we can act on. */
+        /* Understood, not needed: a 420 answering us lists what it did not know, nothing we
+         * can act on (our Binding request has no attributes). */
         return 0;
     default:
         if (type < 0x8000) {
@@ -477,4 +497,165 @@ int cv_stun_build_error(uint8_t *out, size_t size, const struct cv_stun_msg *req
 int cv_stun_build_binding_request(uint8_t *out, size_t size, const uint8_t tid[CV_STUN_TID_LEN])
 {
     return cv_stun_begin(out, size, CV_STUN_BINDING, CV_STUN_REQUEST, tid);
+}
+
+int cv_stun_read_mapped(const uint8_t *p, size_t len, const uint8_t tid[CV_STUN_TID_LEN],
+                        struct sockaddr_storage *out)
+{
+    struct cv_stun_msg m;
+
+    memset(out, 0, sizeof(*out));
+    int rc = cv_stun_parse(p, len, &m);
+    if (rc < 0)
+        return rc;
+    /* A FINGERPRINT is optional in a response, but one that fails marks a damaged datagram. */
+    if (m.has_fingerprint && !m.fingerprint_ok)
+        return -EBADMSG;
+    if (m.method != CV_STUN_BINDING || m.cls != CV_STUN_SUCCESS ||
+        memcmp(m.tid, tid, CV_STUN_TID_LEN) != 0)
+        return -ENOENT;
+    if (!m.has_mapped)
+        return -EBADMSG; /* RFC 8489 §7.3.3: a success response must carry it */
+    *out = m.mapped;
+    return 0;
+}
+
+/* --- the ice_servers setting -------------------------------------------------------------- */
+
+#define SERVER_SEPARATORS " \t\r\n,"
+
+/* Whether the n bytes at s are name followed by ':', compared without case. */
+static bool has_scheme(const char *s, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    return n > k && s[k] == ':' && strncasecmp(s, name, k) == 0;
+}
+
+static bool is_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
+}
+
+/* 1..65535 in decimal, the n bytes at s exactly. */
+static int parse_port(const char *s, size_t n, uint16_t *port)
+{
+    unsigned v = 0;
+
+    if (n == 0 || n > 5)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v == 0 || v > 65535)
+        return -EINVAL;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+/*
+ * A DNS name or IPv4 literal. Digits and dots alone must make a dotted quad: getaddrinfo()
+ * would take "3478" (a port written without its host) as the address 0.0.13.142.
+ */
+static bool valid_host(const char *s, size_t n)
+{
+    char ip[INET_ADDRSTRLEN];
+    struct in_addr a;
+    bool numeric = true;
+
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_host_char(s[i]))
+            return false;
+        numeric &= (s[i] >= '0' && s[i] <= '9') || s[i] == '.';
+    }
+    if (!numeric)
+        return true;
+    if (n >= sizeof(ip))
+        return false;
+    memcpy(ip, s, n);
+    ip[n] = 0;
+    return inet_pton(AF_INET, ip, &a) == 1;
+}
+
+/* The text between brackets: an IPv6 literal (no zone: a STUN server is not link-local). */
+static bool valid_ipv6(const char *s, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+
+    if (n == 0 || n >= sizeof(ip))
+        return false;
+    memcpy(ip, s, n);
+    ip[n] = 0;
+    return inet_pton(AF_INET6, ip, &a) == 1;
+}
+
+/* "host", "host:port", "[v6]" or "[v6]:port", the n bytes at s; host copied out unbracketed. */
+static int parse_host_port(const char *s, size_t n, char *host, size_t hostsize, uint16_t *port)
+{
+    const char *h = s, *rest;
+    size_t hn;
+
+    if (n && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return -EINVAL;
+        h = s + 1;
+        hn = (size_t)(close - h);
+        rest = close + 1;
+        if (!valid_ipv6(h, hn))
+            return -EINVAL;
+    } else {
+        const char *colon = memchr(s, ':', n);
+        hn = colon ? (size_t)(colon - s) : n;
+        rest = s + hn;
+        if (!valid_host(h, hn))
+            return -EINVAL; /* an IPv6 address without brackets lands here too */
+    }
+    size_t rn = n - (size_t)(rest - s);
+    uint16_t p = CV_STUN_SERVER_PORT;
+    if (rn && (rest[0] != ':' || parse_port(rest + 1, rn - 1, &p) < 0))
+        return -EINVAL;
+    if (hn >= hostsize)
+        return -ENAMETOOLONG;
+    memcpy(host, h, hn);
+    host[hn] = 0;
+    *port = p;
+    return 0;
+}
+
+/* One list entry, the n bytes at s: 0, -ENOENT for one we skip, or an error. */
+static int parse_server(const char *s, size_t n, char *host, size_t hostsize, uint16_t *port)
+{
+    static const char *const skipped[] = {"stuns", "turn", "turns"};
+
+    for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
+        if (has_scheme(s, n, skipped[i]))
+            return -ENOENT;
+    if (has_scheme(s, n, "stun"))
+        return parse_host_port(s + 5, n - 5, host, hostsize, port);
+    return parse_host_port(s, n, host, hostsize, port);
+}
+
+int cv_stun_server_parse(const char *text, char *host, size_t hostsize, uint16_t *port)
+{
+    const char *s = text;
+
+    if (hostsize)
+        host[0] = 0;
+    *port = 0;
+    for (;;) {
+        s += strspn(s, SERVER_SEPARATORS);
+        if (!*s)
+            return -ENOENT;
+        size_t n = strcspn(s, SERVER_SEPARATORS);
+        int rc = parse_server(s, n, host, hostsize, port);
+        if (rc != -ENOENT)
+            return rc;
+        s += n;
+    }
 }

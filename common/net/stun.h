@@ -16,6 +16,12 @@
  *   cv_stun_build_binding_success() with the datagram's source address and the same password.
  * Role conflicts (487) and nominations (use_candidate) are the ICE agent's business, not ours.
  *
+ * And what it does to learn its server-reflexive address (RFC 8445 §5.1.1.2), when
+ * `[webrtc] ice_servers` names a STUN server:
+ *   cv_stun_server_parse()          the setting -> host and port to resolve
+ *   cv_stun_build_binding_request() sent from the ICE socket, with a fresh random tid
+ *   cv_stun_read_mapped()           a response with that tid -> the srflx candidate's address
+ *
  * Only short-term credentials (MESSAGE-INTEGRITY, HMAC-SHA1, key = the password as is) are
  * handled: ICE uses nothing else. MESSAGE-INTEGRITY-SHA256 and the long-term mechanism (REALM,
  * NONCE, USERHASH) are comprehension-required attributes we do not know: they count as unknown.
@@ -84,9 +90,15 @@ struct cv_stun_msg {
     bool ice_controlled;
     uint32_t priority;
     uint64_t tiebreaker; /* of the first ICE-CONTROLLING or ICE-CONTROLLED */
+    /*
+     * XOR-MAPPED-ADDRESS (a sockaddr_in or sockaddr_in6), or, in a message without one,
+     * MAPPED-ADDRESS, which RFC 8489 §14.1 keeps for servers older than RFC 5389; mapped_plain
+     * says it is that one.
+     */
     bool has_mapped;
-    struct sockaddr_storage mapped; /* XOR-MAPPED-ADDRESS: a sockaddr_in or sockaddr_in6 */
-    uint16_t error_code;            /* ERROR-CODE, 300..699; 0 when absent */
+    bool mapped_plain;
+    struct sockaddr_storage mapped;
+    uint16_t error_code; /* ERROR-CODE, 300..699; 0 when absent */
     /* Comprehension-required types we do not understand (the first CV_STUN_MAX_UNKNOWN). */
     unsigned unknown_count;
     uint16_t unknown[CV_STUN_MAX_UNKNOWN];
@@ -159,10 +171,46 @@ int cv_stun_build_error(uint8_t *out, size_t size, const struct cv_stun_msg *req
                         const char *reason, const void *key, size_t key_len);
 
 /*
- * A bare Binding request (20 bytes) to learn our reflexive address from a STUN server; the
- * caller draws tid from a CSPRNG and matches the answer's tid against it.
+ * A bare Binding request (20 bytes: the header with the magic cookie, no attributes) to learn
+ * our reflexive address from a STUN server, as RFC 8489 §6.1 and RFC 8445 §5.1.1.2 describe it:
+ * no credentials (a public server has none to check) and no FINGERPRINT (optional there: it
+ * tells STUN from other protocols sharing a port, and a server's port carries only STUN). The
+ * caller draws tid from a CSPRNG, keeps it, and hands it to cv_stun_read_mapped().
  */
 int cv_stun_build_binding_request(uint8_t *out, size_t size, const uint8_t tid[CV_STUN_TID_LEN]);
+
+/*
+ * Reads the answer to that request: p, len is one datagram from the STUN server. 0 when it is
+ * a Binding success response with transaction id tid that carries our address, copied to *out
+ * (a sockaddr_in or sockaddr_in6, port included): XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS.
+ * -ENOENT for STUN that is not that answer (another tid, another method, a request, an
+ * indication, an error response: see its error_code with cv_stun_parse() to log it); keep
+ * waiting. -EBADMSG for what is not a valid STUN message (cv_stun_parse() fails, or its
+ * FINGERPRINT does not match), or is that answer without an address. MESSAGE-INTEGRITY is not
+ * checked (we sent no credentials). Unknown comprehension-required attributes are ignored, not
+ * fatal as RFC 8489 §6.3.3 has it: they cannot change what a Binding response's address means,
+ * and a server kept compatible with RFC 3489 may add its SOURCE-ADDRESS or CHANGED-ADDRESS
+ * (0x0004, 0x0005). *out is zeroed unless 0.
+ */
+int cv_stun_read_mapped(const uint8_t *p, size_t len, const uint8_t tid[CV_STUN_TID_LEN],
+                        struct sockaddr_storage *out);
+
+#define CV_STUN_SERVER_PORT      3478 /* RFC 8489 §18.1, when a stun: URI names none */
+#define CV_STUN_SERVER_HOST_SIZE 256  /* enough for any host cv_stun_server_parse() returns */
+
+/*
+ * Picks the STUN server out of an ice_servers setting: a list separated by commas and/or white
+ * space whose entries are go2rtc's forms "stun:host:port", "stun:host" (port 3478),
+ * "stun:[IPv6]:port", "stun:[IPv6]", or "host:port" / "[IPv6]:port" / "host" without a scheme.
+ * The first such entry counts; "stuns:", "turn:" and "turns:" entries (STUN over TLS, TURN:
+ * neither supported) are skipped, schemes compared without case. On 0, host holds a DNS name,
+ * IPv4 or IPv6 literal (without brackets, NUL-terminated) and *port the port. -ENOENT when the
+ * list has no entry we could use (empty, or only skipped ones); -EINVAL for a malformed entry
+ * met first (bad host characters, an unbracketed IPv6 address, a port not 1..65535, a path or
+ * query); -ENAMETOOLONG when host does not fit hostsize. Unless 0, *port is 0 and host ""
+ * (when hostsize allows).
+ */
+int cv_stun_server_parse(const char *text, char *host, size_t hostsize, uint16_t *port);
 
 /*
  * The pieces the builders above are made of, for other messages (tests build ICE checks with

@@ -127,6 +127,7 @@ static int cv_webrtc_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
                          &srv->set, &m->u.settings);
         srv->have_settings = true;
         cv_webrtc_find_local(srv);
+        cv_webrtc_srflx_configure(srv);
     } else if (m->type != CV_MSG_CATALOGUE && m->type != CV_MSG_CAMERA_STATUS) {
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
     }
@@ -154,6 +155,7 @@ static void cv_webrtc_on_tick(void *ctx, uint64_t now_ms)
 {
     cv_webrtc_tick(ctx, now_ms);
     cv_webrtc_tcp_tick(ctx, now_ms);
+    cv_webrtc_srflx_tick(ctx, now_ms);
 }
 
 static void cv_webrtc_on_reap(void *ctx)
@@ -217,6 +219,7 @@ out:
     cv_webrtc_reap(&srv);
     cv_webrtc_tcp_reap(&srv);
     cv_listener_close(&srv.tcp_listen);
+    cv_webrtc_srflx_free(&srv);
     if (srv.udp_ev)
         event_free(srv.udp_ev);
     cv_dtls_ctx_fini(&srv.dtls);

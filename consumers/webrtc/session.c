@@ -396,7 +396,7 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     if (why[0]) /* some media could not be sent: said in the log (and to the client) */
         cv_info("webrtc %s: %s", s->id, why);
 
-    struct cv_webrtc_sdp_candidate cands[2 * CV_WEBRTC_MAX_LOCAL];
+    struct cv_webrtc_sdp_candidate cands[2 * CV_WEBRTC_MAX_LOCAL + 1];
     unsigned ncands = 0;
     for (unsigned i = 0; i < srv->local_count; i++)
         cands[ncands++] =
@@ -404,6 +404,10 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     for (unsigned i = 0; i < srv->local_count && srv->tcp_listen.l; i++) /* ICE-TCP passive */
         cands[ncands++] =
             (struct cv_webrtc_sdp_candidate){srv->local[i].ip, srv->local[i].port, true};
+    /* Our public address as a STUN server sees it, based on the first host address. */
+    if (srv->srflx.have && srv->local_count && ncands < 32)
+        cands[ncands++] = (struct cv_webrtc_sdp_candidate){
+            srv->srflx.ip, srv->srflx.mapped_port, false, srv->local[0].ip, srv->local[0].port};
     uint64_t sid = 0;
     if (getrandom(&sid, sizeof(sid), 0) != (ssize_t)sizeof(sid))
         sid = cv_clock_mono_ms();
@@ -760,6 +764,8 @@ void cv_webrtc_input(struct cv_webrtc_srv *srv, const uint8_t *p, size_t n,
         return;
     uint8_t b = p[0];
     if (b <= 3) { /* RFC 7983: STUN */
+        if (!via && cv_webrtc_srflx_input(srv, p, n, from))
+            return;
         cv_session_stun(srv, p, n, from, fromlen, via);
         return;
     }

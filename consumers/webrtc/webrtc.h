@@ -27,6 +27,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <event2/dns.h>
+
 #include "common/base/outq.h"
 #include "common/consumer/admit.h"
 #include "common/consumer/process.h"
@@ -146,6 +148,24 @@ struct cv_webrtc_session {
     bool dead;
 };
 
+/* The server-reflexive candidate, when [webrtc] ice_servers names a STUN server (srflx.c). */
+struct cv_webrtc_srflx {
+    bool on;        /* a server is configured */
+    char host[256]; /* as configured */
+    uint16_t port;
+    struct evdns_base *dns;                      /* owned: created on first use */
+    struct evdns_getaddrinfo_request *resolving; /* not owned: the lookup under way */
+    uint64_t retry_resolve_ms;                   /* a failed lookup is tried again then */
+    struct sockaddr_storage server;              /* resolved; server_len 0 until then */
+    socklen_t server_len;
+    uint8_t tid[12];          /* of the request in flight */
+    bool asked;               /* a request is in flight */
+    uint64_t next_ms, gap_ms; /* the next request, and the retransmission gap */
+    bool have;                /* an answer came: ip:mapped_port is our public address */
+    char ip[64];
+    uint16_t mapped_port;
+};
+
 struct cv_webrtc_srv {
     struct cv_consumer proc;       /* the process skeleton: loop, control socket, feeds, peers */
     int udp;                       /* fd 5, not owned (the supervisor's contract) */
@@ -155,6 +175,7 @@ struct cv_webrtc_srv {
     struct cv_outq_budget tcp_budget;
     struct event *udp_ev; /* owned */
     uint16_t port;
+    struct cv_webrtc_srflx srflx;
     struct cv_webrtc_settings set;
     bool have_settings;
     struct cv_dtls_ctx dtls;
@@ -200,6 +221,16 @@ void cv_webrtc_close_by_id(struct cv_webrtc_srv *srv, const char *id, uint32_t r
 void cv_webrtc_input(struct cv_webrtc_srv *srv, const uint8_t *p, size_t n,
                      const struct sockaddr_storage *from, socklen_t fromlen,
                      struct cv_webrtc_tcp *via);
+/* srflx.c */
+/* (Re)reads srv->set.ice_servers: starts asking a new STUN server, or stops. */
+void cv_webrtc_srflx_configure(struct cv_webrtc_srv *srv);
+void cv_webrtc_srflx_tick(struct cv_webrtc_srv *srv, uint64_t now_ms);
+/* True when p is the STUN server's answer to our request (taken); false: not for us. */
+bool cv_webrtc_srflx_input(struct cv_webrtc_srv *srv, const uint8_t *p, size_t n,
+                           const struct sockaddr_storage *from);
+void cv_webrtc_srflx_fini(struct cv_webrtc_srv *srv);
+void cv_webrtc_srflx_free(struct cv_webrtc_srv *srv);
+
 /* tcp.c */
 void cv_webrtc_tcp_accept(void *srv, int fd, const struct sockaddr *sa, socklen_t salen);
 /* Sends one packet framed on c: 0, or -ENOBUFS when its queue is full (the packet is dropped). */

@@ -122,6 +122,20 @@ static void answer(const struct cv_stun_msg *req)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* The client side: a response to the request we sent (tid = the input's own, when it has
+     * one), and the ice_servers setting read from the same bytes as text. */
+    struct sockaddr_storage ss;
+    if (size >= CV_STUN_HEADER_LEN && cv_stun_read_mapped(data, size, data + 8, &ss) == 0 &&
+        ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+        abort();
+    char text[300], host[CV_STUN_SERVER_HOST_SIZE];
+    size_t tl = size < sizeof(text) - 1 ? size : sizeof(text) - 1;
+    memcpy(text, data, tl);
+    text[tl] = '\0';
+    uint16_t port = 0;
+    if (cv_stun_server_parse(text, host, sizeof(host), &port) == 0 && (port == 0 || !host[0]))
+        abort();
+
     bool stun = cv_stun_is_stun(data, size);
     int rc = cv_stun_parse(data, size, &m);
     int ic = cv_stun_check_integrity(data, size, &m, key, KEY_LEN);

@@ -276,6 +276,89 @@ def test_unauthenticated_packets_get_no_answer(camvisor):
         v.close()
 
 
+class FakeStunServer:
+    """A STUN server on loopback that tells whoever asks that it is 203.0.113.7:40123. Before
+    the true answer it sends two that must be ignored: one with another transaction id, and one
+    with the right id but from another port (a forger on the path)."""
+    PUBLIC = ("203.0.113.7", 40123)
+    FORGED = ("198.51.100.9", 40999)
+
+    def __init__(self):
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.forger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def response(tid, addr):
+        ip = socket.inet_aton(addr[0])
+        xip = bytes(a ^ b for a, b in zip(ip, struct.pack(">I", 0x2112A442)))
+        attr = struct.pack(">HHBBH", 0x0020, 8, 0, 1, addr[1] ^ 0x2112) + xip
+        return struct.pack(">HHI", 0x0101, len(attr), 0x2112A442) + tid + attr
+
+    def run(self):
+        while not self.stop:
+            try:
+                data, peer = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            self.requests.append(data)
+            if len(data) < 20 or data[:2] != b"\x00\x01" or data[4:8] != b"\x21\x12\xa4\x42":
+                continue
+            tid = data[8:20]
+            self.sock.sendto(self.response(os.urandom(12), self.FORGED), peer)
+            self.forger.sendto(self.response(tid, self.FORGED), peer)
+            time.sleep(0.05)
+            self.sock.sendto(self.response(tid, self.PUBLIC), peer)
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+        self.forger.close()
+
+
+def test_stun_server_gives_a_server_reflexive_candidate(camvisor):
+    """[webrtc] ice_servers names a STUN server: camvisor-webrtc asks it from its ICE port and
+    answers with the address it learnt as a srflx candidate (based on its host candidate); answers
+    from elsewhere or to another request are not taken. Nothing is asked without the setting."""
+    stun = FakeStunServer()
+    try:
+        cv = camvisor(CAM, webrtc_extra=f"ice_servers = turn:nowhere:3478, "
+                                         f"stun:127.0.0.1:{stun.port}\n")
+        wait_for(lambda: "sees us at 203.0.113.7:40123" in cv.logs(), 20,
+                 what="the STUN server's answer")
+        v, sdp = play_json(cv)
+        try:
+            want = (f"203.0.113.7 40123 typ srflx raddr 127.0.0.1 rport {cv.webrtc_port}")
+            assert want in sdp, sdp
+            assert "198.51.100.9" not in sdp and "198.51.100.9" not in cv.logs()
+            assert f"127.0.0.1 {cv.webrtc_port} typ host" in sdp
+            assert v.wait_frames(10, 20), "the host candidate still plays"
+        finally:
+            v.close()
+        assert stun.requests and all(len(r) == 20 for r in stun.requests), stun.requests
+        assert "[webrtc] ice_servers: asking 127.0.0.1:" in cv.logs()
+    finally:
+        stun.close()
+    # Without ice_servers (every other test here): no request, no srflx, said nowhere.
+    assert "typ srflx" not in play_and_close(camvisor)
+
+
+def play_and_close(camvisor):
+    cv = camvisor(CAM)
+    v, sdp = play_json(cv)
+    v.close()
+    assert "asking" not in cv.logs()
+    return sdp
+
+
 @pytest.fixture
 def camera():
     from camera import Camera

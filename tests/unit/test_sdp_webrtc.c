@@ -3,7 +3,8 @@
  * unified-plan offers with BUNDLE and a data channel, this machine's Chromium whose H.264 list has
  * no High profile, Chrome 136's H.265, Firefox's session-level fingerprint and "/recvonly" extmaps,
  * aiortc 1.4 with LF line ends and its candidates), the codec choice for camera tracks, answers
- * parsed back with our own parser, malformed and over-limit offers, and -E2BIG.
+ * parsed back with our own parser, our host and server-reflexive candidates line by line,
+ * malformed and over-limit offers, and -E2BIG.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -757,6 +758,100 @@ static void test_answer_chrome(void **state)
     assert_int_equal(again.pt, 111);
 }
 
+/* The priority of the answer's candidate with foundation f, 0 when it has none. */
+static unsigned long priority_of(unsigned f)
+{
+    char line[32];
+    snprintf(line, sizeof(line), "a=candidate:%u 1 ", f);
+    const char *p = strstr(text, line);
+    unsigned long prio = 0;
+    if (p && sscanf(p + strlen(line) + 4, "%lu", &prio) != 1) /* past "udp " or "tcp " */
+        prio = 0;
+    return prio;
+}
+
+/* A STUN server told us our public address: host candidates first, then the reflexive one. */
+static void test_answer_srflx(void **state)
+{
+    struct cv_webrtc_sdp_choice c[2];
+    struct cv_webrtc_sdp_send s[3];
+    struct cv_webrtc_sdp_local l = local;
+    (void)state;
+    static const struct cv_webrtc_sdp_candidate with_srflx[] = {
+        {"192.168.1.20", 8555, false, NULL, 0},
+        {"192.168.1.20", 8555, true, NULL, 0},
+        {"fd00::20", 8555, false, NULL, 0},
+        {"203.0.113.7", 40123, false, "192.168.1.20", 8555},
+        {"2001:db8::20", 8555, false, "fd00::20", 8555},
+    };
+
+    assert_int_equal(parse(chrome, &offer), 0);
+    choose_chrome(c, s);
+    l.candidates = with_srflx;
+    l.candidate_count = 5;
+    int n = cv_webrtc_sdp_answer(&offer, s, 3, &l, text, sizeof(text));
+    assert_true(n > 0);
+    assert_int_equal(count(text, "a=candidate:"), 5);
+    assert_int_equal(count(text, "a=end-of-candidates"), 1);
+    assert_non_null(strstr(text, "a=candidate:1 1 udp 2130706431 192.168.1.20 8555 typ host\r\n"));
+    assert_non_null(strstr(text, "a=candidate:2 1 tcp 1520434943 192.168.1.20 8555 typ host "
+                                 "tcptype passive\r\n"));
+    assert_non_null(strstr(text, "a=candidate:3 1 udp 2130705919 fd00::20 8555 typ host\r\n"));
+    /* (100 << 24) + ((65535 - 3) << 8) + 255; aiortc's srflx above is the same with i = 0 */
+    assert_non_null(strstr(text, "a=candidate:4 1 udp 1694498047 203.0.113.7 40123 typ srflx "
+                                 "raddr 192.168.1.20 rport 8555\r\n"));
+    assert_non_null(strstr(text, "a=candidate:5 1 udp 1694497791 2001:db8::20 8555 typ srflx "
+                                 "raddr fd00::20 rport 8555\r\n"));
+    /* Tried in this order: host UDP, srflx, ICE-TCP; every priority distinct. */
+    assert_true(priority_of(1) > priority_of(3));
+    assert_true(priority_of(3) > priority_of(4));
+    assert_true(priority_of(4) > priority_of(5));
+    assert_true(priority_of(5) > priority_of(2));
+    assert_true(priority_of(2) > 0);
+    /* The default candidate is the reflexive one (RFC 8445 §5.1.4). */
+    assert_non_null(strstr(text, "m=video 40123 UDP/TLS/RTP/SAVPF 123 122\r\n"
+                                 "c=IN IP4 203.0.113.7\r\n"));
+    assert_int_equal(cv_webrtc_sdp_parse(text, (size_t)n, &back), 0);
+    assert_int_equal(back.media[0].candidate_count, 5);
+
+    /* The base hidden as browsers hide it. */
+    l.candidates =
+        (const struct cv_webrtc_sdp_candidate[]){{"203.0.113.7", 40123, false, "0.0.0.0", 0}};
+    l.candidate_count = 1;
+    assert_true(cv_webrtc_sdp_answer(&offer, s, 3, &l, text, sizeof(text)) > 0);
+    assert_non_null(strstr(text, "a=candidate:1 1 udp 1694498815 203.0.113.7 40123 typ srflx "
+                                 "raddr 0.0.0.0 rport 0\r\n"));
+
+    /* A server with a public address of its own: the STUN answer repeats a host candidate. */
+    l.candidates = (const struct cv_webrtc_sdp_candidate[]){
+        {"203.0.113.7", 8555, false, NULL, 0},
+        {"203.0.113.7", 8555, true, NULL, 0},
+        {"203.0.113.7", 8555, false, "203.0.113.7", 8555},
+    };
+    l.candidate_count = 3;
+    assert_true(cv_webrtc_sdp_answer(&offer, s, 3, &l, text, sizeof(text)) > 0);
+    assert_int_equal(count(text, "a=candidate:"), 2);
+    assert_int_equal(count(text, "typ srflx"), 0);
+    assert_non_null(strstr(text, "a=candidate:1 1 udp 2130706431 203.0.113.7 8555 typ host\r\n"));
+    assert_non_null(strstr(text, "m=video 8555 UDP/TLS/RTP/SAVPF 123 122\r\n"
+                                 "c=IN IP4 203.0.113.7\r\n"));
+
+    /* Refused: srflx over TCP, a raddr that is no address, an rport without raddr. */
+    static const struct cv_webrtc_sdp_candidate bad[][1] = {
+        {{"203.0.113.7", 40123, true, "192.168.1.20", 8555}},
+        {{"203.0.113.7", 40123, false, "", 8555}},
+        {{"203.0.113.7", 40123, false, "host.local", 8555}},
+        {{"203.0.113.7", 40123, false, "10.0.0.1\r\na=x", 8555}},
+        {{"203.0.113.7", 40123, false, NULL, 8555}},
+        {{"203.0.113.7", 0, false, "192.168.1.20", 8555}},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        l.candidates = bad[i];
+        l.candidate_count = 1;
+        assert_int_equal(cv_webrtc_sdp_answer(&offer, s, 3, &l, text, sizeof(text)), -EINVAL);
+    }
+}
+
 static void test_answer_firefox_aiortc(void **state)
 {
     struct cv_webrtc_sdp_choice c[2];
@@ -1118,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_choose_h265),
         cmocka_unit_test(test_choose_audio),
         cmocka_unit_test(test_answer_chrome),
+        cmocka_unit_test(test_answer_srflx),
         cmocka_unit_test(test_answer_firefox_aiortc),
         cmocka_unit_test(test_answer_directions),
         cmocka_unit_test(test_rejected_and_bundle_only),

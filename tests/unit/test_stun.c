@@ -4,7 +4,10 @@
  * responses with XOR-MAPPED-ADDRESS), byte for byte: we parse and verify them, and our writer
  * reproduces their MESSAGE-INTEGRITY and FINGERPRINT exactly. Around them: every single-bit
  * change is caught, every truncation refused, malformed attributes rejected, and what we build
- * (success, error and ICE-check messages) parses back and verifies.
+ * (success, error and ICE-check messages) parses back and verifies. Then the client side: our
+ * reflexive address read from those responses (and from hand-built ones with their
+ * XOR-MAPPED-ADDRESS values, or a plain MAPPED-ADDRESS), everything else told apart, and the
+ * ice_servers setting's forms.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -308,7 +311,8 @@ static void test_malformed(void **state)
         {CV_STUN_ATTR_ICE_CONTROLLING, 4},    {CV_STUN_ATTR_ICE_CONTROLLED, 12},
         {CV_STUN_ATTR_XOR_MAPPED_ADDRESS, 2}, {CV_STUN_ATTR_XOR_MAPPED_ADDRESS, 8}, /* family 0 */
         {CV_STUN_ATTR_ERROR_CODE, 2},         {CV_STUN_ATTR_ERROR_CODE, 4},         /* class 0 */
-        {CV_STUN_ATTR_USERNAME, 513},
+        {CV_STUN_ATTR_USERNAME, 513},         {CV_STUN_ATTR_MAPPED_ADDRESS, 3},
+        {CV_STUN_ATTR_MAPPED_ADDRESS, 8}, /* family 0 */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t len = one_attr(bad[i].type, zeros, bad[i].n);
@@ -481,6 +485,305 @@ static void test_split_username(void **state)
     }
     memset(&m, 0, sizeof(m));
     assert_int_equal(cv_stun_split_username(&m, &u), -ENOENT);
+}
+
+/* --- our reflexive address ---------------------------------------------------------------- */
+
+/* RFC 5769's XOR-MAPPED-ADDRESS values (2.2, 2.3), as a server puts them after its header. */
+static const uint8_t xor4[8] = {0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43};
+static const uint8_t xor6[20] = {0x00, 0x02, 0xa1, 0x47, 0x01, 0x13, 0xa9, 0xfa, 0xa5, 0xd3,
+                                 0xf1, 0x79, 0xbc, 0x25, 0xf4, 0xb5, 0xbe, 0xd2, 0xb9, 0xd9};
+/* The same addresses as MAPPED-ADDRESS (RFC 8489 §14.1), in the clear. */
+static const uint8_t plain4[8] = {0x00, 0x01, 0x80, 0x55, 192, 0, 2, 1};
+static const uint8_t plain6[20] = {0x00, 0x02, 0x80, 0x55, 0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34,
+                                   0x56, 0x78, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
+
+/* A message of the given method and class with tid and up to two attributes (type 0: none). */
+static size_t message(uint16_t method, uint8_t cls, const uint8_t *tid, uint16_t t1,
+                      const uint8_t *v1, size_t n1, uint16_t t2, const uint8_t *v2, size_t n2)
+{
+    int len = cv_stun_begin(buf, sizeof(buf), method, cls, tid);
+    if (t1)
+        len = cv_stun_put_attr(buf, sizeof(buf), (size_t)len, t1, v1, n1);
+    if (t2)
+        len = cv_stun_put_attr(buf, sizeof(buf), (size_t)len, t2, v2, n2);
+    assert_true(len >= 20);
+    return (size_t)len;
+}
+
+static size_t success(uint16_t t1, const uint8_t *v1, size_t n1, uint16_t t2, const uint8_t *v2,
+                      size_t n2)
+{
+    return message(CV_STUN_BINDING, CV_STUN_SUCCESS, rfc_tid, t1, v1, n1, t2, v2, n2);
+}
+
+/* Runs cv_stun_read_mapped() and checks what it leaves in a struct cv_stun_msg's terms. */
+static int read_mapped(const uint8_t *p, size_t len, const uint8_t *tid)
+{
+    struct sockaddr_storage out;
+    memset(&out, 0xee, sizeof(out));
+    int rc = cv_stun_read_mapped(p, len, tid, &out);
+    memset(&m, 0, sizeof(m));
+    m.has_mapped = rc == 0;
+    m.mapped = out;
+    if (rc < 0) {
+        static const struct sockaddr_storage zero;
+        assert_memory_equal(&out, &zero, sizeof(zero)); /* nothing half-written */
+    }
+    return rc;
+}
+
+static void test_read_mapped(void **state)
+{
+    (void)state;
+    static const char v6[] = "2001:db8:1234:5678:11:2233:4455:6677";
+    const uint8_t other_tid[12] = {0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
+                                   0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xaf};
+
+    /* RFC 5769's responses as they are: SOFTWARE, MESSAGE-INTEGRITY (not ours to check). */
+    assert_int_equal(read_mapped(rfc_response4, sizeof(rfc_response4), rfc_tid), 0);
+    assert_mapped4(&m, "192.0.2.1", 32853);
+    assert_int_equal(read_mapped(rfc_response6, sizeof(rfc_response6), rfc_tid), 0);
+    assert_mapped6(&m, v6, 32853);
+
+    /* Their XOR-MAPPED-ADDRESS alone, no FINGERPRINT: what a public server sends. */
+    size_t len = success(CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8, 0, NULL, 0);
+    assert_int_equal(len, 32);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), 0);
+    assert_mapped4(&m, "192.0.2.1", 32853);
+    len = success(CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor6, 20, 0, NULL, 0);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), 0);
+    assert_mapped6(&m, v6, 32853);
+    /* With a FINGERPRINT, good and then damaged. */
+    int n = cv_stun_finish(buf, sizeof(buf), len, NULL, 0);
+    assert_int_equal(read_mapped(buf, (size_t)n, rfc_tid), 0);
+    buf[n - 1] ^= 1;
+    assert_int_equal(read_mapped(buf, (size_t)n, rfc_tid), -EBADMSG);
+
+    /* The same bytes answer only the transaction they name: the IPv6 address is masked by it. */
+    len = success(CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8, 0, NULL, 0);
+    assert_int_equal(read_mapped(buf, len, other_tid), -ENOENT);
+    assert_int_equal(read_mapped(rfc_response6, sizeof(rfc_response6), other_tid), -ENOENT);
+}
+
+/* What is STUN but not our answer; and what is not STUN at all. */
+static void test_read_mapped_others(void **state)
+{
+    (void)state;
+    uint8_t out[128];
+
+    /* An error response to our request (a server that wants credentials). */
+    assert_int_equal(cv_stun_build_binding_request(buf, sizeof(buf), rfc_tid), 20);
+    assert_int_equal(cv_stun_parse(buf, 20, &m2), 0);
+    int n = cv_stun_build_error(out, sizeof(out), &m2, 401, NULL, NULL, 0);
+    assert_true(n > 0);
+    assert_int_equal(read_mapped(out, (size_t)n, rfc_tid), -ENOENT);
+    assert_int_equal(cv_stun_parse(out, (size_t)n, &m2), 0);
+    assert_int_equal(m2.error_code, 401); /* what the caller logs */
+    /* An error response that carries an address is still an error. */
+    size_t len = message(CV_STUN_BINDING, CV_STUN_ERROR, rfc_tid, CV_STUN_ATTR_ERROR_CODE,
+                         (const uint8_t *)"\0\0\5\0", 4, CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), -ENOENT);
+
+    /* A request (ours looped back, or a browser's check), an indication, another method. */
+    assert_int_equal(read_mapped(rfc_request, sizeof(rfc_request), rfc_tid), -ENOENT);
+    len = message(CV_STUN_BINDING, CV_STUN_REQUEST, rfc_tid, CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4,
+                  8, 0, NULL, 0);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), -ENOENT);
+    len = message(CV_STUN_BINDING, CV_STUN_INDICATION, rfc_tid, CV_STUN_ATTR_XOR_MAPPED_ADDRESS,
+                  xor4, 8, 0, NULL, 0);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), -ENOENT);
+    len = message(0x003, CV_STUN_SUCCESS, rfc_tid, CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8, 0,
+                  NULL, 0); /* an Allocate success */
+    assert_int_equal(read_mapped(buf, len, rfc_tid), -ENOENT);
+
+    /* Our answer, but no address in it, or a broken one. */
+    len = success(CV_STUN_ATTR_SOFTWARE, (const uint8_t *)"x", 1, 0, NULL, 0);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), -EBADMSG);
+    len = success(CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor6, 8, 0, NULL, 0);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), -EBADMSG);
+
+    /* Every truncation, and bytes that are not STUN (DTLS, RTP, an RFC 3489 reply). */
+    for (size_t k = 0; k < sizeof(rfc_response4); k++)
+        assert_int_equal(read_mapped(rfc_response4, k, rfc_tid), -EBADMSG);
+    len = success(CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8, 0, NULL, 0);
+    for (size_t k = 0; k < len; k++)
+        assert_int_equal(read_mapped(buf, k, rfc_tid), -EBADMSG);
+    buf[3] = 4; /* the length field says less than the datagram holds */
+    assert_int_equal(read_mapped(buf, len, rfc_tid), -EBADMSG);
+    memcpy(buf, rfc_response4, sizeof(rfc_response4));
+    buf[0] = 22;
+    assert_int_equal(read_mapped(buf, sizeof(rfc_response4), rfc_tid), -EBADMSG);
+    buf[0] = 0x80;
+    assert_int_equal(read_mapped(buf, sizeof(rfc_response4), rfc_tid), -EBADMSG);
+    memcpy(buf, rfc_response4, sizeof(rfc_response4));
+    buf[4] = 0; /* no magic cookie */
+    assert_int_equal(read_mapped(buf, sizeof(rfc_response4), rfc_tid), -EBADMSG);
+}
+
+/* MAPPED-ADDRESS, for servers older than RFC 5389; XOR-MAPPED-ADDRESS first when both. */
+static void test_read_mapped_plain(void **state)
+{
+    (void)state;
+    const uint8_t other4[8] = {0x00, 0x01, 0x00, 0x07, 10, 0, 0, 7};
+
+    size_t len = success(CV_STUN_ATTR_MAPPED_ADDRESS, plain4, 8, 0, NULL, 0);
+    assert_int_equal(cv_stun_parse(buf, len, &m2), 0);
+    assert_true(m2.has_mapped && m2.mapped_plain);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), 0);
+    assert_mapped4(&m, "192.0.2.1", 32853);
+    len = success(CV_STUN_ATTR_MAPPED_ADDRESS, plain6, 20, 0, NULL, 0);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), 0);
+    assert_mapped6(&m, "2001:db8:1234:5678:11:2233:4455:6677", 32853);
+
+    /* A NAT rewrote the plain one; the XOR one, before or after it, is believed. */
+    len = success(CV_STUN_ATTR_MAPPED_ADDRESS, other4, 8, CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8);
+    assert_int_equal(cv_stun_parse(buf, len, &m2), 0);
+    assert_false(m2.mapped_plain);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), 0);
+    assert_mapped4(&m, "192.0.2.1", 32853);
+    len = success(CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8, CV_STUN_ATTR_MAPPED_ADDRESS, other4, 8);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), 0);
+    assert_mapped4(&m, "192.0.2.1", 32853);
+    /* Of two plain ones the first counts. */
+    len = success(CV_STUN_ATTR_MAPPED_ADDRESS, plain4, 8, CV_STUN_ATTR_MAPPED_ADDRESS, other4, 8);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), 0);
+    assert_mapped4(&m, "192.0.2.1", 32853);
+    /* A broken plain one breaks the message, like any known attribute. */
+    len = success(CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8, CV_STUN_ATTR_MAPPED_ADDRESS, plain6, 8);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), -EBADMSG);
+
+    /* RFC 3489's SOURCE-ADDRESS and CHANGED-ADDRESS beside it: not understood, not fatal. */
+    len = success(0x0004, plain4, 8, 0x0005, plain4, 8);
+    len = (size_t)cv_stun_put_attr(buf, sizeof(buf), len, CV_STUN_ATTR_XOR_MAPPED_ADDRESS, xor4, 8);
+    assert_int_equal(read_mapped(buf, len, rfc_tid), 0);
+    assert_mapped4(&m, "192.0.2.1", 32853);
+}
+
+/* The request those answers answer: the header alone, ready for any server. */
+static void test_binding_request_roundtrip(void **state)
+{
+    (void)state;
+    struct sockaddr_storage a = addr6("2001:db8:1234:5678:11:2233:4455:6677", 32853);
+    uint8_t out[128];
+
+    assert_int_equal(cv_stun_build_binding_request(buf, sizeof(buf), rfc_tid), 20);
+    assert_int_equal(cv_stun_parse(buf, 20, &m2), 0);
+    assert_null(m2.username);
+    assert_int_equal(m2.integrity_off, 0);
+    assert_false(m2.has_fingerprint);
+    /* A server's answer (ours, built as for a browser) reads back to the address it saw. */
+    int n = cv_stun_build_binding_success(out, sizeof(out), &m2, &a, NULL, 0);
+    assert_true(n > 0);
+    assert_int_equal(read_mapped(out, (size_t)n, rfc_tid), 0);
+    assert_mapped6(&m, "2001:db8:1234:5678:11:2233:4455:6677", 32853);
+    assert_memory_equal(out + 20, rfc_response6 + 36, 24); /* RFC 5769's bytes, same tid */
+}
+
+/* --- the ice_servers setting -------------------------------------------------------------- */
+
+static void test_server_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int rc;
+        const char *host;
+        uint16_t port;
+    } cases[] = {
+        /* go2rtc's forms */
+        {"stun:stun.l.google.com:19302", 0, "stun.l.google.com", 19302},
+        {"stun:stun.example.org", 0, "stun.example.org", 3478},
+        {"stun:[2001:db8::1]:3479", 0, "2001:db8::1", 3479},
+        {"stun:[2001:db8::1]", 0, "2001:db8::1", 3478},
+        {"stun:[::ffff:192.0.2.1]:1", 0, "::ffff:192.0.2.1", 1},
+        {"stun.example.org:19302", 0, "stun.example.org", 19302},
+        {"stun.example.org", 0, "stun.example.org", 3478},
+        {"192.0.2.1:65535", 0, "192.0.2.1", 65535},
+        {"[2001:db8::1]:5", 0, "2001:db8::1", 5},
+        {"STUN:Stun_1.Example-2.org:3478", 0, "Stun_1.Example-2.org", 3478},
+        {"stun:192.0.2.1", 0, "192.0.2.1", 3478},
+        /* lists: the first usable entry; TURN and STUN over TLS skipped, unchecked */
+        {"stun:a.example:1,stun:b.example:2", 0, "a.example", 1},
+        {" \t stun:a.example:1 , stun:b.example:2\n", 0, "a.example", 1},
+        {"turn:t.example:3478?transport=udp, stun:s.example:3478", 0, "s.example", 3478},
+        {"turns:user@t.example:5349 TURN:x stuns:s.example:5349 stun:s.example", 0, "s.example",
+         3478},
+        {"turn:t.example:3478", -ENOENT, "", 0},
+        {"stuns:s.example:5349 turns:t.example", -ENOENT, "", 0},
+        {"", -ENOENT, "", 0},
+        {" ,, \t\r\n", -ENOENT, "", 0},
+        /* malformed, met before any good one */
+        {"stun:2001:db8::1:3478", -EINVAL, "", 0}, /* IPv6 without brackets */
+        {"2001:db8::1", -EINVAL, "", 0},
+        {"stun:bad!host, stun:good.example", -EINVAL, "", 0},
+        {"stun:", -EINVAL, "", 0},
+        {"stun:host:", -EINVAL, "", 0},
+        {"stun::3478", -EINVAL, "", 0},
+        {"stun:host:0", -EINVAL, "", 0},
+        {"stun:host:65536", -EINVAL, "", 0},
+        {"stun:host:123456", -EINVAL, "", 0},
+        {"stun:host:34a", -EINVAL, "", 0},
+        {"stun:host:+3478", -EINVAL, "", 0},
+        {"stun:host:3478?transport=udp", -EINVAL, "", 0},
+        {"stun://host:3478", -EINVAL, "", 0},
+        {"stun:host/path", -EINVAL, "", 0},
+        {"stun:user@host", -EINVAL, "", 0},
+        {"stun:[2001:db8::1", -EINVAL, "", 0},
+        {"stun:[2001:db8::1]3478", -EINVAL, "", 0},
+        {"stun:[2001:db8::1]:", -EINVAL, "", 0},
+        {"stun:[fe80::1%eth0]:3478", -EINVAL, "", 0},
+        {"stun:[host.example]:3478", -EINVAL, "", 0},
+        {"stun:[]:3478", -EINVAL, "", 0},
+        {"stun:3478", -EINVAL, "", 0},  /* a port without its host, not 0.0.13.142 */
+        {"stun:1.2.3", -EINVAL, "", 0}, /* not a dotted quad */
+        {"stun:256.1.1.1", -EINVAL, "", 0},
+        {"ftp:host", -EINVAL, "", 0}, /* an unknown scheme reads as host "ftp", port "host" */
+    };
+    char host[CV_STUN_SERVER_HOST_SIZE];
+    uint16_t port;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(host, 'x', sizeof(host));
+        port = 7;
+        int rc = cv_stun_server_parse(cases[i].text, host, sizeof(host), &port);
+        if (rc != cases[i].rc)
+            fail_msg("\"%s\": %d, not %d", cases[i].text, rc, cases[i].rc);
+        assert_string_equal(host, cases[i].host);
+        assert_int_equal(port, cases[i].port);
+    }
+}
+
+static void test_server_parse_lengths(void **state)
+{
+    (void)state;
+    char text[300], host[CV_STUN_SERVER_HOST_SIZE];
+    uint16_t port;
+
+    /* The host and its NUL must fit; "" in a buffer of one byte, nothing in one of none. */
+    assert_int_equal(cv_stun_server_parse("stun:abcde:9", host, 6, &port), 0);
+    assert_string_equal(host, "abcde");
+    assert_int_equal(port, 9);
+    assert_int_equal(cv_stun_server_parse("stun:abcde:9", host, 5, &port), -ENAMETOOLONG);
+    assert_string_equal(host, "");
+    assert_int_equal(port, 0);
+    assert_int_equal(cv_stun_server_parse("stun:[::1]", host, 4, &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(cv_stun_server_parse("stun:[::1]", host, 3, &port), -ENAMETOOLONG);
+    host[0] = 'x';
+    assert_int_equal(cv_stun_server_parse("stun:a", host, 0, &port), -ENAMETOOLONG);
+    assert_int_equal(host[0], 'x');
+    assert_int_equal(cv_stun_server_parse("turn:a", host, 0, &port), -ENOENT);
+
+    /* A DNS name is at most 253 characters, which CV_STUN_SERVER_HOST_SIZE holds. */
+    memcpy(text, "stun:", 5);
+    memset(text + 5, 'a', 253);
+    memcpy(text + 5 + 253, ":1", 3);
+    assert_int_equal(cv_stun_server_parse(text, host, sizeof(host), &port), 0);
+    assert_int_equal(strlen(host), 253);
+    memset(text + 5, 'a', 254);
+    memcpy(text + 5 + 254, ":1", 3);
+    assert_int_equal(cv_stun_server_parse(text, host, sizeof(host), &port), -EINVAL);
 }
 
 /* --- building ----------------------------------------------------------------------------- */
@@ -675,6 +978,9 @@ int main(void)
         cmocka_unit_test(test_ice_check),         cmocka_unit_test(test_split_username),
         cmocka_unit_test(test_success_response),  cmocka_unit_test(test_error_response),
         cmocka_unit_test(test_binding_request),   cmocka_unit_test(test_enospc),
+        cmocka_unit_test(test_read_mapped),       cmocka_unit_test(test_read_mapped_others),
+        cmocka_unit_test(test_read_mapped_plain), cmocka_unit_test(test_binding_request_roundtrip),
+        cmocka_unit_test(test_server_parse),      cmocka_unit_test(test_server_parse_lengths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
