@@ -341,11 +341,21 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
             }
             continue;
         }
-        choice[i].has_rtx = false; /* NACKs are answered on the stream itself, not with RTX */
         taken[t] = true;
         s->tracks[t] = (struct cv_webrtc_track){.on = true, .pt = choice[i].pt};
         send[i].choice = &choice[i];
         send[i].ssrc = s->feed->rtp.packers[t].ssrc;
+        if (choice[i].has_rtx) {
+            struct cv_webrtc_track *k = &s->tracks[t];
+            uint32_t r[2];
+            if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+                r[0] = r[1] = (uint32_t)cv_clock_mono_ms();
+            k->rtx = true;
+            k->rtx_pt = choice[i].rtx_pt;
+            k->rtx_ssrc = r[0] == send[i].ssrc ? r[0] ^ 1 : r[0];
+            k->rtx_seq = (uint16_t)r[1];
+            send[i].rtx_ssrc = k->rtx_ssrc;
+        }
         /* Video with playout-delay 0/0, where the browser offers it: Chrome then renders each
          * frame as it is decoded, and the frames since the keyframe that a new session gets at
          * once are shown at once, instead of at their own pace a GOP behind live. */
@@ -582,8 +592,37 @@ int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *ar
     return 0;
 }
 
-/* A NACK's packets again, from the feed's history, with this session's payload type and keys
- * (libsrtp2 allows the repeat: the same packet, the same index). At most 17 per entry. */
+/* One packet of the history again as RTX (RFC 4588 §4): the RTX payload type, SSRC and sequence
+ * number, the original timestamp and marker, and the original sequence number before the
+ * payload. */
+static void cv_session_send_rtx(struct cv_webrtc_session *s, int t, const struct cv_webrtc_hist *h)
+{
+    struct cv_webrtc_track *k = &s->tracks[t];
+    uint8_t *buf = s->srv->out;
+    size_t len = (size_t)h->len + 2;
+    if (h->len < 12 || (h->data[0] & 0x1f) || len + CV_SRTP_TRAILER > sizeof(s->srv->out))
+        return; /* ours have no CSRC nor extension */
+    memcpy(buf, h->data, 12);
+    buf[1] = (uint8_t)((h->data[1] & 0x80) | k->rtx_pt);
+    buf[2] = (uint8_t)(k->rtx_seq >> 8);
+    buf[3] = (uint8_t)k->rtx_seq;
+    k->rtx_seq++;
+    for (int i = 0; i < 4; i++)
+        buf[8 + i] = (uint8_t)(k->rtx_ssrc >> (24 - 8 * i));
+    memcpy(buf + 12, h->data + 2, 2); /* OSN */
+    memcpy(buf + 14, h->data + 12, h->len - 12u);
+    if (cv_srtp_protect(&s->srtp, buf, &len) < 0 || cv_session_xmit(s, buf, len) < 0) {
+        s->send_errors++;
+        return;
+    }
+    s->packets++;
+    s->bytes += len;
+    s->retransmits++;
+}
+
+/* A NACK's packets again, from the feed's history: as RTX where negotiated, else as they were,
+ * with this session's payload type and keys (libsrtp2 allows the repeat: the same packet, the
+ * same index). At most 17 per entry. */
 static void cv_session_retransmit(struct cv_webrtc_session *s, const struct cv_rtcp_nack *n)
 {
     int t = -1;
@@ -599,6 +638,10 @@ static void cv_session_retransmit(struct cv_webrtc_session *s, const struct cv_r
             cv_webrtc_feed_history(s->feed, t, (uint16_t)(n->pid + (b + 1)));
         if (!h)
             continue;
+        if (s->tracks[t].rtx) {
+            cv_session_send_rtx(s, t, h);
+            continue;
+        }
         struct cv_rtp_pkt pkt = {.offset = 0, .len = h->len};
         uint64_t before = s->packets;
         cv_webrtc_session_send(&s->view, t, h->data, &pkt, 1);

@@ -93,6 +93,12 @@ struct cv_webrtc_track {
     bool on;
     uint8_t pt;
     uint8_t playout_id; /* the browser's id for playout-delay (min = max = 0); 0: none */
+    /* RTX (RFC 4588), when the browser offered it for pt: retransmissions go on their own SSRC
+     * and payload type, numbered apart, so the receiver's loss and jitter figures stay true. */
+    bool rtx;
+    uint8_t rtx_pt;
+    uint16_t rtx_seq;
+    uint32_t rtx_ssrc;
 };
 
 /*

@@ -6,6 +6,7 @@ answered, nothing crashes it."""
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -558,6 +559,7 @@ class LossyPath:
         self.port = self.outside.getsockname()[1]
         self.viewer = None
         self.count = self.dropped = 0
+        self.pts = {}  # RTP payload type -> packets seen
         self.stop = False
         self.threads = [threading.Thread(target=self._up, daemon=True),
                         threading.Thread(target=self._down, daemon=True)]
@@ -584,6 +586,8 @@ class LossyPath:
             self.count += 1
             # SRTP media only (not STUN, DTLS or RTCP), so the session itself comes up.
             rtp = len(data) > 12 and 128 <= data[0] <= 191 and not 192 <= data[1] <= 223
+            if rtp:
+                self.pts[data[1] & 0x7f] = self.pts.get(data[1] & 0x7f, 0) + 1
             if rtp and self.count % self.every == 0:
                 self.dropped += 1
                 continue
@@ -619,6 +623,13 @@ def test_lost_packets_are_sent_again_on_nack(camvisor):
             return c and c[0]["nacks"] > 0 and c[0]["retransmits"] > 0 and c[0]
         got = wait_for(resent, 10, what="NACKs answered")
         print(f"dropped {path.dropped}, nacks {got['nacks']}, retransmits {got['retransmits']}")
+        # aiortc offers RTX for its video: retransmissions go as RTX (RFC 4588), on their own
+        # SSRC and payload type, and aiortc decodes them (frames keep coming past the losses).
+        rtx = re.search(r"a=rtpmap:(\d+) rtx/90000", sdp)
+        assert rtx and "a=ssrc-group:FID" in sdp, sdp
+        assert path.pts.get(int(rtx.group(1)), 0) >= 1, path.pts
+        n = v.count()
+        assert v.wait_frames(n + 25, 10)
     finally:
         v.close()
         path.close()
