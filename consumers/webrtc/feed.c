@@ -16,7 +16,7 @@
 static void cv_feed_wake_waiting(struct cv_webrtc_feed *f)
 {
     for (struct cv_webrtc_session *s = f->srv->sessions; s; s = s->next)
-        if (s->feed == f && s->state == CV_WEBRTC_WAIT_FEED && !s->dead)
+        if ((s->feed == f || s->afeed == f) && s->state == CV_WEBRTC_WAIT_FEED && !s->dead)
             cv_webrtc_session_feed_ready(s);
 }
 
@@ -24,7 +24,12 @@ static void cv_feed_on_subscribed(struct cv_feed *feed, int status, const char *
 {
     struct cv_webrtc_feed *f = cv_feed_ctx(feed);
     if (status < 0) {
-        /* Refused, or lost for good: its sessions end (the page's player reconnects). */
+        /* Refused, or lost for good: its sessions end (the page's player reconnects); where
+         * it is a session's audio variant, that session goes on without audio. */
+        for (struct cv_webrtc_session *s = f->srv->sessions; s; s = s->next)
+            if (s->afeed == f && !s->dead)
+                cv_webrtc_session_audio_refused(s, reason && reason[0] ? reason
+                                                                       : "camera unavailable");
         for (struct cv_webrtc_session *s = f->srv->sessions; s; s = s->next)
             if (s->feed == f && !s->dead)
                 cv_webrtc_session_refuse(s, status == -ENOENT ? -ENOTSUP : status,
@@ -92,6 +97,8 @@ const struct cv_webrtc_hist *cv_webrtc_feed_history(const struct cv_webrtc_feed 
 
 static const struct cv_rtp_fanout_ops cv_webrtc_fanout_ops = {.send = cv_webrtc_session_send,
                                                               .packets = cv_webrtc_feed_keep};
+static const struct cv_rtp_fanout_ops cv_webrtc_audio_fanout_ops = {
+    .send = cv_webrtc_session_send_audio, .packets = cv_webrtc_feed_keep};
 
 static void cv_webrtc_feed_free(struct cv_webrtc_feed *f)
 {
@@ -129,8 +136,9 @@ struct cv_webrtc_feed *cv_webrtc_feed_get(struct cv_webrtc_srv *srv, const char 
     srv->feeds = f;
     errno = ENOMEM;
     f->hist = calloc(CV_WEBRTC_HISTORY, sizeof(*f->hist));
-    if (f->hist &&
-        cv_rtp_fanout_init(&f->rtp, camera, CV_WEBRTC_RTP_MTU, &cv_webrtc_fanout_ops) == 0) {
+    if (f->hist && cv_rtp_fanout_init(&f->rtp, camera, CV_WEBRTC_RTP_MTU,
+                                      strcmp(variant, "opus") == 0 ? &cv_webrtc_audio_fanout_ops
+                                                                   : &cv_webrtc_fanout_ops) == 0) {
         f->rtp.ctx = f;
         f->rtp.in_band_params = true; /* browsers read no sprop-parameter-sets */
         f->rtp.g711_20ms = true;

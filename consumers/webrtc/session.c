@@ -118,6 +118,7 @@ void cv_webrtc_session_close(struct cv_webrtc_session *s, const char *why)
             why ? ": " : "", why ? why : "", (unsigned long long)s->packets);
     s->dead = true;
     s->view.playing = false;
+    s->aview.playing = false;
     if (s->tcp) { /* its connection goes with it */
         struct cv_webrtc_tcp *c = s->tcp;
         s->tcp = NULL;
@@ -126,6 +127,8 @@ void cv_webrtc_session_close(struct cv_webrtc_session *s, const char *why)
     }
     if (s->view.fv.feed)
         cv_feed_viewer_detach(&s->view.fv);
+    if (s->aview.fv.feed)
+        cv_feed_viewer_detach(&s->aview.fv);
     cv_consumer_reap_soon(&srv->proc);
 }
 
@@ -133,8 +136,12 @@ static void cv_session_free(struct cv_webrtc_session *s)
 {
     if (s->view.fv.feed)
         cv_feed_viewer_detach(&s->view.fv);
+    if (s->aview.fv.feed)
+        cv_feed_viewer_detach(&s->aview.fv);
     if (s->feed)
         cv_webrtc_feed_put(s->feed);
+    if (s->afeed)
+        cv_webrtc_feed_put(s->afeed);
     if (s->prev_feed)
         cv_webrtc_feed_put(s->prev_feed);
     cv_dtls_conn_fini(&s->dtls);
@@ -308,6 +315,74 @@ static int cv_session_track_for(const struct cv_stream_info *info,
     return -1;
 }
 
+/*
+ * The camera's audio in a codec the offer does not have (AAC): ask the camera's worker for its
+ * opus variant, a feed of its own, and send it on m-line m when it comes. -EAGAIN: wait (the
+ * answer goes when the variant is ready or refused); 0: decided, *c and *send filled when the
+ * variant is sent, else its refusal appended to why.
+ */
+static int cv_session_audio_variant(struct cv_webrtc_session *s,
+                                    const struct cv_webrtc_sdp_media *m,
+                                    struct cv_webrtc_sdp_choice *c, struct cv_webrtc_sdp_send *send,
+                                    char *why, size_t why_size)
+{
+    if (s->audio == CV_WEBRTC_AUDIO_NATIVE) {
+        s->afeed = cv_webrtc_feed_get(s->srv, s->camera, "opus");
+        if (!s->afeed) {
+            s->audio = CV_WEBRTC_AUDIO_REFUSED;
+            snprintf(s->audio_why, sizeof(s->audio_why), "%s",
+                     errno == EMFILE ? "out of descriptors" : "out of memory");
+        } else {
+            cv_info("webrtc %s: asking camera %s for its opus variant", s->id, s->camera);
+            s->audio = CV_WEBRTC_AUDIO_WAITING;
+        }
+    }
+    if (s->audio == CV_WEBRTC_AUDIO_WAITING) {
+        if (!cv_feed_ready(s->afeed->feed))
+            return -EAGAIN;
+        s->audio = CV_WEBRTC_AUDIO_VARIANT;
+    }
+    size_t n = strlen(why);
+    if (s->audio == CV_WEBRTC_AUDIO_REFUSED) {
+        snprintf(why + n, why_size - n, "%sno opus variant: %s", n ? "; " : "", s->audio_why);
+        return 0;
+    }
+    const struct cv_stream_info *ai = cv_feed_info(s->afeed->feed);
+    int at = -1;
+    for (uint32_t t = 0; t < ai->track_count && t < CV_MAX_TRACKS && at < 0; t++)
+        if (ai->tracks[t].kind == CV_TRACK_AUDIO)
+            at = (int)t;
+    struct cv_webrtc_sdp_choice got;
+    memset(&got, 0, sizeof(got));
+    if (at < 0 || cv_webrtc_sdp_choose(m, &ai->tracks[at], &got) < 0 || !got.ok) {
+        snprintf(why + n, why_size - n, "%sthe opus variant: %s", n ? "; " : "",
+                 at < 0 ? "no audio track" : got.why);
+        return 0;
+    }
+    *c = got;
+    c->has_rtx = false; /* no RTX for audio */
+    *send = (struct cv_webrtc_sdp_send){.choice = c, .ssrc = s->afeed->rtp.packers[at].ssrc};
+    s->atrack = (struct cv_webrtc_track){.on = true, .pt = c->pt};
+    s->atrack_index = at;
+    return 0;
+}
+
+void cv_webrtc_session_audio_refused(struct cv_webrtc_session *s, const char *why)
+{
+    if (s->dead)
+        return;
+    cv_info("webrtc %s: no opus variant of %s: %s", s->id, s->camera, why);
+    snprintf(s->audio_why, sizeof(s->audio_why), "%s", why);
+    s->atrack.on = false;
+    s->aview.playing = false;
+    if (s->audio == CV_WEBRTC_AUDIO_WAITING) {
+        s->audio = CV_WEBRTC_AUDIO_REFUSED;
+        cv_webrtc_session_feed_ready(s); /* answers without audio */
+        return;
+    }
+    s->audio = CV_WEBRTC_AUDIO_REFUSED;
+}
+
 void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
 {
     struct cv_webrtc_srv *srv = s->srv;
@@ -322,6 +397,10 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     bool taken[CV_MAX_TRACKS] = {false};
     char why[512] = "";
     unsigned accepted = 0;
+    int audio_m = -1; /* an offered audio m-line the camera's audio codec cannot go on */
+    bool camera_audio = false;
+    for (uint32_t t = 0; t < info->track_count; t++)
+        camera_audio |= info->tracks[t].kind == CV_TRACK_AUDIO;
     memset(choice, 0, sizeof(choice));
     memset(send, 0, sizeof(send));
     for (unsigned i = 0; i < offer->media_count; i++) {
@@ -334,6 +413,8 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
             t = -1;
         }
         if (t < 0) {
+            if (m->type == CV_WEBRTC_SDP_MEDIA_AUDIO && !m->rejected && camera_audio && audio_m < 0)
+                audio_m = (int)i;
             memset(&choice[i], 0, sizeof(choice[i]));
             if (cv_webrtc_sdp_choose_inactive(m, &choice[i]) == 0) {
                 send[i].choice = &choice[i];
@@ -394,6 +475,11 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
             return;
         }
     }
+    if (audio_m >= 0 && cv_session_audio_variant(s, &offer->media[audio_m], &choice[audio_m],
+                                                 &send[audio_m], why, sizeof(why)) == -EAGAIN)
+        return; /* answered when the opus variant comes, or is refused */
+    if (audio_m >= 0 && s->atrack.on)
+        accepted++;
     if (accepted == 0 || !cv_session_take_fingerprint(s)) {
         const char *reason = accepted == 0 ? (why[0] ? why : "the offer asks for no media we have")
                                            : "the offer has no sha-256 certificate fingerprint";
@@ -533,17 +619,16 @@ static void cv_session_flush(struct cv_webrtc_session *s, unsigned n)
     }
 }
 
-int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *arena,
-                           const struct cv_rtp_pkt *pkts, size_t count)
+/* One frame's packets of one track k, protected and sent to s. */
+static int cv_session_send_track(struct cv_webrtc_session *s, const struct cv_webrtc_track *k,
+                                 const uint8_t *arena, const struct cv_rtp_pkt *pkts, size_t count)
 {
-    struct cv_webrtc_session *s =
-        (struct cv_webrtc_session *)((char *)v - offsetof(struct cv_webrtc_session, view));
     if (s->dead)
         return -EPIPE;
-    if (track < 0 || track >= CV_MAX_TRACKS || !s->tracks[track].on)
+    if (!k->on)
         return 0;
     struct cv_webrtc_srv *srv = s->srv;
-    uint8_t ext = s->tracks[track].playout_id;
+    uint8_t ext = k->playout_id;
     unsigned n = 0;
     for (size_t i = 0; i < count; i++) {
         size_t len = pkts[i].len;
@@ -565,7 +650,7 @@ int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *ar
         } else {
             memcpy(buf, p, len);
         }
-        buf[1] = (uint8_t)((buf[1] & 0x80) | s->tracks[track].pt); /* the browser's number */
+        buf[1] = (uint8_t)((buf[1] & 0x80) | k->pt); /* the browser's number */
         if (cv_srtp_protect(&s->srtp, buf, &len) < 0) {
             s->send_errors++;
             continue;
@@ -590,6 +675,26 @@ int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *ar
     if (n)
         cv_session_flush(s, n);
     return 0;
+}
+
+int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *arena,
+                           const struct cv_rtp_pkt *pkts, size_t count)
+{
+    struct cv_webrtc_session *s =
+        (struct cv_webrtc_session *)((char *)v - offsetof(struct cv_webrtc_session, view));
+    if (track < 0 || track >= CV_MAX_TRACKS)
+        return s->dead ? -EPIPE : 0;
+    return cv_session_send_track(s, &s->tracks[track], arena, pkts, count);
+}
+
+int cv_webrtc_session_send_audio(struct cv_rtp_viewer *v, int track, const uint8_t *arena,
+                                 const struct cv_rtp_pkt *pkts, size_t count)
+{
+    struct cv_webrtc_session *s =
+        (struct cv_webrtc_session *)((char *)v - offsetof(struct cv_webrtc_session, aview));
+    if (track != s->atrack_index)
+        return s->dead ? -EPIPE : 0;
+    return cv_session_send_track(s, &s->atrack, arena, pkts, count);
 }
 
 /* One packet of the history again as RTX (RFC 4588 §4): the RTX payload type, SSRC and sequence
@@ -629,6 +734,22 @@ static void cv_session_retransmit(struct cv_webrtc_session *s, const struct cv_r
     for (int i = 0; i < CV_MAX_TRACKS && t < 0; i++)
         if (s->tracks[i].on && s->feed->rtp.packers[i].ssrc == n->media_ssrc)
             t = i;
+    if (t < 0 && s->atrack.on &&
+        s->afeed->rtp.packers[s->atrack_index].ssrc == n->media_ssrc) { /* the opus variant */
+        for (int b = -1; b < 16; b++) {
+            const struct cv_webrtc_hist *h =
+                b >= 0 && !(n->blp & (1u << b))
+                    ? NULL
+                    : cv_webrtc_feed_history(s->afeed, s->atrack_index,
+                                             (uint16_t)(n->pid + (b + 1)));
+            struct cv_rtp_pkt pkt = {.offset = 0, .len = h ? h->len : 0};
+            uint64_t before = s->packets;
+            if (h)
+                cv_session_send_track(s, &s->atrack, h->data, &pkt, 1);
+            s->retransmits += s->packets - before;
+        }
+        return;
+    }
     if (t < 0)
         return;
     for (int b = -1; b < 16; b++) {
@@ -655,7 +776,9 @@ static void cv_session_send_sr(struct cv_webrtc_session *s)
     struct cv_webrtc_srv *srv = s->srv;
     for (int t = 0; t < CV_MAX_TRACKS; t++) {
         struct cv_rtcp_sr sr;
-        if (!s->tracks[t].on || cv_rtp_fanout_sr(&s->feed->rtp, t, 2000, &sr) < 0)
+        bool variant = t == CV_MAX_TRACKS - 1 && s->atrack.on; /* the opus variant's, last */
+        if (variant ? cv_rtp_fanout_sr(&s->afeed->rtp, s->atrack_index, 2000, &sr) < 0
+                    : !s->tracks[t].on || cv_rtp_fanout_sr(&s->feed->rtp, t, 2000, &sr) < 0)
             continue;
         int n = cv_rtcp_build_sr(srv->out, sizeof(srv->out) - CV_SRTP_TRAILER, &sr, "camvisor");
         size_t len = n > 0 ? (size_t)n : 0;
@@ -701,6 +824,10 @@ static void cv_session_start_media(struct cv_webrtc_session *s)
     cv_rtp_fanout_catch_up_send(&s->feed->rtp, &s->view, &plan);
     if (plan.frames == 0) /* nothing cached: ask for a keyframe rather than wait a GOP */
         cv_feed_request_keyframe(s->feed->feed);
+    if (s->atrack.on) { /* the opus variant: live from now (audio needs no keyframe) */
+        cv_feed_viewer_attach(s->afeed->feed, &s->aview.fv);
+        s->aview.playing = true;
+    }
     cv_info("webrtc %s: playing %s to %s over %s (%zu cached frames at once)", s->id, s->camera,
             s->client, s->tcp ? "ICE-TCP" : "UDP", plan.frames);
 }

@@ -141,6 +141,19 @@ struct cv_webrtc_session {
     struct cv_srtp srtp;
     struct cv_webrtc_feed *feed; /* referenced */
     bool transcoded;             /* it asked for the camera's h264 variant: no codec in common */
+    /* The camera's audio in a codec WebRTC cannot carry (AAC): the session asks for the
+     * camera's opus variant, a feed of its own with a viewer and a track of its own. */
+    enum {
+        CV_WEBRTC_AUDIO_NATIVE,
+        CV_WEBRTC_AUDIO_WAITING,
+        CV_WEBRTC_AUDIO_REFUSED,
+        CV_WEBRTC_AUDIO_VARIANT
+    } audio;
+    struct cv_webrtc_feed *afeed; /* referenced: the opus variant's feed */
+    struct cv_rtp_viewer aview;   /* in afeed's viewers while playing */
+    struct cv_webrtc_track atrack;
+    int atrack_index;                 /* afeed's track that atrack sends */
+    char audio_why[128];              /* why the variant was refused */
     struct cv_webrtc_feed *prev_feed; /* referenced: the native feed it left, released at the
                                        * next tick (not from inside that feed's callback) */
     struct cv_rtp_viewer view;        /* in feed's viewers while playing */
@@ -255,6 +268,11 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s);
 /* The fan-out's send op: protect and send one frame's packets to a playing session. */
 int cv_webrtc_session_send(struct cv_rtp_viewer *v, int track, const uint8_t *arena,
                            const struct cv_rtp_pkt *pkts, size_t count);
+/* The same for an audio variant's feed (its viewers are sessions' aview). */
+int cv_webrtc_session_send_audio(struct cv_rtp_viewer *v, int track, const uint8_t *arena,
+                                 const struct cv_rtp_pkt *pkts, size_t count);
+/* The audio variant's feed refused the session, or went for good: audio stops, video goes on. */
+void cv_webrtc_session_audio_refused(struct cv_webrtc_session *s, const char *why);
 
 /* feed.c */
 /* The feed of (camera, variant) this process has, or a new one. NULL with errno (EMFILE). */

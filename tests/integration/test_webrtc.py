@@ -407,6 +407,12 @@ def test_aac_camera_answers_video_and_says_why(camvisor, camera):
     try:
         assert v.wait_frames(25, 20)
         assert "AAC" in cv.logs()  # the log says why the audio does not come
+        # The session asked the worker for the camera's opus variant (transcoding, the next
+        # issue); the worker's refusal is passed on and the video plays without waiting for it.
+        assert "asking camera cam for its opus variant" in cv.logs()
+        assert re.search(r"no opus variant of cam: .*opus", cv.logs()), cv.logs()[-3000:]
+        audio = [m for m in sdp.split("m=")[1:] if m.startswith("audio")]
+        assert audio and "a=inactive" in audio[0], sdp
     finally:
         v.close()
 
