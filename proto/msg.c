@@ -123,7 +123,9 @@ static const struct cv_field webrtc_offer_fields[] = {
     FLD(struct cv_msg_webrtc_offer, camera, F_STR, true),
     FLD(struct cv_msg_webrtc_offer, kind, F_STR, false),
     FLD(struct cv_msg_webrtc_offer, client, F_STR, false),
-    FLD(struct cv_msg_webrtc_offer, sdp, F_STR, true),
+    FLD(struct cv_msg_webrtc_offer, sdp, F_STR, false),
+    FLD(struct cv_msg_webrtc_offer, flags, F_U32, false),
+    FLD(struct cv_msg_webrtc_offer, session, F_STR, false),
 };
 static const struct cv_field webrtc_answer_fields[] = {
     FLD(struct cv_msg_webrtc_answer, req_id, F_U32, true),
@@ -131,6 +133,7 @@ static const struct cv_field webrtc_answer_fields[] = {
     FLD(struct cv_msg_webrtc_answer, reason, F_STR, false),
     FLD(struct cv_msg_webrtc_answer, session, F_STR, false),
     FLD(struct cv_msg_webrtc_answer, sdp, F_STR, false),
+    FLD(struct cv_msg_webrtc_answer, flags, F_U32, false),
 };
 static const struct cv_field webrtc_candidate_fields[] = {
     FLD(struct cv_msg_webrtc_candidate, req_id, F_U32, false),

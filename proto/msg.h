@@ -210,11 +210,18 @@ struct cv_msg_stream_result {
  * WebRTC signalling between camvisor-http (which takes the client's request) and camvisor-webrtc
  * (which owns the sessions). req_id is chosen by http and echoed; session ids by webrtc.
  */
+/* flags of a webrtc_offer: a server-made offer is asked for (sdp empty), or sdp is the
+ * client's answer to the server-made offer of session. Neither: sdp is the client's offer. */
+#define CV_WEBRTC_WANT_OFFER    1u
+#define CV_WEBRTC_CLIENT_ANSWER 2u
+
 struct cv_msg_webrtc_offer {
     uint32_t req_id;
     char camera[CV_NAME_MAX];
     char kind[16];   /* how it came: "whep", "json", "ws" (shown in /api/streams) */
     char client[64]; /* the client's address, for caps per address and the log */
+    uint32_t flags;  /* CV_WEBRTC_WANT_OFFER, CV_WEBRTC_CLIENT_ANSWER */
+    char session[CV_PROTO_SESSION_MAX]; /* with CV_WEBRTC_CLIENT_ANSWER */
     char sdp[CV_PROTO_SDP_MAX];
 };
 
@@ -223,6 +230,8 @@ struct cv_msg_webrtc_offer {
 struct cv_msg_webrtc_answer {
     uint32_t req_id;
     int32_t status;
+    uint32_t flags; /* CV_WEBRTC_WANT_OFFER: sdp is our offer; CV_WEBRTC_CLIENT_ANSWER: the
+                     * client's answer was taken (no sdp) */
     char reason[256];
     char session[CV_PROTO_SESSION_MAX];
     char sdp[CV_PROTO_SDP_MAX];

@@ -1089,8 +1089,8 @@ static void put_media(struct out *o, const struct cv_webrtc_sdp_media *m, unsign
     put(o, c->has_rtx ? " %u\r\n" : "\r\n", c->rtx_pt);
     put(o, "c=IN %s %s\r\n", def && strchr(def->ip, ':') ? "IP6" : "IP4",
         def ? def->ip : "0.0.0.0");
-    put(o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:sha-256 %s\r\na=setup:passive\r\n",
-        l->ice_ufrag, l->ice_pwd, l->fingerprint);
+    put(o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:sha-256 %s\r\na=setup:%s\r\n",
+        l->ice_ufrag, l->ice_pwd, l->fingerprint, l->offer ? "actpass" : "passive");
     if (m->mid[0])
         put(o, "a=mid:%s\r\n", m->mid);
     put_extmaps(o, m, s->extensions);
@@ -1161,4 +1161,78 @@ int cv_webrtc_sdp_answer(const struct cv_webrtc_sdp_offer *offer,
     if (o.n >= size)
         return -E2BIG;
     return (int)o.n;
+}
+
+/* ---- server-made offers ---------------------------------------------------------------------- */
+
+static void template_format(struct cv_webrtc_sdp_media *m, uint8_t pt, uint8_t codec,
+                            const char *name, uint32_t clock, uint8_t channels, uint8_t fb)
+{
+    struct cv_webrtc_sdp_format *f = &m->formats[m->format_count++];
+    *f = (struct cv_webrtc_sdp_format){
+        .pt = pt, .codec = codec, .channels = channels, .fb = fb, .clock_rate = clock};
+    snprintf(f->name, sizeof(f->name), "%s", name);
+}
+
+int cv_webrtc_sdp_template(const struct cv_stream_info *info, struct cv_webrtc_sdp_offer *out)
+{
+    static const uint8_t fp[32] = {1}; /* never checked: the client's answer brings its own */
+    const uint8_t fb = CV_WEBRTC_SDP_FB_NACK | CV_WEBRTC_SDP_FB_NACK_PLI | CV_WEBRTC_SDP_FB_CCM_FIR;
+    memset(out, 0, sizeof(*out));
+    struct cv_webrtc_sdp_transport *t = &out->transport;
+    snprintf(t->ice_ufrag, sizeof(t->ice_ufrag), "self");
+    snprintf(t->ice_pwd, sizeof(t->ice_pwd), "selfselfselfselfselfself");
+    t->setup = CV_WEBRTC_SDP_SETUP_ACTPASS;
+    t->fingerprint_hash = CV_WEBRTC_SDP_HASH_SHA256;
+    t->fingerprint_len = 32;
+    memcpy(t->fingerprint, fp, sizeof(fp));
+    for (uint32_t i = 0; i < info->track_count && i < CV_MAX_TRACKS; i++) {
+        const struct cv_track_info *k = &info->tracks[i];
+        if ((k->kind != CV_TRACK_VIDEO && k->kind != CV_TRACK_AUDIO) ||
+            out->media_count == CV_WEBRTC_SDP_MAX_MEDIA)
+            continue;
+        struct cv_webrtc_sdp_media *m = &out->media[out->media_count];
+        bool video = k->kind == CV_TRACK_VIDEO;
+        m->type = video ? CV_WEBRTC_SDP_MEDIA_VIDEO : CV_WEBRTC_SDP_MEDIA_AUDIO;
+        m->transport = *t; /* as the parser leaves a media's: session values inherited */
+        m->direction = CV_WEBRTC_SDP_RECVONLY;
+        m->port = 9;
+        m->bundled = m->dtls_srtp = m->rtcp_mux = true;
+        m->rtcp_rsize = video;
+        snprintf(m->media, sizeof(m->media), "%s", video ? "video" : "audio");
+        snprintf(m->proto, sizeof(m->proto), "UDP/TLS/RTP/SAVPF");
+        snprintf(m->mid, sizeof(m->mid), "%u", out->media_count);
+        snprintf(out->bundle[out->bundle_count++], sizeof(out->bundle[0]), "%u", out->media_count);
+        if (video) {
+            /* H.264 under the camera's own profile (Constrained Baseline when it has no SPS),
+             * H.265, each with RTX; playout-delay (what lets a new viewer catch up at once). */
+            const uint8_t *sps;
+            uint32_t plid = 0x42e01f;
+            if (k->codec == CV_CODEC_H264 && first_sps(k, 7, &sps))
+                plid = (uint32_t)sps[1] << 16 | (uint32_t)sps[2] << 8 | sps[3];
+            template_format(m, 96, CV_WEBRTC_CODEC_H264, "H264", 90000, 1, fb);
+            m->formats[0].packetization_mode = 1;
+            m->formats[0].level_asymmetry_allowed = true;
+            m->formats[0].has_profile_level_id = true;
+            m->formats[0].profile_level_id = plid;
+            template_format(m, 97, CV_WEBRTC_CODEC_RTX, "rtx", 90000, 1, 0);
+            m->formats[1].has_apt = true;
+            m->formats[1].apt = 96;
+            template_format(m, 98, CV_WEBRTC_CODEC_H265, "H265", 90000, 1, fb);
+            template_format(m, 99, CV_WEBRTC_CODEC_RTX, "rtx", 90000, 1, 0);
+            m->formats[3].has_apt = true;
+            m->formats[3].apt = 98;
+            m->extmaps[m->extmap_count++] =
+                (struct cv_webrtc_sdp_extmap){.ext = CV_WEBRTC_SDP_EXT_PLAYOUT_DELAY,
+                                              .direction = CV_WEBRTC_SDP_SENDRECV,
+                                              .id = 6};
+        } else {
+            template_format(m, 111, CV_WEBRTC_CODEC_OPUS, "opus", 48000, 2, 0);
+            template_format(m, 0, CV_WEBRTC_CODEC_PCMU, "PCMU", 8000, 1, 0);
+            template_format(m, 8, CV_WEBRTC_CODEC_PCMA, "PCMA", 8000, 1, 0);
+        }
+        snprintf(m->fmt0, sizeof(m->fmt0), "%u", m->formats[0].pt);
+        out->media_count++;
+    }
+    return out->media_count ? 0 : -ENOENT;
 }

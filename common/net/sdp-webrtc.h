@@ -262,6 +262,7 @@ struct cv_webrtc_sdp_local {
     uint64_t session_id;     /* o= line (the top bit is dropped, as JSEP asks) */
     const struct cv_webrtc_sdp_candidate *candidates;
     unsigned candidate_count;
+    bool offer; /* a server-made offer (from cv_webrtc_sdp_template()): a=setup:actpass */
 };
 
 /* What we do with one offered m-line. */
@@ -296,5 +297,17 @@ struct cv_webrtc_sdp_send {
 int cv_webrtc_sdp_answer(const struct cv_webrtc_sdp_offer *offer,
                          const struct cv_webrtc_sdp_send *send, unsigned nsend,
                          const struct cv_webrtc_sdp_local *local, char *out, size_t size);
+
+/*
+ * Server-made offers (go2rtc's WS API and older WHEP drafts let a client ask for one): the offer
+ * a browser would make for the camera's tracks, to run through cv_webrtc_sdp_choose() and
+ * cv_webrtc_sdp_answer() (with local->offer set) like a real one, so that our offer names exactly
+ * what we would answer: one recvonly m-line per video and audio track, in track order, mids "0",
+ * "1"...; video offers H.264 under the camera's profile (42e01f without an SPS) and H.265, each
+ * with RTX, nack/pli/fir and playout-delay; audio Opus, PCMU and PCMA. Its ICE and DTLS values are
+ * placeholders the answer writer needs and never prints. -ENOENT when the camera has no track.
+ * The client's answer is then read with cv_webrtc_sdp_parse(): same syntax.
+ */
+int cv_webrtc_sdp_template(const struct cv_stream_info *info, struct cv_webrtc_sdp_offer *out);
 
 #endif

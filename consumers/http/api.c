@@ -435,8 +435,12 @@ int cv_http_api_route(struct cv_http_conn *c, const char *method, const char *pa
         rc = cv_http_webrtc_post(c, args);
     else if (strcmp(path, "/api/webrtc") == 0 && strcmp(method, "DELETE") == 0)
         rc = cv_http_webrtc_delete(c, args);
+    else if (strcmp(path, "/api/webrtc") == 0 && strcmp(method, "PATCH") == 0)
+        rc = cv_http_webrtc_patch(c, args);
     else if (strcmp(path, "/api/webrtc") == 0)
-        rc = cv_http_respond_text(c, 405, "POST an offer, or DELETE a session");
+        rc = cv_http_respond_text(c, 405,
+                                  "POST an offer (or nothing, for ours), PATCH an "
+                                  "answer to ours, or DELETE a session");
     else if ((rc = cv_http_api_misc_route(c, method, path, args)) == 1)
         return 0;
     return rc < 0 ? -1 : 1;

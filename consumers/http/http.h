@@ -104,6 +104,8 @@ struct cv_http_conn {
     uint64_t webrtc_since_ms;
     char webrtc_camera[CV_NAME_MAX];
     char webrtc_sessions[CV_HTTP_WS_SESSIONS][CV_PROTO_SESSION_MAX]; /* a WebSocket's */
+    char webrtc_offered[CV_PROTO_SESSION_MAX]; /* a server-made offer waiting for an answer:
+                                                * its session (PATCH, or a WebSocket's) */
 };
 
 /* [api] (consumers/http/config-keys.h), read from the supervisor's settings (main.c). */
@@ -248,6 +250,7 @@ void cv_http_hls_conn_gone(struct cv_http_conn *c);
 /* webrtc.c: signalling, passed to camvisor-webrtc over the peer link */
 int cv_http_webrtc_post(struct cv_http_conn *c, const struct cv_http_args *args);
 int cv_http_webrtc_delete(struct cv_http_conn *c, const struct cv_http_args *args);
+int cv_http_webrtc_patch(struct cv_http_conn *c, const struct cv_http_args *args);
 int cv_http_webrtc_body(struct cv_http_conn *c, const void *in, size_t len);
 int cv_http_webrtc_body_done(struct cv_http_conn *c);
 void cv_http_webrtc_on_answer(struct cv_http_srv *srv, const struct cv_msg_webrtc_answer *a);

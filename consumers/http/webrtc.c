@@ -14,6 +14,15 @@
  *                            webrtc/candidate is taken and ignored (ICE-lite: the answer has
  *                            every candidate); errors as {"type":"error","value":"webrtc: ..."}
  *
+ * Server-made offers, for clients that want to answer rather than offer:
+ *   POST /api/webrtc?src=N   with an empty body -> 201, our offer (application/sdp) and its
+ *                            Location; PATCH Location with the answer (application/sdp) -> 204
+ *                            (the server-offer mode of early WHEP drafts)
+ *   /api/ws?src=N            webrtc/offer with an empty value -> webrtc/offer (our SDP), answered
+ *                            with webrtc/answer (SDP string); webrtc with no sdp in its value ->
+ *                            webrtc {"type":"offer","sdp"}, answered with webrtc
+ *                            {"type":"answer","sdp"}; nothing comes back unless it is an error
+ *
  * An offer waits at most CV_HTTP_WEBRTC_WAIT_MS for its answer (the camera's first picture
  * included), then 504; with camvisor-webrtc down, 503 at once. A WebSocket's sessions end with it.
  */
@@ -41,9 +50,10 @@ enum cv_http_webrtc_mode {
 
 static const char *const cv_http_webrtc_kind[] = {"", "json", "whep", "form", "raw", "ws", "ws"};
 
-/* Sends the offer in sdp (len bytes) for camera; the answer completes c's request. */
+/* Sends the offer in sdp (len bytes) for camera; the answer completes c's request. With flags,
+ * a request for our offer (no sdp) or the client's answer to the offer of session. */
 static int cv_http_webrtc_send_offer(struct cv_http_conn *c, const char *camera, const char *sdp,
-                                     size_t len)
+                                     size_t len, uint32_t flags, const char *session)
 {
     struct cv_http_srv *srv = c->srv;
     struct cv_msg *m = calloc(1, sizeof(*m));
@@ -60,6 +70,8 @@ static int cv_http_webrtc_send_offer(struct cv_http_conn *c, const char *camera,
         *colon = '\0';
     memcpy(o->sdp, sdp, len);
     o->sdp[len] = '\0';
+    o->flags = flags;
+    snprintf(o->session, sizeof(o->session), "%s", session ? session : "");
     int rc = cv_consumer_peer_send(&srv->proc, CV_ROLE_WEBRTC, m);
     if (rc == 0) {
         c->webrtc_req = o->req_id;
@@ -90,6 +102,16 @@ int cv_http_webrtc_post(struct cv_http_conn *c, const struct cv_http_args *args)
                          ? CV_WEBRTC_FORM
                          : CV_WEBRTC_RAW;
     snprintf(c->webrtc_camera, sizeof(c->webrtc_camera), "%s", src);
+    c->webrtc_offered[0] = '\0'; /* a POST is an offer, or asks for ours: never an answer */
+    char clen[16] = "";
+    lws_hdr_copy(c->wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (strcmp(clen, "0") == 0) { /* nothing offered: the client wants our offer */
+        c->webrtc_mode = CV_WEBRTC_WHEP;
+        if (cv_http_webrtc_send_offer(c, src, "", 0, CV_WEBRTC_WANT_OFFER, NULL) < 0)
+            return cv_http_respond_text(c, 503, "WebRTC is not running");
+        cv_http_conn_waiting(c, true);
+        return 0;
+    }
     free(c->req_body);
     c->req_body_len = 0;
     c->req_body = malloc(CV_HTTP_WEBRTC_BODY_MAX + 1);
@@ -137,7 +159,9 @@ int cv_http_webrtc_body_done(struct cv_http_conn *c)
     int rc;
     if (len <= 0 || (size_t)len >= CV_PROTO_SDP_MAX || memchr(sdp, '\0', (size_t)len))
         rc = cv_http_respond_text(c, 400, "no SDP offer in the request");
-    else if ((rc = cv_http_webrtc_send_offer(c, c->webrtc_camera, sdp, (size_t)len)) < 0)
+    else if ((rc = cv_http_webrtc_send_offer(c, c->webrtc_camera, sdp, (size_t)len,
+                                             c->webrtc_offered[0] ? CV_WEBRTC_CLIENT_ANSWER : 0,
+                                             c->webrtc_offered)) < 0)
         rc = cv_http_respond_text(c, 503, "WebRTC is not running");
     else
         cv_http_conn_waiting(c, true);
@@ -156,6 +180,25 @@ int cv_http_webrtc_delete(struct cv_http_conn *c, const struct cv_http_args *arg
     if (cv_consumer_peer_send(&c->srv->proc, CV_ROLE_WEBRTC, &m) < 0)
         return cv_http_respond_text(c, 503, "WebRTC is not running");
     return cv_http_respond(c, 200, "text/plain", NULL, 0);
+}
+
+/* PATCH of a server-made offer's resource (its Location) with the client's answer. */
+int cv_http_webrtc_patch(struct cv_http_conn *c, const struct cv_http_args *args)
+{
+    const char *id = cv_http_arg(args, "id"), *src = cv_http_arg(args, "src");
+    if (!id || !id[0] || strlen(id) >= CV_PROTO_SESSION_MAX || !src || !src[0])
+        return cv_http_respond_text(c, 400, "src and id are required");
+    if (!cv_consumer_peer_up(&c->srv->proc, CV_ROLE_WEBRTC))
+        return cv_http_respond_text(c, 503, "WebRTC is not running ([webrtc] listen)");
+    c->webrtc_mode = CV_WEBRTC_RAW;
+    snprintf(c->webrtc_camera, sizeof(c->webrtc_camera), "%s", src);
+    snprintf(c->webrtc_offered, sizeof(c->webrtc_offered), "%s", id);
+    free(c->req_body);
+    c->req_body_len = 0;
+    c->req_body = malloc(CV_HTTP_WEBRTC_BODY_MAX + 1);
+    if (!c->req_body)
+        return cv_http_respond_text(c, 500, "out of memory");
+    return 0; /* the answer's SDP follows, as a POST's offer does */
 }
 
 /* ---- answers ----------------------------------------------------------------------------- */
@@ -180,12 +223,16 @@ static int cv_http_webrtc_status(int32_t status)
 
 static void cv_http_webrtc_answer_http(struct cv_http_conn *c, const struct cv_msg_webrtc_answer *a)
 {
+    bool patch = c->webrtc_offered[0] != '\0';
+    c->webrtc_offered[0] = '\0';
     if (a->status < 0) {
         cv_http_respond_text(c, (unsigned)cv_http_webrtc_status(a->status), a->reason);
         return;
     }
     size_t n = strnlen(a->sdp, sizeof(a->sdp));
-    if (c->webrtc_mode == CV_WEBRTC_JSON) {
+    if (patch) {
+        cv_http_respond(c, 204, "text/plain", NULL, 0);
+    } else if (c->webrtc_mode == CV_WEBRTC_JSON) {
         struct cv_json j;
         cv_json_init(&j);
         cv_json_obj_open(&j);
@@ -220,13 +267,18 @@ static void cv_http_webrtc_answer_http(struct cv_http_conn *c, const struct cv_m
 static void cv_http_webrtc_answer_ws(struct cv_http_conn *c, const struct cv_msg_webrtc_answer *a)
 {
     bool v2 = c->webrtc_mode == CV_WEBRTC_WS2;
+    bool ours = a->flags & CV_WEBRTC_WANT_OFFER, theirs = a->flags & CV_WEBRTC_CLIENT_ANSWER;
     if (a->status < 0) {
-        cv_http_ws_error(c, v2 ? "webrtc" : "webrtc/offer", a->reason);
+        cv_http_ws_error(c, v2 ? "webrtc" : theirs ? "webrtc/answer" : "webrtc/offer", a->reason);
         return;
     }
+    if (theirs)
+        return; /* the client's answer was taken: nothing to say */
     cv_http_webrtc_ws_remember(c, a->session);
+    if (ours)
+        snprintf(c->webrtc_offered, sizeof(c->webrtc_offered), "%s", a->session);
     if (!v2) {
-        cv_http_ws_text(c, "webrtc/answer", a->sdp);
+        cv_http_ws_text(c, ours ? "webrtc/offer" : "webrtc/answer", a->sdp);
         return;
     }
     struct cv_json j;
@@ -235,7 +287,7 @@ static void cv_http_webrtc_answer_ws(struct cv_http_conn *c, const struct cv_msg
     cv_json_kv_str(&j, "type", "webrtc");
     cv_json_key(&j, "value");
     cv_json_obj_open(&j);
-    cv_json_kv_str(&j, "type", "answer");
+    cv_json_kv_str(&j, "type", ours ? "offer" : "answer");
     cv_json_kv_str(&j, "sdp", a->sdp);
     cv_json_obj_close(&j);
     cv_json_obj_close(&j);
@@ -348,10 +400,10 @@ void cv_http_webrtc_tick(struct cv_http_srv *srv, uint64_t now_ms)
 
 void cv_http_webrtc_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
 {
-    bool v2 = strcmp(m->type, "webrtc") == 0;
+    bool v2 = strcmp(m->type, "webrtc") == 0, v1_answer = strcmp(m->type, "webrtc/answer") == 0;
     if (strcmp(m->type, "webrtc/candidate") == 0)
         return; /* ICE-lite: every candidate of ours is in the answer; theirs are not needed */
-    if (!v2 && strcmp(m->type, "webrtc/offer") != 0) {
+    if (!v2 && !v1_answer && strcmp(m->type, "webrtc/offer") != 0) {
         cv_http_ws_error(c, m->type, "unknown request");
         return;
     }
@@ -363,22 +415,37 @@ void cv_http_webrtc_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m
         cv_http_ws_error(c, m->type, "an offer is already waiting for its answer");
         return;
     }
+    /* What the message is: an offer (SDP), a request for ours (no SDP: a v1 offer with an empty
+     * value, a v2 one whose value has no sdp), or the answer to ours. */
     char *sdp = malloc(CV_PROTO_SDP_MAX);
+    char type[16] = "";
     int len = -1;
+    bool empty = m->kind != CV_WS_VALUE_JSON && (m->kind != CV_WS_VALUE_STRING || !m->value_len);
     if (sdp && !v2 && m->kind == CV_WS_VALUE_STRING && m->value_len < CV_PROTO_SDP_MAX) {
         memcpy(sdp, m->value, m->value_len);
         len = (int)m->value_len;
     } else if (sdp && v2 && m->kind == CV_WS_VALUE_JSON) {
-        char type[16];
-        if (cv_ws_json_field(m->value, m->value_len, "type", type, sizeof(type)) >= 0 &&
-            strcmp(type, "offer") == 0)
-            len = cv_ws_json_field(m->value, m->value_len, "sdp", sdp, CV_PROTO_SDP_MAX);
+        if (cv_ws_json_field(m->value, m->value_len, "type", type, sizeof(type)) < 0 ||
+            (strcmp(type, "offer") != 0 && strcmp(type, "answer") != 0))
+            type[0] = '\0';
+        len = cv_ws_json_field(m->value, m->value_len, "sdp", sdp, CV_PROTO_SDP_MAX);
+        empty = len < 0 && strcmp(type, "answer") != 0;
     }
+    bool answer = v1_answer || strcmp(type, "answer") == 0;
+    uint32_t flags = answer              ? CV_WEBRTC_CLIENT_ANSWER
+                     : len <= 0 && empty ? CV_WEBRTC_WANT_OFFER
+                                         : 0;
     c->webrtc_mode = v2 ? CV_WEBRTC_WS2 : CV_WEBRTC_WS1;
-    if (len <= 0 || memchr(sdp, '\0', (size_t)len))
-        cv_http_ws_error(c, m->type, "no SDP offer in the message");
-    else if (cv_http_webrtc_send_offer(c, c->ws_camera, sdp, (size_t)len) < 0)
+    if (answer && !c->webrtc_offered[0])
+        cv_http_ws_error(c, m->type, "an answer, but no offer of ours waits for one");
+    else if (flags != CV_WEBRTC_WANT_OFFER && (len <= 0 || memchr(sdp, '\0', (size_t)len)))
+        cv_http_ws_error(c, m->type, "no SDP in the message");
+    else if (cv_http_webrtc_send_offer(c, c->ws_camera, flags == CV_WEBRTC_WANT_OFFER ? "" : sdp,
+                                       flags == CV_WEBRTC_WANT_OFFER ? 0 : (size_t)len, flags,
+                                       c->webrtc_offered) < 0)
         cv_http_ws_error(c, m->type, "WebRTC is not running");
+    else if (answer)
+        c->webrtc_offered[0] = '\0';
     free(sdp);
 }
 

@@ -220,8 +220,15 @@ static unsigned cv_session_count_from(struct cv_webrtc_srv *srv, const char *cli
     return n;
 }
 
+static void cv_session_client_answer(struct cv_webrtc_srv *srv,
+                                     const struct cv_msg_webrtc_offer *o);
+
 void cv_webrtc_offer(struct cv_webrtc_srv *srv, const struct cv_msg_webrtc_offer *o)
 {
+    if (o->flags & CV_WEBRTC_CLIENT_ANSWER) {
+        cv_session_client_answer(srv, o);
+        return;
+    }
     uint64_t now = cv_clock_mono_ms();
     const struct cv_webrtc_settings *set = &srv->set;
     if (!cv_cameras_exists(&srv->proc.cams, o->camera)) {
@@ -250,7 +257,8 @@ void cv_webrtc_offer(struct cv_webrtc_srv *srv, const struct cv_msg_webrtc_offer
         cv_session_answer_error(srv, o->req_id, -ENOMEM, "out of memory");
         return;
     }
-    int rc = cv_webrtc_sdp_parse(o->sdp, strnlen(o->sdp, sizeof(o->sdp)), offer);
+    bool ours = o->flags & CV_WEBRTC_WANT_OFFER; /* made when the camera's tracks are known */
+    int rc = ours ? 0 : cv_webrtc_sdp_parse(o->sdp, strnlen(o->sdp, sizeof(o->sdp)), offer);
     if (rc < 0) {
         free(s);
         free(offer);
@@ -259,6 +267,7 @@ void cv_webrtc_offer(struct cv_webrtc_srv *srv, const struct cv_msg_webrtc_offer
     }
     s->srv = srv;
     s->offer = offer;
+    s->server_offer = ours;
     s->req_id = o->req_id;
     s->state = CV_WEBRTC_WAIT_FEED;
     s->created_ms = s->heard_ms = now;
@@ -289,12 +298,13 @@ void cv_webrtc_offer(struct cv_webrtc_srv *srv, const struct cv_msg_webrtc_offer
 
 /* The offer's certificate fingerprint (sha-256, the one every browser sends): session- or first
  * m-line level. */
-static bool cv_session_take_fingerprint(struct cv_webrtc_session *s)
+static bool cv_session_take_fingerprint(const struct cv_webrtc_sdp_offer *o,
+                                        struct cv_webrtc_session *s)
 {
-    const struct cv_webrtc_sdp_transport *t = &s->offer->transport;
-    for (unsigned i = 0;
-         t->fingerprint_hash != CV_WEBRTC_SDP_HASH_SHA256 && i < s->offer->media_count; i++)
-        t = &s->offer->media[i].transport;
+    const struct cv_webrtc_sdp_transport *t = &o->transport;
+    for (unsigned i = 0; t->fingerprint_hash != CV_WEBRTC_SDP_HASH_SHA256 && i < o->media_count;
+         i++)
+        t = &o->media[i].transport;
     if (t->fingerprint_hash != CV_WEBRTC_SDP_HASH_SHA256 || t->fingerprint_len != 32)
         return false;
     memcpy(s->peer_fp, t->fingerprint, 32);
@@ -391,6 +401,13 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     if (!cv_feed_ready(s->feed->feed))
         return; /* subscribed, parameters not in yet: the next on_params wakes it again */
     const struct cv_stream_info *info = cv_feed_info(s->feed->feed);
+    if (s->server_offer && s->offer->media_count == 0 &&
+        cv_webrtc_sdp_template(info, s->offer) < 0) {
+        cv_session_answer_error(srv, s->req_id, -ENOTSUP, "the camera has no audio or video");
+        s->req_id = 0;
+        cv_webrtc_session_close(s, "nothing to offer");
+        return;
+    }
     const struct cv_webrtc_sdp_offer *offer = s->offer;
     struct cv_webrtc_sdp_choice choice[CV_WEBRTC_SDP_MAX_MEDIA];
     struct cv_webrtc_sdp_send send[CV_WEBRTC_SDP_MAX_MEDIA];
@@ -403,6 +420,7 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
         camera_audio |= info->tracks[t].kind == CV_TRACK_AUDIO;
     memset(choice, 0, sizeof(choice));
     memset(send, 0, sizeof(send));
+    memset(s->mline, -1, sizeof(s->mline));
     for (unsigned i = 0; i < offer->media_count; i++) {
         const struct cv_webrtc_sdp_media *m = &offer->media[i];
         int t = m->rejected ? -1 : cv_session_track_for(info, m, taken);
@@ -423,6 +441,7 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
             continue;
         }
         taken[t] = true;
+        s->mline[i] = (int8_t)t;
         s->tracks[t] = (struct cv_webrtc_track){.on = true, .pt = choice[i].pt};
         send[i].choice = &choice[i];
         send[i].ssrc = s->feed->rtp.packers[t].ssrc;
@@ -478,9 +497,12 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     if (audio_m >= 0 && cv_session_audio_variant(s, &offer->media[audio_m], &choice[audio_m],
                                                  &send[audio_m], why, sizeof(why)) == -EAGAIN)
         return; /* answered when the opus variant comes, or is refused */
-    if (audio_m >= 0 && s->atrack.on)
+    if (audio_m >= 0 && s->atrack.on) {
         accepted++;
-    if (accepted == 0 || !cv_session_take_fingerprint(s)) {
+        s->mline[audio_m] = CV_WEBRTC_MLINE_AUDIO;
+    }
+    /* A client's offer names its certificate now; to ours, its answer will. */
+    if (accepted == 0 || (!s->server_offer && !cv_session_take_fingerprint(s->offer, s))) {
         const char *reason = accepted == 0 ? (why[0] ? why : "the offer asks for no media we have")
                                            : "the offer has no sha-256 certificate fingerprint";
         cv_warn("webrtc %s: cannot answer the offer for %s: %s", s->id, s->camera, reason);
@@ -514,7 +536,8 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
                                         .stream_id = s->camera,
                                         .session_id = sid,
                                         .candidates = cands,
-                                        .candidate_count = ncands};
+                                        .candidate_count = ncands,
+                                        .offer = s->server_offer};
     struct cv_msg *m = calloc(1, sizeof(*m));
     if (!m) {
         cv_webrtc_session_close(s, "out of memory");
@@ -537,6 +560,9 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     }
     snprintf(a->session, sizeof(a->session), "%s", s->id);
     snprintf(a->reason, sizeof(a->reason), "%.*s", (int)sizeof(a->reason) - 1, why);
+    a->flags = s->server_offer ? CV_WEBRTC_WANT_OFFER : 0;
+    s->sent_media = offer->media_count;
+    s->await_answer = s->server_offer;
     cv_consumer_peer_send(&srv->proc, CV_ROLE_HTTP, m);
     free(m);
     free(s->offer);
@@ -897,7 +923,89 @@ static void cv_session_dtls(struct cv_webrtc_session *s, const uint8_t *p, size_
     if (rc < 0)
         cv_webrtc_session_close(s, s->state == CV_WEBRTC_PLAYING ? "the browser closed DTLS"
                                                                  : "the DTLS handshake failed");
+    else if (rc == 1 && s->await_answer)
+        s->dtls_done = true; /* the answer to our offer (its fingerprint) has not come yet */
     else if (rc == 1)
+        cv_session_start_media(s);
+}
+
+/* A track of ours the client's answer m-line m turned down: it stays off. */
+static void cv_session_answered(struct cv_webrtc_track *k, const struct cv_webrtc_sdp_media *m)
+{
+    bool have_pt = false, have_rtx = false, have_playout = false;
+    for (unsigned f = 0; f < m->format_count; f++) {
+        have_pt |= m->formats[f].pt == k->pt;
+        have_rtx |= k->rtx && m->formats[f].pt == k->rtx_pt;
+    }
+    for (unsigned x = 0; x < m->extmap_count; x++)
+        have_playout |= m->extmaps[x].ext == CV_WEBRTC_SDP_EXT_PLAYOUT_DELAY &&
+                        m->extmaps[x].id == k->playout_id;
+    if (m->rejected || !have_pt || m->direction == CV_WEBRTC_SDP_SENDONLY ||
+        m->direction == CV_WEBRTC_SDP_INACTIVE)
+        k->on = false;
+    k->rtx = have_rtx;
+    if (!have_playout)
+        k->playout_id = 0;
+}
+
+/*
+ * The client's answer to our offer: each m-line keeps what it accepted (our payload type, RTX,
+ * playout-delay), its certificate's fingerprint is taken, and we must stay the DTLS server. Then
+ * media starts as soon as the handshake is (or was) done.
+ */
+static void cv_session_client_answer(struct cv_webrtc_srv *srv, const struct cv_msg_webrtc_offer *o)
+{
+    struct cv_webrtc_session *s = srv->sessions;
+    while (s && (s->dead || !s->await_answer || strcmp(s->id, o->session) != 0))
+        s = s->next;
+    if (!s) {
+        cv_session_answer_error(srv, o->req_id, -ENOENT, "no offer of ours waits for this answer");
+        return;
+    }
+    struct cv_webrtc_sdp_offer *a = calloc(1, sizeof(*a));
+    const char *bad = NULL;
+    if (!a)
+        bad = "out of memory";
+    else if (cv_webrtc_sdp_parse(o->sdp, strnlen(o->sdp, sizeof(o->sdp)), a) < 0)
+        bad = "the answer is not SDP we can read";
+    else if (a->media_count != s->sent_media)
+        bad = "the answer's m-lines are not our offer's";
+    else if (!cv_session_take_fingerprint(a, s))
+        bad = "the answer has no sha-256 certificate fingerprint";
+    else if (a->transport.setup == CV_WEBRTC_SDP_SETUP_PASSIVE ||
+             a->media[0].transport.setup == CV_WEBRTC_SDP_SETUP_PASSIVE)
+        bad = "the answer wants us to be the DTLS client (setup:passive): we are the server";
+    unsigned on = 0;
+    for (unsigned i = 0; !bad && i < a->media_count; i++) {
+        struct cv_webrtc_track *k = s->mline[i] == CV_WEBRTC_MLINE_AUDIO ? &s->atrack
+                                    : s->mline[i] >= 0                   ? &s->tracks[s->mline[i]]
+                                                                         : NULL;
+        if (!k)
+            continue;
+        cv_session_answered(k, &a->media[i]);
+        on += k->on;
+    }
+    if (!bad && on == 0)
+        bad = "the answer accepts none of the media we offered";
+    free(a);
+    if (bad) {
+        cv_warn("webrtc %s: %s", s->id, bad);
+        cv_session_answer_error(srv, o->req_id, -EINVAL, bad);
+        cv_webrtc_session_close(s, "a bad answer to our offer");
+        return;
+    }
+    struct cv_msg *m = calloc(1, sizeof(*m));
+    if (m) {
+        m->type = CV_MSG_WEBRTC_ANSWER;
+        m->u.webrtc_answer.req_id = o->req_id;
+        m->u.webrtc_answer.flags = CV_WEBRTC_CLIENT_ANSWER;
+        snprintf(m->u.webrtc_answer.session, sizeof(m->u.webrtc_answer.session), "%s", s->id);
+        cv_consumer_peer_send(&srv->proc, CV_ROLE_HTTP, m);
+        free(m);
+    }
+    s->await_answer = false;
+    cv_info("webrtc %s: the client answered our offer (%u media)", s->id, on);
+    if (s->dtls_done)
         cv_session_start_media(s);
 }
 

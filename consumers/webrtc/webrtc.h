@@ -55,6 +55,8 @@
 #define CV_WEBRTC_TCP_OUT        (1u << 20) /* bytes one ICE-TCP connection may have queued */
 #define CV_WEBRTC_TCP_BIND_MS    10000      /* an ICE-TCP connection must pass a check by then */
 
+#define CV_WEBRTC_MLINE_AUDIO (-2)
+
 enum cv_webrtc_state {
     CV_WEBRTC_WAIT_FEED, /* the offer waits for the camera's parameters */
     CV_WEBRTC_CHECKING,  /* answered: waiting for a STUN check that holds */
@@ -159,6 +161,11 @@ struct cv_webrtc_session {
     struct cv_rtp_viewer view;        /* in feed's viewers while playing */
     struct cv_webrtc_track tracks[CV_MAX_TRACKS];
     struct cv_webrtc_sdp_offer *offer; /* owned while WAIT_FEED: answered when the feed is ready */
+    /* A server-made offer (the client asked for ours): what each of our m-lines sends (a feed
+     * track, CV_WEBRTC_MLINE_AUDIO for the opus variant's, or -1), until its answer comes. */
+    bool server_offer, await_answer, dtls_done;
+    unsigned sent_media;
+    int8_t mline[CV_WEBRTC_SDP_MAX_MEDIA];
     uint64_t created_ms, heard_ms, last_sr_ms, playing_ms;
     /* Figures for /api/streams: what went out, what the browser's reports say. */
     uint64_t packets, bytes, keyframe_requests, nacks, retransmits, send_errors;

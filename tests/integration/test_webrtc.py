@@ -143,6 +143,63 @@ def test_home_assistant_ws_v2_and_go2rtc_v1(camvisor):
         v.close()
 
 
+def patch(cv, path, body, ctype="application/sdp"):
+    req = urllib.request.Request(cv.http_url(path), data=body, method="PATCH",
+                                 headers={"Content-Type": ctype})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_server_made_offer_over_http_and_ws(camvisor):
+    """The client asks for our offer and answers it: an empty POST gets 201 with our offer and
+    its Location, a PATCH there takes the answer (204); on /api/ws, a v2 `webrtc` message without
+    sdp gets `webrtc` {"type":"offer"} and the client's `webrtc` {"type":"answer"} completes it.
+    aiortc plays both; a bad answer is refused clearly; an answer nobody asked for is refused."""
+    cv = camvisor(CAM)
+    v = Viewer(answerer=True)
+    try:
+        status, headers, body = post(cv, "/api/webrtc?src=door", b"", "application/sdp")
+        assert status == 201, body
+        offer = body.decode()
+        assert "a=setup:actpass" in offer and "a=sendonly" in offer and "a=ice-lite" in offer
+        loc = headers["Location"]
+        assert "id=" in loc
+        st, b = patch(cv, loc, v.answer_offer(offer).encode())
+        assert st == 204, b
+        assert v.wait_frames(25, 20), f"{v.count()} frames"
+        assert v.frames[0][1:] == (320, 240)
+        st, b = patch(cv, loc, v.pc.localDescription.sdp.encode())  # answered already
+        assert st == 404, b
+    finally:
+        v.close()
+    st, b = patch(cv, "/api/webrtc?src=door&id=w999nosuch", b"v=0\r\n")
+    assert st == 404, b
+    # A garbage answer to a real offer: 400 and the session ends.
+    status, headers, body = post(cv, "/api/webrtc?src=door", b"", "application/sdp")
+    assert status == 201
+    st, b = patch(cv, headers["Location"], b"not sdp at all")
+    assert st == 400 and b"not SDP" in b, (st, b)
+
+    v = Viewer(answerer=True)
+    ws = WsClient(cv.api_port, "/api/ws?src=door", timeout=20)
+    try:
+        ws.send({"type": "webrtc", "value": {"type": "offer_request"}})
+        msg = ws.recv_json()
+        assert msg["type"] == "webrtc" and msg["value"]["type"] == "offer", msg
+        ws.send({"type": "webrtc",
+                      "value": {"type": "answer", "sdp": v.answer_offer(msg["value"]["sdp"])}})
+        assert v.wait_frames(25, 20), f"{v.count()} frames"
+        ws.send({"type": "webrtc/answer", "value": "v=0\r\n"})  # nothing waits for it
+        err = ws.recv_json()
+        assert err["type"] == "error" and "no offer of ours" in err["value"], err
+    finally:
+        ws.close()
+        v.close()
+
+
 def test_errors_are_clear(camvisor):
     cv = camvisor(CAM)
     status, _, body = post(cv, "/api/webrtc?src=nope", b"{}", "application/json")
@@ -483,6 +540,15 @@ def test_chromium_ui_plays_over_webrtc_and_reconnects(camvisor):
         st2 = decoding(st["frames"] + 25)
         assert st2, f"frames stopped rising: {webrtc_stats(drv, sel)}"
         assert st2["lost"] <= 2, st2
+        # What a person sees: the video element's pixels, twice: a picture (the test pattern's
+        # PNG is tens of KiB; a black or empty element compresses to well under 5 KiB) that moves.
+        el = drv.find_element("css selector", sel)
+        png1 = el.screenshot_as_png
+        time.sleep(1)
+        png2 = el.screenshot_as_png
+        assert len(png1) > 5000 and png1 != png2, (len(png1), len(png2))
+        with open(os.path.join(cv.dir, "ui-webrtc.png"), "wb") as f:
+            f.write(png2)
         # camvisor-webrtc killed: the page's player reconnects by itself, over WebRTC again.
         os.kill(cv.webrtc_pid(), signal.SIGKILL)
         wait_for(lambda: (webrtc_stats(drv, sel) or {}).get("reconnects", "0") != "0", 20,
@@ -493,7 +559,8 @@ def test_chromium_ui_plays_over_webrtc_and_reconnects(camvisor):
 
 
 def test_chromium_whep(camvisor):
-    """A page's own RTCPeerConnection against WHEP: 201, Location, media."""
+    """A page's own RTCPeerConnection against WHEP: 201, Location, media; then against our own
+    offer (the client answers)."""
     from test_http import chromium
     cv = camvisor(CAM)
     drv = chromium()
@@ -522,6 +589,23 @@ window.whepPc.getStats().then(r => { let f = 0;
   r.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') f = s.framesDecoded || 0; });
   done(f); });""")
         wait_for(lambda: frames() > 25, 20, what="frames decoded over WHEP")
+        # The other way round: Chromium answers our offer (empty POST, then PATCH).
+        res = drv.execute_async_script("""
+const done = arguments[arguments.length - 1];
+const pc = new RTCPeerConnection();
+window.whepPc = pc;
+let loc;
+fetch('api/webrtc?src=door', {method: 'POST', headers: {'Content-Type': 'application/sdp'}})
+  .then(r => { loc = r.headers.get('Location'); return r.text(); })
+  .then(sdp => pc.setRemoteDescription({type: 'offer', sdp}))
+  .then(() => pc.createAnswer()).then(a => pc.setLocalDescription(a))
+  .then(() => fetch(loc, {method: 'PATCH', headers: {'Content-Type': 'application/sdp'},
+                          body: pc.localDescription.sdp}))
+  .then(r => done({status: r.status, loc}))
+  .catch(e => done({error: String(e)}));
+""")
+        assert res.get("status") == 204, res
+        wait_for(lambda: frames() > 25, 20, what="frames decoded from our offer")
     finally:
         drv.quit()
 

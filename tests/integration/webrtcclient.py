@@ -9,23 +9,24 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 
 class Viewer:
-    def __init__(self, audio=False):
+    def __init__(self, audio=False, answerer=False):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.frames = []  # (monotonic time, width, height) of each decoded video frame
         self.audio_frames = 0
         self.ended = None
-        self.pc = self._run(self._make(audio))
+        self.pc = self._run(self._make(audio, answerer))
 
     def _run(self, coro, timeout=20):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    async def _make(self, audio):
+    async def _make(self, audio, answerer):
         pc = RTCPeerConnection()
-        pc.addTransceiver("video", direction="recvonly")
-        if audio:
-            pc.addTransceiver("audio", direction="recvonly")
+        if not answerer:  # an answerer's transceivers come with the offer
+            pc.addTransceiver("video", direction="recvonly")
+            if audio:
+                pc.addTransceiver("audio", direction="recvonly")
 
         @pc.on("track")
         def on_track(track):
@@ -51,6 +52,14 @@ class Viewer:
 
     def answer(self, sdp):
         self._run(self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer")))
+
+    def answer_offer(self, sdp):
+        """The server made the offer: the answer to send back."""
+        async def go():
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            return self.pc.localDescription.sdp
+        return self._run(go())
 
     def count(self):
         return len(self.frames)

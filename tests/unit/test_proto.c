@@ -160,6 +160,8 @@ static void sample(uint32_t type, struct cv_msg *m)
         strcpy(m->u.webrtc_offer.kind, "whep");
         strcpy(m->u.webrtc_offer.client, "192.0.2.7");
         strcpy(m->u.webrtc_offer.sdp, "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n");
+        m->u.webrtc_offer.flags = CV_WEBRTC_CLIENT_ANSWER;
+        strcpy(m->u.webrtc_offer.session, "w0123abcd");
         break;
     case CV_MSG_WEBRTC_ANSWER:
         m->u.webrtc_answer.req_id = 11;
@@ -167,6 +169,7 @@ static void sample(uint32_t type, struct cv_msg *m)
         strcpy(m->u.webrtc_answer.reason, "browser offers no H.265");
         strcpy(m->u.webrtc_answer.session, "w0123abcd");
         strcpy(m->u.webrtc_answer.sdp, "v=0\r\n");
+        m->u.webrtc_answer.flags = CV_WEBRTC_WANT_OFFER;
         break;
     case CV_MSG_WEBRTC_CANDIDATE:
         m->u.webrtc_candidate.req_id = 11;

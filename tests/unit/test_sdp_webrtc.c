@@ -1203,6 +1203,56 @@ static void test_limits(void **state)
 #undef ADD
 }
 
+/* A server-made offer: the template of a High-profile H.264 + PCMA camera, chosen and written
+ * like an answer with local.offer set, is an offer a browser can answer, and reads back. */
+static void test_server_offer(void **state)
+{
+    (void)state;
+    struct cv_stream_info info;
+    memset(&info, 0, sizeof(info));
+    h264_track(&info.tracks[0], 0x64, 0x00, 0x28);
+    audio_track(&info.tracks[1], CV_CODEC_PCMA, 8000, 1);
+    info.track_count = 2;
+    assert_int_equal(cv_webrtc_sdp_template(&info, &offer), 0);
+    assert_int_equal(offer.media_count, 2);
+    struct cv_webrtc_sdp_choice c[2];
+    struct cv_webrtc_sdp_send send[2];
+    memset(send, 0, sizeof(send));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(cv_webrtc_sdp_choose(&offer.media[i], &info.tracks[i], &c[i]), 0);
+        assert_true(c[i].ok);
+        send[i] = (struct cv_webrtc_sdp_send){.choice = &c[i], .ssrc = 1000u + (unsigned)i,
+                                              .rtx_ssrc = 2000u + (unsigned)i};
+    }
+    assert_int_equal(c[0].pt, 96);
+    assert_int_equal(c[0].match, CV_WEBRTC_SDP_MATCH_EXACT);
+    assert_true(c[0].has_rtx);
+    assert_int_equal(c[1].pt, 8);
+    send[0].extensions = CV_WEBRTC_SDP_EXT_BIT(CV_WEBRTC_SDP_EXT_PLAYOUT_DELAY);
+    struct cv_webrtc_sdp_local l = local;
+    l.offer = true;
+    int n = cv_webrtc_sdp_answer(&offer, send, 2, &l, text, sizeof(text));
+    assert_true(n > 0);
+    assert_int_equal(count(text, "a=setup:actpass"), 2);
+    assert_int_equal(count(text, "a=setup:passive"), 0);
+    assert_int_equal(count(text, "a=sendonly"), 2);
+    assert_non_null(strstr(text, "a=group:BUNDLE 0 1\r\n"));
+    assert_non_null(strstr(text, "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n") ||
+                    strstr(text, " UDP/TLS/RTP/SAVPF 96 97\r\n"));
+    assert_non_null(strstr(text, "profile-level-id=640028"));
+    assert_non_null(strstr(text, "a=fmtp:97 apt=96"));
+    assert_non_null(strstr(text, "a=ssrc-group:FID 1000 2000"));
+    assert_non_null(strstr(text, "a=rtpmap:8 PCMA/8000"));
+    assert_non_null(strstr(text, "playout-delay"));
+    assert_null(strstr(text, "selfselfself")); /* the placeholders never show */
+    assert_int_equal(parse(text, &back), 0);
+    assert_int_equal(back.media_count, 2);
+    assert_int_equal(back.media[0].transport.setup, CV_WEBRTC_SDP_SETUP_ACTPASS);
+    /* No track at all: nothing to offer. */
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(cv_webrtc_sdp_template(&info, &offer), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1214,6 +1264,7 @@ int main(void)
         cmocka_unit_test(test_choose_audio),
         cmocka_unit_test(test_answer_chrome),
         cmocka_unit_test(test_answer_srflx),
+        cmocka_unit_test(test_server_offer),
         cmocka_unit_test(test_answer_firefox_aiortc),
         cmocka_unit_test(test_answer_directions),
         cmocka_unit_test(test_rejected_and_bundle_only),
