@@ -164,6 +164,7 @@ static const struct cv_field webrtc_stats_fields[] = {
 static const struct cv_field webrtc_close_fields[] = {
     FLD(struct cv_msg_webrtc_close, req_id, F_U32, false),
     FLD(struct cv_msg_webrtc_close, session, F_STR, false),
+    FLD(struct cv_msg_webrtc_close, with_signalling, F_U32, false),
 };
 static const struct cv_field variant_fields[] = {
     FLD(struct cv_msg_variant, variant, F_STR, true),

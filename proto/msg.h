@@ -243,9 +243,12 @@ struct cv_msg_webrtc_candidate {
     char candidate[256]; /* "candidate:..." as in SDP, without "a=" */
 };
 
+/* with_signalling: the client's signalling went (its WebSocket closed). A session that plays
+ * goes on (go2rtc's player closes its socket once WebRTC plays); one still being set up ends. */
 struct cv_msg_webrtc_close {
     uint32_t req_id;
     char session[CV_PROTO_SESSION_MAX];
+    uint32_t with_signalling;
 };
 
 /* One session as /api/streams and /metrics show it. */

@@ -449,7 +449,9 @@ void cv_http_webrtc_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m
     free(sdp);
 }
 
-/* The WebSocket closes: its sessions end with it (Home Assistant closes the socket to stop). */
+/* The WebSocket closes: its sessions still being set up end; those that play go on until the
+ * browser closes its PeerConnection (DTLS close_notify) or stops answering consent checks, as
+ * with go2rtc, whose own player (video-rtc.js) closes the socket as soon as WebRTC plays. */
 void cv_http_webrtc_conn_gone(struct cv_http_conn *c)
 {
     free(c->req_body);
@@ -460,6 +462,7 @@ void cv_http_webrtc_conn_gone(struct cv_http_conn *c)
         struct cv_msg m = {.type = CV_MSG_WEBRTC_CLOSE};
         snprintf(m.u.webrtc_close.session, sizeof(m.u.webrtc_close.session), "%s",
                  c->webrtc_sessions[i]);
+        m.u.webrtc_close.with_signalling = 1;
         cv_consumer_peer_send(&c->srv->proc, CV_ROLE_WEBRTC, &m);
         c->webrtc_sessions[i][0] = '\0';
     }

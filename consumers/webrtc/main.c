@@ -144,7 +144,8 @@ static void cv_webrtc_on_peer_message(void *ctx, enum cv_role role, struct cv_ms
     if (m->type == CV_MSG_WEBRTC_OFFER && srv->have_settings)
         cv_webrtc_offer(srv, &m->u.webrtc_offer);
     else if (m->type == CV_MSG_WEBRTC_CLOSE)
-        cv_webrtc_close_by_id(srv, m->u.webrtc_close.session, m->u.webrtc_close.req_id);
+        cv_webrtc_close_by_id(srv, m->u.webrtc_close.session, m->u.webrtc_close.req_id,
+                              m->u.webrtc_close.with_signalling != 0);
     else if (m->type == CV_MSG_WEBRTC_CANDIDATE)
         ; /* ICE-lite: the browser's checks find us; its candidates are not needed */
     else

@@ -165,12 +165,20 @@ void cv_webrtc_reap(struct cv_webrtc_srv *srv)
     }
 }
 
-void cv_webrtc_close_by_id(struct cv_webrtc_srv *srv, const char *id, uint32_t req_id)
+void cv_webrtc_close_by_id(struct cv_webrtc_srv *srv, const char *id, uint32_t req_id,
+                           bool with_signalling)
 {
-    for (struct cv_webrtc_session *s = srv->sessions; s; s = s->next)
-        if (!s->dead &&
-            ((id[0] && strcmp(s->id, id) == 0) || (!id[0] && req_id && s->req_id == req_id)))
-            cv_webrtc_session_close(s, "closed by the client");
+    for (struct cv_webrtc_session *s = srv->sessions; s; s = s->next) {
+        if (s->dead ||
+            !((id[0] && strcmp(s->id, id) == 0) || (!id[0] && req_id && s->req_id == req_id)))
+            continue;
+        if (with_signalling && s->state == CV_WEBRTC_PLAYING)
+            cv_info("webrtc %s: its signalling closed; it plays on until the browser closes it",
+                    s->id);
+        else
+            cv_webrtc_session_close(s, with_signalling ? "its signalling closed before it played"
+                                                       : "closed by the client");
+    }
 }
 
 void cv_webrtc_drop_camera(struct cv_webrtc_srv *srv, const char *camera)

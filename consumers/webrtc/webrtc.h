@@ -242,7 +242,10 @@ struct cv_webrtc_srv {
 
 /* session.c */
 void cv_webrtc_offer(struct cv_webrtc_srv *srv, const struct cv_msg_webrtc_offer *o);
-void cv_webrtc_close_by_id(struct cv_webrtc_srv *srv, const char *id, uint32_t req_id);
+/* The client ends a session (WHEP DELETE), or its signalling went (with_signalling: a session
+ * that plays goes on, one still being set up ends). */
+void cv_webrtc_close_by_id(struct cv_webrtc_srv *srv, const char *id, uint32_t req_id,
+                           bool with_signalling);
 /* One packet from the UDP socket (via NULL) or an ICE-TCP connection. */
 void cv_webrtc_input(struct cv_webrtc_srv *srv, const uint8_t *p, size_t n,
                      const struct sockaddr_storage *from, socklen_t fromlen,

@@ -125,11 +125,14 @@ def test_home_assistant_ws_v2_and_go2rtc_v1(camvisor):
         assert msg["value"]["type"] == "answer"
         v.answer(msg["value"]["sdp"])
         assert v.wait_frames(20, 20)
-        # Home Assistant ends a session by closing the socket: the session goes with it.
-        ws.close()
-        wait_for(lambda: "closed by the client" in cv.logs(), 10, what="the session to end")
-    finally:
+        # The browser closes its PeerConnection (DTLS close_notify): the session ends at once.
         v.close()
+        wait_for(lambda: "the browser closed DTLS" in cv.logs(), 10, what="the session to end")
+    finally:
+        ws.close()
+        v.close()
+    # go2rtc's own player (video-rtc.js, v1 messages) closes its WebSocket as soon as WebRTC
+    # plays, and keeps playing: the session outlives its signalling, as with go2rtc.
     v = Viewer()
     ws = WsClient(cv.api_port, "/api/ws?src=door")
     try:
@@ -138,8 +141,24 @@ def test_home_assistant_ws_v2_and_go2rtc_v1(camvisor):
         assert msg["type"] == "webrtc/answer", msg
         v.answer(msg["value"])
         assert v.wait_frames(20, 20)
+        ws.close()
+        wait_for(lambda: "its signalling closed; it plays on" in cv.logs(), 10,
+                 what="the socket's close seen")
+        n = v.count()
+        assert v.wait_frames(n + 50, 10), "the session stopped with its WebSocket"
     finally:
         ws.close()
+        v.close()
+    # A socket that closes before its session plays takes the session with it.
+    v = Viewer()
+    ws = WsClient(cv.api_port, "/api/ws?src=door")
+    try:
+        ws.send({"type": "webrtc/offer", "value": v.offer()})
+        assert ws.recv_json()["type"] == "webrtc/answer"  # never given to v: it never connects
+        ws.close()
+        wait_for(lambda: "its signalling closed before it played" in cv.logs(), 10,
+                 what="the half-made session to end")
+    finally:
         v.close()
 
 

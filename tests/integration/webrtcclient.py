@@ -73,6 +73,8 @@ class Viewer:
         return False
 
     def close(self):
+        if not self.thread.is_alive():
+            return  # closed already
         try:
             self._run(self.pc.close(), timeout=10)
         finally:

@@ -198,6 +198,7 @@ static void sample(uint32_t type, struct cv_msg *m)
     case CV_MSG_WEBRTC_CLOSE:
         m->u.webrtc_close.req_id = 11;
         strcpy(m->u.webrtc_close.session, "w0123abcd");
+        m->u.webrtc_close.with_signalling = 1;
         break;
     case CV_MSG_VARIANT_START:
     case CV_MSG_VARIANT_STOP: strcpy(m->u.variant.variant, "video"); break;
