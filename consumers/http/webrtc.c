@@ -19,7 +19,8 @@
  *                            Location; PATCH Location with the answer (application/sdp) -> 204
  *                            (the server-offer mode of early WHEP drafts)
  *   /api/ws?src=N            webrtc/offer with an empty value -> webrtc/offer (our SDP), answered
- *                            with webrtc/answer (SDP string); webrtc with no sdp in its value ->
+ *                            with webrtc/answer (SDP string); webrtc whose value has neither
+ *                            sdp nor type offer/answer (none, {}, {"type":"offer_request"}) ->
  *                            webrtc {"type":"offer","sdp"}, answered with webrtc
  *                            {"type":"answer","sdp"}; nothing comes back unless it is an error
  *
@@ -416,7 +417,8 @@ void cv_http_webrtc_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m
         return;
     }
     /* What the message is: an offer (SDP), a request for ours (no SDP: a v1 offer with an empty
-     * value, a v2 one whose value has no sdp), or the answer to ours. */
+     * value, a v2 one whose value has neither sdp nor an offer/answer type), or the answer to ours.
+     */
     char *sdp = malloc(CV_PROTO_SDP_MAX);
     char type[16] = "";
     int len = -1;
@@ -429,7 +431,7 @@ void cv_http_webrtc_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m
             (strcmp(type, "offer") != 0 && strcmp(type, "answer") != 0))
             type[0] = '\0';
         len = cv_ws_json_field(m->value, m->value_len, "sdp", sdp, CV_PROTO_SDP_MAX);
-        empty = len < 0 && strcmp(type, "answer") != 0;
+        empty = len < 0 && !type[0]; /* {"type":"offer"} without sdp is a broken offer */
     }
     bool answer = v1_answer || strcmp(type, "answer") == 0;
     uint32_t flags = answer              ? CV_WEBRTC_CLIENT_ANSWER

@@ -209,7 +209,7 @@ def test_server_made_offer_over_http_and_ws(camvisor):
         msg = ws.recv_json()
         assert msg["type"] == "webrtc" and msg["value"]["type"] == "offer", msg
         ws.send({"type": "webrtc",
-                      "value": {"type": "answer", "sdp": v.answer_offer(msg["value"]["sdp"])}})
+                 "value": {"type": "answer", "sdp": v.answer_offer(msg["value"]["sdp"])}})
         assert v.wait_frames(25, 20), f"{v.count()} frames"
         ws.send({"type": "webrtc/answer", "value": "v=0\r\n"})  # nothing waits for it
         err = ws.recv_json()
