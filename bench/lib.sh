@@ -147,3 +147,27 @@ field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 machine_line() {
     echo "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+
+# latency_runs RUN: the runs of a latency benchmark (latency.sh, webrtc_latency.sh). REPEATS times:
+# a fresh camvisor with one camera "cam" pulling rtsp://127.0.0.1:$CAM_PORT/cam (a new free port
+# each run), then the function RUN, which plays that camera and a viewer with a tool printing
+# rtsp_latency's RESULT line; prints each run's output and its RESULT, then the medians.
+latency_runs() {
+    local run=$1 raw rep out line
+    raw=$(mktemp)
+    for rep in $(seq "$REPEATS"); do
+        CAM_PORT=$(free_port)
+        cv_start "cam=rtsp://127.0.0.1:$CAM_PORT/cam"
+        # The worker retries with backoff until the tool listens: no ordering needed.
+        out=$("$run" 2>&1) || echo "run $rep: frames went missing" >&2
+        echo "$out" | grep -v -e '^RESULT' -e '^camera: listening' || true
+        line=$(echo "$out" | grep '^RESULT' || true)
+        echo "run $rep: ${line#RESULT }"
+        echo "$line" >>"$raw"
+        cv_cleanup
+        sleep 1
+    done
+    echo "median over $REPEATS runs: p50 $(field p50_ms <"$raw" | median) ms," \
+        "p99 $(field p99_ms <"$raw" | median) ms, max $(field max_ms <"$raw" | median) ms"
+    rm -f "$raw"
+}

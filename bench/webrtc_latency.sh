@@ -23,21 +23,10 @@ CLIP=$(make_clip cam1080p4m 1920 1080 4M 30)
 echo "# webrtc_latency.sh: $(machine_line)"
 echo "# clip: $CLIP; $FRAMES frames per run, $REPEATS runs," \
     "${SKIP_MS} ms skipped after the viewer's handshake"
-RAW=$(mktemp)
-for rep in $(seq "$REPEATS"); do
-    CAM_PORT=$(free_port)
-    cv_start "cam=rtsp://127.0.0.1:$CAM_PORT/cam"
-    # The worker retries with backoff until the tool listens, and the viewer's WHEP offer is
-    # retried while camvisor-http and camvisor-webrtc start: no ordering needed.
-    out=$("$TOOL" -c "$CLIP" -p "$CAM_PORT" -u "http://127.0.0.1:$CV_API_PORT" -s cam \
-        -n "$FRAMES" -w 3 -k "$SKIP_MS" 2>&1) || echo "run $rep: frames went missing" >&2
-    echo "$out" | grep -v -e '^RESULT' -e '^camera: listening' || true
-    line=$(echo "$out" | grep '^RESULT' || true)
-    echo "run $rep: ${line#RESULT }"
-    echo "$line" >>"$RAW"
-    cv_cleanup
-    sleep 1
-done
-echo "median over $REPEATS runs: p50 $(field p50_ms <"$RAW" | median) ms," \
-    "p99 $(field p99_ms <"$RAW" | median) ms, max $(field max_ms <"$RAW" | median) ms"
-rm -f "$RAW"
+# one run: the tool plays the camera of latency_runs and a WebRTC viewer of it; its WHEP offer is
+# retried while camvisor-http and camvisor-webrtc start: no ordering needed.
+run() {
+    "$TOOL" -c "$CLIP" -p "$CAM_PORT" -u "http://127.0.0.1:$CV_API_PORT" -s cam -n "$FRAMES" -w 3 \
+        -k "$SKIP_MS"
+}
+latency_runs run

@@ -193,147 +193,156 @@ static int cv_ws_skip_value(struct cv_ws_cur *c, int depth)
     return 0;
 }
 
+/*
+ * Walks the JSON object text[0..len): for each member, its key (a key that does not fit keysize
+ * comes as "": it is not one the caller looks for) and the cursor at its value go to fn, which
+ * consumes the value, or returns 1 to have it skipped. Returns 0 at the object's end with nothing
+ * but white space after it, or the first error (-EBADMSG, or fn's).
+ */
+typedef int (*cv_ws_member_fn)(struct cv_ws_cur *c, const char *key, void *ctx);
+
+static int cv_ws_object_walk(const char *text, size_t len, size_t keysize, cv_ws_member_fn fn,
+                             void *ctx)
+{
+    struct cv_ws_cur c = {text, text + len};
+    char key[32];
+    if (keysize > sizeof(key))
+        keysize = sizeof(key);
+    cv_ws_skip_ws(&c);
+    if (c.p >= c.end || *c.p++ != '{')
+        return -EBADMSG;
+    cv_ws_skip_ws(&c);
+    if (c.p < c.end && *c.p == '}') {
+        c.p++;
+    } else {
+        for (;;) {
+            size_t klen = 0;
+            cv_ws_skip_ws(&c);
+            if (c.p >= c.end || *c.p != '"')
+                return -EBADMSG;
+            const char *key_start = c.p;
+            int rc = cv_ws_string(&c, key, keysize, &klen);
+            if (rc == -E2BIG) { /* a long key is not one of ours: skip it from its quote again */
+                c.p = key_start;
+                key[0] = '\0';
+                rc = cv_ws_string(&c, NULL, 0, NULL);
+            }
+            if (rc < 0)
+                return rc;
+            cv_ws_skip_ws(&c);
+            if (c.p >= c.end || *c.p++ != ':')
+                return -EBADMSG;
+            cv_ws_skip_ws(&c);
+            if (c.p >= c.end)
+                return -EBADMSG;
+            rc = fn(&c, key, ctx);
+            if (rc == 1)
+                rc = cv_ws_skip_value(&c, 0);
+            if (rc < 0)
+                return rc;
+            cv_ws_skip_ws(&c);
+            if (c.p >= c.end)
+                return -EBADMSG;
+            if (*c.p == ',') {
+                c.p++;
+                continue;
+            }
+            if (*c.p++ != '}')
+                return -EBADMSG;
+            break;
+        }
+    }
+    cv_ws_skip_ws(&c);
+    return c.p == c.end ? 0 : -EBADMSG;
+}
+
+struct cv_ws_msg_walk {
+    struct cv_ws_msg *out;
+    bool have_type;
+};
+
+static int cv_ws_msg_member(struct cv_ws_cur *c, const char *key, void *ctx)
+{
+    struct cv_ws_msg_walk *w = ctx;
+    struct cv_ws_msg *out = w->out;
+    int rc;
+    if (strcmp(key, "type") == 0) {
+        size_t tl;
+        if (*c->p != '"')
+            return -EBADMSG;
+        rc = cv_ws_string(c, out->type, sizeof(out->type), &tl);
+        if (rc < 0)
+            return rc;
+        w->have_type = true;
+        return 0;
+    }
+    if (strcmp(key, "value") != 0)
+        return 1;
+    if (*c->p == '"') {
+        rc = cv_ws_string(c, out->value, sizeof(out->value), &out->value_len);
+        if (rc < 0)
+            return rc;
+        out->kind = CV_WS_VALUE_STRING;
+        return 0;
+    }
+    const char *start = c->p;
+    rc = cv_ws_skip_value(c, 0);
+    if (rc < 0)
+        return rc;
+    size_t n = (size_t)(c->p - start);
+    if (n == 4 && memcmp(start, "null", 4) == 0) {
+        out->kind = CV_WS_VALUE_NONE; /* a later "value" wins, all of it */
+        out->value[0] = '\0';
+        out->value_len = 0;
+        return 0;
+    }
+    if (n >= sizeof(out->value))
+        return -E2BIG;
+    memcpy(out->value, start, n);
+    out->value[n] = '\0';
+    out->value_len = n;
+    out->kind = CV_WS_VALUE_JSON;
+    return 0;
+}
+
 int cv_ws_msg_parse(const char *text, size_t len, struct cv_ws_msg *out)
 {
     /* Not the whole struct: value is 16 KiB, and only its first byte needs to be a NUL. */
     memset(out, 0, offsetof(struct cv_ws_msg, value) + 1);
     out->value_len = 0;
-    struct cv_ws_cur c = {text, text + len};
-    bool have_type = false;
-    cv_ws_skip_ws(&c);
-    if (c.p >= c.end || *c.p++ != '{')
-        return -EBADMSG;
-    cv_ws_skip_ws(&c);
-    if (c.p < c.end && *c.p == '}')
-        return -EBADMSG; /* no type */
-    for (;;) {
-        char key[16];
-        size_t klen = 0;
-        cv_ws_skip_ws(&c);
-        if (c.p >= c.end || *c.p != '"')
-            return -EBADMSG;
-        const char *key_start = c.p;
-        int rc = cv_ws_string(&c, key, sizeof(key), &klen);
-        if (rc == -E2BIG) { /* a long key is not one of ours: skip it from its quote again */
-            c.p = key_start;
-            key[0] = '\0';
-            rc = cv_ws_string(&c, NULL, 0, NULL);
-        }
-        if (rc < 0)
-            return rc;
-        cv_ws_skip_ws(&c);
-        if (c.p >= c.end || *c.p++ != ':')
-            return -EBADMSG;
-        cv_ws_skip_ws(&c);
-        if (c.p >= c.end)
-            return -EBADMSG;
-        if (strcmp(key, "type") == 0) {
-            size_t tl;
-            if (*c.p != '"')
-                return -EBADMSG;
-            rc = cv_ws_string(&c, out->type, sizeof(out->type), &tl);
-            if (rc < 0)
-                return rc;
-            have_type = true;
-        } else if (strcmp(key, "value") == 0) {
-            if (*c.p == '"') {
-                rc = cv_ws_string(&c, out->value, sizeof(out->value), &out->value_len);
-                if (rc < 0)
-                    return rc;
-                out->kind = CV_WS_VALUE_STRING;
-            } else {
-                const char *start = c.p;
-                rc = cv_ws_skip_value(&c, 0);
-                if (rc < 0)
-                    return rc;
-                size_t n = (size_t)(c.p - start);
-                if (n == 4 && memcmp(start, "null", 4) == 0) {
-                    out->kind = CV_WS_VALUE_NONE; /* a later "value" wins, all of it */
-                    out->value[0] = '\0';
-                    out->value_len = 0;
-                } else {
-                    if (n >= sizeof(out->value))
-                        return -E2BIG;
-                    memcpy(out->value, start, n);
-                    out->value[n] = '\0';
-                    out->value_len = n;
-                    out->kind = CV_WS_VALUE_JSON;
-                }
-            }
-        } else {
-            rc = cv_ws_skip_value(&c, 0);
-            if (rc < 0)
-                return rc;
-        }
-        cv_ws_skip_ws(&c);
-        if (c.p >= c.end)
-            return -EBADMSG;
-        if (*c.p == ',') {
-            c.p++;
-            continue;
-        }
-        if (*c.p++ != '}')
-            return -EBADMSG;
-        break;
-    }
-    cv_ws_skip_ws(&c);
-    if (c.p != c.end || !have_type)
-        return -EBADMSG;
+    struct cv_ws_msg_walk w = {out, false};
+    int rc = cv_ws_object_walk(text, len, 16, cv_ws_msg_member, &w);
+    if (rc < 0)
+        return rc;
+    return w.have_type ? 0 : -EBADMSG;
+}
+
+struct cv_ws_field_walk {
+    const char *key;
+    char *out;
+    size_t cap;
+    int found;
+};
+
+static int cv_ws_field_member(struct cv_ws_cur *c, const char *key, void *ctx)
+{
+    struct cv_ws_field_walk *w = ctx;
+    if (strcmp(key, w->key) != 0 || *c->p != '"')
+        return 1;
+    size_t n = 0;
+    int rc = cv_ws_string(c, w->out, w->cap, &n);
+    if (rc < 0)
+        return rc;
+    w->found = (int)n; /* a later one wins, as in the message parser */
     return 0;
 }
 
 int cv_ws_json_field(const char *text, size_t len, const char *key, char *out, size_t cap)
 {
-    struct cv_ws_cur c = {text, text + len};
-    int found = -ENOENT;
-    cv_ws_skip_ws(&c);
-    if (c.p >= c.end || *c.p++ != '{' || cap == 0)
+    if (cap == 0)
         return -EBADMSG;
     out[0] = '\0';
-    cv_ws_skip_ws(&c);
-    if (c.p < c.end && *c.p == '}')
-        return -ENOENT;
-    for (;;) {
-        char k[32];
-        size_t klen = 0;
-        cv_ws_skip_ws(&c);
-        if (c.p >= c.end || *c.p != '"')
-            return -EBADMSG;
-        const char *key_start = c.p;
-        int rc = cv_ws_string(&c, k, sizeof(k), &klen);
-        if (rc == -E2BIG) { /* a long key is not the one asked for */
-            c.p = key_start;
-            k[0] = '\0';
-            rc = cv_ws_string(&c, NULL, 0, NULL);
-        }
-        if (rc < 0)
-            return rc;
-        cv_ws_skip_ws(&c);
-        if (c.p >= c.end || *c.p++ != ':')
-            return -EBADMSG;
-        cv_ws_skip_ws(&c);
-        if (c.p >= c.end)
-            return -EBADMSG;
-        if (strcmp(k, key) == 0 && *c.p == '"') {
-            size_t n = 0;
-            rc = cv_ws_string(&c, out, cap, &n);
-            if (rc < 0)
-                return rc;
-            found = (int)n; /* a later one wins, as in the message parser */
-        } else if ((rc = cv_ws_skip_value(&c, 0)) < 0) {
-            return rc;
-        }
-        cv_ws_skip_ws(&c);
-        if (c.p >= c.end)
-            return -EBADMSG;
-        if (*c.p == ',') {
-            c.p++;
-            continue;
-        }
-        if (*c.p++ != '}')
-            return -EBADMSG;
-        break;
-    }
-    cv_ws_skip_ws(&c);
-    return c.p == c.end ? found : -EBADMSG;
+    struct cv_ws_field_walk w = {key, out, cap, -ENOENT};
+    int rc = cv_ws_object_walk(text, len, 32, cv_ws_field_member, &w);
+    return rc < 0 ? rc : w.found;
 }

@@ -19,8 +19,16 @@ static struct cv_ws_msg m, again;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* cv_ws_json_field() (a POST body's or a v2 value's "type" and "sdp") on the same bytes:
+     * its answer is a length that fits, and where the message parser read a type, the same. */
+    char field[CV_WS_TYPE_MAX];
+    int fl = cv_ws_json_field((const char *)data, size, "type", field, sizeof(field));
+    if (fl >= (int)sizeof(field) || (fl >= 0 && strlen(field) > (size_t)fl))
+        abort();
     if (cv_ws_msg_parse((const char *)data, size, &m) < 0)
         return 0;
+    if (fl != (int)strlen(m.type) || strcmp(field, m.type) != 0)
+        abort();
     if (strnlen(m.type, sizeof(m.type)) >= sizeof(m.type) || m.value_len >= sizeof(m.value) ||
         m.value[m.value_len] != '\0' || m.kind > CV_WS_VALUE_JSON)
         abort();
