@@ -184,3 +184,20 @@ enum cv_throttle_result cv_throttle_fail(struct cv_throttle *t, const struct soc
         return CV_THROTTLE_COUNTED;
     return r == &t->overflow ? CV_THROTTLE_LOCKED_SHARED : CV_THROTTLE_LOCKED_NOW;
 }
+
+int cv_admit_conn_events(struct event_base *base, int fd, void (*rd)(int, short, void *),
+                         void (*wr)(int, short, void *), void *arg, struct event **rd_ev,
+                         struct event **wr_ev)
+{
+    *rd_ev = event_new(base, fd, EV_READ | EV_PERSIST, rd, arg);
+    *wr_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, wr, arg);
+    if (!*rd_ev || !*wr_ev || event_add(*rd_ev, NULL) < 0) {
+        if (*rd_ev)
+            event_free(*rd_ev);
+        if (*wr_ev)
+            event_free(*wr_ev);
+        *rd_ev = *wr_ev = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}

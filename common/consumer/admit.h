@@ -69,6 +69,16 @@ const char *cv_admit_check(struct cv_consumer *p, const struct cv_admit_limits *
  * not become a flood of logs). */
 bool cv_admit_log_due(uint64_t *last_ms, uint64_t now_ms);
 
+/*
+ * An accepted connection's two events on fd, both persistent: read (added now) and write (added
+ * by the caller when it has something queued). 0, or -ENOMEM with neither made (fd untouched).
+ */
+struct event;
+struct event_base;
+int cv_admit_conn_events(struct event_base *base, int fd, void (*rd)(int, short, void *),
+                         void (*wr)(int, short, void *), void *arg, struct event **rd_ev,
+                         struct event **wr_ev);
+
 /* ---- login throttle -------------------------------------------------------------------------- */
 
 #define CV_THROTTLE_ROWS 64

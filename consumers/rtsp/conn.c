@@ -902,18 +902,12 @@ void cv_rtsp_conn_accept(void *ctx, int fd, const struct sockaddr *sa, socklen_t
      */
     int sndbuf = CV_RTSP_SNDBUF;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    c->rd_ev = event_new(srv->proc.base, fd, EV_READ | EV_PERSIST, cv_conn_read_cb, c);
-    c->wr_ev = event_new(srv->proc.base, fd, EV_WRITE | EV_PERSIST, cv_conn_write_cb, c);
-    if (!c->rd_ev || !c->wr_ev) {
-        if (c->rd_ev)
-            event_free(c->rd_ev);
-        if (c->wr_ev)
-            event_free(c->wr_ev);
+    if (cv_admit_conn_events(srv->proc.base, fd, cv_conn_read_cb, cv_conn_write_cb, c, &c->rd_ev,
+                             &c->wr_ev) < 0) {
         close(fd);
         free(c);
         return;
     }
-    event_add(c->rd_ev, NULL);
     c->next = srv->conns;
     srv->conns = c;
     srv->conn_count++;

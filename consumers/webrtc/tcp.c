@@ -132,18 +132,13 @@ void cv_webrtc_tcp_accept(void *ctx, int fd, const struct sockaddr *sa, socklen_
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     evutil_make_socket_nonblocking(fd);
     cv_outq_init(&c->out, CV_WEBRTC_TCP_OUT, &srv->tcp_budget);
-    c->rd_ev = event_new(srv->proc.base, fd, EV_READ | EV_PERSIST, cv_webrtc_tcp_read_cb, c);
-    c->wr_ev = event_new(srv->proc.base, fd, EV_WRITE | EV_PERSIST, cv_webrtc_tcp_write_cb, c);
-    if (!c->rd_ev || !c->wr_ev) {
-        if (c->rd_ev)
-            event_free(c->rd_ev);
-        if (c->wr_ev)
-            event_free(c->wr_ev);
+    if (cv_admit_conn_events(srv->proc.base, fd, cv_webrtc_tcp_read_cb, cv_webrtc_tcp_write_cb, c,
+                             &c->rd_ev, &c->wr_ev) < 0) {
+        cv_outq_free(&c->out);
         close(fd);
         free(c);
         return;
     }
-    event_add(c->rd_ev, NULL);
     c->next = srv->tcps;
     srv->tcps = c;
     srv->tcp_count++;
