@@ -255,6 +255,33 @@ def test_two_viewers_at_once_then_ten(camvisor):
 
 
 @pytest.mark.may_die("worker door")
+def test_a_viewer_that_stops_is_reaped_the_other_plays_on(camvisor):
+    """One of two viewers stops dead (its whole stack frozen: it reads nothing, answers no
+    consent check, sends no report): camvisor-webrtc reaps it when consent lapses (30 s, RFC
+    7675), and the other viewer decodes throughout, without a gap."""
+    cv = camvisor(CAM)
+    a, _ = play_json(cv)
+    b, _ = play_json(cv)
+    try:
+        assert a.wait_frames(10, 20) and b.wait_frames(10, 20)
+        t = time.monotonic()
+        a.loop.call_soon_threadsafe(time.sleep, 36)
+        wait_for(lambda: "went silent (no ICE consent)" in cv.logs(), 45,
+                 what="the frozen viewer reaped")
+        assert time.monotonic() - t > 15, "reaped before its consent could lapse"
+        n = b.count()
+        assert b.wait_frames(n + 25, 10)
+        times = [f[0] for f in b.frames if f[0] > t]
+        gap = max(y - x for x, y in zip(times, times[1:]))
+        assert gap < 1.0, f"the other viewer had a {gap:.2f} s gap"
+    finally:
+        b.close()
+        try:
+            a.close()
+        except Exception:  # its loop may still be frozen: nothing left to close cleanly
+            pass
+
+
 def test_worker_killed_the_same_peerconnection_plays_on(camvisor):
     cv = camvisor(CAM)
     v, _ = play_json(cv)
