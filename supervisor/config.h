@@ -119,6 +119,7 @@ struct cv_config {
 
     char webrtc_candidates[512];  /* "192.168.1.10:8555, my.host:8555": announced besides ours */
     char webrtc_ice_servers[256]; /* "stun:host:port", asked for our public address; "" none */
+    char webrtc_certificate[256]; /* PEM file: DTLS certificate and key; "" = made at start */
     uint32_t webrtc_max_sessions, webrtc_max_sessions_per_client;
 
     size_t camera_count;

@@ -10,6 +10,7 @@
     X("listen", LISTEN, webrtc_listen, "0.0.0.0:8555")                                             \
     X("candidates", TEXT, webrtc_candidates, NULL)                                                 \
     X("ice_servers", TEXT, webrtc_ice_servers, NULL)                                               \
+    X("certificate", TEXT, webrtc_certificate, NULL)                                               \
     X("max_sessions", COUNT, webrtc_max_sessions, "100")                                           \
     X("max_sessions_per_client", COUNT, webrtc_max_sessions_per_client, "16")
 

@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -96,28 +97,37 @@ fail:
     return NULL;
 }
 
+/* A DTLS server context with cert and key (references taken), its fingerprint into fp. */
+static SSL_CTX *cv_dtls_new_ctx(X509 *cert, EVP_PKEY *key, char *fp, size_t fplen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_server_method());
+    if (!ctx || SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1 ||
+        SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
+        /* 0 is success for this one */
+        SSL_CTX_set_tlsext_use_srtp(ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") != 0 ||
+        cv_dtls_fingerprint(cert, fp, fplen) < 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, cv_dtls_verify);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    return ctx;
+}
+
 int cv_dtls_ctx_init(struct cv_dtls_ctx *d)
 {
     memset(d, 0, sizeof(*d));
     EVP_PKEY *key = EVP_EC_gen("P-256");
     X509 *cert = key ? cv_dtls_make_cert(key) : NULL;
-    d->ctx = SSL_CTX_new(DTLS_server_method());
     d->meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cv-dtls-out");
-    if (!key || !cert || !d->ctx || !d->meth)
+    if (!key || !cert || !d->meth ||
+        !(d->ctx = cv_dtls_new_ctx(cert, key, d->fingerprint, sizeof(d->fingerprint))))
         goto fail;
     BIO_meth_set_write(d->meth, cv_dtls_bio_write);
     BIO_meth_set_ctrl(d->meth, cv_dtls_bio_ctrl);
     BIO_meth_set_create(d->meth, cv_dtls_bio_create);
-    if (SSL_CTX_use_certificate(d->ctx, cert) != 1 || SSL_CTX_use_PrivateKey(d->ctx, key) != 1 ||
-        SSL_CTX_check_private_key(d->ctx) != 1 ||
-        SSL_CTX_set_min_proto_version(d->ctx, DTLS1_2_VERSION) != 1 ||
-        /* 0 is success for this one */
-        SSL_CTX_set_tlsext_use_srtp(d->ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") != 0 ||
-        cv_dtls_fingerprint(cert, d->fingerprint, sizeof(d->fingerprint)) < 0)
-        goto fail;
-    SSL_CTX_set_verify(d->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, cv_dtls_verify);
-    SSL_CTX_set_options(d->ctx, SSL_OP_NO_QUERY_MTU);
-    SSL_CTX_set_read_ahead(d->ctx, 1);
     X509_free(cert);
     EVP_PKEY_free(key);
     return 0;
@@ -127,6 +137,37 @@ fail:
     EVP_PKEY_free(key);
     cv_dtls_ctx_fini(d);
     return -EIO;
+}
+
+int cv_dtls_ctx_load(struct cv_dtls_ctx *d, const char *path, char *why, size_t why_len)
+{
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    char fp[CV_DTLS_FINGERPRINT_MAX];
+    SSL_CTX *ctx = NULL;
+    BIO *in = BIO_new_file(path, "r");
+    if (in)
+        cert = PEM_read_bio_X509(in, NULL, NULL, NULL);
+    if (in && cert && BIO_reset(in) == 0)
+        key = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+    if (cert && key)
+        ctx = cv_dtls_new_ctx(cert, key, fp, sizeof(fp));
+    if (!ctx)
+        snprintf(why, why_len, "%s",
+                 !in     ? "cannot open it"
+                 : !cert ? "no PEM certificate in it"
+                 : !key  ? "no PEM private key in it (unencrypted, after or before the certificate)"
+                         : "the key is not the certificate's, or OpenSSL refused them");
+    BIO_free(in);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    if (!ctx)
+        return -EINVAL;
+    SSL_CTX_free(d->ctx); /* sessions under way hold their own reference */
+    d->ctx = ctx;
+    memcpy(d->fingerprint, fp, sizeof(fp));
+    return 0;
 }
 
 void cv_dtls_ctx_fini(struct cv_dtls_ctx *d)

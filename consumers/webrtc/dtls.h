@@ -5,6 +5,8 @@
  *   cv_dtls_ctx_init()   one per process: an ECDSA P-256 key and a self-signed certificate made
  *                        at start (its SHA-256 fingerprint goes into every answer), DTLS server,
  *                        use_srtp with AEAD_AES_128_GCM and AES_CM_128_HMAC_SHA1_80
+ *   cv_dtls_ctx_load()   or the certificate and key of a PEM file ([webrtc] certificate), for a
+ *                        fingerprint that stays the same across restarts
  *   cv_dtls_conn_*       one per session: datagrams in (cv_dtls_conn_input) and out (the send
  *                        function, one call per datagram, through a BIO of ours so that the
  *                        session decides the transport: UDP, or ICE-TCP framing), retransmission
@@ -65,6 +67,10 @@ struct cv_srtp_keys {
 };
 
 int cv_dtls_ctx_init(struct cv_dtls_ctx *d);
+/* Our certificate and private key from the PEM file at path (both in it, either order; the key
+ * unencrypted) from now on: sessions under way keep theirs. 0, or -EINVAL with why (the context
+ * unchanged). */
+int cv_dtls_ctx_load(struct cv_dtls_ctx *d, const char *path, char *why, size_t why_len);
 void cv_dtls_ctx_fini(struct cv_dtls_ctx *d);
 
 int cv_dtls_conn_init(struct cv_dtls_conn *c, struct cv_dtls_ctx *d, cv_dtls_send_fn send,

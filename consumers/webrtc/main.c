@@ -28,6 +28,7 @@
 static const struct cv_setting_def cv_webrtc_settings_defs[] = {
     CV_SETTING(struct cv_webrtc_settings, "candidates", CV_SET_STR, candidates),
     CV_SETTING(struct cv_webrtc_settings, "ice_servers", CV_SET_STR, ice_servers),
+    CV_SETTING(struct cv_webrtc_settings, "certificate", CV_SET_STR, certificate),
     CV_SETTING(struct cv_webrtc_settings, "max_sessions", CV_SET_U32, max_sessions),
     CV_SETTING(struct cv_webrtc_settings, "max_sessions_per_client", CV_SET_U32,
                max_sessions_per_client),
@@ -94,6 +95,23 @@ static void cv_webrtc_find_local(struct cv_webrtc_srv *srv)
     freeifaddrs(ifa);
 }
 
+/* [webrtc] certificate: our DTLS certificate from a PEM file (a fingerprint that outlives
+ * restarts), else the one made at start. A file that cannot be used is said once, and the
+ * certificate made at start stays: WebRTC keeps working. */
+static void cv_webrtc_use_certificate(struct cv_webrtc_srv *srv)
+{
+    const char *path = srv->set.certificate;
+    if (!path[0] || strcmp(path, srv->certificate_loaded) == 0)
+        return;
+    char why[128];
+    if (cv_dtls_ctx_load(&srv->dtls, path, why, sizeof(why)) < 0) {
+        cv_err("[webrtc] certificate %s: %s; using a certificate made at start instead", path, why);
+    } else {
+        cv_info("[webrtc] certificate %s: fingerprint sha-256 %s", path, srv->dtls.fingerprint);
+    }
+    snprintf(srv->certificate_loaded, sizeof(srv->certificate_loaded), "%s", path);
+}
+
 /* ---- the loop ----------------------------------------------------------------------------- */
 
 static void cv_webrtc_udp_cb(evutil_socket_t fd, short what, void *arg)
@@ -126,6 +144,7 @@ static int cv_webrtc_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
                          sizeof(cv_webrtc_settings_defs) / sizeof(cv_webrtc_settings_defs[0]),
                          &srv->set, &m->u.settings);
         srv->have_settings = true;
+        cv_webrtc_use_certificate(srv);
         cv_webrtc_find_local(srv);
         cv_webrtc_srflx_configure(srv);
     } else if (m->type != CV_MSG_CATALOGUE && m->type != CV_MSG_CAMERA_STATUS) {

@@ -68,6 +68,7 @@ enum cv_webrtc_state {
 struct cv_webrtc_settings {
     char candidates[512];
     char ice_servers[256];
+    char certificate[256];
     uint32_t max_sessions, max_sessions_per_client;
 };
 
@@ -204,6 +205,7 @@ struct cv_webrtc_srv {
     struct cv_webrtc_srflx srflx;
     struct cv_webrtc_settings set;
     bool have_settings;
+    char certificate_loaded[256]; /* the PEM file our certificate came from; "" made at start */
     struct cv_dtls_ctx dtls;
     struct cv_webrtc_feed *feeds;
     struct cv_webrtc_session *sessions;

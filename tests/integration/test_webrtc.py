@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -453,6 +454,41 @@ def test_stun_server_gives_a_server_reflexive_candidate(camvisor):
         stun.close()
     # Without ice_servers (every other test here): no request, no srflx, said nowhere.
     assert "typ srflx" not in play_and_close(camvisor)
+
+
+def test_certificate_from_a_pem_file(camvisor, tmp_path):
+    """[webrtc] certificate: the DTLS certificate and key of a PEM file, so the fingerprint in
+    every answer stays the same across restarts; aiortc's handshake with it plays. A file that
+    cannot be used is said in the log, and a certificate made at start keeps WebRTC working."""
+    pem = tmp_path / "webrtc.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(pem), "-out",
+                    str(tmp_path / "cert.pem"), "-subj", "/CN=camvisor-test", "-days", "30"],
+                   check=True, capture_output=True, timeout=30)
+    with open(pem, "a") as f, open(tmp_path / "cert.pem") as c:
+        f.write(c.read())  # key first, then the certificate: either order is taken
+    fp = subprocess.run(["openssl", "x509", "-in", str(pem), "-noout", "-fingerprint",
+                         "-sha256"], check=True, capture_output=True, text=True).stdout
+    fp = fp.strip().split("=", 1)[1]
+    for _ in range(2):  # two starts, one fingerprint
+        cv = camvisor(CAM, webrtc_extra=f"certificate = {pem}\n")
+        v, sdp = play_json(cv)
+        try:
+            assert f"a=fingerprint:sha-256 {fp}" in sdp, (fp, sdp)
+            assert v.wait_frames(10, 20)
+        finally:
+            v.close()
+        cv.stop()
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    cv = camvisor(CAM, webrtc_extra=f"certificate = {bad}\n")
+    v, sdp = play_json(cv)
+    try:
+        assert "a=fingerprint:sha-256 " in sdp and fp not in sdp
+        assert v.wait_frames(10, 20)
+        assert f"[webrtc] certificate {bad}: no PEM certificate in it" in cv.logs()
+    finally:
+        v.close()
 
 
 def play_and_close(camvisor):
