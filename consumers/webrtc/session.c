@@ -805,20 +805,25 @@ static void cv_session_retransmit(struct cv_webrtc_session *s, const struct cv_r
 }
 
 /* RTCP Sender Reports, one per track the session receives (A/V sync in the browser). */
-static void cv_session_send_sr(struct cv_webrtc_session *s)
+static void cv_session_send_one_sr(struct cv_webrtc_session *s, struct cv_rtp_fanout *fo, int t)
 {
     struct cv_webrtc_srv *srv = s->srv;
-    for (int t = 0; t < CV_MAX_TRACKS; t++) {
-        struct cv_rtcp_sr sr;
-        bool variant = t == CV_MAX_TRACKS - 1 && s->atrack.on; /* the opus variant's, last */
-        if (variant ? cv_rtp_fanout_sr(&s->afeed->rtp, s->atrack_index, 2000, &sr) < 0
-                    : !s->tracks[t].on || cv_rtp_fanout_sr(&s->feed->rtp, t, 2000, &sr) < 0)
-            continue;
-        int n = cv_rtcp_build_sr(srv->out, sizeof(srv->out) - CV_SRTP_TRAILER, &sr, "camvisor");
-        size_t len = n > 0 ? (size_t)n : 0;
-        if (n > 0 && cv_srtp_protect_rtcp(&s->srtp, srv->out, &len) == 0)
-            cv_session_xmit(s, srv->out, len);
-    }
+    struct cv_rtcp_sr sr;
+    if (cv_rtp_fanout_sr(fo, t, 2000, &sr) < 0)
+        return;
+    int n = cv_rtcp_build_sr(srv->out, sizeof(srv->out) - CV_SRTP_TRAILER, &sr, "camvisor");
+    size_t len = n > 0 ? (size_t)n : 0;
+    if (n > 0 && cv_srtp_protect_rtcp(&s->srtp, srv->out, &len) == 0)
+        cv_session_xmit(s, srv->out, len);
+}
+
+static void cv_session_send_sr(struct cv_webrtc_session *s)
+{
+    for (int t = 0; t < CV_MAX_TRACKS; t++)
+        if (s->tracks[t].on)
+            cv_session_send_one_sr(s, &s->feed->rtp, t);
+    if (s->atrack.on) /* the opus variant's track, on its own feed */
+        cv_session_send_one_sr(s, &s->afeed->rtp, s->atrack_index);
 }
 
 /* ---- packets in ----------------------------------------------------------------------------- */
