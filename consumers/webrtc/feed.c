@@ -116,7 +116,7 @@ static void cv_webrtc_feed_free(struct cv_webrtc_feed *f)
 }
 
 struct cv_webrtc_feed *cv_webrtc_feed_get(struct cv_webrtc_srv *srv, const char *camera,
-                                          const char *variant)
+                                          const char *variant, bool joined_audio)
 {
     struct cv_feed *have = cv_feed_find(&srv->proc.feeds, camera, variant, &cv_webrtc_feed_ops);
     if (have) {
@@ -137,8 +137,8 @@ struct cv_webrtc_feed *cv_webrtc_feed_get(struct cv_webrtc_srv *srv, const char 
     errno = ENOMEM;
     f->hist = calloc(CV_WEBRTC_HISTORY, sizeof(*f->hist));
     if (f->hist && cv_rtp_fanout_init(&f->rtp, camera, CV_WEBRTC_RTP_MTU,
-                                      strcmp(variant, "opus") == 0 ? &cv_webrtc_audio_fanout_ops
-                                                                   : &cv_webrtc_fanout_ops) == 0) {
+                                      joined_audio ? &cv_webrtc_audio_fanout_ops
+                                                   : &cv_webrtc_fanout_ops) == 0) {
         f->rtp.ctx = f;
         f->rtp.in_band_params = true; /* browsers read no sprop-parameter-sets */
         f->rtp.g711_20ms = true;

@@ -290,7 +290,7 @@ void cv_webrtc_offer(struct cv_webrtc_srv *srv, const struct cv_msg_webrtc_offer
     s->next = srv->sessions;
     srv->sessions = s;
     srv->session_count++;
-    s->feed = cv_webrtc_feed_get(srv, o->camera, CV_VARIANT_NATIVE);
+    s->feed = cv_webrtc_feed_get(srv, o->camera, CV_VARIANT_NATIVE, false);
     if (!s->feed) {
         int err = errno;
         cv_session_answer_error(srv, s->req_id, err == EMFILE ? -EMFILE : -ENOMEM,
@@ -345,7 +345,7 @@ static int cv_session_audio_variant(struct cv_webrtc_session *s,
                                     char *why, size_t why_size)
 {
     if (s->audio == CV_WEBRTC_AUDIO_NATIVE) {
-        s->afeed = cv_webrtc_feed_get(s->srv, s->camera, "opus");
+        s->afeed = cv_webrtc_feed_get(s->srv, s->camera, "opus", true);
         if (!s->afeed) {
             s->audio = CV_WEBRTC_AUDIO_REFUSED;
             snprintf(s->audio_why, sizeof(s->audio_why), "%s",
@@ -490,7 +490,7 @@ void cv_webrtc_session_feed_ready(struct cv_webrtc_session *s)
     for (uint32_t t = 0; t < info->track_count; t++)
         camera_video |= info->tracks[t].kind == CV_TRACK_VIDEO;
     if (!video_accepted && video_offered && camera_video && !s->transcoded) {
-        struct cv_webrtc_feed *h264 = cv_webrtc_feed_get(srv, s->camera, "h264");
+        struct cv_webrtc_feed *h264 = cv_webrtc_feed_get(srv, s->camera, "h264", false);
         if (h264) {
             cv_info("webrtc %s: %s: asking camera %s for its h264 variant", s->id, why, s->camera);
             s->prev_feed = s->feed; /* we may be in its callback: let go of it later */
@@ -734,9 +734,9 @@ int cv_webrtc_session_send_audio(struct cv_rtp_viewer *v, int track, const uint8
 /* One packet of the history again as RTX (RFC 4588 §4): the RTX payload type, SSRC and sequence
  * number, the original timestamp and marker, and the original sequence number before the
  * payload. */
-static void cv_session_send_rtx(struct cv_webrtc_session *s, int t, const struct cv_webrtc_hist *h)
+static void cv_session_send_rtx(struct cv_webrtc_session *s, struct cv_webrtc_track *k,
+                                const struct cv_webrtc_hist *h)
 {
-    struct cv_webrtc_track *k = &s->tracks[t];
     uint8_t *buf = s->srv->out;
     size_t len = (size_t)h->len + 2;
     if (h->len < 12 || (h->data[0] & 0x1f) || len + CV_SRTP_TRAILER > sizeof(s->srv->out))
@@ -764,42 +764,28 @@ static void cv_session_send_rtx(struct cv_webrtc_session *s, int t, const struct
  * same index). At most 17 per entry. */
 static void cv_session_retransmit(struct cv_webrtc_session *s, const struct cv_rtcp_nack *n)
 {
+    /* Whose packets: a camera track of the session's feed, or the opus variant's. */
+    struct cv_webrtc_feed *f = NULL;
+    struct cv_webrtc_track *k = NULL;
     int t = -1;
-    for (int i = 0; i < CV_MAX_TRACKS && t < 0; i++)
+    for (int i = 0; i < CV_MAX_TRACKS && !k; i++)
         if (s->tracks[i].on && s->feed->rtp.packers[i].ssrc == n->media_ssrc)
-            t = i;
-    if (t < 0 && s->atrack.on &&
-        s->afeed->rtp.packers[s->atrack_index].ssrc == n->media_ssrc) { /* the opus variant */
-        for (int b = -1; b < 16; b++) {
-            const struct cv_webrtc_hist *h =
-                b >= 0 && !(n->blp & (1u << b))
-                    ? NULL
-                    : cv_webrtc_feed_history(s->afeed, s->atrack_index,
-                                             (uint16_t)(n->pid + (b + 1)));
-            struct cv_rtp_pkt pkt = {.offset = 0, .len = h ? h->len : 0};
-            uint64_t before = s->packets;
-            if (h)
-                cv_session_send_track(s, &s->atrack, h->data, &pkt, 1);
-            s->retransmits += s->packets - before;
-        }
-        return;
-    }
-    if (t < 0)
-        return;
-    for (int b = -1; b < 16; b++) {
+            f = s->feed, k = &s->tracks[i], t = i;
+    if (!k && s->atrack.on && s->afeed->rtp.packers[s->atrack_index].ssrc == n->media_ssrc)
+        f = s->afeed, k = &s->atrack, t = s->atrack_index;
+    for (int b = -1; k && b < 16; b++) {
         if (b >= 0 && !(n->blp & (1u << b)))
             continue;
-        const struct cv_webrtc_hist *h =
-            cv_webrtc_feed_history(s->feed, t, (uint16_t)(n->pid + (b + 1)));
+        const struct cv_webrtc_hist *h = cv_webrtc_feed_history(f, t, (uint16_t)(n->pid + (b + 1)));
         if (!h)
             continue;
-        if (s->tracks[t].rtx) {
-            cv_session_send_rtx(s, t, h);
+        if (k->rtx) {
+            cv_session_send_rtx(s, k, h);
             continue;
         }
         struct cv_rtp_pkt pkt = {.offset = 0, .len = h->len};
         uint64_t before = s->packets;
-        cv_webrtc_session_send(&s->view, t, h->data, &pkt, 1);
+        cv_session_send_track(s, k, h->data, &pkt, 1);
         s->retransmits += s->packets - before;
     }
 }

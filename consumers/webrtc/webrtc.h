@@ -287,9 +287,11 @@ int cv_webrtc_session_send_audio(struct cv_rtp_viewer *v, int track, const uint8
 void cv_webrtc_session_audio_refused(struct cv_webrtc_session *s, const char *why);
 
 /* feed.c */
-/* The feed of (camera, variant) this process has, or a new one. NULL with errno (EMFILE). */
+/* The feed of (camera, variant) this process has, or a new one. NULL with errno (EMFILE).
+ * joined_audio: a feed joined to sessions for their audio (the opus variant): its viewers are
+ * the sessions' aview, sent with cv_webrtc_session_send_audio(). */
 struct cv_webrtc_feed *cv_webrtc_feed_get(struct cv_webrtc_srv *srv, const char *camera,
-                                          const char *variant);
+                                          const char *variant, bool joined_audio);
 /* A packet of track t with sequence number seq if the history still has it, else NULL. */
 const struct cv_webrtc_hist *cv_webrtc_feed_history(const struct cv_webrtc_feed *f, int t,
                                                     uint16_t seq);

@@ -113,6 +113,15 @@ def test_form_and_raw_offers(camvisor):
         v.close()
 
 
+def ws_v1_offer(cv, v):
+    """go2rtc's v1 exchange on /api/ws: v's offer out, the answer's SDP back (and the socket)."""
+    ws = WsClient(cv.api_port, "/api/ws?src=door")
+    ws.send({"type": "webrtc/offer", "value": v.offer()})
+    msg = ws.recv_json()
+    assert msg["type"] == "webrtc/answer", msg
+    return ws, msg["value"]
+
+
 def test_home_assistant_ws_v2_and_go2rtc_v1(camvisor):
     cv = camvisor(CAM)
     v = Viewer()
@@ -135,12 +144,9 @@ def test_home_assistant_ws_v2_and_go2rtc_v1(camvisor):
     # go2rtc's own player (video-rtc.js, v1 messages) closes its WebSocket as soon as WebRTC
     # plays, and keeps playing: the session outlives its signalling, as with go2rtc.
     v = Viewer()
-    ws = WsClient(cv.api_port, "/api/ws?src=door")
+    ws, answer = ws_v1_offer(cv, v)
     try:
-        ws.send({"type": "webrtc/offer", "value": v.offer()})
-        msg = ws.recv_json()
-        assert msg["type"] == "webrtc/answer", msg
-        v.answer(msg["value"])
+        v.answer(answer)
         assert v.wait_frames(20, 20)
         ws.close()
         wait_for(lambda: "its signalling closed; it plays on" in cv.logs(), 10,
@@ -152,10 +158,8 @@ def test_home_assistant_ws_v2_and_go2rtc_v1(camvisor):
         v.close()
     # A socket that closes before its session plays takes the session with it.
     v = Viewer()
-    ws = WsClient(cv.api_port, "/api/ws?src=door")
+    ws, _ = ws_v1_offer(cv, v)  # the answer is never given to v: it never connects
     try:
-        ws.send({"type": "webrtc/offer", "value": v.offer()})
-        assert ws.recv_json()["type"] == "webrtc/answer"  # never given to v: it never connects
         ws.close()
         wait_for(lambda: "its signalling closed before it played" in cv.logs(), 10,
                  what="the half-made session to end")
