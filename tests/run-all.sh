@@ -71,7 +71,9 @@ if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; t
 	CAMVISOR_BUILD=build/asan /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 		tests/integration >"$LOGDIR/integration.log" 2>&1
 	rc=$?
-	summary=$(tail -1 "$LOGDIR/integration.log")
+	# pytest's summary line, the last one that reads like it: what a library prints at the
+	# interpreter's exit (asyncio's "Task was destroyed but it is pending!") may follow it.
+	summary=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)' "$LOGDIR/integration.log" | tail -1)
 	p=$(echo "$summary" | sed -n 's/.* \([0-9]*\) passed.*/\1/p; s/^\([0-9]*\) passed.*/\1/p' | head -1)
 	f=$(echo "$summary" | sed -n 's/.* \([0-9]*\) failed.*/\1/p; s/^\([0-9]*\) failed.*/\1/p' | head -1)
 	e=$(echo "$summary" | sed -n 's/.* \([0-9]*\) error.*/\1/p' | head -1)
