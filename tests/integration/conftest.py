@@ -73,9 +73,15 @@ class Camvisor:
         self.nofile = nofile  # RLIMIT_NOFILE for the supervisor and so its children
         self.env = env or {}  # added to the supervisor's environment
         self.dir = tmp_path
+        # Each port is free when picked, but closed again at once: the kernel may hand the same
+        # one out twice, and camvisor refuses a config whose listeners share a port.
         self.rtsp_port = free_port()
         self.api_port = free_port()
+        while self.api_port == self.rtsp_port:
+            self.api_port = free_port()
         self.webrtc_port = free_port_tcp_udp()
+        while self.webrtc_port in (self.rtsp_port, self.api_port):
+            self.webrtc_port = free_port_tcp_udp()
         self.conf = tmp_path / "camvisor.ini"
         self.cams_dir = tmp_path / "cameras.d"
         self.cams_dir.mkdir(exist_ok=True)
