@@ -24,7 +24,8 @@ MAINS    := supervisor/main.c worker/main.c consumers/rtsp/main.c consumers/http
 # Sources that need libavformat/libavcodec live in a plugin the worker loads only for the URL
 # schemes that need it (testsrc, file): an rtsp:// worker never maps FFmpeg's codec libraries,
 # whose relocations alone cost ~4.7 MiB of private memory per process (bench/RESULTS.md).
-PLUGIN_SRCS := worker/src-testsrc.c worker/src-file.c worker/ffmpeg-log.c worker/xcode-jpeg.c
+PLUGIN_SRCS := worker/src-testsrc.c worker/src-file.c worker/ffmpeg-log.c worker/xcode-dec.c \
+               worker/xcode-scale.c worker/xcode-jpeg.c worker/xcode-h264.c
 PLUGIN   := $(B)/camvisor-ffmpeg.so
 # The plugin carries its own copies of the few base and media helpers it uses.
 PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) \
@@ -111,8 +112,9 @@ $(STRESS): $(B)/obj/tests/stress/ring_stress.o $(ALL_LIBS)
 $(B)/bench/%: $(B)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-# The JPEG transcoder lives in the plugin: its cost is measured with it linked in directly.
-$(B)/bench/xcode_cost: $(B)/obj/bench/xcode_cost.o $(B)/obj/worker/xcode-jpeg.o $(ALL_LIBS)
+# The transcoders live in the plugin: their cost is measured with them linked in directly.
+XCODE_OBJS := $(patsubst %,$(B)/obj/worker/%.o,xcode-dec xcode-scale xcode-jpeg xcode-h264)
+$(B)/bench/xcode_cost: $(B)/obj/bench/xcode_cost.o $(XCODE_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

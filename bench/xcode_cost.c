@@ -1,13 +1,14 @@
 /*
- * What the worker's JPEG transcoder (worker/xcode-jpeg.c) costs per frame, by picture size: the
+ * What the worker's transcoders (worker/xcode-*.c) cost per frame, by picture size: the
  * figures behind the worker's transcoding slices (CV_WORKER_XCODE_SLICE_MS) and the size bound
  * (common/media/scale.h), bench/RESULTS.md §14.
  *
  * For each size, a clip of FRAMES frames (one keyframe, then P-frames; a moving gradient with
  * sensor-like noise, so the encoders have detail to work on) is made with libx264 (veryfast, at
  * 4 Mbit/s for 1080p25 and in proportion, as bench/lib.sh's camera clip), then fed to the
- * transcoder as the worker does: every frame decoded, and every frame again decoded and encoded.
- * Prints milliseconds per frame (medians of 3 passes) and the JPEG size. Run it from build/ (the
+ * decoder as the worker does: every frame decoded, then every frame decoded and encoded as JPEG,
+ * then as H.264 (the h264 variant's settings). Prints milliseconds per frame (medians of 3
+ * passes) and the mean size of a JPEG and of an H.264 picture. Run it from build/ (the
  * optimised build: figures) and build/asan/ (what the tests run).
  *
  *     build/bench/xcode_cost [frames]
@@ -25,7 +26,8 @@
 #include "common/media/nal.h"
 #include "worker/xcode.h"
 
-extern const struct cv_xcode_ops cv_xcode_jpeg_ops;
+extern const struct cv_xcode_dec_ops cv_xcode_dec_ops;
+extern const struct cv_xcode_enc_ops cv_xcode_jpeg_ops, cv_xcode_h264_ops;
 
 struct clip {
     uint8_t *data[256]; /* owned: each frame, length-prefixed (the ring's format) */
@@ -111,26 +113,39 @@ out:
     return rc;
 }
 
-/* One pass over the clip: ms per frame; *jpeg the last picture's bytes when encoding. */
-static double pass(const struct clip *c, int w, int h, bool encode, size_t *jpeg)
+/* One pass over the clip: ms per frame, every frame decoded and, with enc, encoded; *bytes the
+ * output's mean size a frame. */
+static double pass(const struct clip *c, int w, int h, const struct cv_xcode_enc_ops *enc,
+                   size_t *bytes)
 {
     struct cv_track_info in = {.kind = 1, .codec = 1, .clock_rate = 90000};
     in.width = (uint16_t)w;
     in.height = (uint16_t)h;
-    void *st = NULL;
-    if (cv_xcode_jpeg_ops.open(&st, &in, 0, 0) < 0)
+    void *dec = NULL, *es = NULL;
+    char path[256];
+    struct cv_xcode_enc_params p = {.clock_rate = 90000};
+    if (cv_xcode_dec_ops.open(&dec, &in, CV_XCODE_HW_NONE, path, sizeof(path)) < 0)
         return -1;
+    if (enc && enc->open(&es, &p) < 0) {
+        cv_xcode_dec_ops.close(dec);
+        return -1;
+    }
     double t0 = now_ms();
     for (int i = 0; i < c->count; i++) {
+        const struct cv_xcode_pic *pic;
+        int rc = cv_xcode_dec_ops.feed(dec, c->data[i], c->len[i], (int64_t)i * 3600, i == 0, &pic);
         const uint8_t *out;
         size_t out_len = 0;
-        int rc = cv_xcode_jpeg_ops.feed(st, c->data[i], c->len[i], (int64_t)i * 3600, i == 0,
-                                        encode, &out, &out_len);
-        if (rc > 0)
-            *jpeg = out_len;
+        bool key;
+        if (rc > 0 && enc &&
+            enc->encode(es, pic, (int64_t)i * 3600, false, &out, &out_len, &key) > 0)
+            *bytes += out_len;
     }
     double ms = (now_ms() - t0) / c->count;
-    cv_xcode_jpeg_ops.close(st);
+    *bytes /= (size_t)c->count;
+    if (enc)
+        enc->close(es);
+    cv_xcode_dec_ops.close(dec);
     return ms;
 }
 
@@ -147,7 +162,8 @@ int main(int argc, char **argv)
         frames = 25;
     static const int sizes[][2] = {
         {640, 360}, {1280, 720}, {1920, 1080}, {2560, 1440}, {3840, 2160}};
-    printf("%-10s %12s %16s %10s\n", "size", "decode ms", "decode+jpeg ms", "jpeg kB");
+    printf("%-10s %10s %14s %8s %14s %8s\n", "size", "decode ms", "+jpeg ms", "jpeg kB", "+h264 ms",
+           "h264 kB");
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
         int w = sizes[s][0], h = sizes[s][1];
         struct clip c = {0};
@@ -155,16 +171,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "cannot make a %dx%d clip (libx264?)\n", w, h);
             return 1;
         }
-        size_t jpeg = 0;
-        double d[3], e[3];
+        size_t jpeg = 0, h264 = 0;
+        double d[3], e[3], x[3];
         for (int r = 0; r < 3; r++) {
-            d[r] = pass(&c, w, h, false, &jpeg);
-            e[r] = pass(&c, w, h, true, &jpeg);
+            d[r] = pass(&c, w, h, NULL, &jpeg);
+            jpeg = h264 = 0;
+            e[r] = pass(&c, w, h, &cv_xcode_jpeg_ops, &jpeg);
+            x[r] = pass(&c, w, h, &cv_xcode_h264_ops, &h264);
         }
         char name[16];
         snprintf(name, sizeof(name), "%dx%d", w, h);
-        printf("%-10s %12.1f %16.1f %10.0f\n", name, median3(d[0], d[1], d[2]),
-               median3(e[0], e[1], e[2]), jpeg / 1e3);
+        printf("%-10s %10.1f %14.1f %8.0f %14.1f %8.0f\n", name, median3(d[0], d[1], d[2]),
+               median3(e[0], e[1], e[2]), jpeg / 1e3, median3(x[0], x[1], x[2]), h264 / 1e3);
         for (int i = 0; i < c.count; i++)
             free(c.data[i]);
     }

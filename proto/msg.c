@@ -40,6 +40,10 @@ static const struct cv_field camera_fields[] = {
     FLD(struct cv_msg_camera, transport, F_U32, true),
     FLD(struct cv_msg_camera, ring_size, F_U32, false),
     FLD(struct cv_msg_camera, log_level, F_U32, false),
+    FLD(struct cv_msg_camera, hwaccel, F_U32, false),
+    FLD(struct cv_msg_camera, transcode_kbps, F_U32, false),
+    FLD(struct cv_msg_camera, transcode_w, F_U32, false),
+    FLD(struct cv_msg_camera, transcode_h, F_U32, false),
 };
 static const struct cv_field camera_entry_fields[] = {
     FLD(struct cv_msg_camera_entry, name, F_STR, true),
@@ -76,6 +80,7 @@ static const struct cv_field ring_fields[] = {
 };
 static const struct cv_field keyframe_fields[] = {
     FLD(struct cv_msg_keyframe, sub_id, F_U32, true),
+    FLD(struct cv_msg_keyframe, variant, F_STR, false),
 };
 static const struct cv_field subscribed_fields[] = {
     FLD(struct cv_msg_subscribed, sub_id, F_U32, true),
@@ -103,6 +108,10 @@ static const struct cv_field camera_status_fields[] = {
     FLD(struct cv_msg_camera_status, uptime_ms, F_U64, false),
     FLD(struct cv_msg_camera_status, bytes, F_U64, false),
     FLD(struct cv_msg_camera_status, source, F_STR, false),
+    FLD(struct cv_msg_camera_status, transcode, F_STR, false),
+    FLD(struct cv_msg_camera_status, encoders, F_U32, false),
+    FLD(struct cv_msg_camera_status, decoded, F_U64, false),
+    FLD(struct cv_msg_camera_status, xcode_skipped, F_U64, false),
 };
 static const struct cv_field stream_put_fields[] = {
     FLD(struct cv_msg_stream_put, req_id, F_U32, true),
@@ -183,6 +192,10 @@ static const struct cv_field status_fields[] = {
     FLD(struct cv_msg_status, uptime_ms, F_U64, false),
     FLD(struct cv_msg_status, bytes, F_U64, false),
     FLD(struct cv_msg_status, gop_bytes, F_U32, false),
+    FLD(struct cv_msg_status, transcode, F_STR, false),
+    FLD(struct cv_msg_status, encoders, F_U32, false),
+    FLD(struct cv_msg_status, decoded, F_U64, false),
+    FLD(struct cv_msg_status, xcode_skipped, F_U64, false),
 };
 
 #define TYPE(name, fields)                                                                         \

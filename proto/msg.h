@@ -85,7 +85,10 @@ struct cv_msg_camera {
     char url[CV_URL_MAX]; /* effective URL: may carry credentials, never log it */
     uint32_t transport;   /* 0 tcp, 1 udp */
     uint32_t ring_size;
-    uint32_t log_level; /* enum cv_log_level */
+    uint32_t log_level;      /* enum cv_log_level */
+    uint32_t hwaccel;        /* what its decoder may use: worker/xcode.h's enum cv_xcode_hw */
+    uint32_t transcode_kbps; /* its encoders' bitrate; 0 for theirs */
+    uint32_t transcode_w, transcode_h; /* its h264 variant's size; 0 the camera's */
 };
 
 /* One camera as every consumer sees it: its name and what its worker last reported. */
@@ -149,6 +152,7 @@ struct cv_msg_ring {
 /* consumer -> sup: sub_id names the camera; sup -> worker: sub_id is 0. */
 struct cv_msg_keyframe {
     uint32_t sub_id;
+    char variant[CV_VARIANT_MAX]; /* sup -> worker: the ring the viewer reads ("": every one) */
 };
 
 struct cv_msg_subscribed {
@@ -180,6 +184,9 @@ struct cv_msg_camera_status {
     uint64_t uptime_ms;      /* since the worker last started streaming; 0 when not streaming */
     uint64_t bytes;          /* received from the camera since the worker started */
     char source[CV_URL_MAX]; /* the camera's URL, redacted (no password) */
+    char transcode[192];     /* as cv_msg_status's */
+    uint32_t encoders;
+    uint64_t decoded, xcode_skipped;
 };
 
 /*
@@ -289,6 +296,12 @@ struct cv_msg_status {
     uint64_t bytes;         /* received from the camera since the worker started */
     char codecs[64];        /* "h264,aac" */
     char error[128];        /* last connection error, redacted */
+    /* Transcoding, while a variant needs it: "h264 640x480, jpeg 320x240; decoder: software
+     * (nvdec: no cuda device ...)"; "" when nothing is transcoded. */
+    char transcode[192];
+    uint32_t encoders;      /* encoders running (one per transcoded variant, whoever watches) */
+    uint64_t decoded;       /* access units decoded since the worker started */
+    uint64_t xcode_skipped; /* camera frames the decoder skipped to keep up */
 };
 
 struct cv_msg {

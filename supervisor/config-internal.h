@@ -46,7 +46,9 @@ enum cv_config_type {
     CV_T_HWACCEL,
     CV_T_DURATION,
     CV_T_SIZE,
-    CV_T_COUNT, /* a whole number, 1 to 1,000,000 */
+    CV_T_COUNT,   /* a whole number, 1 to 1,000,000 */
+    CV_T_BITRATE, /* bits a second with an optional k or M: kbit/s in a uint32_t */
+    CV_T_PICSIZE, /* WxH, a side 0 following the aspect ratio: struct cv_pic_size */
     CV_T_URL,
     CV_T_NAME,
 };

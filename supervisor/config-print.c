@@ -29,7 +29,10 @@ bool cv_config_camera_equal(const struct cv_camera_config *a, const struct cv_ca
 {
     return strcmp(a->name, b->name) == 0 && strcmp(a->url, b->url) == 0 && a->mode == b->mode &&
            a->idle_timeout_ms == b->idle_timeout_ms && a->transport == b->transport &&
-           a->hwaccel == b->hwaccel && a->enabled == b->enabled && a->ring_size == b->ring_size;
+           a->hwaccel == b->hwaccel && a->enabled == b->enabled && a->ring_size == b->ring_size &&
+           a->transcode_kbps == b->transcode_kbps &&
+           a->transcode_size.width == b->transcode_size.width &&
+           a->transcode_size.height == b->transcode_size.height;
 }
 
 const char *cv_config_mode_name(enum cv_camera_mode mode)
@@ -171,9 +174,10 @@ void cv_config_print_summary(const struct cv_config *cfg, FILE *fp)
         const struct cv_camera_config *c = &cfg->cameras[i];
         fprintf(fp,
                 "camera   %s url=%s mode=%s idle_timeout=%ums transport=%s hwaccel=%s "
-                "ring_size=%s enabled=%s (%s:%d)\n",
+                "transcode_bitrate=%uk transcode_size=%ux%u ring_size=%s enabled=%s (%s:%d)\n",
                 c->name, c->url_redacted, cv_config_mode_name(c->mode), c->idle_timeout_ms,
                 cv_config_transport_name(c->transport), cv_config_hwaccel_name(c->hwaccel),
+                c->transcode_kbps, c->transcode_size.width, c->transcode_size.height,
                 cv_config_fmt_size(c->ring_size, a, sizeof(a)), c->enabled ? "yes" : "no", c->file,
                 c->line);
     }

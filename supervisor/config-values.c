@@ -96,6 +96,35 @@ static int cv_config_parse_count(const char *v, uint32_t *out)
     return 0;
 }
 
+/* Bits a second, with an optional k or M (decimal) suffix: 16 kbit/s to 100 Mbit/s, kept in
+ * kbit/s. */
+static int cv_config_parse_bitrate(const char *v, uint32_t *kbps)
+{
+    uint64_t n;
+    if (cv_config_parse_digits(&v, &n) < 0 || n > 100000000)
+        return -EINVAL;
+    if (*v == 'k' || *v == 'K')
+        n *= 1000, v++;
+    else if (*v == 'M' || *v == 'm')
+        n *= 1000000, v++;
+    if (*v != '\0' || n < 16000 || n > 100000000)
+        return -EINVAL;
+    *kbps = (uint32_t)(n / 1000);
+    return 0;
+}
+
+/* WxH, each side 0 to 8192 (0: follows the aspect ratio), even: 4:2:0 pictures. */
+static int cv_config_parse_picsize(const char *v, struct cv_pic_size *out)
+{
+    uint64_t w, h;
+    if (cv_config_parse_digits(&v, &w) < 0 || *v++ != 'x' || cv_config_parse_digits(&v, &h) < 0 ||
+        *v != '\0' || w > 8192 || h > 8192 || (w | h) & 1)
+        return -EINVAL;
+    out->width = (uint16_t)w;
+    out->height = (uint16_t)h;
+    return 0;
+}
+
 /* Bytes with an optional K or M (binary) suffix, within the ring limits. */
 static int cv_config_parse_size(const char *v, uint64_t *out)
 {
@@ -366,6 +395,15 @@ void cv_config_set(struct cv_config_parser *p, const struct cv_config_key *k, co
     case CV_T_COUNT:
         rc = cv_config_parse_count(v, (uint32_t *)dst);
         snprintf(why, sizeof(why), "expected a whole number from 1 to 1000000");
+        break;
+    case CV_T_BITRATE:
+        rc = cv_config_parse_bitrate(v, (uint32_t *)dst);
+        snprintf(why, sizeof(why), "expected bits a second with an optional k or M, 16k to 100M");
+        break;
+    case CV_T_PICSIZE:
+        rc = cv_config_parse_picsize(v, (struct cv_pic_size *)dst);
+        snprintf(why, sizeof(why),
+                 "expected WIDTHxHEIGHT, even, each 0 (follow the aspect) to 8192");
         break;
     case CV_T_URL:
         rc = cv_config_check_url(v, why, sizeof(why));

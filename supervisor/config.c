@@ -60,6 +60,7 @@ const struct cv_config_key cv_config_keys[] = {
     CV_G(CV_SEC_SERVER, "log_level", CV_T_LOG_LEVEL, log_level),
     CV_G(CV_SEC_SERVER, "cameras_dir", CV_T_PATH, cameras_dir),
     CV_G(CV_SEC_SERVER, "max_cameras", CV_T_COUNT, max_cameras),
+    CV_G(CV_SEC_SERVER, "max_transcodes", CV_T_COUNT, max_transcodes),
 /* Each consumer's section comes from its own folder. */
 #define CV_RTSP_KEY(key, type, m, def)   CV_G(CV_SEC_RTSP, key, CV_T_##type, m),
 #define CV_HTTP_KEY(key, type, m, def)   CV_G(CV_SEC_API, key, CV_T_##type, m),
@@ -75,6 +76,8 @@ const struct cv_config_key cv_config_keys[] = {
     CV_C("idle_timeout", CV_T_DURATION, cam.idle_timeout_ms),
     CV_C("transport", CV_T_TRANSPORT, cam.transport),
     CV_C("hwaccel", CV_T_HWACCEL, cam.hwaccel),
+    CV_C("transcode_bitrate", CV_T_BITRATE, cam.transcode_kbps),
+    CV_C("transcode_size", CV_T_PICSIZE, cam.transcode_size),
     CV_C("enabled", CV_T_BOOL, cam.enabled),
     CV_C("ring_size", CV_T_SIZE, cam.ring_size),
     CV_C("username", CV_T_USER, username),
@@ -194,6 +197,7 @@ static int cv_config_start(struct cv_config_parser *p, const char *path, char *e
     snprintf(cfg->user, sizeof(cfg->user), "camvisor");
     cfg->log_level = CV_LOG_INF;
     cfg->max_cameras = CV_CONFIG_CAMERAS_LIMIT;
+    cfg->max_transcodes = CV_CONFIG_MAX_TRANSCODES;
     snprintf(cfg->cameras_dir, sizeof(cfg->cameras_dir), "cameras.d");
     if (!path || strlen(path) >= sizeof(cfg->path)) {
         cv_config_err(p, 0, "config path missing or too long");

@@ -28,6 +28,8 @@
 /* Enabled cameras: [server] max_cameras, at most this (what a catalogue message carries, see
  * CV_PROTO_MAX_CAMS) and by default this. */
 #define CV_CONFIG_CAMERAS_LIMIT 256
+/* [server] max_transcodes by default: a 1080p software transcode takes most of a core. */
+#define CV_CONFIG_MAX_TRANSCODES 4
 /*
  * The first line of a camera file the API wrote (PUT /api/streams). Such a file is the API's to
  * replace or remove, and its values are taken literally: a ${VAR} in a URL that came over the
@@ -59,6 +61,11 @@ enum cv_hwaccel {
     CV_HWACCEL_NONE, /* software only */
 };
 
+/* A picture size; a side 0 follows the aspect ratio (0x0: the source's). */
+struct cv_pic_size {
+    uint16_t width, height;
+};
+
 /* A listening address. host "" means every interface (getaddrinfo with a NULL node). */
 struct cv_listen {
     char host[64]; /* without the brackets of an IPv6 literal */
@@ -78,6 +85,8 @@ struct cv_camera_config {
     uint32_t idle_timeout_ms;
     enum cv_transport transport;
     enum cv_hwaccel hwaccel;
+    uint32_t transcode_kbps;           /* its encoders' bitrate, 0 for theirs */
+    struct cv_pic_size transcode_size; /* of its h264 variant; 0x0 the camera's */
     bool enabled;
     uint64_t ring_size; /* bytes, CV_CONFIG_RING_MIN..CV_CONFIG_RING_MAX, or CV_CONFIG_RING_AUTO */
     char file[CV_CONFIG_PATH_MAX]; /* where it was defined, for messages */
@@ -99,7 +108,8 @@ struct cv_config {
     char cameras_dir[CV_CONFIG_PATH_MAX]; /* resolved against the global file's folder */
     char user[64];                        /* [server] user: the account children run as */
     enum cv_log_level log_level;
-    uint32_t max_cameras; /* enabled cameras, 1..CV_CONFIG_CAMERAS_LIMIT */
+    uint32_t max_cameras;    /* enabled cameras, 1..CV_CONFIG_CAMERAS_LIMIT */
+    uint32_t max_transcodes; /* video/audio variants encoding at once, all cameras together */
 
     struct cv_listen rtsp_listen, api_listen, webrtc_listen;
 

@@ -261,6 +261,36 @@ static void cv_sup_variant_stop_cb(evutil_socket_t fd, short what, void *arg)
     cv_sup_variant_free(v);
 }
 
+/*
+ * A transcoding variant not running yet on cam, with [server] max_transcodes running already on
+ * every camera together: refused (the consumer passes the reason on and falls back). One that
+ * runs takes any number of viewers.
+ */
+static bool cv_sup_transcode_refused(const struct cv_sup *sup, const struct cv_cam *cam,
+                                     const char *name, char *why, size_t why_len)
+{
+    if (!cv_variant_transcodes(&cam->cfg, name, cam->status.codecs))
+        return false;
+    uint32_t running = 0;
+    for (size_t i = 0; i < sup->cam_count; i++) {
+        const struct cv_cam *o = sup->cams[i];
+        for (int k = 0; k < CV_SUP_MAX_VARIANTS; k++) {
+            const struct cv_variant_ring *v = &o->variants[k];
+            if (!v->name[0])
+                continue;
+            if (o == cam && strcmp(v->name, name) == 0)
+                return false;
+            running += cv_variant_transcodes(&o->cfg, v->name, o->status.codecs);
+        }
+    }
+    if (running < sup->cfg->max_transcodes)
+        return false;
+    snprintf(why, why_len,
+             "camvisor transcodes at most %u streams at once ([server] max_transcodes)",
+             sup->cfg->max_transcodes);
+    return true;
+}
+
 /* The ring of (cam, name), made (and its production started) at its first subscription. */
 static struct cv_variant_ring *cv_sup_variant_get(struct cv_sup *sup, struct cv_cam *cam,
                                                   const char *name)
@@ -490,6 +520,11 @@ static void cv_sup_on_subscribe(struct cv_sup *sup, struct cv_child *c,
         close(efd);
         return;
     }
+    if (cv_sup_transcode_refused(sup, cam, req->variant, why, sizeof(why))) {
+        cv_sup_reply_subscribed(c, req->sub_id, -EBUSY, why, -1);
+        close(efd);
+        return;
+    }
     struct cv_variant_ring *v = NULL;
     if (strcmp(req->variant, CV_VARIANT_NATIVE) != 0 &&
         !(v = cv_sup_variant_get(sup, cam, req->variant))) {
@@ -631,6 +666,10 @@ static void cv_sup_on_worker_ready(struct cv_sup *sup, struct cv_child *c)
     m.u.camera.transport = cam->cfg.transport == CV_TRANSPORT_UDP;
     m.u.camera.ring_size = (uint32_t)cam->cfg.ring_size;
     m.u.camera.log_level = sup->cfg->log_level;
+    m.u.camera.hwaccel = (uint32_t)cam->cfg.hwaccel;
+    m.u.camera.transcode_kbps = cam->cfg.transcode_kbps;
+    m.u.camera.transcode_w = cam->cfg.transcode_size.width;
+    m.u.camera.transcode_h = cam->cfg.transcode_size.height;
     if (cam->ring_fd < 0 && cv_sup_ring_create(cam, cam->ring_bytes, &cam->ring_fd) < 0) {
         kill(c->pid, SIGKILL); /* nothing to run it on: it dies and restarts with backoff */
         return;
@@ -889,6 +928,10 @@ static void cv_sup_status_fill(const struct cv_cam *cam, struct cv_msg *m)
     cs->uptime_ms = st->uptime_ms;
     cs->bytes = st->bytes;
     snprintf(cs->source, sizeof(cs->source), "%s", cam->cfg.url_redacted);
+    snprintf(cs->transcode, sizeof(cs->transcode), "%s", st->transcode);
+    cs->encoders = st->encoders;
+    cs->decoded = st->decoded;
+    cs->xcode_skipped = st->xcode_skipped;
 }
 
 /*
@@ -930,6 +973,9 @@ static void cv_sup_on_keyframe(struct cv_sup *sup, struct cv_child *c, uint32_t 
     for (struct cv_sub *s = sup->subs; s; s = s->next) {
         if (s->consumer == c && s->sub_id == sub_id) {
             struct cv_msg m = {.type = CV_MSG_KEYFRAME};
+            if (s->variant)
+                snprintf(m.u.keyframe.variant, sizeof(m.u.keyframe.variant), "%s",
+                         s->variant->name);
             cv_sup_send(&s->cam->worker, &m, NULL, 0);
             return;
         }

@@ -12,15 +12,16 @@ static const struct {
     const char *name;
     bool produced; /* a worker can make it today */
 } cv_variants[] = {
-    {CV_VARIANT_NATIVE, true}, {"video", true}, {"h264", false}, {"h265", false},
-    {"opus", false},           {"aac", false},  {"jpeg", true},  {"raw", false},
+    {CV_VARIANT_NATIVE, true}, {"video", true}, {"h264", true}, {"h265", false},
+    {"opus", false},           {"aac", false},  {"jpeg", true}, {"raw", false},
 };
 
-/* jpeg:WxH, a scaled JPEG (frame.jpeg?width=&height=): each side 0 (follow the aspect) to 8192,
- * in canonical form (no leading zeros, no sign), so one size is one ring. */
-static bool cv_variant_jpeg_size_ok(const char *v)
+/* jpeg:WxH or h264:WxH, a scaled picture (frame.jpeg?width=&height=, a transcode of a size):
+ * each side 0 (follow the aspect) to 8192, in canonical form (no leading zeros, no sign), so one
+ * size is one ring. */
+static bool cv_variant_sized_ok(const char *v)
 {
-    if (strncmp(v, "jpeg:", 5) != 0)
+    if (strncmp(v, "jpeg:", 5) != 0 && strncmp(v, "h264:", 5) != 0)
         return false;
     const char *p = v + 5;
     for (int side = 0; side < 2; side++) {
@@ -35,13 +36,20 @@ static bool cv_variant_jpeg_size_ok(const char *v)
             return false;
         p++;
     }
-    return strcmp(v, "jpeg:0x0") != 0; /* that is plain jpeg */
+    return strcmp(v + 4, ":0x0") != 0; /* that is the plain one */
+}
+
+/* variant is kind, plain or sized ("h264", "h264:640x0"). */
+static bool cv_variant_is(const char *variant, const char *kind)
+{
+    size_t n = strlen(kind);
+    return strncmp(variant, kind, n) == 0 && (variant[n] == '\0' || variant[n] == ':');
 }
 
 int cv_variant_available(const struct cv_camera_config *cam, const char *variant, char *why,
                          size_t why_len)
 {
-    if (cv_variant_jpeg_size_ok(variant))
+    if (cv_variant_sized_ok(variant))
         return 0;
     for (size_t i = 0; i < sizeof(cv_variants) / sizeof(cv_variants[0]); i++) {
         if (strcmp(variant, cv_variants[i].name) != 0)
@@ -55,8 +63,18 @@ int cv_variant_available(const struct cv_camera_config *cam, const char *variant
     return -EINVAL;
 }
 
+bool cv_variant_transcodes(const struct cv_camera_config *cam, const char *variant,
+                           const char *codecs)
+{
+    if (!cv_variant_is(variant, "h264"))
+        return false;
+    /* An H.264 camera's h264 with no size passes its stream through. */
+    bool h264_camera = strncmp(codecs, "h264", 4) == 0;
+    return !h264_camera || variant[4] || cam->transcode_size.width || cam->transcode_size.height;
+}
+
 uint64_t cv_variant_ring_bytes(const char *variant, uint64_t camera_ring)
 {
-    bool jpeg = strcmp(variant, "jpeg") == 0 || strncmp(variant, "jpeg:", 5) == 0;
-    return jpeg && camera_ring < CV_VARIANT_JPEG_RING ? CV_VARIANT_JPEG_RING : camera_ring;
+    bool pictures = cv_variant_is(variant, "jpeg") || cv_variant_is(variant, "h264");
+    return pictures && camera_ring < CV_VARIANT_JPEG_RING ? CV_VARIANT_JPEG_RING : camera_ring;
 }

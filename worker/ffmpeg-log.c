@@ -12,7 +12,7 @@
 static void cv_ffmpeg_log(void *avcl, int level, const char *fmt, va_list ap)
 {
     (void)avcl;
-    if (level > AV_LOG_WARNING)
+    if (level > AV_LOG_WARNING || level > av_log_get_level()) /* quieted for a while */
         return;
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);

@@ -21,73 +21,20 @@
 #include "proto/chan.h"
 #include "proto/child.h"
 #include "worker/worker.h"
-#include "worker/xcode.h"
+#include "worker/variants.h"
 
-#define CV_WORKER_MAX_BELLS    16
-#define CV_WORKER_STATUS_MS    1000
-#define CV_WORKER_MAX_VARIANTS 8  /* as the supervisor's CV_SUP_MAX_VARIANTS */
-#define CV_WORKER_JPEG_FPS     15 /* a jpeg ring's most pictures a second: MJPEG, snapshots */
-/*
- * Transcoding never holds the loop (the camera's own frames, the control socket, the status that
- * keeps the watchdog away): transcoders run in slices of this much work per loop turn, a frame
- * at a time (bench/RESULTS.md §14: a 4K frame is ~25 ms to decode, ~60 ms to encode as JPEG).
- */
-#define CV_WORKER_XCODE_SLICE_MS 40
-/* A transcoder with nothing published for this long publishes the picture it has reached: a
- * snapshot never waits for a whole GOP to be decoded (a 2 s 1080p GOP is 0.35 s), and one that
- * cannot keep up still gives pictures. */
-#define CV_WORKER_XCODE_LATE_MS 80
-/* A transcoder this far behind the camera (slower than it: a big picture, a busy machine) skips
- * to a newer keyframe rather than fall further behind. */
-#define CV_WORKER_XCODE_LAG_MS 1000
-
+#define CV_WORKER_MAX_BELLS 16
+#define CV_WORKER_STATUS_MS 1000
 struct cv_doorbell {
     uint32_t id;
     int fd;      /* eventfd, owned */
     int variant; /* the ring it follows: -1 the camera's own, else an index into variants[] */
 };
 
-/*
- * One variant this worker writes besides the camera's own stream, while someone wants it:
- *   video          the camera's video tracks, passed through (a viewer that wants no audio)
- *   jpeg[:WxH]     its first video track decoded and encoded as JPEG pictures (worker/xcode.h),
- *                  at most CV_WORKER_JPEG_FPS a second, optionally scaled
- * Transcoding producers to come (h264, opus) fill the same slot.
- */
-struct cv_variant_out {
-    char name[CV_VARIANT_MAX];   /* "" = free slot */
-    struct cv_ring_writer *ring; /* owned */
-    int fd;                      /* owned */
-    int map[CV_MAX_TRACKS];      /* camera track -> this ring's track, -1 when not carried */
-    struct cv_stream_info info;
-    const struct cv_xcode_ops *xc;   /* NULL for a pass-through variant */
-    void *xc_state;                  /* owned by xc; NULL until the source track has parameters */
-    int src_track;                   /* the camera track xc reads; -1 none (yet) */
-    struct cv_track_info src_params; /* its parameters when xc_state was opened */
-    unsigned want_w, want_h;         /* jpeg:WxH */
-    int64_t last_out_pts;
-    bool have_out;
-    bool catchup_pending; /* pass-through: started, its catch-up not run yet */
-    /* A transcoder reads the camera's ring with a cursor of its own, from the newest keyframe
-     * when it starts (its catch-up), in slices (cv_worker_xcode_cb). */
-    struct cv_ring_reader *in; /* owned; NULL for a pass-through variant */
-    uint64_t skip_until_ns;    /* after a ring move: frames that came up to here were read */
-    uint64_t last_in_ns;       /* arrival of the last frame read */
-    uint64_t started_ns, published_ns; /* when it started; its last picture (0: none yet) */
-    uint64_t skips, skip_logged_ns;    /* times it fell CV_WORKER_XCODE_LAG_MS behind */
-    uint64_t drops, drop_logged_ns;    /* pictures its ring refused */
-    unsigned decoded;                  /* frames decoded before its first picture */
-    bool need_key;                     /* it skipped: nothing decodes before a keyframe */
-};
-
 struct cv_worker {
     struct event_base *base;                   /* owned */
     struct event *ctl_ev, *sig_ev, *status_ev; /* owned */
-    struct event *catchup_ev; /* owned: runs the catch-ups of pass-through variants started */
-    struct event *xcode_ev;   /* owned: a slice of transcoding, once per loop turn while due */
-    uint8_t *xcode_buf;       /* owned: a frame read for a transcoder (CV_RING_MAX_FRAME) */
-    int xcode_next;           /* the variant whose slice comes first next turn */
-    int ctl;                  /* fd 3, owned */
+    int ctl;                                   /* fd 3, owned */
     struct cv_msg_camera cam;
     struct cv_ring_writer *ring; /* owned */
     int ring_fd;                 /* owned: the ring's memfd, to read it back when moving */
@@ -96,7 +43,7 @@ struct cv_worker {
     struct cv_stream_info info;
     struct cv_doorbell bells[CV_WORKER_MAX_BELLS];
     int bell_count;
-    struct cv_variant_out variants[CV_WORKER_MAX_VARIANTS];
+    struct cv_variants variants;
 
     /* Figures for the status report. */
     enum cv_worker_state state;
@@ -122,61 +69,14 @@ const char *cv_worker_camera(const struct cv_worker *w)
     return w->cam.name;
 }
 
-/* A transcoding variant's one track, and its transcoder on the camera's first video track. */
-static void cv_variant_derive_xcode(struct cv_variant_out *v, const struct cv_stream_info *in)
+int cv_worker_ring_fd(const struct cv_worker *w)
 {
-    int src = -1;
-    for (uint32_t i = 0; i < in->track_count && src < 0; i++)
-        if (in->tracks[i].kind == CV_TRACK_VIDEO)
-            src = (int)i;
-    bool same = src >= 0 && src == v->src_track && v->xc_state &&
-                v->info.track_count == 1; /* the same source parameters: keep the decoder */
-    if (same && memcmp(&v->src_params, &in->tracks[src], sizeof(v->src_params)) == 0)
-        return;
-    if (v->xc_state)
-        v->xc->close(v->xc_state);
-    v->xc_state = NULL;
-    v->src_track = src;
-    memset(&v->info, 0, sizeof(v->info));
-    if (src < 0)
-        return;
-    v->src_params = in->tracks[src];
-    int rc = v->xc->open(&v->xc_state, &in->tracks[src], v->want_w, v->want_h);
-    if (rc < 0) {
-        cv_warn("variant %s: cannot decode the camera's %s: %s", v->name,
-                cv_codec_name((enum cv_codec)in->tracks[src].codec), strerror(-rc));
-        v->xc_state = NULL;
-        return;
-    }
-    struct cv_track_info *t = &v->info.tracks[0];
-    v->info.track_count = 1;
-    t->kind = CV_TRACK_VIDEO;
-    t->codec = CV_CODEC_JPEG;
-    t->clock_rate = in->tracks[src].clock_rate;
-    /* What it will be, as far as the camera's parameters say; the first picture says for sure. */
-    unsigned ow = 0, oh = 0;
-    cv_scale_fit(in->tracks[src].width, in->tracks[src].height, v->want_w, v->want_h, &ow, &oh);
-    t->width = (uint16_t)ow;
-    t->height = (uint16_t)oh;
-    v->have_out = false;
+    return w->ring_fd;
 }
 
-/* The variant's tracks out of the camera's: for `video`, its video tracks. */
-static void cv_variant_derive(struct cv_variant_out *v, const struct cv_stream_info *in)
+const struct cv_stream_info *cv_worker_info(const struct cv_worker *w)
 {
-    if (v->xc) {
-        cv_variant_derive_xcode(v, in);
-        return;
-    }
-    memset(&v->info, 0, sizeof(v->info));
-    for (uint32_t i = 0; i < CV_MAX_TRACKS; i++)
-        v->map[i] = -1;
-    for (uint32_t i = 0; i < in->track_count; i++) {
-        if (in->tracks[i].kind != CV_TRACK_VIDEO)
-            continue;
-        v->map[i] = (int)v->info.track_count;
-        v->info.tracks[v->info.track_count++] = in->tracks[i];
-    }
+    return &w->info;
 }
 
 void cv_worker_set_info(struct cv_worker *w, const struct cv_stream_info *info)
@@ -186,17 +86,10 @@ void cv_worker_set_info(struct cv_worker *w, const struct cv_stream_info *info)
     w->info = *info;
     int rc = cv_ring_writer_set_info(w->ring, info);
     CV_ASSERT(rc == 0);
-    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
-        struct cv_variant_out *v = &w->variants[i];
-        if (!v->name[0])
-            continue;
-        cv_variant_derive(v, info);
-        if (v->info.track_count)
-            cv_ring_writer_set_info(v->ring, &v->info);
-    }
+    cv_variants_set_info(&w->variants, info);
 }
 
-static void cv_worker_ring_bells(struct cv_worker *w, int variant)
+void cv_worker_ring_bells(struct cv_worker *w, int variant)
 {
     static const uint64_t one = 1;
     for (int i = 0; i < w->bell_count; i++) {
@@ -204,164 +97,6 @@ static void cv_worker_ring_bells(struct cv_worker *w, int variant)
             continue;
         ssize_t n = write(w->bells[i].fd, &one, sizeof(one));
         (void)n; /* EAGAIN means the counter is already huge: the reader is awake anyway */
-    }
-}
-
-/*
- * A frame of the transcoder's source track: always decoded (references), encoded when `encode`
- * (cv_worker_xcode_run decides: the rate, the live edge, a picture overdue).
- */
-static void cv_worker_xcode_frame(struct cv_worker *w, int vi, const struct cv_frame *f,
-                                  const uint8_t *data, bool encode)
-{
-    struct cv_variant_out *v = &w->variants[vi];
-    const uint8_t *out;
-    size_t out_len;
-    int rc = v->xc->feed(v->xc_state, data, f->len, f->pts, f->flags & CV_FRAME_KEY, encode, &out,
-                         &out_len);
-    if (!v->published_ns)
-        v->decoded++;
-    if (rc <= 0) {
-        if (rc < 0)
-            cv_dbg("variant %s: frame not transcoded: %s", v->name, strerror(-rc));
-        return;
-    }
-    unsigned ow, oh;
-    v->xc->size(v->xc_state, &ow, &oh);
-    struct cv_track_info *t = &v->info.tracks[0];
-    if (t->width != ow || t->height != oh) { /* the real size, once the first picture is out */
-        t->width = (uint16_t)ow;
-        t->height = (uint16_t)oh;
-        cv_ring_writer_set_info(v->ring, &v->info);
-    }
-    struct cv_frame jf = *f;
-    jf.track = 0;
-    jf.flags = CV_FRAME_KEY;
-    jf.dts = jf.pts;
-    jf.len = (uint32_t)out_len;
-    rc = cv_ring_write(v->ring, &jf, out, out_len);
-    uint64_t now = cv_clock_mono_ns();
-    if (rc == 0) {
-        cv_worker_ring_bells(w, vi);
-    } else if (++v->drops == 1 || now - v->drop_logged_ns > 30000000000ull) {
-        cv_warn("variant %s: a %zu-byte picture dropped: %s (%llu so far)", v->name, out_len,
-                strerror(-rc), (unsigned long long)v->drops);
-        v->drop_logged_ns = now;
-    }
-    v->last_out_pts = f->pts; /* the rate counts what was encoded, published or not */
-    v->have_out = true;
-    if (rc < 0)
-        return;
-    if (!v->published_ns)
-        cv_info("variant %s: first picture, %ux%u, after %u frames decoded in %.0f ms", v->name, ow,
-                oh, v->decoded, (double)(now - v->started_ns) / 1e6);
-    v->published_ns = now;
-}
-
-/*
- * One transcoder's share of a turn: frames of its source track read from the camera's ring and
- * decoded until it is at the live edge (false) or the deadline has passed (true: more to do).
- * Encoded: the frame at the live edge, or the one reached once no picture came for
- * CV_WORKER_XCODE_LATE_MS; either at most CV_WORKER_JPEG_FPS a second. Frames on the way are
- * history nobody asked for. Too far behind, it skips to a keyframe.
- */
-static bool cv_worker_xcode_run(struct cv_worker *w, int vi, uint64_t deadline_ns)
-{
-    struct cv_variant_out *v = &w->variants[vi];
-    struct cv_frame f;
-    for (;;) {
-        int rc = cv_ring_read(v->in, &f, w->xcode_buf, CV_RING_MAX_FRAME);
-        if (rc == CV_RING_EMPTY)
-            return false;
-        if (rc < 0 || (int)f.track != v->src_track || !v->xc_state ||
-            (v->skip_until_ns && f.arrival_ns <= v->skip_until_ns))
-            continue; /* a read error resumes at the newest keyframe by itself */
-        v->last_in_ns = f.arrival_ns;
-        /* Behind by how long it has had the frame: a catch-up starts a GOP back on purpose. */
-        uint64_t now = cv_clock_mono_ns();
-        uint64_t had = f.arrival_ns > v->started_ns ? f.arrival_ns : v->started_ns;
-        if (now > had + CV_WORKER_XCODE_LAG_MS * 1000000ull && cv_ring_reader_behind(v->in) > 0) {
-            /* The newest keyframe if it is ahead, else the next one: frames skipped. */
-            cv_ring_reader_seek_key(v->in);
-            v->need_key = true;
-            v->skips++;
-            if (now - v->skip_logged_ns > 30000000000ull) {
-                cv_info("variant %s: transcoding is slower than the camera: skipping to its "
-                        "next keyframe (%llu times so far)",
-                        v->name, (unsigned long long)v->skips);
-                v->skip_logged_ns = now;
-            }
-            continue;
-        }
-        if (v->need_key && !(f.flags & CV_FRAME_KEY))
-            continue;
-        v->need_key = false;
-        int64_t step = v->info.tracks[0].clock_rate / CV_WORKER_JPEG_FPS;
-        bool rate_ok = !v->have_out || f.pts - v->last_out_pts >= step ||
-                       f.pts < v->last_out_pts; /* clock went back */
-        uint64_t since = v->published_ns ? v->published_ns : v->started_ns;
-        bool overdue = now - since >= CV_WORKER_XCODE_LATE_MS * 1000000ull;
-        cv_worker_xcode_frame(w, vi, &f, w->xcode_buf,
-                              rate_ok && (cv_ring_reader_behind(v->in) == 0 || overdue));
-        if (cv_clock_mono_ns() >= deadline_ns)
-            return true;
-    }
-}
-
-/* A turn's slice of transcoding, shared by the transcoders in turn; the next slice comes at the
- * next loop turn (a timer: libevent runs those once per turn, after the sockets), while any has
- * more to do. */
-static void cv_worker_xcode_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct cv_worker *w = arg;
-    uint64_t deadline = cv_clock_mono_ns() + CV_WORKER_XCODE_SLICE_MS * 1000000ull;
-    bool more = false;
-    for (int k = 0; k < CV_WORKER_MAX_VARIANTS && !more; k++) {
-        int i = (w->xcode_next + k) % CV_WORKER_MAX_VARIANTS;
-        if (!w->variants[i].name[0] || !w->variants[i].in)
-            continue;
-        if (cv_clock_mono_ns() >= deadline) { /* the one before finished late: next turn */
-            more = true;
-            w->xcode_next = i;
-        } else if (cv_worker_xcode_run(w, i, deadline)) {
-            more = true;
-            w->xcode_next = (i + 1) % CV_WORKER_MAX_VARIANTS;
-        }
-    }
-    if (more) {
-        struct timeval now = {0, 0};
-        evtimer_add(w->xcode_ev, &now);
-    }
-}
-
-/* New frames in the camera's ring: the transcoders get a slice at the next loop turn. */
-static void cv_worker_xcode_kick(struct cv_worker *w)
-{
-    struct timeval now = {0, 0};
-    if (!evtimer_pending(w->xcode_ev, NULL))
-        evtimer_add(w->xcode_ev, &now);
-}
-
-/* The frame into every variant that carries its track; transcoders read it from the ring. */
-static void cv_worker_publish_variants(struct cv_worker *w, const struct cv_frame *f,
-                                       const uint8_t *data)
-{
-    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
-        struct cv_variant_out *v = &w->variants[i];
-        if (!v->name[0] || v->catchup_pending) /* its catch-up reads this frame from the ring */
-            continue;
-        if (v->xc) {
-            cv_worker_xcode_kick(w);
-            continue;
-        }
-        if (v->map[f->track] < 0)
-            continue;
-        struct cv_frame vf = *f;
-        vf.track = (uint32_t)v->map[f->track];
-        if (cv_ring_write(v->ring, &vf, data, f->len) == 0)
-            cv_worker_ring_bells(w, i);
     }
 }
 
@@ -388,7 +123,7 @@ void cv_worker_publish(struct cv_worker *w, uint32_t track, const uint8_t *data,
         cv_warn("dropped a %zu-byte frame: %s", len, strerror(-rc));
         return;
     }
-    cv_worker_publish_variants(w, &f, data);
+    cv_variants_publish(&w->variants, &f, data);
     w->frames++;
     w->bytes += len;
     if (w->info.tracks[track].kind == CV_TRACK_VIDEO) {
@@ -445,6 +180,7 @@ static void cv_worker_status_cb(evutil_socket_t fd, short what, void *arg)
                  cv_codec_name(w->info.tracks[i].codec));
     }
     snprintf(st->error, sizeof(st->error), "%s", w->error);
+    cv_variants_status(&w->variants, st);
     st->bytes = w->bytes;
     st->uptime_ms = w->streaming_since_ns ? (now - w->streaming_since_ns) / 1000000 : 0;
     for (uint32_t i = 0; i < w->info.track_count; i++) {
@@ -481,6 +217,7 @@ static int cv_worker_on_camera(struct cv_worker *w, const struct cv_msg_camera *
         return 0;
     }
     w->cam = *cam;
+    cv_variants_configure(&w->variants, cam);
     cv_log_init("worker", cam->name);
     if (cam->log_level <= CV_LOG_ERR)
         cv_log_set_level((enum cv_log_level)cam->log_level);
@@ -542,22 +279,7 @@ static void cv_worker_move_ring(struct cv_worker *w, int fd)
     fd = -1;
     next = NULL;
     w->warned_ring = false;
-    /* Transcoders follow onto the new ring, from its newest keyframe (frames they read from the
-     * old one are skipped by arrival time, as consumers do). */
-    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
-        struct cv_variant_out *v = &w->variants[i];
-        if (!v->name[0] || !v->in)
-            continue;
-        struct cv_ring_reader *r = NULL;
-        if (cv_ring_reader_open(w->ring_fd, &r) < 0) {
-            cv_err("variant %s: cannot read the new ring: its pictures stop", v->name);
-            continue;
-        }
-        cv_ring_reader_close(v->in);
-        v->in = r;
-        v->skip_until_ns = v->last_in_ns;
-    }
-    cv_worker_xcode_kick(w);
+    cv_variants_ring_moved(&w->variants);
     cv_info("moved to a %llu-byte ring (%u frames since the last keyframe copied)",
             (unsigned long long)cv_ring_writer_data_size(w->ring), copied);
     struct cv_msg m = {.type = CV_MSG_RING};
@@ -571,149 +293,12 @@ out:
     free(buf);
 }
 
-static int cv_worker_variant_index(const struct cv_worker *w, const char *name)
-{
-    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++)
-        if (w->variants[i].name[0] && strcmp(w->variants[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-/* "video", "jpeg" or "jpeg:WxH" (each side 0..8192, 0 following the aspect ratio). */
-static int cv_worker_variant_parse(struct cv_variant_out *v, const char *name)
-{
-    if (strcmp(name, "video") == 0)
-        return 0;
-    unsigned vw = 0, vh = 0;
-    char tail;
-    if (strcmp(name, "jpeg") != 0 &&
-        (sscanf(name, "jpeg:%ux%u%c", &vw, &vh, &tail) != 2 || vw > 8192 || vh > 8192))
-        return -EINVAL;
-    v->xc = cv_worker_plugin_symbol("cv_xcode_jpeg_ops");
-    v->want_w = vw;
-    v->want_h = vh;
-    v->src_track = -1;
-    return v->xc ? 0 : -ENOENT;
-}
-
-/* A pass-through variant's catch-up: the frames since the newest keyframe of the camera's ring,
- * copied in (a transcoder's is its cursor starting there, cv_worker_xcode_run). */
-static unsigned cv_worker_variant_catch_up(struct cv_worker *w, int vi)
-{
-    struct cv_variant_out *v = &w->variants[vi];
-    struct cv_ring_reader *own = NULL;
-    uint8_t *buf = malloc(CV_RING_MAX_FRAME);
-    unsigned n = 0;
-    struct cv_frame f;
-    if (buf && cv_ring_reader_open(w->ring_fd, &own) == 0) {
-        while (cv_ring_read(own, &f, buf, CV_RING_MAX_FRAME) == CV_RING_OK) {
-            if (f.track >= CV_MAX_TRACKS || v->map[f.track] < 0)
-                continue;
-            f.flags &= ~(uint32_t)CV_FRAME_DISCONT;
-            f.track = (uint32_t)v->map[f.track];
-            n += cv_ring_write(v->ring, &f, buf, f.len) == 0;
-        }
-        cv_ring_reader_close(own);
-    }
-    free(buf);
-    return n;
-}
-
-/* A transcoder's cursor on the camera's ring, at its newest keyframe. */
-static int cv_worker_xcode_attach(struct cv_worker *w, struct cv_variant_out *v)
-{
-    if (!w->xcode_buf && !(w->xcode_buf = malloc(CV_RING_MAX_FRAME)))
-        return -ENOMEM;
-    int rc = cv_ring_reader_open(w->ring_fd, &v->in);
-    if (rc < 0) {
-        v->in = NULL;
-        return rc;
-    }
-    v->started_ns = cv_clock_mono_ns();
-    return 0;
-}
-
-/*
- * Starts writing a variant into the ring fd (owned from here). Its catch-up first, so its first
- * viewer starts at once: the frames since the newest keyframe of the camera's ring, copied in
- * (pass-through) or decoded (transcoder).
- */
-static void cv_worker_variant_start(struct cv_worker *w, const char *name, int fd)
-{
-    int slot = -1;
-    for (int i = 0; i < CV_WORKER_MAX_VARIANTS && slot < 0; i++)
-        if (!w->variants[i].name[0])
-            slot = i;
-    struct cv_variant_out *v = slot >= 0 ? &w->variants[slot] : NULL;
-    if (!v || cv_worker_variant_index(w, name) >= 0 || cv_worker_variant_parse(v, name) < 0) {
-        cv_warn("variant %s not started (%s)", name,
-                !v ? "too many variants" : "unknown here, or running already");
-        if (v)
-            *v = (struct cv_variant_out){0};
-        close(fd);
-        return;
-    }
-    int rc = cv_ring_writer_open(fd, &v->ring);
-    if (rc == 0 && v->xc)
-        rc = cv_worker_xcode_attach(w, v);
-    if (rc < 0) {
-        cv_err("variant %s: cannot open its rings: %s", name, strerror(-rc));
-        if (v->ring)
-            cv_ring_writer_close(v->ring);
-        *v = (struct cv_variant_out){0};
-        close(fd);
-        return;
-    }
-    snprintf(v->name, sizeof(v->name), "%s", name);
-    v->fd = fd;
-    cv_variant_derive(v, &w->info);
-    if (v->info.track_count)
-        cv_ring_writer_set_info(v->ring, &v->info);
-    /* The catch-up runs after the messages already waiting, the doorbell_add that follows this
-     * variant_start among them: a picture it publishes early then wakes its consumer at once. */
-    if (v->xc) {
-        cv_worker_xcode_kick(w);
-        return;
-    }
-    v->catchup_pending = true;
-    event_active(w->catchup_ev, EV_TIMEOUT, 0);
-}
-
-static void cv_worker_catchup_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct cv_worker *w = arg;
-    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++) {
-        struct cv_variant_out *v = &w->variants[i];
-        if (!v->name[0] || !v->catchup_pending)
-            continue;
-        v->catchup_pending = false;
-        unsigned n = cv_worker_variant_catch_up(w, i);
-        cv_info("variant %s: producing (%u tracks; %u frames since the last keyframe copied)",
-                v->name, v->info.track_count, n);
-    }
-}
-
 static void cv_worker_variant_stop(struct cv_worker *w, const char *variant)
 {
-    int i = cv_worker_variant_index(w, variant);
-    if (i < 0)
-        return;
-    char name[CV_VARIANT_MAX]; /* variant may be the slot's own name, cleared below */
-    snprintf(name, sizeof(name), "%s", variant);
-    struct cv_variant_out *v = &w->variants[i];
-    if (v->xc && v->xc_state)
-        v->xc->close(v->xc_state);
-    if (v->in)
-        cv_ring_reader_close(v->in);
-    cv_ring_writer_close(v->ring);
-    close(v->fd);
-    *v = (struct cv_variant_out){0};
-    for (int b = 0; b < w->bell_count; b++)
+    int i = cv_variants_stop(&w->variants, variant);
+    for (int b = 0; b < w->bell_count && i >= 0; b++)
         if (w->bells[b].variant == i)
             w->bells[b].variant = -2; /* its subscription is gone too: DOORBELL_DEL follows */
-    cv_info("variant %s: stopped, nobody wants it", name);
 }
 
 static void cv_worker_bell_add(struct cv_worker *w, uint32_t id, int fd, const char *variant)
@@ -725,9 +310,11 @@ static void cv_worker_bell_add(struct cv_worker *w, uint32_t id, int fd, const c
     }
     int v = !variant[0] || strcmp(variant, CV_VARIANT_NATIVE) == 0
                 ? -1
-                : cv_worker_variant_index(w, variant);
+                : cv_variants_index(&w->variants, variant);
     if (v == -1 && variant[0] && strcmp(variant, CV_VARIANT_NATIVE) != 0)
         v = -2; /* a variant not (yet) produced: rung by nothing until it is */
+    if (v >= 0) /* a viewer joining a running encoder starts at a keyframe made for it */
+        cv_variants_keyframe(&w->variants, variant);
     w->bells[w->bell_count++] = (struct cv_doorbell){.id = id, .fd = fd, .variant = v};
 }
 
@@ -760,7 +347,7 @@ static int cv_worker_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
         return 1;
     }
     if (m->type == CV_MSG_VARIANT_START && nfds == 1) {
-        cv_worker_variant_start(w, m->u.variant.variant, fds[0]);
+        cv_variants_start(&w->variants, m->u.variant.variant, fds[0]);
         return 1;
     }
     if (m->type == CV_MSG_VARIANT_STOP) {
@@ -769,11 +356,13 @@ static int cv_worker_on_message(void *ctx, struct cv_msg *m, int *fds, int nfds)
     }
     if (m->type == CV_MSG_DOORBELL_DEL)
         cv_worker_bell_del(w, m->u.doorbell.id);
+    else if (m->type == CV_MSG_KEYFRAME && m->u.keyframe.variant[0] &&
+             strcmp(m->u.keyframe.variant, CV_VARIANT_NATIVE) != 0)
+        cv_variants_keyframe(&w->variants, m->u.keyframe.variant);
     else if (m->type == CV_MSG_KEYFRAME)
-        /* Every source today passes the camera's stream through: the next keyframe comes with
-         * the camera's GOP. An encoding variant will answer this by coding one at once. */
-        cv_info("a viewer asked for a keyframe: this source passes the camera's stream "
-                "through, the next one comes with its GOP");
+        /* The camera's own stream is passed through: its next keyframe comes with its GOP. */
+        cv_info("a viewer asked for a keyframe: the camera's stream is passed through, the "
+                "next one comes with its GOP");
     else
         cv_warn("unexpected %s message ignored", cv_msg_type_name(m->type));
     return 0;
@@ -821,9 +410,7 @@ int main(int argc, char **argv)
     w.ctl_ev = event_new(w.base, w.ctl, EV_READ | EV_PERSIST, cv_worker_ctl_cb, &w);
     w.sig_ev = evsignal_new(w.base, SIGTERM, cv_worker_sig_cb, &w);
     w.status_ev = event_new(w.base, -1, EV_PERSIST, cv_worker_status_cb, &w);
-    w.catchup_ev = event_new(w.base, -1, 0, cv_worker_catchup_cb, &w);
-    w.xcode_ev = evtimer_new(w.base, cv_worker_xcode_cb, &w);
-    if (!w.ctl_ev || !w.sig_ev || !w.status_ev || !w.catchup_ev || !w.xcode_ev ||
+    if (!w.ctl_ev || !w.sig_ev || !w.status_ev || cv_variants_init(&w.variants, &w) < 0 ||
         event_priority_set(w.sig_ev, 0) < 0)
         goto out;
     struct timeval tv = {CV_WORKER_STATUS_MS / 1000, (CV_WORKER_STATUS_MS % 1000) * 1000};
@@ -848,20 +435,13 @@ out:
         w.src->stop(w.src_state);
     for (int i = 0; i < w.bell_count; i++)
         close(w.bells[i].fd);
-    for (int i = 0; i < CV_WORKER_MAX_VARIANTS; i++)
-        if (w.variants[i].name[0])
-            cv_worker_variant_stop(&w, w.variants[i].name);
+    cv_variants_fini(&w.variants);
     if (w.ring)
         cv_ring_writer_close(w.ring);
     if (w.ring_fd >= 0)
         close(w.ring_fd);
     if (w.status_ev)
         event_free(w.status_ev);
-    if (w.catchup_ev)
-        event_free(w.catchup_ev);
-    if (w.xcode_ev)
-        event_free(w.xcode_ev);
-    free(w.xcode_buf);
     if (w.sig_ev)
         event_free(w.sig_ev);
     if (w.ctl_ev)

@@ -39,4 +39,10 @@ void cv_worker_publish(struct cv_worker *w, uint32_t track, const uint8_t *data,
 /* Connection state for status reports; error (may be NULL) must already be redacted. */
 void cv_worker_set_state(struct cv_worker *w, enum cv_worker_state state, const char *error);
 
+/* For the worker's variants (worker/variants.h): the camera's ring (its memfd, to read it), its
+ * tracks, and the doorbells of a variant's subscribers (variant: an index, -1 the camera's own). */
+int cv_worker_ring_fd(const struct cv_worker *w);
+const struct cv_stream_info *cv_worker_info(const struct cv_worker *w);
+void cv_worker_ring_bells(struct cv_worker *w, int variant);
+
 #endif

@@ -61,7 +61,7 @@
   const STATES = new Set(['stopped', 'connecting', 'streaming', 'reconnecting']);
   const FIELDS = [['state', 'State'], ['codecs', 'Codecs'], ['res', 'Resolution'], ['fps', 'FPS'],
                   ['bitrate', 'Bitrate'], ['uptime', 'Uptime'], ['restarts', 'Restarts'],
-                  ['viewers', 'Viewers']];
+                  ['viewers', 'Viewers'], ['transcode', 'Transcode']];
 
   // A <dl> of a camera's figures; update() only touches text that changed.
   function figures() {
@@ -96,6 +96,10 @@
       const viewers = fmtViewers(cam.viewers);
       set('viewers', viewers.total);
       dd.viewers.title = viewers.detail;
+      // "h264 640x360; decoder: software (nvdec: ...)": what is made, and on what (and why).
+      const xc = typeof cam.transcode === 'string' ? cam.transcode : '';
+      set('transcode', xc ? xc.split(';')[0] : '–');
+      dd.transcode.title = xc;
       const error = typeof cam.error === 'string' ? cam.error : '';
       set('error', error);
       errRow.hidden = !error || state === 'streaming';

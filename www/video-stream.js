@@ -250,7 +250,9 @@
         try { msg = JSON.parse(data); } catch (e) { return; }
         if (!msg) return;
         if (msg.type === 'mse') this.setupMSE(String(msg.value || ''));
-        else if (msg.type === 'error') this.setState('error', String(msg.value || 'error'));
+        // The server cannot give this mode (no codec in common, a transcode refused): the
+        // next mode the caller allowed, as go2rtc's player does.
+        else if (msg.type === 'error') this.fallback(String(msg.value || 'error'));
         return;
       }
       if (!this.mime) return; // media before the handshake: nothing could decode it

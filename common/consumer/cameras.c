@@ -1,9 +1,11 @@
 /* The cameras a consumer knows: see common/consumer/cameras.h. */
 #include "common/consumer/cameras.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/base/log.h"
+#include "common/media/media.h"
 
 void cv_cameras_init(struct cv_cameras *t, const struct cv_cameras_ops *ops, void *ctx)
 {
@@ -25,6 +27,21 @@ const struct cv_msg_camera_entry *cv_cameras_entry(const struct cv_cameras *t, c
 bool cv_cameras_exists(const struct cv_cameras *t, const char *name)
 {
     return cv_cameras_entry(t, name) != NULL;
+}
+
+enum cv_codec cv_cameras_video_codec(const struct cv_cameras *t, const char *name)
+{
+    const struct cv_cam *cam = cv_cameras_find(t, name);
+    const struct cv_msg_camera_entry *e = cv_cameras_entry(t, name);
+    const char *codecs = cam && cam->st.codecs[0] ? cam->st.codecs : e ? e->codecs : "";
+    char buf[sizeof(cam->st.codecs)];
+    snprintf(buf, sizeof(buf), "%s", codecs);
+    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+        int codec = cv_codec_from_name(c);
+        if (codec == CV_CODEC_H264 || codec == CV_CODEC_H265 || codec == CV_CODEC_JPEG)
+            return (enum cv_codec)codec;
+    }
+    return CV_CODEC_NONE;
 }
 
 struct cv_cam *cv_cameras_find(const struct cv_cameras *t, const char *name)

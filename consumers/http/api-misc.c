@@ -82,7 +82,21 @@ static int cv_http_preload(struct cv_http_conn *c, const char *method,
     return cv_http_respond(c, 200, "text/plain", NULL, 0);
 }
 
-/* What the worker can decode with: software for now (hardware comes with transcoding). */
+static void cv_http_hardware_source(struct cv_json *j, const char *name, const char *info,
+                                    const char *url)
+{
+    cv_json_obj_open(j);
+    cv_json_kv_str(j, "name", name);
+    cv_json_kv_str(j, "info", info);
+    cv_json_kv_str(j, "url", url);
+    cv_json_obj_close(j);
+}
+
+/*
+ * What transcoding can run on (go2rtc's shape: sources with a name, info and a URL to use it):
+ * the devices present, which each worker probes for itself at its first transcode (the CPU
+ * always), and, camvisor's own, what each camera's decoder runs on now and why ("in_use").
+ */
 static int cv_http_hardware(struct cv_http_conn *c)
 {
     struct cv_json j;
@@ -90,11 +104,33 @@ static int cv_http_hardware(struct cv_http_conn *c)
     cv_json_obj_open(&j);
     cv_json_key(&j, "sources");
     cv_json_arr_open(&j);
-    cv_json_obj_open(&j);
-    cv_json_kv_str(&j, "name", "CPU");
-    cv_json_kv_str(&j, "info", "software decoding (libavcodec h264, hevc)");
-    cv_json_kv_str(&j, "url", "");
-    cv_json_obj_close(&j);
+    cv_http_hardware_source(&j, "CPU", "software: libavcodec h264/hevc decoders, libx264", "");
+    if (access("/dev/nvidiactl", F_OK) == 0)
+        cv_http_hardware_source(&j, "NVIDIA", "NVDEC decoding (hwaccel = nvdec or auto)",
+                                "ffmpeg:...#hardware=cuda");
+    DIR *d = opendir("/dev/dri");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, "renderD", 7) != 0)
+            continue;
+        char info[96];
+        snprintf(info, sizeof(info), "VAAPI decoding on /dev/dri/%.20s (hwaccel = vaapi or auto)",
+                 e->d_name);
+        cv_http_hardware_source(&j, "VAAPI", info, "ffmpeg:...#hardware=vaapi");
+    }
+    if (d)
+        closedir(d);
+    cv_json_arr_close(&j);
+    cv_json_key(&j, "in_use");
+    cv_json_arr_open(&j);
+    const struct cv_cameras *cams = &c->srv->proc.cams;
+    for (uint32_t i = 0; i < cams->count; i++) {
+        if (!cams->cams[i].st.transcode[0])
+            continue;
+        cv_json_obj_open(&j);
+        cv_json_kv_str(&j, "camera", cams->cams[i].st.camera);
+        cv_json_kv_str(&j, "transcode", cams->cams[i].st.transcode);
+        cv_json_obj_close(&j);
+    }
     cv_json_arr_close(&j);
     cv_json_obj_close(&j);
     return cv_http_send_json(c, &j);

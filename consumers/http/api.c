@@ -99,6 +99,14 @@ static void cv_http_stream_info(struct cv_http_srv *srv, struct cv_json *j, cons
         cv_json_key(j, "medias");
         cv_http_medias(j, cam->st.codecs, "recvonly");
         cv_json_kv_u64(j, "bytes_recv", cam->st.bytes);
+        /* camvisor's own: what its worker transcodes, on what, and how many encoders run for
+         * it (one per variant, whoever watches). */
+        if (cam->st.transcode[0]) {
+            cv_json_kv_str(j, "transcode", cam->st.transcode);
+            cv_json_kv_u64(j, "encoders", cam->st.encoders);
+            cv_json_kv_u64(j, "decoded", cam->st.decoded);
+            cv_json_kv_u64(j, "skipped", cam->st.xcode_skipped);
+        }
     }
     cv_json_kv_str(j, "url", cam ? cam->st.source : "");
     cv_json_obj_close(j);
@@ -302,6 +310,7 @@ static int cv_http_api_cameras(struct cv_http_conn *c)
         cv_json_kv_u64(&j, "restarts", st ? st->restarts : e->restarts);
         cv_json_kv_u64(&j, "bytes_recv", st ? st->bytes : 0);
         cv_json_kv_str(&j, "error", st ? st->error : "");
+        cv_json_kv_str(&j, "transcode", st ? st->transcode : "");
         cv_json_key(&j, "viewers");
         cv_json_obj_open(&j);
         cv_json_kv_u64(&j, "mse", cv_http_mse_viewers(srv, e->name, "mse"));
@@ -342,8 +351,15 @@ static int cv_http_api_mp4(struct cv_http_conn *c, const struct cv_http_args *ar
     if (name && name[0] &&
         (strlen(name) > 120 || name[0] == '.' || strspn(name, plain) != strlen(name)))
         return cv_http_respond_text(c, 400, "filename: use A-Z a-z 0-9 . _ -");
+    /* video=h264 (go2rtc's filter) of a camera that is not H.264: its worker's h264 variant. */
+    const char *video = cv_http_arg(args, "video");
+    enum cv_codec have = cv_cameras_video_codec(&c->srv->proc.cams, src);
+    const char *variant =
+        video && strcmp(video, "h264") == 0 && have != CV_CODEC_H264 && have != CV_CODEC_NONE
+            ? "h264"
+            : CV_VARIANT_NATIVE;
     snprintf(c->stream_camera, sizeof(c->stream_camera), "%s", src);
-    return cv_http_mse_start_mp4(c, src, name && name[0] ? name : NULL);
+    return cv_http_mse_start_mp4(c, src, variant, name && name[0] ? name : NULL);
 }
 
 /* Prometheus text format: one family per figure, a sample per camera. */
@@ -377,6 +393,11 @@ static int cv_http_metrics(struct cv_http_conn *c)
                   (unsigned long long)(st ? st->bytes : 0));
         CV_METRIC("camvisor_camera_frames_total{camera=\"%s\"} %llu", e->name,
                   (unsigned long long)(st ? st->frames : 0));
+        CV_METRIC("camvisor_transcode_encoders{camera=\"%s\"} %u", e->name, st ? st->encoders : 0);
+        CV_METRIC("camvisor_transcode_decoded_total{camera=\"%s\"} %llu", e->name,
+                  (unsigned long long)(st ? st->decoded : 0));
+        CV_METRIC("camvisor_transcode_skipped_total{camera=\"%s\"} %llu", e->name,
+                  (unsigned long long)(st ? st->xcode_skipped : 0));
         CV_METRIC("camvisor_ring_overruns_total{camera=\"%s\",consumer=\"http\"} %llu", e->name,
                   (unsigned long long)(cam ? cam->frames_lost : 0));
         CV_METRIC("camvisor_viewers{camera=\"%s\",protocol=\"mse\"} %u", e->name,

@@ -212,9 +212,10 @@ void cv_http_jpeg_fini(struct cv_http_srv *srv);
 unsigned cv_http_jpeg_viewers(const struct cv_http_srv *srv, const char *camera);
 
 /* mse.c */
-/* GET /api/stream.mp4: the connection becomes a viewer of camera's fMP4; filename (NULL or a
- * plain name) makes it a download. */
-int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char *filename);
+/* GET /api/stream.mp4: the connection becomes a viewer of camera's fMP4 (variant: native, or
+ * h264 transcoded by its worker); filename (NULL or a plain name) makes it a download. */
+int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char *variant,
+                          const char *filename);
 /* The WebSocket is open (/api/ws?src=c->ws_camera); messages come to cv_http_mse_ws_message. */
 int cv_http_mse_ws_open(struct cv_http_conn *c);
 void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m);

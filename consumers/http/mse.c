@@ -230,9 +230,15 @@ static void cv_http_feed_on_subscribed(struct cv_feed *feed, int status, const c
     for (struct cv_feed_viewer *l = cv_feed_viewers(feed), *next; l; l = next) {
         next = l->next;
         struct cv_http_viewer *v = cv_http_viewer_of(l);
-        if (v->ws)
-            cv_http_ws_error(v->c, "mse", reason && reason[0] ? reason : "stream not available");
-        cv_http_conn_drop(v->c, "stream not available");
+        struct cv_http_conn *c = v->c;
+        if (!v->ws) {
+            cv_http_conn_drop(c, "stream not available");
+            continue;
+        }
+        /* The WebSocket stays, as go2rtc's does: its player reads the reason and tries its
+         * next mode (a refused transcode: MJPEG). */
+        cv_http_mse_viewer_free(c);
+        cv_http_ws_error(c, "mse", reason && reason[0] ? reason : "stream not available");
     }
     cv_info("camera %s: no feed: %s", hf->camera, reason ? reason : "refused");
 }
@@ -468,7 +474,8 @@ void cv_http_mse_viewer_free(struct cv_http_conn *c)
     free(v);
 }
 
-int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char *filename)
+int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char *variant,
+                          const char *filename)
 {
     char disp[160] = "";
     if (filename)
@@ -477,7 +484,7 @@ int cv_http_mse_start_mp4(struct cv_http_conn *c, const char *camera, const char
     if (c->head)
         return cv_http_start_stream(c, "video/mp4", disp[0] ? disp : NULL) < 0 ? -1 : 0;
     /* The feed first: a stream that cannot have one is refused with a status, not cut. */
-    struct cv_http_feed *hf = cv_http_feed_get(c->srv, camera, CV_VARIANT_NATIVE);
+    struct cv_http_feed *hf = cv_http_feed_get(c->srv, camera, variant);
     if (!hf)
         return cv_http_respond_text(c, errno == EMFILE ? 503 : 500,
                                     errno == EMFILE
@@ -525,16 +532,20 @@ void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
             cv_http_ws_error(c, m->type, "stream not found");
             return;
         }
-        /* The browser's codec list: H.264 is what camvisor-http muxes today; a browser that
-         * lists neither avc1 nor hvc1 cannot play it. */
-        if (m->kind == CV_WS_VALUE_STRING && m->value[0] && !strstr(m->value, "avc1") &&
-            !strstr(m->value, "hvc1")) {
+        /* The browser's codec list decides: the camera's own video where it is listed, else
+         * the worker's h264 variant for an H.265 camera (transcoded once for every viewer),
+         * else go2rtc's error. No list: the camera's own. */
+        bool list = m->kind == CV_WS_VALUE_STRING && m->value[0];
+        bool avc = !list || strstr(m->value, "avc1"), hvc = !list || strstr(m->value, "hvc1");
+        enum cv_codec have = cv_cameras_video_codec(&c->srv->proc.cams, c->ws_camera);
+        if (!avc && (!hvc || have == CV_CODEC_H264)) {
             cv_http_ws_error(c, m->type, "codecs not matched");
             return;
         }
         const char *variant = CV_VARIANT_NATIVE;
-        if (m->kind == CV_WS_VALUE_STRING && m->value[0] &&
-            !cv_http_mse_audio_playable(c->srv, c->ws_camera, m->value))
+        if (have == CV_CODEC_H265 && !hvc)
+            variant = "h264"; /* with the camera's audio, as it comes */
+        else if (list && !cv_http_mse_audio_playable(c->srv, c->ws_camera, m->value))
             variant = "video"; /* go2rtc's answer too: the video without the audio */
         struct cv_http_feed *hf = cv_http_feed_get(c->srv, c->ws_camera, variant);
         if (!hf)

@@ -398,21 +398,29 @@ void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *c)
 
 /* Binds the conn to the camera named by the request path (and keeps the query aside). */
 /*
- * The variant a query asks for. Video and no audio (`?video`, `?video=h264`) is the `video`
- * variant, the camera's video tracks only, made by its worker while wanted: the first variant,
- * on the path that transcoded ones will take. Everything else is the camera's own stream, from
- * which the query then picks tracks.
+ * The variant a query asks for (go2rtc's filters). A video codec the camera does not have but
+ * its worker can make (`?video=h264` on an H.265 camera) is the `h264` variant, transcoded, with
+ * the camera's audio beside it. Video and no audio (`?video`, `?video=h264` on an H.264 camera)
+ * is the `video` variant, the camera's video tracks only. Everything else is the camera's own
+ * stream. The query then picks tracks from the variant's.
  */
-static const char *cv_conn_variant_for(const char *query)
+static const char *cv_conn_variant_for(const struct cv_rtsp_srv *srv, const char *camera,
+                                       const char *query)
 {
     char key[32], val[128];
-    bool video = false, other = false;
+    bool video = false, other = false, h264 = false, camera_codec = false;
+    enum cv_codec have = cv_cameras_video_codec(&srv->proc.cams, camera);
     for (const char *cur = query; cv_query_next(&cur, key, sizeof(key), val, sizeof(val)) == 0;) {
-        if (!strcmp(key, "video"))
+        if (!strcmp(key, "video")) {
             video = true;
-        else if (!strcmp(key, "audio") || !strcmp(key, "mp4"))
+            h264 |= val[0] && strcmp(val, "all") && cv_conn_codec_in(val, CV_CODEC_H264);
+            camera_codec |= have != CV_CODEC_NONE && cv_conn_codec_in(val, have);
+        } else if (!strcmp(key, "audio") || !strcmp(key, "mp4")) {
             other = true;
+        }
     }
+    if (h264 && !camera_codec && have != CV_CODEC_NONE)
+        return "h264";
     return video && !other ? "video" : CV_VARIANT_NATIVE;
 }
 
@@ -434,7 +442,7 @@ static int cv_conn_bind_feed(struct cv_rtsp_conn *c, const char *uri, char *came
     if (c->feed && strcmp(c->feed->camera, camera) != 0)
         return 455; /* one camera per session */
     if (!c->feed) {
-        c->feed = cv_rtsp_feed_get(c->srv, camera, cv_conn_variant_for(query));
+        c->feed = cv_rtsp_feed_get(c->srv, camera, cv_conn_variant_for(c->srv, camera, query));
         if (!c->feed)
             return errno == EMFILE ? 503 : 500; /* 503: out of descriptors for another feed */
         cv_feed_viewer_attach(c->feed->feed, &c->view.fv);

@@ -694,28 +694,43 @@ def test_ipv6_listen_and_open_api_warning(camvisor):
     assert get(cv, "/api")[0] == 200
 
 
-def test_chromium_h265_camera_falls_back_to_mjpeg(camvisor):
-    """Chromium here has no H.265 (MSE refuses hvc1): the UI's player shows the camera as MJPEG,
-    decoded by the camera's worker, and the picture moves."""
-    cv = camvisor({"garage": H265SRC})
-    wait_for(lambda: streaming(cv, "garage"), 15, what="garage streaming")
+def test_chromium_h265_cameras_play_h264_over_mse_or_fall_back_to_mjpeg(camvisor):
+    """Chromium here has no H.265 (MSE refuses hvc1): the UI's player sends a codec list without
+    hvc1 and gets the worker's H.264 variant over MSE. With [server] max_transcodes = 1 a second
+    H.265 camera's transcode is refused: its player hears why and falls back to MJPEG, decoded
+    by that camera's worker. Both pictures move."""
+    cv = camvisor({"garage": H265SRC, "yard": H265SRC}, server_extra="max_transcodes = 1\n")
+    for name in ("garage", "yard"):
+        wait_for(lambda: streaming(cv, name), 15, what=f"{name} streaming")
     drv = chromium()
     try:
         drv.get(cv.http_url("/"))
-        sel = '[data-camera="garage"] video-stream'
-        wait_for(lambda: drv.execute_script(
-            "const p = document.querySelector(arguments[0]); return p && p.dataset.mode", sel)
-            == "mjpeg", 20, interval=0.2, what="the player to choose MJPEG")
+        mode = lambda cam: drv.execute_script(
+            "const p = document.querySelector(arguments[0]); return p && p.dataset.mode",
+            f'[data-camera="{cam}"] video-stream')
+        wait_for(lambda: sorted([mode("garage"), mode("yard")]) == ["mjpeg", "mse"], 30,
+                 interval=0.2, what="one player on MSE, the other on MJPEG")
+        mse, mjpeg = ("garage", "yard") if mode("garage") == "mse" else ("yard", "garage")
+        sel = f'[data-camera="{mse}"] video-stream'
+        video = lambda: drv.execute_script(
+            "const v = document.querySelector(arguments[0] + ' video');"
+            "return v ? [v.videoWidth, v.videoHeight, v.currentTime] : null", sel)
+        wait_for(lambda: (video() or [0])[0] == 320, 20, interval=0.2, what="H.264 over MSE")
+        t = video()[2]
+        wait_for(lambda: video()[2] > t + 1, 10, interval=0.2, what="the MSE picture moving")
+        assert video()[:2] == [320, 240]
+        p = get_json(cv, f"/api/streams?src={mse}")["producers"][0]
+        assert p["encoders"] == 1 and p["transcode"].startswith("h264 320x240"), p
+        sel = f'[data-camera="{mjpeg}"] video-stream'
         size = lambda: drv.execute_script(
             "const i = document.querySelector(arguments[0] + ' img');"
             "return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null", sel)
         assert wait_for(size, 20, interval=0.2, what="an MJPEG picture") == [320, 240]
-        cams = get_json(cv, "/api/cameras")["cameras"]
-        assert cams[0]["viewers"]["mjpeg"] == 1
         png1 = drv.find_element("css selector", sel).screenshot_as_png
         time.sleep(1.5)
         png2 = drv.find_element("css selector", sel).screenshot_as_png
         assert png1 != png2, "the MJPEG picture does not move"
+        assert "max_transcodes" in cv.logs()
     finally:
         drv.quit()
 

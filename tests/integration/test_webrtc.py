@@ -811,23 +811,6 @@ def test_lost_packets_are_sent_again_on_nack(camvisor):
         path.close()
 
 
-def test_h265_camera_without_h265_in_the_offer_says_why(camvisor):
-    """aiortc offers no H.265: camvisor-webrtc asks the camera's worker for its h264 variant
-    (transcoding, the next issue); until workers make it, the worker's refusal comes back
-    cleanly as the answer, and nothing crashes."""
-    from test_http import H265SRC
-    cv = camvisor({"garage": H265SRC})
-    v = Viewer()
-    try:
-        status, _, body = post(cv, "/api/webrtc?src=garage",
-                               json.dumps({"type": "offer", "sdp": v.offer()}).encode(),
-                               "application/json")
-        assert status in (500, 503) and b"h264" in body, (status, body)
-        assert "asking camera garage for its h264 variant" in cv.logs()
-    finally:
-        v.close()
-
-
 def test_chromium_over_ice_tcp_when_udp_is_blocked(camvisor):
     """The answer's UDP candidates removed (a network that blocks UDP): Chromium connects to the
     ICE-TCP passive candidate on the same port number and plays."""

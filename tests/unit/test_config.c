@@ -129,6 +129,8 @@ static void test_full_config(void **state)
         "idle_timeout = 500ms\n"
         "transport = udp\n"
         "hwaccel = vaapi\n"
+        "transcode_bitrate = 1500k\n"
+        "transcode_size = 1280x0\n"
         "enabled = no\n"
         "ring_size = 8M\n"
         "username = admin\n"
@@ -181,6 +183,11 @@ static void test_full_config(void **state)
     assert_int_equal(door->idle_timeout_ms, 500);
     assert_int_equal(door->transport, CV_TRANSPORT_UDP);
     assert_int_equal(door->hwaccel, CV_HWACCEL_VAAPI);
+    assert_int_equal(door->transcode_kbps, 1500);
+    assert_int_equal(door->transcode_size.width, 1280);
+    assert_int_equal(door->transcode_size.height, 0);
+    assert_int_equal(demo->transcode_kbps, 0);
+    assert_int_equal(c->max_transcodes, CV_CONFIG_MAX_TRANSCODES);
     assert_false(door->enabled);
     assert_true(door->ring_size == 8u << 20);
 
@@ -295,6 +302,13 @@ static void test_bad_values(void **state)
         {"mode = Always", "bad value 'Always' for mode in [camera]"},
         {"transport = sctp", "bad value 'sctp' for transport in [camera]: expected tcp or udp"},
         {"hwaccel = cuda", "bad value 'cuda' for hwaccel in [camera]"},
+        {"transcode_bitrate = 2G", "bad value '2G' for transcode_bitrate in [camera]"},
+        {"transcode_bitrate = 8k", "bad value '8k' for transcode_bitrate in [camera]"},
+        {"transcode_bitrate = 101M", "bad value '101M' for transcode_bitrate"},
+        {"transcode_size = 1280", "bad value '1280' for transcode_size in [camera]: expected"},
+        {"transcode_size = 641x480", "bad value '641x480' for transcode_size"},
+        {"transcode_size = 9000x0", "bad value '9000x0' for transcode_size"},
+        {"transcode_size = 640x480x", "bad value '640x480x' for transcode_size"},
         {"enabled = maybe", "bad value 'maybe' for enabled in [camera]: expected true, false"},
         {"enabled =", "bad value '' for enabled in [camera]"},
         {"ring_size = 100K", "bad value '100K' for ring_size in [camera]"},
