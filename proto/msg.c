@@ -112,6 +112,8 @@ static const struct cv_field camera_status_fields[] = {
     FLD(struct cv_msg_camera_status, encoders, F_U32, false),
     FLD(struct cv_msg_camera_status, decoded, F_U64, false),
     FLD(struct cv_msg_camera_status, xcode_skipped, F_U64, false),
+    FLD(struct cv_msg_camera_status, xcode_p50_us, F_U32, false),
+    FLD(struct cv_msg_camera_status, xcode_p99_us, F_U32, false),
 };
 static const struct cv_field stream_put_fields[] = {
     FLD(struct cv_msg_stream_put, req_id, F_U32, true),
@@ -196,6 +198,8 @@ static const struct cv_field status_fields[] = {
     FLD(struct cv_msg_status, encoders, F_U32, false),
     FLD(struct cv_msg_status, decoded, F_U64, false),
     FLD(struct cv_msg_status, xcode_skipped, F_U64, false),
+    FLD(struct cv_msg_status, xcode_p50_us, F_U32, false),
+    FLD(struct cv_msg_status, xcode_p99_us, F_U32, false),
 };
 
 #define TYPE(name, fields)                                                                         \

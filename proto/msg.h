@@ -187,6 +187,7 @@ struct cv_msg_camera_status {
     char transcode[192];     /* as cv_msg_status's */
     uint32_t encoders;
     uint64_t decoded, xcode_skipped;
+    uint32_t xcode_p50_us, xcode_p99_us;
 };
 
 /*
@@ -302,6 +303,9 @@ struct cv_msg_status {
     uint32_t encoders;      /* encoders running (one per transcoded variant, whoever watches) */
     uint64_t decoded;       /* access units decoded since the worker started */
     uint64_t xcode_skipped; /* camera frames the decoder skipped to keep up */
+    /* Camera frame in -> its transcoded picture in the variant's ring, over each variant's last
+     * CV_VARIANTS_LAT_SAMPLES pictures: the median and the 99th percentile of the slowest. */
+    uint32_t xcode_p50_us, xcode_p99_us;
 };
 
 struct cv_msg {

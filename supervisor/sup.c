@@ -932,6 +932,8 @@ static void cv_sup_status_fill(const struct cv_cam *cam, struct cv_msg *m)
     cs->encoders = st->encoders;
     cs->decoded = st->decoded;
     cs->xcode_skipped = st->xcode_skipped;
+    cs->xcode_p50_us = st->xcode_p50_us;
+    cs->xcode_p99_us = st->xcode_p99_us;
 }
 
 /*

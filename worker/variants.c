@@ -229,6 +229,11 @@ static void cv_variants_publish_picture(struct cv_variants *vs, int vi, const st
     int rc = cv_ring_write(v->ring, &of, out, out_len);
     uint64_t now = cv_clock_mono_ns();
     v->encoded++;
+    uint64_t lat = now > f->arrival_ns ? (now - f->arrival_ns) / 1000 : 0;
+    v->lat_us[v->lat_next] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+    v->lat_next = (v->lat_next + 1) % CV_VARIANTS_LAT_SAMPLES;
+    if (v->lat_count < CV_VARIANTS_LAT_SAMPLES)
+        v->lat_count++;
     if (rc == 0) {
         cv_worker_ring_bells(vs->w, vi);
     } else if (++v->drops == 1 || now - v->drop_logged_ns > 30000000000ull) {
@@ -556,8 +561,33 @@ void cv_variants_keyframe(struct cv_variants *vs, const char *variant)
     }
 }
 
+static int cv_variants_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The slowest variant's median and 99th percentile over its last pictures. */
+static void cv_variants_latency(const struct cv_variants *vs, struct cv_msg_status *st)
+{
+    for (int i = 0; i < CV_VARIANTS_MAX; i++) {
+        const struct cv_variant_out *v = &vs->v[i];
+        if (!v->name[0] || !v->enc || !v->lat_count)
+            continue;
+        uint32_t s[CV_VARIANTS_LAT_SAMPLES];
+        memcpy(s, v->lat_us, v->lat_count * sizeof(s[0]));
+        qsort(s, v->lat_count, sizeof(s[0]), cv_variants_cmp_u32);
+        uint32_t p50 = s[v->lat_count / 2], p99 = s[(v->lat_count * 99) / 100];
+        if (p50 > st->xcode_p50_us)
+            st->xcode_p50_us = p50;
+        if (p99 > st->xcode_p99_us)
+            st->xcode_p99_us = p99;
+    }
+}
+
 void cv_variants_status(const struct cv_variants *vs, struct cv_msg_status *st)
 {
+    cv_variants_latency(vs, st);
     unsigned encoders = 0;
     char *p = st->transcode;
     size_t left = sizeof(st->transcode);

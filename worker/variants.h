@@ -22,8 +22,9 @@
 #include "worker/worker.h"
 #include "worker/xcode.h"
 
-#define CV_VARIANTS_MAX      8  /* as the supervisor's CV_SUP_MAX_VARIANTS */
-#define CV_VARIANTS_JPEG_FPS 15 /* a jpeg ring's most pictures a second: MJPEG, snapshots */
+#define CV_VARIANTS_MAX         8   /* as the supervisor's CV_SUP_MAX_VARIANTS */
+#define CV_VARIANTS_JPEG_FPS    15  /* a jpeg ring's most pictures a second: MJPEG, snapshots */
+#define CV_VARIANTS_LAT_SAMPLES 128 /* pictures whose transcode latency a status reports */
 
 struct event;
 
@@ -65,6 +66,8 @@ struct cv_variant_out {
     uint64_t started_ns, published_ns; /* when it started; its last picture (0: none yet) */
     uint64_t decoded_at_start;         /* the decoder's count when it started */
     uint64_t encoded, drops, drop_logged_ns;
+    uint32_t lat_us[CV_VARIANTS_LAT_SAMPLES]; /* camera frame in -> picture out, the last ones */
+    unsigned lat_count, lat_next;
 };
 
 struct cv_variants {

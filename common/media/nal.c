@@ -88,6 +88,7 @@ static int cv_nal_append(uint8_t *out, size_t cap, size_t *w, const uint8_t *nal
 }
 
 /* Copies count NAL units stored as (16-bit length, bytes) from in[*r..len) to out. */
+/* A list of (16-bit length, NAL unit) entries: copied into out, or only read past (out NULL). */
 static int cv_nal_copy_u16_list(const uint8_t *in, size_t len, size_t *r, int count, uint8_t *out,
                                 size_t cap, size_t *w)
 {
@@ -96,7 +97,7 @@ static int cv_nal_copy_u16_list(const uint8_t *in, size_t len, size_t *r, int co
             return -EBADMSG;
         size_t n = ((size_t)in[*r] << 8) | in[*r + 1];
         *r += 2;
-        if (n > len - *r || cv_nal_append(out, cap, w, in + *r, n) < 0)
+        if (n > len - *r || (out && cv_nal_append(out, cap, w, in + *r, n) < 0))
             return -EBADMSG;
         *r += n;
     }
@@ -134,8 +135,11 @@ int cv_nal_from_mp4_config(enum cv_codec codec, const uint8_t *in, size_t len, u
             if (len - r < 3)
                 return -EBADMSG;
             int count = (in[r + 1] << 8) | in[r + 2];
+            /* Parameter sets only: an encoder's SEI arrays (x265 writes its whole command
+             * line, over a kilobyte) are not what a decoder needs to start. */
+            bool keep = cv_nal_is_param_set(codec, in[r] & 0x3f);
             r += 3;
-            if (cv_nal_copy_u16_list(in, len, &r, count, out, cap, &w) < 0)
+            if (cv_nal_copy_u16_list(in, len, &r, count, keep ? out : NULL, cap, &w) < 0)
                 return -EBADMSG;
         }
         return (int)w;

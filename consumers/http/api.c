@@ -106,6 +106,8 @@ static void cv_http_stream_info(struct cv_http_srv *srv, struct cv_json *j, cons
             cv_json_kv_u64(j, "encoders", cam->st.encoders);
             cv_json_kv_u64(j, "decoded", cam->st.decoded);
             cv_json_kv_u64(j, "skipped", cam->st.xcode_skipped);
+            cv_json_kv_num(j, "transcode_p50_ms", cam->st.xcode_p50_us / 1000.0);
+            cv_json_kv_num(j, "transcode_p99_ms", cam->st.xcode_p99_us / 1000.0);
         }
     }
     cv_json_kv_str(j, "url", cam ? cam->st.source : "");

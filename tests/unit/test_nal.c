@@ -80,6 +80,21 @@ static void test_hvcc(void **state)
     assert_int_equal(cv_nal_type(CV_CODEC_H265, out + 4), 32);
     assert_int_equal(cv_nal_from_mp4_config(CV_CODEC_H265, hvcc, len - 1, out, sizeof(out), &ls),
                      -EBADMSG);
+    /* A second array of a prefix SEI (type 39, as x265 writes its settings): read past, not
+     * copied, so a long one cannot overflow the track's extradata. */
+    hvcc[22] = 2;
+    const uint8_t sei[] = {39 << 1, 0x01, 0x05, 0x10, 0x80};
+    hvcc[len++] = 39;
+    hvcc[len++] = 0;
+    hvcc[len++] = 1;
+    hvcc[len++] = 0;
+    hvcc[len++] = sizeof(sei);
+    memcpy(hvcc + len, sei, sizeof(sei));
+    len += sizeof(sei);
+    assert_int_equal(cv_nal_from_mp4_config(CV_CODEC_H265, hvcc, len, out, sizeof(out), &ls),
+                     4 + sizeof(vps));
+    assert_int_equal(cv_nal_from_mp4_config(CV_CODEC_H265, hvcc, len - 1, out, sizeof(out), &ls),
+                     -EBADMSG);
 }
 
 static void test_resize_and_walk(void **state)
