@@ -155,6 +155,11 @@ fuzz-build:
 		EXTRA_CFLAGS=-Wno-unused-command-line-argument fuzz-targets
 
 fuzz-targets: $(FUZZ_TARGETS)
+# The transcoders are the plugin's: their target links them in directly (before the libraries
+# whose helpers they use).
+build/fuzz/fuzz_xcode: build/fuzz/obj/tests/fuzz/fuzz_xcode.o \
+		$(patsubst %,build/fuzz/obj/worker/%.o,xcode-dec xcode-scale xcode-jpeg xcode-h264) $(ALL_LIBS)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o $(ALL_LIBS)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 

@@ -127,6 +127,9 @@ static int cv_dec_open_ctx(struct cv_dec *d, enum AVHWDeviceType type, char *why
      * threads would hold several back, which is latency for every viewer). */
     d->ctx->thread_count = 1;
     d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
+    /* A camera's parameter sets are outside input: no picture larger than 8K UHD is allocated
+     * (FFmpeg's own bound is INT_MAX pixels). */
+    d->ctx->max_pixels = 7680 * 4320;
     d->ctx->opaque = d;
     if (d->hw_dev) {
         d->ctx->hw_device_ctx = av_buffer_ref(d->hw_dev);
