@@ -4,7 +4,7 @@
 # Variants share this file: build/ is the plain -O2 build, build/asan/ the ASan+UBSan build the
 # integration tests run against, build/fuzz/ the clang libFuzzer targets.
 
-PKGS      := libavformat libavcodec libavutil libswscale libevent msgpack inih openssl libwebsockets libsrtp2
+PKGS      := libavformat libavcodec libavutil libswscale libswresample libevent msgpack inih openssl libwebsockets libsrtp2
 B         ?= build
 SAN       ?=
 CC        ?= gcc
@@ -25,8 +25,12 @@ MAINS    := supervisor/main.c worker/main.c consumers/rtsp/main.c consumers/http
 # schemes that need it (testsrc, file): an rtsp:// worker never maps FFmpeg's codec libraries,
 # whose relocations alone cost ~4.7 MiB of private memory per process (bench/RESULTS.md).
 PLUGIN_SRCS := worker/src-testsrc.c worker/src-file.c worker/ffmpeg-log.c worker/xcode-dec.c \
+               worker/xcode-audio.c \
                worker/xcode-scale.c worker/xcode-jpeg.c worker/xcode-h264.c
 PLUGIN   := $(B)/camvisor-ffmpeg.so
+# The transcoders, as objects for the programs that link them in directly (their unit test,
+# fuzz target and benchmark).
+XCODE_OBJS := $(patsubst %,$(B)/obj/worker/%.o,xcode-dec xcode-scale xcode-jpeg xcode-h264 xcode-audio)
 # The plugin carries its own copies of the few base and media helpers it uses.
 PLUGIN_OBJS := $(PLUGIN_SRCS:%.c=$(B)/pic/%.o) \
                $(patsubst %,$(B)/pic/common/%.o,media/nal media/scale base/query base/url base/hex)
@@ -95,7 +99,7 @@ $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 $(PLUGIN): $(PLUGIN_OBJS)
-	$(CC) $(SAN) -shared -Wl,--as-needed -o $@ $^ -lavformat -lavcodec -lswscale -lavutil
+	$(CC) $(SAN) -shared -Wl,--as-needed -o $@ $^ -lavformat -lavcodec -lswscale -lswresample -lavutil
 $(B)/camvisor-rtsp: $(B)/obj/consumers/rtsp/main.o $(RTSP_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/camvisor-http: $(B)/obj/consumers/http/main.o $(HTTP_LIBS)
@@ -103,6 +107,10 @@ $(B)/camvisor-http: $(B)/obj/consumers/http/main.o $(HTTP_LIBS)
 $(B)/camvisor-webrtc: $(B)/obj/consumers/webrtc/main.o $(WEBRTC_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The transcoders are the plugin's: their unit test links them in directly.
+$(B)/tests/test_xcode: $(B)/obj/tests/unit/test_xcode.o $(XCODE_OBJS) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka -lswresample
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -112,8 +120,7 @@ $(STRESS): $(B)/obj/tests/stress/ring_stress.o $(ALL_LIBS)
 $(B)/bench/%: $(B)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-# The transcoders live in the plugin: their cost is measured with them linked in directly.
-XCODE_OBJS := $(patsubst %,$(B)/obj/worker/%.o,xcode-dec xcode-scale xcode-jpeg xcode-h264)
+# The transcoders' cost is measured with them linked in directly.
 $(B)/bench/xcode_cost: $(B)/obj/bench/xcode_cost.o $(XCODE_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -158,7 +165,8 @@ fuzz-targets: $(FUZZ_TARGETS)
 # The transcoders are the plugin's: their target links them in directly (before the libraries
 # whose helpers they use).
 build/fuzz/fuzz_xcode: build/fuzz/obj/tests/fuzz/fuzz_xcode.o \
-		$(patsubst %,build/fuzz/obj/worker/%.o,xcode-dec xcode-scale xcode-jpeg xcode-h264) $(ALL_LIBS)
+		$(patsubst %,build/fuzz/obj/worker/%.o,xcode-dec xcode-scale xcode-jpeg xcode-h264 xcode-audio) \
+		$(ALL_LIBS)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o $(ALL_LIBS)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)

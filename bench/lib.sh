@@ -72,7 +72,7 @@ cv_start() {
     mkdir -p "$CV_DIR/cameras.d"
     {
         echo "[server]"
-        echo "log_level = warn"
+        echo "log_level = ${CV_LOG_LEVEL:-warn}"
         [ "$(id -u)" = 0 ] && echo "user = root"
         echo "[rtsp]"
         echo "listen = 127.0.0.1:$CV_PORT"

@@ -14,6 +14,8 @@
 # (camvisor only): camera frame in -> transcoded picture in the variant's ring, the worker's own
 # figures (/api/streams producer transcode_p50_ms / transcode_p99_ms over its last 128 pictures),
 # sampled every 2 s; medians of the samples. fps per core: frames a second / the worker's CPU.
+# Cold start: from the variant's start to its first picture (the worker's log: it decodes the
+# GOP up to the live edge, then encodes), and how many frames that took.
 #
 #     bench/transcode.sh                      # 1080p and 720p, 1 and 3 viewers: ~5 minutes
 #     SIZES=720 VIEWERS=1 DUR=10 bench/transcode.sh
@@ -25,6 +27,7 @@ VIEWERS=${VIEWERS:-"1 3"}
 WARM=${WARM:-6}
 DUR=${DUR:-20}
 HZ=$(getconf CLK_TCK)
+export CV_LOG_LEVEL=info # the worker's "first picture" line: the cold start
 
 # make_clip_h265 NAME WIDTH HEIGHT BITRATE SECONDS: as make_clip, in H.265 (libx265, GOP 50).
 make_clip_h265() {
@@ -104,8 +107,13 @@ one() {
     f1=$(ticks "${PIDS[@]}")
     w1=$(ticks "$worker")
     d1=$([ "$way" = camvisor ] && api_field decoded || echo 0)
-    local alive=0
+    local alive=0 cold=-
     for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+    # The cold start: "variant h264: first picture, WxH, after N frames decoded in X ms".
+    if [ "$way" = camvisor ]; then
+        cold=$(sed -n 's/.*variant h264: first picture, [0-9x]*, after \([0-9]*\) frames decoded in \([0-9]*\) ms.*/\2ms(\1fr)/p' \
+            "$CV_DIR/camvisor.log" | head -1)
+    fi
     stop_readers
     cv_cleanup
     local cv_cpu ff_cpu fps per_core p50 p99
@@ -121,7 +129,7 @@ one() {
     p99=$([ ${#p99s[@]} -gt 0 ] && printf '%s\n' "${p99s[@]}" | median || echo -)
     echo "way=$way size=${size}p viewers=$n alive=$alive camvisor_cpu=$cv_cpu ffmpeg_cpu=$ff_cpu" \
         "total_cpu=$(awk -v a="$cv_cpu" -v b="$ff_cpu" 'BEGIN{printf "%.1f", a+b}')" \
-        "fps=$fps fps_per_core=$per_core p50_ms=$p50 p99_ms=$p99"
+        "fps=$fps fps_per_core=$per_core p50_ms=$p50 p99_ms=$p99 cold_start=${cold:--}"
 }
 
 echo "# transcode.sh: $(machine_line)"

@@ -8,7 +8,8 @@
  * 4 Mbit/s for 1080p25 and in proportion, as bench/lib.sh's camera clip), then fed to the
  * decoder as the worker does: every frame decoded, then every frame decoded and encoded as JPEG,
  * then as H.264 (the h264 variant's settings). Prints milliseconds per frame (medians of 3
- * passes) and the mean size of a JPEG and of an H.264 picture. Run it from build/ (the
+ * passes) and the mean size of a JPEG and of an H.264 picture; then the audio transcoder on 60 s
+ * of G.711 (ms of CPU a second of audio, to Opus and to AAC). Run it from build/ (the
  * optimised build: figures) and build/asan/ (what the tests run).
  *
  *     build/bench/xcode_cost [frames]
@@ -28,6 +29,7 @@
 
 extern const struct cv_xcode_dec_ops cv_xcode_dec_ops;
 extern const struct cv_xcode_enc_ops cv_xcode_jpeg_ops, cv_xcode_h264_ops;
+extern const struct cv_xcode_audio_ops cv_xcode_audio_ops;
 
 struct clip {
     uint8_t *data[256]; /* owned: each frame, length-prefixed (the ring's format) */
@@ -149,6 +151,34 @@ static double pass(const struct clip *c, int w, int h, const struct cv_xcode_enc
     return ms;
 }
 
+static void count_packet(void *ctx, const uint8_t *pkt, size_t len, int64_t pts)
+{
+    (void)pkt;
+    (void)pts;
+    *(size_t *)ctx += len;
+}
+
+/* The audio transcoder on 60 s of G.711 (8 kHz, 20 ms frames): ms of CPU a second of audio. */
+static double audio_pass(enum cv_codec out, size_t *bytes)
+{
+    struct cv_track_info in = {
+        .kind = CV_TRACK_AUDIO, .codec = CV_CODEC_PCMA, .clock_rate = 8000, .channels = 1};
+    uint8_t pcma[160];
+    void *a = NULL;
+    if (cv_xcode_audio_ops.open(&a, &in, out) < 0)
+        return -1;
+    *bytes = 0;
+    double t0 = now_ms();
+    for (int i = 0; i < 3000; i++) {
+        for (size_t k = 0; k < sizeof(pcma); k++) /* a moving tone of sorts */
+            pcma[k] = (uint8_t)(0xd5 ^ ((k * (7 + i % 13)) & 0x7f));
+        cv_xcode_audio_ops.feed(a, pcma, sizeof(pcma), (int64_t)i * 160, count_packet, bytes);
+    }
+    double ms = (now_ms() - t0) / 60;
+    cv_xcode_audio_ops.close(a);
+    return ms;
+}
+
 static double median3(double a, double b, double c)
 {
     return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
@@ -185,6 +215,19 @@ int main(int argc, char **argv)
                median3(e[0], e[1], e[2]), jpeg / 1e3, median3(x[0], x[1], x[2]), h264 / 1e3);
         for (int i = 0; i < c.count; i++)
             free(c.data[i]);
+    }
+    printf("\n%-22s %14s %10s\n", "audio", "ms a second", "kbit/s");
+    static const struct {
+        const char *name;
+        enum cv_codec out;
+    } audio[] = {{"G.711 8k -> Opus 48k", CV_CODEC_OPUS}, {"G.711 8k -> AAC 16k", CV_CODEC_AAC}};
+    for (size_t k = 0; k < 2; k++) {
+        double m[3];
+        size_t bytes = 0;
+        for (int r = 0; r < 3; r++)
+            m[r] = audio_pass(audio[k].out, &bytes);
+        printf("%-22s %14.3f %10.1f\n", audio[k].name, median3(m[0], m[1], m[2]),
+               bytes * 8 / 60.0 / 1000);
     }
     return 0;
 }

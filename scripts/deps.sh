@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config
-libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
 libevent-dev libmsgpack-dev libinih-dev libssl-dev libcmocka-dev libwebsockets-dev libsrtp2-dev
 clang-14 libclang-rt-14-dev
 ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

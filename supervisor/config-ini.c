@@ -199,7 +199,7 @@ void cv_config_begin_file(struct cv_config_parser *p, enum cv_config_kind kind, 
     p->cam.cam.mode = CV_MODE_ALWAYS;
     p->cam.cam.idle_timeout_ms = 5000;
     p->cam.cam.transport = CV_TRANSPORT_TCP;
-    p->cam.cam.hwaccel = CV_HWACCEL_AUTO;
+    p->cam.cam.hwaccel = p->cfg->hwaccel; /* [server] hwaccel, read before any camera file */
     p->cam.cam.enabled = true;
     p->cam.cam.ring_size = CV_CONFIG_RING_AUTO;
 }

@@ -61,6 +61,7 @@ const struct cv_config_key cv_config_keys[] = {
     CV_G(CV_SEC_SERVER, "cameras_dir", CV_T_PATH, cameras_dir),
     CV_G(CV_SEC_SERVER, "max_cameras", CV_T_COUNT, max_cameras),
     CV_G(CV_SEC_SERVER, "max_transcodes", CV_T_COUNT, max_transcodes),
+    CV_G(CV_SEC_SERVER, "hwaccel", CV_T_HWACCEL, hwaccel),
 /* Each consumer's section comes from its own folder. */
 #define CV_RTSP_KEY(key, type, m, def)   CV_G(CV_SEC_RTSP, key, CV_T_##type, m),
 #define CV_HTTP_KEY(key, type, m, def)   CV_G(CV_SEC_API, key, CV_T_##type, m),

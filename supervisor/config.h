@@ -110,6 +110,7 @@ struct cv_config {
     enum cv_log_level log_level;
     uint32_t max_cameras;    /* enabled cameras, 1..CV_CONFIG_CAMERAS_LIMIT */
     uint32_t max_transcodes; /* video/audio variants encoding at once, all cameras together */
+    enum cv_hwaccel hwaccel; /* cameras' hwaccel unless their file sets it */
 
     struct cv_listen rtsp_listen, api_listen, webrtc_listen;
 

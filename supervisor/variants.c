@@ -12,8 +12,14 @@ static const struct {
     const char *name;
     bool produced; /* a worker can make it today */
 } cv_variants[] = {
-    {CV_VARIANT_NATIVE, true}, {"video", true}, {"h264", true}, {"h265", false},
-    {"opus", false},           {"aac", false},  {"jpeg", true}, {"raw", false},
+    {CV_VARIANT_NATIVE, true},
+    {"video", true},
+    {"h264", true},
+    {"h265", false},
+    {"opus", true},
+    {"aac", true},
+    {"jpeg", true},
+    {"raw", false},
 };
 
 /* jpeg:WxH or h264:WxH, a scaled picture (frame.jpeg?width=&height=, a transcode of a size):

@@ -136,6 +136,45 @@ static void cv_variants_dec_update(struct cv_variants *vs)
  * transcoder's video track comes first, once its encoder has said what it is. An h264 variant
  * of an H.264 camera with no size asked passes the camera's stream through (nothing to do).
  */
+/*
+ * An audio variant's audio: the camera's first audio track, passed through when it is in the
+ * variant's codec already, else through an audio transcoder (re)opened for its parameters. The
+ * camera track it takes, or -1 (no audio).
+ */
+static int cv_variant_derive_audio(struct cv_variants *vs, struct cv_variant_out *v,
+                                   const struct cv_stream_info *in)
+{
+    int src = -1;
+    for (uint32_t i = 0; i < in->track_count && src < 0; i++)
+        if (in->tracks[i].kind == CV_TRACK_AUDIO)
+            src = (int)i;
+    bool same = src >= 0 && src == v->asrc &&
+                memcmp(&v->asrc_params, &in->tracks[src], sizeof(v->asrc_params)) == 0;
+    bool want = src >= 0 && in->tracks[src].codec != v->audio_to;
+    if (v->astate && (!same || !want)) {
+        vs->aops->close(v->astate);
+        v->astate = NULL;
+    }
+    v->asrc = src;
+    if (src >= 0)
+        v->asrc_params = in->tracks[src];
+    if (!want || v->astate)
+        return src;
+    if (!vs->aops && !(vs->aops = cv_worker_plugin_symbol("cv_xcode_audio_ops")))
+        return src;
+    int rc = vs->aops->open(&v->astate, &in->tracks[src], v->audio_to);
+    if (rc < 0) {
+        cv_warn("variant %s: cannot make the camera's %s audio into %s: %s", v->name,
+                cv_codec_name((enum cv_codec)in->tracks[src].codec), cv_codec_name(v->audio_to),
+                strerror(-rc));
+        v->astate = NULL;
+        return -1;
+    }
+    cv_info("variant %s: transcoding the camera's %s audio to %s", v->name,
+            cv_codec_name((enum cv_codec)in->tracks[src].codec), cv_codec_name(v->audio_to));
+    return src;
+}
+
 static void cv_variant_derive(struct cv_variants *vs, struct cv_variant_out *v)
 {
     const struct cv_stream_info *in = cv_worker_info(vs->w);
@@ -176,11 +215,19 @@ static void cv_variant_derive(struct cv_variants *vs, struct cv_variant_out *v)
         have_video = v->enc->track(v->enc_state, &info.tracks[0]);
         info.track_count = 1;
     }
+    int audio_src = v->audio_to ? cv_variant_derive_audio(vs, v, in) : -1;
     for (uint32_t i = 0; i < in->track_count && info.track_count < CV_MAX_TRACKS; i++) {
         bool is_video = in->tracks[i].kind == CV_TRACK_VIDEO;
         if ((is_video && (v->enc || (v->kind && v->kind->codec == CV_CODEC_JPEG))) ||
             (!is_video && !v->audio))
             continue;
+        if (v->audio_to && !is_video && (int)i != audio_src)
+            continue;                           /* an audio variant carries one audio track */
+        if ((int)i == audio_src && v->astate) { /* the transcoder's output in its place */
+            v->aout = (int)info.track_count;
+            vs->aops->track(v->astate, &info.tracks[info.track_count++]);
+            continue;
+        }
         v->map[i] = (int)info.track_count;
         info.tracks[info.track_count++] = in->tracks[i];
     }
@@ -385,6 +432,26 @@ static void cv_variants_xcode_kick(struct cv_variants *vs)
 
 /* ---- frames ------------------------------------------------------------------------------ */
 
+struct cv_variants_emit {
+    struct cv_variants *vs;
+    int vi;
+    const struct cv_frame *f; /* the camera frame it came from */
+};
+
+/* A packet of an audio transcoder into its variant's ring, with the camera frame's arrival. */
+static void cv_variants_emit_audio(void *ctx, const uint8_t *pkt, size_t len, int64_t pts)
+{
+    struct cv_variants_emit *e = ctx;
+    struct cv_variant_out *v = &e->vs->v[e->vi];
+    struct cv_frame of = *e->f;
+    of.track = (uint32_t)v->aout;
+    of.flags = CV_FRAME_KEY;
+    of.pts = of.dts = pts;
+    of.len = (uint32_t)len;
+    if (cv_ring_write(v->ring, &of, pkt, len) == 0)
+        cv_worker_ring_bells(e->vs->w, e->vi);
+}
+
 void cv_variants_publish(struct cv_variants *vs, const struct cv_frame *f, const uint8_t *data)
 {
     for (int i = 0; i < CV_VARIANTS_MAX; i++) {
@@ -393,6 +460,13 @@ void cv_variants_publish(struct cv_variants *vs, const struct cv_frame *f, const
             continue;
         if (v->enc && (int)f->track == vs->dec.src_track)
             cv_variants_xcode_kick(vs);
+        if (v->astate && (int)f->track == v->asrc && v->info_set) {
+            struct cv_variants_emit e = {vs, i, f};
+            int rc = vs->aops->feed(v->astate, data, f->len, f->pts, cv_variants_emit_audio, &e);
+            if (rc < 0)
+                cv_dbg("variant %s: an audio frame lost: %s", v->name, strerror(-rc));
+            continue;
+        }
         if (f->track >= CV_MAX_TRACKS || v->map[f->track] < 0 || !v->info_set)
             continue;
         struct cv_frame vf = *f;
@@ -425,8 +499,14 @@ void cv_variants_ring_moved(struct cv_variants *vs)
 /* "video", "jpeg[:WxH]" or "h264[:WxH]" (each side 0..8192, 0 following the aspect ratio). */
 static int cv_variant_parse(struct cv_variants *vs, struct cv_variant_out *v, const char *name)
 {
+    v->asrc = -1;
     if (strcmp(name, "video") == 0)
         return 0;
+    if (strcmp(name, "opus") == 0 || strcmp(name, "aac") == 0) {
+        v->audio = true;
+        v->audio_to = name[0] == 'o' ? CV_CODEC_OPUS : CV_CODEC_AAC;
+        return 0;
+    }
     static const struct {
         const char *prefix, *symbol;
         unsigned max_fps;
@@ -545,6 +625,8 @@ int cv_variants_stop(struct cv_variants *vs, const char *name)
             (unsigned long long)v->encoded);
     if (v->enc_state)
         v->enc->close(v->enc_state);
+    if (v->astate)
+        vs->aops->close(v->astate);
     cv_ring_writer_close(v->ring);
     close(v->fd);
     *v = (struct cv_variant_out){0};

@@ -5,6 +5,8 @@
  *   jpeg[:WxH]     its first video track as JPEG pictures, at most CV_VARIANTS_JPEG_FPS a second
  *   h264[:WxH]     its first video track as H.264 (transcoded; passed through from an H.264
  *                  camera when no size is asked), and its audio tracks as they are
+ *   opus, aac      its video tracks as they are, and its first audio track in that codec
+ *                  (transcoded inline, frame by frame: cheap; passed through when it is already)
  * Every transcoding variant takes its pictures from the camera's one decoder (worker/xcode.h),
  * which reads the camera's ring with a cursor of its own and runs while any of them runs.
  *
@@ -66,6 +68,11 @@ struct cv_variant_out {
     uint64_t started_ns, published_ns; /* when it started; its last picture (0: none yet) */
     uint64_t decoded_at_start;         /* the decoder's count when it started */
     uint64_t encoded, drops, drop_logged_ns;
+    enum cv_codec audio_to; /* opus, aac: the codec its audio is made into; NONE for the others */
+    void *astate;           /* owned by the set's audio ops while the audio is transcoded */
+    int asrc;               /* the camera audio track transcoded, -1 none */
+    struct cv_track_info asrc_params;         /* its parameters when astate was opened */
+    int aout;                                 /* the transcoded audio's track in this ring */
     uint32_t lat_us[CV_VARIANTS_LAT_SAMPLES]; /* camera frame in -> picture out, the last ones */
     unsigned lat_count, lat_next;
 };
@@ -77,9 +84,10 @@ struct cv_variants {
     struct event *catchup_ev; /* owned: runs the catch-ups of pass-through variants started */
     struct event *xcode_ev;   /* owned: a slice of transcoding, once per loop turn while due */
     uint8_t *buf;             /* owned: a frame read for the decoder (CV_RING_MAX_FRAME) */
-    enum cv_xcode_hw hw;      /* the camera's hwaccel */
-    unsigned bitrate;         /* the camera's transcode_bitrate (bits/s), 0 the encoder's choice */
-    unsigned size_w, size_h;  /* its transcode_size: a plain h264 variant's (0: the camera's) */
+    const struct cv_xcode_audio_ops *aops; /* from the plugin, once an audio variant starts */
+    enum cv_xcode_hw hw;                   /* the camera's hwaccel */
+    unsigned bitrate;        /* the camera's transcode_bitrate (bits/s), 0 the encoder's choice */
+    unsigned size_w, size_h; /* its transcode_size: a plain h264 variant's (0: the camera's) */
 };
 
 int cv_variants_init(struct cv_variants *vs, struct cv_worker *w);

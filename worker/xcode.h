@@ -1,8 +1,8 @@
 /*
  * Transcoders: what turns the camera's stream into a variant that is not a subset of it (`jpeg`,
- * `h264` pictures). Built on FFmpeg, so they live in camvisor-ffmpeg.so and are loaded only by a
- * worker that is asked for such a variant (worker/source.c's cv_worker_plugin_symbol): a camera
- * nobody snapshots or transcodes never maps libavcodec.
+ * `h264` pictures; `opus`, `aac` audio). Built on FFmpeg, so they live in camvisor-ffmpeg.so and
+ * are loaded only by a worker that is asked for such a variant (worker/source.c's
+ * cv_worker_plugin_symbol): a camera nobody snapshots or transcodes never maps libavcodec.
  *
  * A camera has one decoder however many variants want pictures (a camera watched as H.264 and
  * snapshotted at once decodes once); each variant has an encoder of its own that takes the
@@ -63,6 +63,24 @@ struct cv_xcode_enc_ops {
     int (*encode)(void *state, const struct cv_xcode_pic *pic, int64_t pts, bool force_key,
                   const uint8_t **out, size_t *out_len, bool *key);
     /* The output track (size, parameter sets) once a picture came out; false before. */
+    bool (*track)(void *state, struct cv_track_info *out);
+    void (*close)(void *state);
+};
+
+/*
+ * An audio transcoder: one camera audio track (AAC, G.711, Opus) to Opus or AAC. Cheap enough
+ * (well under 1 % of a core a stream) to run inline, frame by frame, as the camera's frames come.
+ */
+typedef void (*cv_xcode_emit_fn)(void *ctx, const uint8_t *pkt, size_t len, int64_t pts);
+
+struct cv_xcode_audio_ops {
+    /* -ENOTSUP for a codec or rate it cannot take, or an encoder this FFmpeg lacks. */
+    int (*open)(void **state, const struct cv_track_info *in, enum cv_codec out);
+    /* One camera frame: each packet that comes out goes to emit (its pts in the output track's
+     * clock, valid for the call); a negative errno for a frame that did not decode (lost). */
+    int (*feed)(void *state, const uint8_t *data, size_t len, int64_t pts, cv_xcode_emit_fn emit,
+                void *ctx);
+    /* The output track (codec, rate, channels, AudioSpecificConfig), known from open. */
     bool (*track)(void *state, struct cv_track_info *out);
     void (*close)(void *state);
 };

@@ -29,7 +29,8 @@ bool cv_cameras_exists(const struct cv_cameras *t, const char *name)
     return cv_cameras_entry(t, name) != NULL;
 }
 
-enum cv_codec cv_cameras_video_codec(const struct cv_cameras *t, const char *name)
+static enum cv_codec cv_cameras_first_codec(const struct cv_cameras *t, const char *name,
+                                            bool video)
 {
     const struct cv_cam *cam = cv_cameras_find(t, name);
     const struct cv_msg_camera_entry *e = cv_cameras_entry(t, name);
@@ -38,10 +39,21 @@ enum cv_codec cv_cameras_video_codec(const struct cv_cameras *t, const char *nam
     snprintf(buf, sizeof(buf), "%s", codecs);
     for (char *save = NULL, *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
         int codec = cv_codec_from_name(c);
-        if (codec == CV_CODEC_H264 || codec == CV_CODEC_H265 || codec == CV_CODEC_JPEG)
+        bool is_video = codec == CV_CODEC_H264 || codec == CV_CODEC_H265 || codec == CV_CODEC_JPEG;
+        if (codec > 0 && is_video == video)
             return (enum cv_codec)codec;
     }
     return CV_CODEC_NONE;
+}
+
+enum cv_codec cv_cameras_video_codec(const struct cv_cameras *t, const char *name)
+{
+    return cv_cameras_first_codec(t, name, true);
+}
+
+enum cv_codec cv_cameras_audio_codec(const struct cv_cameras *t, const char *name)
+{
+    return cv_cameras_first_codec(t, name, false);
 }
 
 struct cv_cam *cv_cameras_find(const struct cv_cameras *t, const char *name)

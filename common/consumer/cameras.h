@@ -51,9 +51,11 @@ const struct cv_msg_camera_entry *cv_cameras_entry(const struct cv_cameras *t, c
 /* The camera's row (status, counters), or NULL before its first status. Like strchr(), a row
  * of a const table comes back writable: its counters are the caller's to count. */
 struct cv_cam *cv_cameras_find(const struct cv_cameras *t, const char *name);
-/* The codec of its first video track as its worker last said (the status's or the catalogue's
- * codecs), CV_CODEC_NONE while not known: what decides whether a viewer needs a transcode. */
+/* The codec of its first video (or audio) track as its worker last said (the status's or the
+ * catalogue's codecs), CV_CODEC_NONE while not known or when it has none: what decides whether
+ * a viewer needs a transcode. */
 enum cv_codec cv_cameras_video_codec(const struct cv_cameras *t, const char *name);
+enum cv_codec cv_cameras_audio_codec(const struct cv_cameras *t, const char *name);
 /* Its last status, or NULL before the first. */
 const struct cv_msg_camera_status *cv_cameras_status(const struct cv_cameras *t, const char *name);
 

@@ -417,14 +417,28 @@ static void cv_http_feed_drop_hls(struct cv_http_feed *hf, uint64_t now_ms)
         hf->idle_since_ms = now_ms;
 }
 
+/*
+ * HLS carries AAC, as every HLS player plays it (Apple's own take no FLAC or Opus in fMP4): a
+ * camera whose audio is G.711 or Opus is muxed from its worker's `aac` variant, the camera's
+ * video beside it. Others (AAC, no audio, not known yet) from the camera's own stream.
+ */
+static const char *cv_http_hls_variant(const struct cv_http_srv *srv, const char *camera)
+{
+    enum cv_codec a = cv_cameras_audio_codec(&srv->proc.cams, camera);
+    return a == CV_CODEC_PCMA || a == CV_CODEC_PCMU || a == CV_CODEC_OPUS ? "aac"
+                                                                          : CV_VARIANT_NATIVE;
+}
+
 struct cv_http_hls *cv_http_mse_hls(struct cv_http_srv *srv, const char *camera, bool open)
 {
-    struct cv_feed *have =
-        cv_feed_find(&srv->proc.feeds, camera, CV_VARIANT_NATIVE, &cv_http_feed_ops);
+    /* A session already made stays on its feed, whatever the camera's codecs say since. */
+    for (struct cv_http_feed *f = srv->feeds; f; f = f->next)
+        if (f->hls && strcmp(f->camera, camera) == 0)
+            return f->hls;
+    const char *variant = cv_http_hls_variant(srv, camera);
+    struct cv_feed *have = cv_feed_find(&srv->proc.feeds, camera, variant, &cv_http_feed_ops);
     struct cv_http_feed *hf = have ? cv_feed_ctx(have) : NULL;
-    if (hf && hf->hls)
-        return hf->hls;
-    if (!open || (!hf && !(hf = cv_http_feed_get(srv, camera, CV_VARIANT_NATIVE))))
+    if (!open || (!hf && !(hf = cv_http_feed_get(srv, camera, variant))))
         return NULL;
     if (!(hf->hls = cv_http_hls_new(camera)))
         cv_http_feed_drop_hls(hf, cv_clock_mono_ms()); /* so that the feed idles out */
@@ -546,7 +560,9 @@ void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
         if (have == CV_CODEC_H265 && !hvc)
             variant = "h264"; /* with the camera's audio, as it comes */
         else if (list && !cv_http_mse_audio_playable(c->srv, c->ws_camera, m->value))
-            variant = "video"; /* go2rtc's answer too: the video without the audio */
+            /* The camera's audio made AAC by its worker where the browser plays AAC (G.711,
+             * whose FLAC some players lack); else go2rtc's answer: the video alone. */
+            variant = strstr(m->value, "mp4a") ? "aac" : "video";
         struct cv_http_feed *hf = cv_http_feed_get(c->srv, c->ws_camera, variant);
         if (!hf)
             cv_http_ws_error(c, m->type,

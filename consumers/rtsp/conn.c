@@ -400,27 +400,39 @@ void cv_rtsp_conn_feed_ready(struct cv_rtsp_conn *c)
 /*
  * The variant a query asks for (go2rtc's filters). A video codec the camera does not have but
  * its worker can make (`?video=h264` on an H.265 camera) is the `h264` variant, transcoded, with
- * the camera's audio beside it. Video and no audio (`?video`, `?video=h264` on an H.264 camera)
- * is the `video` variant, the camera's video tracks only. Everything else is the camera's own
- * stream. The query then picks tracks from the variant's.
+ * the camera's audio beside it; else an audio codec it can make (`?audio=opus` of an AAC camera,
+ * `?audio=aac` of a G.711 one) is that audio variant, with the camera's video beside it (one
+ * variant carries one transcode: asked both, the video's wins). Video and no audio (`?video`,
+ * `?video=h264` on an H.264 camera) is the `video` variant, the camera's video tracks only.
+ * Everything else is the camera's own stream. The query then picks tracks from the variant's.
  */
 static const char *cv_conn_variant_for(const struct cv_rtsp_srv *srv, const char *camera,
                                        const char *query)
 {
     char key[32], val[128];
     bool video = false, other = false, h264 = false, camera_codec = false;
+    bool opus = false, aac = false, camera_audio = false;
     enum cv_codec have = cv_cameras_video_codec(&srv->proc.cams, camera);
+    enum cv_codec have_audio = cv_cameras_audio_codec(&srv->proc.cams, camera);
     for (const char *cur = query; cv_query_next(&cur, key, sizeof(key), val, sizeof(val)) == 0;) {
         if (!strcmp(key, "video")) {
             video = true;
             h264 |= val[0] && strcmp(val, "all") && cv_conn_codec_in(val, CV_CODEC_H264);
             camera_codec |= have != CV_CODEC_NONE && cv_conn_codec_in(val, have);
-        } else if (!strcmp(key, "audio") || !strcmp(key, "mp4")) {
+        } else if (!strcmp(key, "audio")) {
+            other = true;
+            bool named = val[0] && strcmp(val, "all") != 0;
+            opus |= named && cv_conn_codec_in(val, CV_CODEC_OPUS);
+            aac |= named && cv_conn_codec_in(val, CV_CODEC_AAC);
+            camera_audio |= have_audio != CV_CODEC_NONE && cv_conn_codec_in(val, have_audio);
+        } else if (!strcmp(key, "mp4")) {
             other = true;
         }
     }
     if (h264 && !camera_codec && have != CV_CODEC_NONE)
         return "h264";
+    if ((opus || aac) && !camera_audio && have_audio != CV_CODEC_NONE)
+        return opus ? "opus" : "aac";
     return video && !other ? "video" : CV_VARIANT_NATIVE;
 }
 

@@ -236,3 +236,27 @@ def test_seed_story_two_chromium_tabs_over_home_assistants_ws(camvisor, camera):
             ln for ln in cv.logs().splitlines() if "died" in ln)
     finally:
         drv.quit()
+
+
+def test_g711_camera_as_aac_and_opus(camvisor, camera):
+    """A G.711 camera's audio made AAC (HLS, MSE without FLAC, ?audio=aac) and Opus
+    (?audio=opus) by its worker, the video passed through beside it; the camera's own codec
+    asked for stays as it is."""
+    cam = camera(codec="h264", audio="pcma")
+    cv = camvisor({"garage": f"url = {cam.url}\n"})
+    wait_for(lambda: "PCM_ALAW" in "".join(producer(cv, "garage").get("medias", [])), 15,
+             what="the camera's codecs known")
+    got = ffprobe(cv.http_url("/api/stream.m3u8?src=garage"))
+    assert sorted(s["codec_name"] for s in got) == ["aac", "h264"], got
+    m = mse_answer(cv, "avc1.640029,mp4a.40.2")  # no flac: the AAC variant
+    assert m["type"] == "mse" and "mp4a.40.2" in m["value"] and "avc1" in m["value"], m
+    m = mse_answer(cv, "avc1.640029,mp4a.40.2,flac")  # FLAC plays: the camera's own, as FLAC
+    assert "flac" in m["value"], m
+    for want in ("aac", "opus"):
+        got = ffprobe(cv.url("garage", f"video&audio={want}"))
+        assert [s["codec_name"] for s in got] == ["h264", want], got
+    got = ffprobe(cv.url("garage", "video&audio=pcma"))
+    assert [s["codec_name"] for s in got] == ["h264", "pcm_alaw"], got
+    log = cv.logs()
+    assert "variant aac: transcoding the camera's pcm_alaw audio to aac" in log
+    assert "variant opus: transcoding the camera's pcm_alaw audio to opus" in log

@@ -188,6 +188,7 @@ static void test_full_config(void **state)
     assert_int_equal(door->transcode_size.height, 0);
     assert_int_equal(demo->transcode_kbps, 0);
     assert_int_equal(c->max_transcodes, CV_CONFIG_MAX_TRANSCODES);
+    assert_int_equal(c->hwaccel, CV_HWACCEL_AUTO);
     assert_false(door->enabled);
     assert_true(door->ring_size == 8u << 20);
 
@@ -651,6 +652,20 @@ static void test_max_cameras(void **state)
     assert_int_equal(f->cfg->max_cameras, CV_CONFIG_CAMERAS_LIMIT);
 }
 
+/* [server] hwaccel is every camera's unless its own file says otherwise. */
+static void test_global_hwaccel(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "etc/camvisor.ini", "[server]\nhwaccel = none\nmax_transcodes = 2\n");
+    put(f, "etc/cameras.d/a.ini", "[camera]\nurl = testsrc://\n");
+    put(f, "etc/cameras.d/b.ini", "[camera]\nurl = testsrc://\nhwaccel = nvdec\n");
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->cfg->hwaccel, CV_HWACCEL_NONE);
+    assert_int_equal(f->cfg->max_transcodes, 2);
+    assert_int_equal(f->cfg->cameras[0].hwaccel, CV_HWACCEL_NONE);
+    assert_int_equal(f->cfg->cameras[1].hwaccel, CV_HWACCEL_NVDEC);
+}
+
 static void test_inline_comments(void **state)
 {
     struct fixture *f = *state;
@@ -863,6 +878,7 @@ int main(void)
         T(test_env),
         T(test_api_file_is_literal),
         T(test_max_cameras),
+        T(test_global_hwaccel),
         T(test_inline_comments),
         T(test_cameras_dir),
         T(test_all_errors_collected),
