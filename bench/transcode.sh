@@ -14,7 +14,8 @@
 # (camvisor only): camera frame in -> transcoded picture in the variant's ring, the worker's own
 # figures (/api/streams producer transcode_p50_ms / transcode_p99_ms over its last 128 pictures),
 # sampled every 2 s; medians of the samples. fps per core: frames a second / the worker's CPU.
-# Cold start: from the variant's start to its first picture (the worker's log: it decodes the
+# alive: readers still reading at the end (camvisor-rtsp drops one that falls 10 s behind: a
+# transcoder slower than real time). Cold start: from the variant's start to its first picture (the worker's log: it decodes the
 # GOP up to the live edge, then encodes), and how many frames that took.
 #
 #     bench/transcode.sh                      # 1080p and 720p, 1 and 3 viewers: ~5 minutes
@@ -93,9 +94,16 @@ one() {
     f0=$(ticks "${PIDS[@]}")
     w0=$(ticks "$worker")
     d0=$([ "$way" = camvisor ] && api_field decoded || echo 0)
+    # A reader that dies (one too slow for its stream is dropped by camvisor-rtsp) keeps the CPU
+    # it had used: its ticks as last read.
+    declare -A last=()
+    for p in "${PIDS[@]}"; do last[$p]=$(ticks "$p"); done
     local t0=$SECONDS
     while [ $((SECONDS - t0)) -lt "$DUR" ]; do
         sleep 2
+        for p in "${PIDS[@]}"; do
+            kill -0 "$p" 2>/dev/null && last[$p]=$(ticks "$p")
+        done
         if [ "$way" = camvisor ]; then
             p50s+=("$(api_field transcode_p50_ms)")
             p99s+=("$(api_field transcode_p99_ms)")
@@ -104,7 +112,11 @@ one() {
     local el=$((SECONDS - t0)) c1 f1 w1 d1
     # shellcheck disable=SC2086
     c1=$(ticks $cvp)
-    f1=$(ticks "${PIDS[@]}")
+    f1=0
+    for p in "${PIDS[@]}"; do
+        kill -0 "$p" 2>/dev/null && last[$p]=$(ticks "$p")
+        f1=$((f1 + ${last[$p]}))
+    done
     w1=$(ticks "$worker")
     d1=$([ "$way" = camvisor ] && api_field decoded || echo 0)
     local alive=0 cold=-
