@@ -1,7 +1,9 @@
 """A TCP proxy in front of a test camera that can doctor what the camera says, for the camera
 client's tests: strip sprop-parameter-sets from the SDP (a camera that sends SPS/PPS only in band),
-inject bytes that are neither RTSP nor an interleaved frame (a malformed stream), or drop the
-first interleaved frames of each connection (joining mid-GOP, without the parameter sets).
+inject bytes that are neither RTSP nor an interleaved frame (a malformed stream), drop the
+first interleaved frames of each connection (joining mid-GOP, without the parameter sets), or
+corrupt the payload of some video RTP packets (a hostile camera's broken NAL units: RTP headers
+and the NAL/FU headers kept, so they reach the decoder).
 
     proxy = RtspProxy(cam.port, strip_sprop=True).start()
     proxy.url, proxy.connections, proxy.stripped, proxy.injected
@@ -26,12 +28,15 @@ def _shutdown(*socks):
 
 class RtspProxy:
     def __init__(self, upstream_port, path="cam", strip_sprop=False, garbage_after=None,
-                 skip_first=0.0):
+                 skip_first=0.0, corrupt=0.0):
         self.upstream_port = upstream_port
         self.path = path
         self.strip_sprop = strip_sprop
         self.garbage_after = garbage_after
         self.skip_first = skip_first
+        self.corrupt = corrupt  # the share of video RTP packets with bytes flipped
+        self.corrupted = 0
+        self.rng = __import__("random").Random(1234)
         self.skipped = 0
         self.connections = 0
         self.stripped = 0
@@ -110,6 +115,13 @@ class RtspProxy:
                         if time.monotonic() - first_frame < self.skip_first:
                             self.skipped += 1
                             continue
+                        if self.corrupt and frame[1] == 0 and len(frame) > 24 and \
+                                self.rng.random() < self.corrupt:
+                            body = bytearray(frame)
+                            for _ in range(1 + len(body) // 64):  # 4 + 12 RTP + 3 NAL/FU kept
+                                body[self.rng.randrange(19, len(body))] ^= self.rng.randrange(1, 256)
+                            frame = bytes(body)
+                            self.corrupted += 1
                         if (self.garbage_after is not None and not injected
                                 and time.monotonic() - first_frame >= self.garbage_after):
                             down.sendall(GARBAGE)

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ffprobe, wait_for
+from conftest import ffmpeg_frames, ffprobe, wait_for
 from test_http import H265SRC, get_json
 from test_webrtc import play_json
 from wsclient import WsClient
@@ -260,3 +260,26 @@ def test_g711_camera_as_aac_and_opus(camvisor, camera):
     log = cv.logs()
     assert "variant aac: transcoding the camera's pcm_alaw audio to aac" in log
     assert "variant opus: transcoding the camera's pcm_alaw audio to opus" in log
+
+
+@pytest.mark.may_die("worker garage")
+def test_hostile_h265_camera_while_transcoded(camvisor, camera):
+    """An H.265 camera whose NAL units come broken (a fifth of its video packets with bytes
+    flipped, headers kept, so they reach the decoder) watched as H.264: the decoder takes them
+    (FFmpeg's decoder is fuzzed behind ours, tests/fuzz/fuzz_xcode.c), H.264 keeps coming, and
+    the other camera never notices. Should the worker die anyway, only it restarts (may_die)."""
+    from rtspproxy import RtspProxy
+    cam = camera(codec="h265", width=320, height=240, gop=25)
+    proxy = RtspProxy(cam.port, corrupt=0.2).start()
+    try:
+        cv = camvisor({"garage": f"url = {proxy.url}\n", "door": H265SRC})
+        wait_for(lambda: is_h265(cv, "garage"), 15, what="the camera's codec known")
+        door_pid = cv.worker_pid("door")
+        took, _ = ffmpeg_frames(cv.url("garage", "video=h264"), 75, timeout=60)
+        assert proxy.corrupted > 20, proxy.corrupted
+        assert cv.worker_pid("door") == door_pid
+        p = producer(cv, "door")
+        assert p.get("bytes_recv", 0) > 0
+        print(f"75 H.264 frames in {took:.1f} s from a camera with {proxy.corrupted} packets broken")
+    finally:
+        proxy.stop()
