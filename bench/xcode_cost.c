@@ -135,7 +135,9 @@ static double pass(const struct clip *c, int w, int h, const struct cv_xcode_enc
     double t0 = now_ms();
     for (int i = 0; i < c->count; i++) {
         const struct cv_xcode_pic *pic;
-        int rc = cv_xcode_dec_ops.feed(dec, c->data[i], c->len[i], (int64_t)i * 3600, i == 0, &pic);
+        int64_t pts;
+        int rc = cv_xcode_dec_ops.feed(dec, c->data[i], c->len[i], (int64_t)i * 3600, i == 0, &pic,
+                                       &pts);
         const uint8_t *out;
         size_t out_len = 0;
         bool key;

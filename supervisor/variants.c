@@ -74,8 +74,20 @@ bool cv_variant_transcodes(const struct cv_camera_config *cam, const char *varia
 {
     if (!cv_variant_is(variant, "h264"))
         return false;
-    /* An H.264 camera's h264 with no size passes its stream through. */
-    bool h264_camera = strncmp(codecs, "h264", 4) == 0;
+    /* An H.264 camera's h264 with no size passes its stream through: its first video codec
+     * (the list is by track, "aac,h264" possible) decides, as in the worker. */
+    bool h264_camera = false;
+    for (const char *p = codecs; *p;) {
+        size_t n = strcspn(p, ",");
+        bool video = (n == 4 && (!strncmp(p, "h264", 4) || !strncmp(p, "hevc", 4) ||
+                                 !strncmp(p, "h265", 4))) ||
+                     (n == 5 && !strncmp(p, "mjpeg", 5));
+        if (video) {
+            h264_camera = !strncmp(p, "h264", 4);
+            break;
+        }
+        p += n + (p[n] == ',');
+    }
     return !h264_camera || variant[4] || cam->transcode_size.width || cam->transcode_size.height;
 }
 

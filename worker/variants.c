@@ -25,6 +25,9 @@
 /* The decoder this far behind the camera (slower than it: a big picture, a busy machine) skips
  * to a newer keyframe rather than build latency for every viewer. */
 #define CV_VARIANTS_LAG_MS 500
+/* ... except on its catch-up, which starts up to a GOP back on purpose: decoding a 2 s GOP of 4K
+ * takes ~1.5 s here (bench/RESULTS.md §14), and a skip would wait for the next keyframe. */
+#define CV_VARIANTS_CATCHUP_MS 3000
 
 static void cv_variants_xcode_cb(evutil_socket_t fd, short what, void *arg);
 static void cv_variants_catchup_cb(evutil_socket_t fd, short what, void *arg);
@@ -96,6 +99,12 @@ static void cv_variants_dec_update(struct cv_variants *vs)
     if (d->state && src == d->src_track &&
         memcmp(&d->src_params, &in->tracks[src], sizeof(d->src_params)) == 0)
         return;
+    /* The same track with new parameter sets (or size, rate) keeps its decoder: a camera that
+     * changes them often must not cost a reopen (on a GPU, a device) each time. */
+    if (d->state && src == d->src_track && d->ops->params(d->state, &in->tracks[src]) == 0) {
+        d->src_params = in->tracks[src];
+        return;
+    }
     if (d->state)
         d->ops->close(d->state);
     d->state = NULL;
@@ -111,6 +120,7 @@ static void cv_variants_dec_update(struct cv_variants *vs)
         }
         d->started_ns = cv_clock_mono_ns();
         d->need_key = true;
+        d->caught_up = false;
     }
     d->src_track = src;
     d->src_params = in->tracks[src];
@@ -183,9 +193,15 @@ static void cv_variant_derive(struct cv_variants *vs, struct cv_variant_out *v)
         if (in->tracks[i].kind == CV_TRACK_VIDEO)
             video = &in->tracks[i];
     const struct cv_xcode_enc_ops *enc = v->kind;
+    /* The camera's video goes in as it is for `video`, and for h264 of an H.264 camera with no
+     * size asked; never otherwise (an encoder that would not open leaves the ring without
+     * video rather than give a client the codec it said it cannot play). */
+    bool pass_video = !enc;
     if (enc && enc->codec != CV_CODEC_JPEG && video && video->codec == enc->codec &&
-        !v->params.width && !v->params.height)
+        !v->params.width && !v->params.height) {
         enc = NULL;
+        pass_video = true;
+    }
     if (!video && enc)
         enc = v->enc; /* no video (yet): keep what it was */
     if (enc != v->enc && v->enc_state) {
@@ -218,8 +234,7 @@ static void cv_variant_derive(struct cv_variants *vs, struct cv_variant_out *v)
     int audio_src = v->audio_to ? cv_variant_derive_audio(vs, v, in) : -1;
     for (uint32_t i = 0; i < in->track_count && info.track_count < CV_MAX_TRACKS; i++) {
         bool is_video = in->tracks[i].kind == CV_TRACK_VIDEO;
-        if ((is_video && (v->enc || (v->kind && v->kind->codec == CV_CODEC_JPEG))) ||
-            (!is_video && !v->audio))
+        if ((is_video && !pass_video) || (!is_video && !v->audio))
             continue;
         if (v->audio_to && !is_video && (int)i != audio_src)
             continue;                           /* an audio variant carries one audio track */
@@ -231,9 +246,10 @@ static void cv_variant_derive(struct cv_variants *vs, struct cv_variant_out *v)
         v->map[i] = (int)info.track_count;
         info.tracks[info.track_count++] = in->tracks[i];
     }
-    /* A transcoder's ring gets its tracks once its first picture says what the video is:
-     * a consumer that reads them then has everything it needs to start. */
-    bool ready = !v->enc || have_video;
+    /* A transcoder's ring gets its tracks once its first picture says what the video is, and a
+     * video variant's not before the camera has video (its first tracks may come without): a
+     * consumer that reads them then has everything it needs to start. */
+    bool ready = v->enc ? have_video : !(v->kind && !video);
     if (ready && info.track_count && (!v->info_set || memcmp(&info, &v->info, sizeof(info)) != 0)) {
         cv_ring_writer_set_info(v->ring, &info);
         v->info_set = true;
@@ -254,10 +270,11 @@ void cv_variants_set_info(struct cv_variants *vs, const struct cv_stream_info *i
 
 /* ---- transcoding ------------------------------------------------------------------------- */
 
-/* One picture out of an encoder into its ring, with the input frame's timing (so audio passed
- * through stays in sync, and the latency figures measure the transcode). */
+/* One picture out of an encoder into its ring, with the picture's time and its camera frame's
+ * arrival (so audio passed through stays in sync, and the latency figures measure the
+ * transcode). */
 static void cv_variants_publish_picture(struct cv_variants *vs, int vi, const struct cv_frame *f,
-                                        const uint8_t *out, size_t out_len, bool key)
+                                        int64_t pts, const uint8_t *out, size_t out_len, bool key)
 {
     struct cv_variant_out *v = &vs->v[vi];
     if (!v->info_set || key) { /* its first picture, or a new size: the track says so */
@@ -271,7 +288,7 @@ static void cv_variants_publish_picture(struct cv_variants *vs, int vi, const st
     struct cv_frame of = *f;
     of.track = 0;
     of.flags = key ? CV_FRAME_KEY : 0;
-    of.dts = of.pts;
+    of.pts = of.dts = pts; /* no B-frames out: decode order is presentation order */
     of.len = (uint32_t)out_len;
     int rc = cv_ring_write(v->ring, &of, out, out_len);
     uint64_t now = cv_clock_mono_ns();
@@ -331,7 +348,8 @@ static void cv_variants_decode(struct cv_variants *vs, const struct cv_frame *f,
     for (int i = 0; i < CV_VARIANTS_MAX; i++)
         any |= want[i] = cv_variant_wants(&vs->v[i], f, edge, now);
     const struct cv_xcode_pic *pic = NULL;
-    int rc = d->ops->feed(d->state, vs->buf, f->len, f->pts, f->flags & CV_FRAME_KEY, &pic);
+    int64_t pts = f->pts;
+    int rc = d->ops->feed(d->state, vs->buf, f->len, f->pts, f->flags & CV_FRAME_KEY, &pic, &pts);
     d->decoded++;
     if (rc == -ENOTRECOVERABLE)
         cv_warn("the hardware decoder failed: decoding in software from the next keyframe");
@@ -349,7 +367,9 @@ static void cv_variants_decode(struct cv_variants *vs, const struct cv_frame *f,
         const uint8_t *out;
         size_t out_len;
         bool key = false;
-        rc = v->enc->encode(v->enc_state, pic, f->pts, v->force_key, &out, &out_len, &key);
+        /* The picture's own time: a camera that reorders frames (B-frames) sends them out of
+         * presentation order, and the encoders' output is in it. */
+        rc = v->enc->encode(v->enc_state, pic, pts, v->force_key, &out, &out_len, &key);
         v->last_out_pts = f->pts; /* the rate counts what was encoded, published or not */
         v->have_out = true;
         if (rc < 0)
@@ -358,7 +378,7 @@ static void cv_variants_decode(struct cv_variants *vs, const struct cv_frame *f,
             continue;
         if (key)
             v->force_key = false;
-        cv_variants_publish_picture(vs, i, f, out, out_len, key);
+        cv_variants_publish_picture(vs, i, f, pts, out, out_len, key);
     }
 }
 
@@ -383,9 +403,10 @@ static bool cv_variants_dec_run(struct cv_variants *vs, uint64_t deadline_ns)
         uint64_t now = cv_clock_mono_ns();
         uint64_t had = f.arrival_ns > d->started_ns ? f.arrival_ns : d->started_ns;
         uint64_t behind = cv_ring_reader_behind(d->in);
+        uint64_t lag_ms = d->caught_up ? CV_VARIANTS_LAG_MS : CV_VARIANTS_CATCHUP_MS;
         /* The live edge: nothing after it, or only what came since (audio between pictures). */
         bool edge = behind == 0 || now - f.arrival_ns < CV_VARIANTS_LATE_MS * 1000000ull;
-        if (now > had + CV_VARIANTS_LAG_MS * 1000000ull && behind > 0) {
+        if (now > had + lag_ms * 1000000ull && behind > 0) {
             cv_ring_reader_seek_key(d->in);
             d->need_key = true;
             d->skipped += 1 + behind;
@@ -402,6 +423,7 @@ static bool cv_variants_dec_run(struct cv_variants *vs, uint64_t deadline_ns)
             continue;
         }
         d->need_key = false;
+        d->caught_up |= edge;
         cv_variants_decode(vs, &f, edge);
         if (cv_clock_mono_ns() >= deadline_ns)
             return true;
@@ -445,7 +467,9 @@ static void cv_variants_emit_audio(void *ctx, const uint8_t *pkt, size_t len, in
     struct cv_variant_out *v = &e->vs->v[e->vi];
     struct cv_frame of = *e->f;
     of.track = (uint32_t)v->aout;
-    of.flags = CV_FRAME_KEY;
+    /* A keyframe only in a ring without video (the sources' rule): a viewer of one with video
+     * starts at its picture's keyframe. */
+    of.flags = v->info.tracks[0].kind == CV_TRACK_VIDEO ? 0 : CV_FRAME_KEY;
     of.pts = of.dts = pts;
     of.len = (uint32_t)len;
     if (cv_ring_write(v->ring, &of, pkt, len) == 0)

@@ -44,7 +44,8 @@ struct cv_variants_dec {
     uint64_t decoded;       /* access units decoded */
     uint64_t skipped;       /* frames skipped to catch up with the camera */
     uint64_t skip_logged_ns;
-    bool need_key; /* it skipped: nothing decodes before a keyframe */
+    bool need_key;  /* it skipped: nothing decodes before a keyframe */
+    bool caught_up; /* it has reached the live edge since its cursor opened */
 };
 
 struct cv_variant_out {

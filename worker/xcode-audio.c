@@ -35,6 +35,10 @@ struct cv_audio {
     size_t inbuf_cap;
     struct cv_track_info track; /* the output's */
     uint32_t in_rate;
+    /* What swr was built for: a decoder may change format mid-stream (an AAC stream's PCE,
+     * mono sent on a stereo config, implicit SBR doubling the rate). */
+    AVChannelLayout swr_layout;
+    int swr_rate, swr_fmt;
     int64_t next_pts; /* output pts (out rate) of the first sample in the FIFO */
     bool synced;
 };
@@ -47,6 +51,7 @@ static void cv_audio_close(void *state)
     avcodec_free_context(&a->dec);
     avcodec_free_context(&a->enc);
     swr_free(&a->swr);
+    av_channel_layout_uninit(&a->swr_layout);
     if (a->fifo)
         av_audio_fifo_free(a->fifo);
     av_frame_free(&a->in);
@@ -145,11 +150,7 @@ static int cv_audio_open(void **state, const struct cv_track_info *in, enum cv_c
     unsigned ch = in->channels == 2 ? 2 : 1;
     if (rc == 0)
         rc = cv_audio_open_encoder(a, out, ch);
-    if (rc == 0 && (swr_alloc_set_opts2(&a->swr, &a->enc->ch_layout, a->enc->sample_fmt,
-                                        a->enc->sample_rate, &a->dec->ch_layout, a->dec->sample_fmt,
-                                        a->dec->sample_rate, 0, NULL) < 0 ||
-                    swr_init(a->swr) < 0))
-        rc = -EINVAL;
+    /* The resampler comes with the first decoded frame, which says what the audio is. */
     if (rc == 0 &&
         !(a->fifo = av_audio_fifo_alloc(a->enc->sample_fmt, (int)ch,
                                         a->enc->frame_size > 0 ? a->enc->frame_size : 1024)))
@@ -159,6 +160,31 @@ static int cv_audio_open(void **state, const struct cv_track_info *in, enum cv_c
         return rc;
     }
     *state = a;
+    return 0;
+}
+
+/* The resampler for frames of f's layout, rate and format, (re)built when they are not the last
+ * one's (f is not const: FFmpeg 5.1's swr_alloc_set_opts2 takes its layout so): 0, or -EINVAL
+ * for a format it cannot take (the frame is dropped). */
+static int cv_audio_resampler(struct cv_audio *a, AVFrame *f)
+{
+    if (a->swr && f->sample_rate == a->swr_rate && f->format == a->swr_fmt &&
+        av_channel_layout_compare(&f->ch_layout, &a->swr_layout) == 0)
+        return 0;
+    swr_free(&a->swr);
+    av_channel_layout_uninit(&a->swr_layout);
+    if (f->ch_layout.nb_channels < 1 || f->ch_layout.nb_channels > 8 || f->sample_rate < 1000 ||
+        f->sample_rate > 192000)
+        return -EINVAL;
+    if (swr_alloc_set_opts2(&a->swr, &a->enc->ch_layout, a->enc->sample_fmt, a->enc->sample_rate,
+                            &f->ch_layout, (enum AVSampleFormat)f->format, f->sample_rate, 0,
+                            NULL) < 0 ||
+        swr_init(a->swr) < 0 || av_channel_layout_copy(&a->swr_layout, &f->ch_layout) < 0) {
+        swr_free(&a->swr);
+        return -EINVAL;
+    }
+    a->swr_rate = f->sample_rate;
+    a->swr_fmt = f->format;
     return 0;
 }
 
@@ -214,6 +240,10 @@ static int cv_audio_feed(void *state, const uint8_t *data, size_t len, int64_t p
         return -EBADMSG; /* a bad frame is lost; the next decodes */
     int64_t out_pts = av_rescale(pts, a->enc->sample_rate, a->in_rate);
     while (avcodec_receive_frame(a->dec, a->in) == 0) {
+        if (cv_audio_resampler(a, a->in) < 0) {
+            av_frame_unref(a->in);
+            return -EBADMSG;
+        }
         /* Where this input's first sample belongs, against where the count has got to. */
         int64_t pending = av_audio_fifo_size(a->fifo);
         int64_t drift = out_pts - (a->next_pts + pending);

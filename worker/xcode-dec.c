@@ -31,7 +31,8 @@ struct cv_dec {
     AVPacket *pkt;             /* owned */
     uint8_t *annexb;           /* owned: the access unit with start codes */
     size_t annexb_cap;
-    struct cv_track_info in; /* to reopen in software */
+    struct cv_track_info in; /* to reopen in software; its extradata, the newest parameter sets */
+    bool params_pending;     /* new ones: in front of the next keyframe */
     unsigned hw_fails;
     bool need_key;
 };
@@ -240,25 +241,31 @@ static int cv_dec_fall_back(struct cv_dec *d)
 }
 
 static int cv_dec_feed(void *state, const uint8_t *data, size_t len, int64_t pts, bool key,
-                       const struct cv_xcode_pic **pic)
+                       const struct cv_xcode_pic **pic, int64_t *pic_pts)
 {
     struct cv_dec *d = state;
     if (!d->ctx)
         return -EIO;
     if (d->need_key && !key)
         return 0;
-    if (len + AV_INPUT_BUFFER_PADDING_SIZE > d->annexb_cap) {
-        size_t cap = len + AV_INPUT_BUFFER_PADDING_SIZE;
+    /* New parameter sets go in band, in front of the keyframe that needs them. */
+    size_t pre = key && d->params_pending ? d->in.extradata_len : 0;
+    if (pre + len + AV_INPUT_BUFFER_PADDING_SIZE > d->annexb_cap) {
+        size_t cap = pre + len + AV_INPUT_BUFFER_PADDING_SIZE;
         uint8_t *b = realloc(d->annexb, cap);
         if (!b)
             return -ENOMEM;
         d->annexb = b;
         d->annexb_cap = cap;
     }
-    if (cv_dec_to_annexb(d->annexb, data, len) < 0) {
+    if ((pre && cv_dec_to_annexb(d->annexb, d->in.extradata, pre) < 0) ||
+        cv_dec_to_annexb(d->annexb + pre, data, len) < 0) {
         d->need_key = true;
         return -EBADMSG;
     }
+    if (key)
+        d->params_pending = false;
+    len += pre;
     memset(d->annexb + len, 0, AV_INPUT_BUFFER_PADDING_SIZE);
     av_packet_unref(d->pkt);
     d->pkt->data = d->annexb;
@@ -266,21 +273,33 @@ static int cv_dec_feed(void *state, const uint8_t *data, size_t len, int64_t pts
     d->pkt->pts = d->pkt->dts = pts;
     if (key)
         d->pkt->flags |= AV_PKT_FLAG_KEY;
+    av_frame_unref(d->pic);
+    av_frame_unref(d->hw_pic);
     int rc = avcodec_send_packet(d->ctx, d->pkt);
+    if (rc == AVERROR(EAGAIN)) {
+        /* A picture not taken yet blocks the input (not expected with low delay, one thread):
+         * take what is there, keeping the newest, and send again. */
+        while (avcodec_receive_frame(d->ctx, d->hw_pic) == 0)
+            av_frame_unref(d->hw_pic);
+        rc = avcodec_send_packet(d->ctx, d->pkt);
+    }
     d->pkt->data = NULL; /* not av_packet's: never freed through it */
     d->pkt->size = 0;
-    if (rc < 0 && rc != AVERROR(EAGAIN)) {
+    if (rc < 0) {
         d->need_key = true;
         if (d->hw_dev && ++d->hw_fails >= CV_DEC_HW_FAILS)
             return cv_dec_fall_back(d);
         return -EBADMSG;
     }
     d->need_key = false;
-    av_frame_unref(d->pic);
-    av_frame_unref(d->hw_pic);
     rc = avcodec_receive_frame(d->ctx, d->hw_pic);
     if (rc < 0) /* with low delay a picture comes for its own access unit, or none */
         return rc == AVERROR(EAGAIN) || rc == AVERROR_EOF ? 0 : -EBADMSG;
+    /* Should more than one come, the newest is the one to show. */
+    while (avcodec_receive_frame(d->ctx, d->pic) == 0) {
+        av_frame_unref(d->hw_pic);
+        av_frame_move_ref(d->hw_pic, d->pic);
+    }
     AVFrame *out = d->hw_pic;
     if (d->hw_dev && d->hw_pic->format == d->hw_fmt) {
         if (av_hwframe_transfer_data(d->pic, d->hw_pic, 0) < 0) {
@@ -296,11 +315,27 @@ static int cv_dec_feed(void *state, const uint8_t *data, size_t len, int64_t pts
     if (out->width <= 0 || out->height <= 0)
         return 0;
     *pic = (const struct cv_xcode_pic *)out;
+    *pic_pts = out->best_effort_timestamp != AV_NOPTS_VALUE ? out->best_effort_timestamp
+               : out->pts != AV_NOPTS_VALUE                 ? out->pts
+                                                            : pts;
     return 1;
+}
+
+/* The camera's parameter sets changed (a new resolution, a camera reconnected): taken in band
+ * at the next keyframe, without reopening the decoder (nor, on a GPU, its device). */
+static int cv_dec_params(void *state, const struct cv_track_info *in)
+{
+    struct cv_dec *d = state;
+    if (in->codec != d->in.codec)
+        return -EINVAL;
+    d->in = *in;
+    d->params_pending = in->extradata_len > 0;
+    return 0;
 }
 
 const struct cv_xcode_dec_ops cv_xcode_dec_ops = {
     .open = cv_dec_open,
+    .params = cv_dec_params,
     .feed = cv_dec_feed,
     .close = cv_dec_close,
 };

@@ -37,11 +37,15 @@ struct cv_xcode_dec_ops {
      * why ("software: no NVIDIA device (cuda: ...)"), for the log and the status report. */
     int (*open)(void **state, const struct cv_track_info *in, enum cv_xcode_hw hw, char *path,
                 size_t cap);
-    /* One access unit: 1 and *pic (valid until the next feed), 0 no picture, or a negative errno
+    /* New parameters of the same codec (new parameter sets): taken without a reopen; -EINVAL
+     * for another codec (the caller reopens). */
+    int (*params)(void *state, const struct cv_track_info *in);
+    /* One access unit: 1 and *pic (valid until the next feed) with its own pts (*pic_pts: not
+     * the access unit's when the camera reorders frames), 0 no picture, or a negative errno
      * (the decoder waits for the next keyframe). A hardware decoder that fails at run time
-     * reopens in software by itself (said in path, and by -ENOTRECOVERABLE once). */
+     * reopens in software by itself (said by -ENOTRECOVERABLE once). */
     int (*feed)(void *state, const uint8_t *data, size_t len, int64_t pts, bool key,
-                const struct cv_xcode_pic **pic);
+                const struct cv_xcode_pic **pic, int64_t *pic_pts);
     void (*close)(void *state);
 };
 

@@ -558,7 +558,9 @@ void cv_http_mse_ws_message(struct cv_http_conn *c, const struct cv_ws_msg *m)
         }
         const char *variant = CV_VARIANT_NATIVE;
         if (have == CV_CODEC_H265 && !hvc)
-            variant = "h264"; /* with the camera's audio, as it comes */
+            variant = "h264"; /* with the camera's audio, as it comes (a variant makes one
+                               * transcode: audio the list lacks makes the MIME unplayable,
+                               * and the player falls back to its next mode) */
         else if (list && !cv_http_mse_audio_playable(c->srv, c->ws_camera, m->value))
             /* The camera's audio made AAC by its worker where the browser plays AAC (G.711,
              * whose FLAC some players lack); else go2rtc's answer: the video alone. */

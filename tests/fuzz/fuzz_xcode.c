@@ -142,7 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n > size - r)
             n = size - r;
         const struct cv_xcode_pic *pic = NULL;
-        int rc = cv_xcode_dec_ops.feed(dec, data + r, n, pts, key, &pic);
+        int64_t pic_pts;
+        int rc = cv_xcode_dec_ops.feed(dec, data + r, n, pts, key, &pic, &pic_pts);
         r += n;
         pts += 3600;
         if (rc <= 0)

@@ -107,15 +107,18 @@ def test_pcma_as_flac(camvisor, camera):
     cv = camvisor({"door": f"url = {cam.url}\n"})
     wait_for(lambda: streaming(cv, "door"), 20, what="door streaming")
     mse_audio(cv, "door", "flac", b"dfLa")
-    # A browser without FLAC in its MSE gets the video alone (the camera's video variant), as
+    # A browser without FLAC in its MSE but with AAC gets the camera's audio as AAC (the worker's
+    # aac variant); one with neither gets the video alone (the camera's video variant), as
     # go2rtc leaves out audio it cannot play, instead of a MIME its SourceBuffer refuses.
-    ws = WsClient(cv.api_port, "/api/ws?src=door")
-    ws.send({"type": "mse", "value": "avc1.640029,mp4a.40.2"})
-    msg = ws.recv_json()
-    assert msg["type"] == "mse" and msg["value"].split('codecs="')[1].rstrip('"').count(",") == 0, msg
-    op, init = ws.recv()
-    assert b"dfLa" not in init
-    ws.close()
+    for codecs, want in (("avc1.640029,mp4a.40.2", "avc1.42C00D,mp4a.40.2"),
+                         ("avc1.640029,opus", "avc1.42C00D")):
+        ws = WsClient(cv.api_port, "/api/ws?src=door")
+        ws.send({"type": "mse", "value": codecs})
+        msg = ws.recv_json()
+        assert msg["type"] == "mse" and msg["value"].split('codecs="')[1].rstrip('"') == want, msg
+        op, init = ws.recv()
+        assert b"dfLa" not in init and (b"esds" in init) == ("mp4a" in want)
+        ws.close()
     streams = probe(cv, "door")
     assert [s["codec_name"] for s in streams] == ["h264", "flac"], streams
     assert (streams[1]["sample_rate"], streams[1]["channels"]) == ("8000", 1)

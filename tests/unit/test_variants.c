@@ -18,8 +18,10 @@ static void test_variants(void **state)
     assert_int_equal(cv_variant_available(&cam, "native", why, sizeof(why)), 0);
     assert_int_equal(cv_variant_available(&cam, "video", why, sizeof(why)), 0);
     assert_int_equal(cv_variant_available(&cam, "jpeg", why, sizeof(why)), 0);
-    assert_int_equal(cv_variant_available(&cam, "opus", why, sizeof(why)), -EOPNOTSUPP);
-    assert_string_equal(why, "camera door: variant opus is not produced yet");
+    assert_int_equal(cv_variant_available(&cam, "opus", why, sizeof(why)), 0);
+    assert_int_equal(cv_variant_available(&cam, "aac", why, sizeof(why)), 0);
+    assert_int_equal(cv_variant_available(&cam, "raw", why, sizeof(why)), -EOPNOTSUPP);
+    assert_string_equal(why, "camera door: variant raw is not produced yet");
     /* Scaled JPEG: canonical sizes only, so one size is one ring. */
     assert_int_equal(cv_variant_available(&cam, "jpeg:640x360", why, sizeof(why)), 0);
     assert_int_equal(cv_variant_available(&cam, "jpeg:640x0", why, sizeof(why)), 0);
@@ -48,6 +50,8 @@ static void test_variant_transcodes(void **state)
     assert_true(cv_variant_transcodes(&cam, "h264", "hevc,aac"));
     assert_true(cv_variant_transcodes(&cam, "h264", "")); /* not known yet: counted */
     assert_false(cv_variant_transcodes(&cam, "h264", "h264,aac"));
+    assert_false(cv_variant_transcodes(&cam, "h264", "aac,h264")); /* the first video codec */
+    assert_true(cv_variant_transcodes(&cam, "h264", "aac,hevc,h264"));
     assert_true(cv_variant_transcodes(&cam, "h264:640x0", "h264,aac"));
     assert_false(cv_variant_transcodes(&cam, "jpeg", "hevc"));
     assert_false(cv_variant_transcodes(&cam, "video", "hevc"));

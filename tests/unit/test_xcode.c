@@ -81,7 +81,10 @@ static void test_h264_keyframes_and_format(void **state)
         }
         /* What it made decodes, at the size asked. */
         const struct cv_xcode_pic *pic = NULL;
-        assert_int_equal(cv_xcode_dec_ops.feed(dec, out, len, (int64_t)i * 3600, key, &pic), 1);
+        int64_t pts = -1;
+        assert_int_equal(cv_xcode_dec_ops.feed(dec, out, len, (int64_t)i * 3600, key, &pic, &pts),
+                         1);
+        assert_int_equal(pts, (int64_t)i * 3600);
         assert_int_equal(((const AVFrame *)pic)->width, 160);
     }
     assert_int_equal(outs, 80);
