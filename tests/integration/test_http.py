@@ -721,6 +721,14 @@ def test_chromium_h265_cameras_play_h264_over_mse_or_fall_back_to_mjpeg(camvisor
         assert video()[:2] == [320, 240]
         p = get_json(cv, f"/api/streams?src={mse}")["producers"][0]
         assert p["encoders"] == 1 and p["transcode"].startswith("h264 320x240"), p
+        # The card says what its worker makes, and on what (the tooltip says why).
+        card = lambda: drv.execute_script(
+            "const d = document.querySelector(arguments[0]);"
+            "return d ? [d.textContent, d.title] : null",
+            f'[data-camera="{mse}"] [data-field="transcode"] dd')
+        got = wait_for(lambda: (lambda c: c if c and c[0].startswith("h264") else None)(card()),
+                       10, interval=0.5, what="the card's Transcode field")
+        assert got[0] == "h264 320x240" and "decoder: software" in got[1], got
         sel = f'[data-camera="{mjpeg}"] video-stream'
         size = lambda: drv.execute_script(
             "const i = document.querySelector(arguments[0] + ' img');"
