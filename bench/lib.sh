@@ -42,18 +42,25 @@ need_build() {
     done
 }
 
-# make_clip NAME WIDTH HEIGHT BITRATE SECONDS -> prints the path. H.264 High, 25 fps, GOP 50 (2 s),
+# make_clip NAME WIDTH HEIGHT BITRATE SECONDS [h264|h265] -> prints the path. H.264 High (or
+# H.265), 25 fps, GOP 50 (2 s),
 # no B-frames, no audio. testsrc2 plus temporal noise, so that x264 actually spends the bitrate
 # on every frame as a camera's sensor noise makes it do (plain testsrc2 compresses to almost nothing).
 make_clip() {
-    local name=$1 w=$2 h=$3 rate=$4 secs=$5
-    local out=$DATA/$name.mp4
+    local name=$1 w=$2 h=$3 rate=$4 secs=$5 codec=${6:-h264}
+    local out=$DATA/$name.mp4 enc
+    # h265: libx265 ultrafast, GOP 50, no B-frames, no settings SEI (a camera's stream has none).
+    if [ "$codec" = h265 ]; then
+        enc=(-c:v libx265 -preset ultrafast -x265-params
+            "log-level=error:keyint=50:min-keyint=50:scenecut=0:bframes=0:info=0" -tag:v hvc1)
+    else
+        enc=(-c:v libx264 -preset veryfast -g 50 -keyint_min 50 -sc_threshold 0 -bf 0)
+    fi
     if [ ! -s "$out" ]; then
-        echo "making $out (${w}x${h} 25 fps, $rate, GOP 50, ${secs} s) ..." >&2
+        echo "making $out (${w}x${h} 25 fps $codec, $rate, GOP 50, ${secs} s) ..." >&2
         ffmpeg -hide_banner -v error -y -f lavfi -i "testsrc2=size=${w}x${h}:rate=25" \
-            -vf noise=alls=10:allf=t -t "$secs" -c:v libx264 -preset veryfast -b:v "$rate" \
-            -maxrate "$rate" -bufsize "$rate" -g 50 -keyint_min 50 -sc_threshold 0 -bf 0 \
-            -pix_fmt yuv420p -an -movflags +faststart "$out.tmp.mp4"
+            -vf noise=alls=10:allf=t -t "$secs" "${enc[@]}" -b:v "$rate" -maxrate "$rate" \
+            -bufsize "$rate" -pix_fmt yuv420p -an -movflags +faststart "$out.tmp.mp4"
         mv "$out.tmp.mp4" "$out"
     fi
     echo "$out"

@@ -30,21 +30,6 @@ DUR=${DUR:-20}
 HZ=$(getconf CLK_TCK)
 export CV_LOG_LEVEL=info # the worker's "first picture" line: the cold start
 
-# make_clip_h265 NAME WIDTH HEIGHT BITRATE SECONDS: as make_clip, in H.265 (libx265, GOP 50).
-make_clip_h265() {
-    local name=$1 w=$2 h=$3 rate=$4 secs=$5
-    local out=$DATA/$name.mp4
-    if [ ! -s "$out" ]; then
-        echo "making $out (${w}x${h} 25 fps H.265, $rate, GOP 50, ${secs} s) ..." >&2
-        ffmpeg -hide_banner -v error -y -f lavfi -i "testsrc2=size=${w}x${h}:rate=25" \
-            -vf noise=alls=10:allf=t -t "$secs" -c:v libx265 -preset ultrafast \
-            -x265-params "log-level=error:keyint=50:min-keyint=50:scenecut=0:bframes=0" \
-            -b:v "$rate" -pix_fmt yuv420p -tag:v hvc1 -an "$out.tmp.mp4"
-        mv "$out.tmp.mp4" "$out"
-    fi
-    echo "$out"
-}
-
 # ticks PID...: utime+stime of the processes (0 for one gone).
 ticks() {
     local t=0 p
@@ -148,8 +133,8 @@ echo "# transcode.sh: $(machine_line)"
 echo "# WARM=${WARM}s DUR=${DUR}s; CPU in % of one core"
 for size in $SIZES; do
     case $size in
-    1080) clip=$(make_clip_h265 cam1080h265 1920 1080 4M 20) ;;
-    720) clip=$(make_clip_h265 cam720h265 1280 720 2M 20) ;;
+    1080) clip=$(make_clip cam1080h265 1920 1080 4M 20 h265) ;;
+    720) clip=$(make_clip cam720h265 1280 720 2M 20 h265) ;;
     *) echo "SIZES: 1080 and/or 720" >&2; exit 2 ;;
     esac
     for n in $VIEWERS; do

@@ -235,6 +235,22 @@ def check_clean(cv, allowed):
 
 
 @pytest.fixture
+def camera():
+    """Factory: camera(**Camera kwargs) -> a started GStreamer test camera, stopped at teardown."""
+    from camera import Camera
+    cams = []
+
+    def make(**kw):
+        cam = Camera(**kw)
+        cams.append(cam)
+        return cam.start()
+
+    yield make
+    for cam in cams:
+        cam.stop()
+
+
+@pytest.fixture
 def camvisor(tmp_path, request):
     """Factory: camvisor(cameras={name: ini body}) -> started Camvisor, stopped at teardown,
     then checked by check_clean (opt out per child with @pytest.mark.may_die)."""

@@ -7,30 +7,13 @@ import struct
 import subprocess
 import time
 
-import pytest
 
-from camera import Camera
 from conftest import wait_for
 from test_http import boxes, chromium, streaming, wait_playing
 from wsclient import WsClient
 
 # What Chromium's go2rtc player offers, plus the audio this test wants back.
 BROWSER_CODECS = "avc1.640029,avc1.64002A,mp4a.40.2,flac,opus"
-
-
-@pytest.fixture
-def camera():
-    """Factory: camera(**Camera kwargs) -> started Camera, killed at teardown."""
-    cams = []
-
-    def make(**kw):
-        cam = Camera(**kw)
-        cams.append(cam)
-        return cam.start()
-
-    yield make
-    for cam in cams:
-        cam.stop()
 
 
 def track_ids(frag):

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import time
 import urllib.request
 
 import pytest
@@ -15,21 +14,6 @@ from conftest import ffmpeg_frames, ffprobe, wait_for
 from test_http import H265SRC, get_json
 from test_webrtc import play_json
 from wsclient import WsClient
-
-
-@pytest.fixture
-def camera():
-    from camera import Camera
-    cams = []
-
-    def make(**kw):
-        cam = Camera(**kw)
-        cams.append(cam)
-        return cam.start()
-
-    yield make
-    for cam in cams:
-        cam.stop()
 
 
 def producer(cv, name):

@@ -503,21 +503,6 @@ def play_and_close(camvisor):
     return sdp
 
 
-@pytest.fixture
-def camera():
-    from camera import Camera
-    cams = []
-
-    def make(**kw):
-        cam = Camera(**kw)
-        cams.append(cam)
-        return cam.start()
-
-    yield make
-    for cam in cams:
-        cam.stop()
-
-
 @pytest.mark.parametrize("audio", ["opus", "pcma", "pcmu"])
 def test_camera_audio_reaches_the_viewer(camvisor, camera, audio):
     cam = camera(codec="h264", audio=audio)
